@@ -1,0 +1,3 @@
+"""National Social Services Registry API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP only: routers per context, request/response schemas, dependencies, error rendering."""

@@ -1,0 +1,26 @@
+"""Recording refusals. The request's own transaction has rolled back by the time an error is
+rendered, so a refusal is written in a transaction of its own."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from registry.db.engine import Database
+from registry.domain.audit.trail import Caller, Outcome, record
+
+log = structlog.get_logger("registry.audit")
+
+
+async def record_denied(request: Request) -> None:
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None:
+        return
+    route = request.scope.get("route")
+    action = route.name if isinstance(route, APIRoute) else "unknown"
+    resource_type = str(route.tags[0]) if isinstance(route, APIRoute) and route.tags else "unknown"
+    resource_ids = [str(v) for v in request.path_params.values()]
+    database: Database = request.app.state.database
+    async with database.transaction() as session:
+        await record(session, caller, action, resource_type, resource_ids, Outcome.DENIED)

@@ -1,0 +1,120 @@
+"""Dependencies every router uses: the unit of work, the caller, pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.auth.principal import Principal
+from registry.auth.roles import Permission
+from registry.auth.tokens import TokenVerifier
+from registry.db.engine import Database
+from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from registry.domain.audit.trail import Caller
+from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request. ``scope="function"`` (below) makes FastAPI leave this
+    block as soon as the handler returns, so the commit happens before the response is
+    sent, and a failed commit is an error response rather than a 200 for lost work."""
+    database: Database = request.app.state.database
+    async with database.transaction() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from the ministry's identity provider.")
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("A bearer token is required.")
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = Principal.from_claims(verifier.verify(credentials.credentials))
+    request.state.principal_sub = principal.sub
+    return principal
+
+
+def _caller(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    x_purpose: Annotated[
+        str | None,
+        Header(max_length=200, pattern=r"^[^\x00-\x1f]*$",
+               description="Why the caller needs the data; kept in the audit log."),
+    ] = None,
+) -> Caller:
+    caller = Caller(principal, request.state.request_id, x_purpose)
+    request.state.caller = caller
+    return caller
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that admits callers holding ``permission`` (403 otherwise)."""
+
+    async def dependency(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if not caller.principal.can(permission):
+            raise Forbidden(f"The {caller.principal.role.value} role may not do this.")
+        return caller
+
+    dependency.__name__ = f"require_{permission.value.replace(':', '_').replace('-', '_')}"
+    return dependency
+
+
+TerritoriesRead = Annotated[Caller, Depends(require(Permission.TERRITORIES_READ))]
+AuditRead = Annotated[Caller, Depends(require(Permission.AUDIT_READ))]
+
+
+def encode_cursor(after: tuple[Any, ...]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(after, default=str)).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[Any, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = orjson.loads(raw)
+    except (binascii.Error, ValueError):
+        values = None
+    if not isinstance(values, list) or not values:
+        raise InvalidInput("The cursor is not one this API issued.",
+                           errors=[FieldError("query.cursor", "not a cursor from this list")])
+    return tuple(values)
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = (
+        DEFAULT_LIMIT
+    ),
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1024, pattern=r"^[A-Za-z0-9_\-]+$",
+              description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, after=_decode_cursor(cursor) if cursor else None)
+
+
+Pagination = Annotated[PageRequest, Depends(page_request)]
+
+
+def page_body(
+    request: Request, response: Response, page: Page[Any], items: list[Any]
+) -> dict[str, Any]:
+    """``{items, next_cursor}``, with a ``Link: rel="next"`` header when there is more."""
+    next_cursor = encode_cursor(page.next_after) if page.next_after is not None else None
+    if next_cursor is not None:
+        next_url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,136 @@
+"""Request plumbing as one pure ASGI middleware: request id, body size limit, NUL guard,
+security headers, the access log, and the last-resort 500."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from registry.api.problems import problem_response
+
+log = structlog.get_logger("registry.access")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once the body passes the limit; FastAPI lets HTTPException
+    through its body parsing unchanged, so it renders as the 413 problem."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = _request_id(scope)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+        is_api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"no-referrer"))
+                if is_api:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            rejection = self._reject_early(scope)
+            if rejection is not None:
+                await rejection(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, self._limited(scope, receive), send_with_headers)
+        except Exception:
+            log.exception("unhandled_error", method=scope["method"], path=_route_path(scope))
+            if status_holder["started"]:
+                raise
+            response = problem_response(
+                500, "An unexpected error occurred; quote the request id when reporting it.",
+                request_id=request_id,
+            )
+            await response(scope, receive, send_with_headers)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=_route_path(scope),
+                status=status_holder["status"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                sub=state.get("principal_sub"),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _reject_early(self, scope: Scope) -> Any:
+        request_id = scope["state"]["request_id"]
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_large = int(value) > self.max_body_bytes
+                except ValueError:
+                    return problem_response(400, "Content-Length is not a number.",
+                                            request_id=request_id)
+                if too_large:
+                    return problem_response(
+                        413, f"The request body is larger than {self.max_body_bytes} bytes.",
+                        request_id=request_id,
+                    )
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            return problem_response(
+                422, "The address contains a NUL character.", request_id=request_id,
+                errors=[{"field": "query", "message": "must not contain NUL (%00)"}],
+            )
+        return None
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return receive_limited
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _CLIENT_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def _route_path(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "(unmatched)"

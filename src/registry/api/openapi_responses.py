@@ -1,0 +1,40 @@
+"""Declaring error responses so they appear in the spec (content type problem+json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.api.problems import PROBLEM_JSON
+from registry.api.schemas import Problem
+
+_DESCRIPTIONS = {
+    400: "Malformed request (e.g. the body is not valid JSON).",
+    401: "No valid bearer token.",
+    403: "The caller's role may not do this.",
+    404: "Not found, or outside the caller's reach.",
+    409: "Conflicts with the record's state or another record.",
+    412: "The If-Match version is stale.",
+    413: "The request body is too large.",
+    422: "Invalid input; `errors` names each bad field.",
+    428: "If-Match is required.",
+    500: "Unexpected error; the problem carries the request id.",
+    503: "A dependency (the database) is unavailable.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def problem_components() -> dict[str, Any]:
+    """The Problem schema (and what it refers to) for ``components.schemas``."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["Problem"] = schema
+    return components

@@ -1,0 +1,133 @@
+"""Every error the application can produce, rendered as RFC 9457 application/problem+json."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from registry.api.audit_denied import record_denied
+from registry.db.pagination import InvalidCursor
+from registry.errors import PROBLEM_TYPE_PREFIX, DomainError
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("registry.api")
+
+_SLUG_BY_STATUS = {
+    400: "malformed-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+def problem_response(
+    status: int,
+    detail: str | None,
+    *,
+    request_id: str | None = None,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extensions: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + (slug or _SLUG_BY_STATUS.get(status, "error")),
+        "title": title or reason(status),
+        "status": status,
+        "detail": detail,
+    }
+    if request_id:
+        body["request_id"] = request_id
+    if errors is not None:
+        body["errors"] = errors
+    if extensions:
+        body.update(extensions)
+    return Response(orjson.dumps(body), status_code=status, headers=headers,
+                     media_type=PROBLEM_JSON)
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return problem_response(400, "The request body is not valid JSON.",
+                                request_id=_request_id(request))
+    errors = [
+        {"field": _field_name(p.get("loc", ())), "message": str(p.get("msg", "invalid"))}
+        for p in problems
+    ]
+    return problem_response(422, "The request has invalid fields; see errors.",
+                            request_id=_request_id(request), errors=errors)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    detail = error.detail if isinstance(error.detail, str) else None
+    if error.status_code == 404 and detail == "Not Found":
+        detail = "There is no resource at this address."
+    if error.status_code == 405:
+        detail = "This resource does not support the method; see Allow."
+    return problem_response(error.status_code, detail, request_id=_request_id(request),
+                            headers=dict(error.headers or {}))
+
+
+async def _invalid_cursor(request: Request, error: Exception) -> Response:
+    return problem_response(422, "The cursor does not belong to this list.",
+                            request_id=_request_id(request),
+                            errors=[{"field": "query.cursor", "message": str(error)}])
+
+
+async def _domain_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DomainError)
+    if error.audited_as_denied:
+        await record_denied(request)
+    return problem_response(
+        error.status,
+        error.detail,
+        request_id=_request_id(request),
+        slug=error.slug,
+        title=error.title,
+        errors=[{"field": e.field, "message": e.message} for e in error.errors] or None,
+        extensions=error.extensions,
+        headers=error.headers,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(InvalidCursor, _invalid_cursor)
+    app.add_exception_handler(DomainError, _domain_error)

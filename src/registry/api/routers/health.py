@@ -1,0 +1,38 @@
+"""Liveness and readiness, without authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from registry.api.openapi_responses import problem_responses
+from registry.api.problems import problem_response
+from registry.api.schemas import Schema
+from registry.db.engine import Database
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class Health(Schema):
+    status: str
+
+
+@router.get("/live", response_model=Health, name="health_live",
+            responses=problem_responses(500))
+async def live() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Health, name="health_ready",
+            responses=problem_responses(500, 503))
+async def ready(request: Request) -> Health | object:
+    """The process can reach its database."""
+    database: Database = request.app.state.database
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not ready"
+        return problem_response(503, "The database is not reachable.",
+                                request_id=request.state.request_id)
+    return Health(status="ok")

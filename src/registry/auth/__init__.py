@@ -1,0 +1,1 @@
+"""Who is calling: token verification, the Principal, roles and their permissions."""

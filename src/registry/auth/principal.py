@@ -1,0 +1,80 @@
+"""The Principal: the verified caller, parsed once from the token's claims."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.auth.roles import REQUIRED_CONFINEMENT, ROLE_PERMISSIONS, Permission, Role
+from registry.errors import Unauthenticated
+
+KATOTTG_CODE = re.compile(r"^UA\d{17}$")
+_KNOWN_PERMISSIONS = {p.value for p in Permission}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    role: Role
+    scopes: frozenset[str] = frozenset()
+    territory: str | None = None
+    provider_id: uuid.UUID | None = None
+    unit_id: uuid.UUID | None = None
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub.strip():
+            raise Unauthenticated("The token has no subject.")
+        try:
+            role = Role(claims.get("role"))
+        except ValueError:
+            raise Unauthenticated("The token names no known role.") from None
+
+        raw_scope = claims.get("scope", "")
+        if not isinstance(raw_scope, str):
+            raise Unauthenticated("The token's scope claim must be a space-separated string.")
+        scopes = frozenset(raw_scope.split())
+
+        territory = claims.get("territory")
+        if territory is not None and not (
+            isinstance(territory, str) and KATOTTG_CODE.match(territory)
+        ):
+            raise Unauthenticated("The token's territory claim is not a KATOTTG code.")
+        provider_id = _uuid_claim(claims, "provider_id")
+        unit_id = _uuid_claim(claims, "unit_id")
+
+        required = REQUIRED_CONFINEMENT.get(role)
+        confinement = {"territory": territory, "provider_id": provider_id, "unit_id": unit_id}
+        if required is not None and confinement[required] is None:
+            raise Unauthenticated(f"A {role.value} token must carry a {required} claim.")
+
+        if role is Role.INTEGRATION:
+            permissions = frozenset(Permission(s) for s in scopes if s in _KNOWN_PERMISSIONS)
+        else:
+            permissions = ROLE_PERMISSIONS[role]
+        return cls(
+            sub=sub,
+            role=role,
+            scopes=scopes,
+            territory=territory,
+            provider_id=provider_id,
+            unit_id=unit_id,
+            permissions=permissions,
+        )
+
+
+def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise Unauthenticated(f"The token's {name} claim is not a UUID.") from None

@@ -1,0 +1,94 @@
+"""Roles (DESIGN §4), what each may do, and which confinement claim each needs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    MINISTRY_ADMIN = "ministry_admin"
+    MINISTRY_ANALYST = "ministry_analyst"
+    REGIONAL_OFFICER = "regional_officer"
+    COMMUNITY_OFFICER = "community_officer"
+    SOCIAL_WORKER = "social_worker"
+    PROVIDER_STAFF = "provider_staff"
+    MILITARY_LIAISON = "military_liaison"
+    INTEGRATION = "integration"
+    AUDITOR = "auditor"
+
+
+class Permission(StrEnum):
+    """A permission is also the OAuth scope an integration client is granted it by."""
+
+    TERRITORIES_READ = "territories:read"
+    CLASSIFIERS_MANAGE = "classifiers:manage"
+    FAMILIES_READ = "families:read"
+    FAMILIES_WRITE = "families:write"
+    CASES_READ = "cases:read"
+    CASES_WRITE = "cases:write"
+    PROVIDERS_READ = "providers:read"
+    PROVIDERS_MANAGE = "providers:manage"
+    SERVICE_RECORDS_READ = "service-records:read"
+    SERVICE_RECORDS_WRITE = "service-records:write"
+    MILITARY_READ = "military:read"
+    MILITARY_WRITE = "military:write"
+    MILITARY_MANAGE = "military:manage"
+    PROGRAMMES_READ = "programmes:read"
+    PROGRAMMES_WRITE = "programmes:write"
+    PROGRAMMES_MANAGE = "programmes:manage"
+    REPORTS_READ = "reports:read"
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+_EVERYONE = {P.TERRITORIES_READ, P.PROVIDERS_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.MINISTRY_ADMIN: frozenset(
+        _EVERYONE
+        | {
+            P.CLASSIFIERS_MANAGE, P.PROVIDERS_MANAGE, P.MILITARY_MANAGE, P.PROGRAMMES_MANAGE,
+            P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.MILITARY_READ,
+            P.PROGRAMMES_READ, P.REPORTS_READ,
+        }
+    ),
+    Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
+    Role.REGIONAL_OFFICER: frozenset(
+        _EVERYONE
+        | {P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.PROGRAMMES_READ, P.REPORTS_READ}
+    ),
+    Role.COMMUNITY_OFFICER: frozenset(
+        _EVERYONE
+        | {
+            P.FAMILIES_READ, P.FAMILIES_WRITE, P.CASES_READ, P.CASES_WRITE,
+            P.SERVICE_RECORDS_READ, P.PROGRAMMES_READ, P.PROGRAMMES_WRITE, P.REPORTS_READ,
+        }
+    ),
+    Role.SOCIAL_WORKER: frozenset(
+        _EVERYONE | {P.FAMILIES_READ, P.FAMILIES_WRITE, P.CASES_READ, P.CASES_WRITE}
+    ),
+    Role.PROVIDER_STAFF: frozenset(
+        _EVERYONE
+        | {P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.SERVICE_RECORDS_WRITE}
+    ),
+    Role.MILITARY_LIAISON: frozenset(_EVERYONE | {P.MILITARY_READ, P.MILITARY_WRITE}),
+    # An integration client may do exactly what its token's scopes name.
+    Role.INTEGRATION: frozenset(),
+    Role.AUDITOR: frozenset({P.AUDIT_READ}),
+}
+
+#: The confinement claim a role cannot work without.
+REQUIRED_CONFINEMENT: dict[Role, str] = {
+    Role.REGIONAL_OFFICER: "territory",
+    Role.COMMUNITY_OFFICER: "territory",
+    Role.SOCIAL_WORKER: "territory",
+    Role.PROVIDER_STAFF: "provider_id",
+    Role.MILITARY_LIAISON: "unit_id",
+}
+
+#: The territorial level the ``territory`` claim names, by role (KATOTTG categories).
+TERRITORY_CATEGORIES: dict[Role, frozenset[str]] = {
+    Role.REGIONAL_OFFICER: frozenset({"O", "K"}),
+    Role.COMMUNITY_OFFICER: frozenset({"H", "K"}),
+    Role.SOCIAL_WORKER: frozenset({"H", "K"}),
+}

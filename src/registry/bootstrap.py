@@ -1,0 +1,29 @@
+"""Migrate a database and load its reference data: what `registry migrate` does."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from registry.db.engine import Database
+from registry.db.migrate import upgrade
+from registry.db.provision import create_database_if_missing
+from registry.domain.territories.codifier import import_codifier
+
+
+async def prepare_database(url: str, migrations_dir: Path) -> dict[str, float | int | None]:
+    """Create (if missing), migrate and import reference data; returns timings."""
+    timings: dict[str, float | int | None] = {}
+    await create_database_if_missing(url)
+    database = Database.connect(url, pool_size=1, max_overflow=0)
+    try:
+        started = time.perf_counter()
+        await upgrade(database.engine, migrations_dir)
+        timings["migrate_seconds"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        async with database.transaction() as session:
+            timings["territories_imported"] = await import_codifier(session)
+        timings["territories_seconds"] = round(time.perf_counter() - started, 2)
+    finally:
+        await database.dispose()
+    return timings

@@ -1,0 +1,185 @@
+"""The ``registry`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from registry.auth.roles import Role
+from registry.settings import PROJECT_ROOT, Settings, get_settings
+
+#: Confinement used by `--demo` tokens: Kyiv (a city with special status acts as oblast and
+#: hromada), and fixed ids that demo data uses.
+DEMO_TERRITORY = "UA80000000000093317"
+DEMO_PROVIDER_ID = "7b0c6a52-3f4e-4c1e-9a57-0c9b8f1d2e01"
+DEMO_UNIT_ID = "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"
+
+
+def _token(settings: Settings, role: Role, *, sub: str | None = None,
+           territory: str | None = None, provider_id: str | None = None,
+           unit_id: str | None = None, scope: str | None = None, ttl: int = 3600) -> str:
+    from registry.auth.keys import development_keys
+    from registry.auth.tokens import issue
+
+    if settings.jwt_jwks_file is not None:
+        raise SystemExit("REGISTRY_JWT_JWKS_FILE is set: tokens come from the identity provider.")
+    key, _ = development_keys(settings.development_keys_dir)
+    return issue(key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                 subject=sub or f"dev-{role.value}", role=role.value, ttl_seconds=ttl,
+                 territory=territory, provider_id=provider_id, unit_id=unit_id, scope=scope)
+
+
+def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
+    confinement: dict[Role, dict[str, str]] = {
+        Role.REGIONAL_OFFICER: {"territory": DEMO_TERRITORY},
+        Role.COMMUNITY_OFFICER: {"territory": DEMO_TERRITORY},
+        Role.SOCIAL_WORKER: {"territory": DEMO_TERRITORY},
+        Role.PROVIDER_STAFF: {"provider_id": DEMO_PROVIDER_ID},
+        Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID},
+        Role.INTEGRATION: {"scope": "territories:read providers:read"},
+    }
+    return {role.value: _token(settings, role, ttl=ttl, **confinement.get(role, {}))
+            for role in Role}
+
+
+def _prepare(url: str, settings: Settings) -> None:
+    from registry.bootstrap import prepare_database
+
+    timings = asyncio.run(prepare_database(url, settings.migrations_dir))
+    print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from registry.db.provision import database_url
+
+    started = time.perf_counter()
+    with database_url(settings.database_url, settings.data_dir) as url:
+        _prepare(url, settings)
+        if args.demo:
+            print("Demo tokens (valid 12 h):")
+            for role, token in demo_tokens(settings).items():
+                print(f"  {role:18} {token}")
+        os.environ["REGISTRY_DATABASE_URL"] = url  # the workers inherit it
+        get_settings.cache_clear()
+        print(f"ready in {time.perf_counter() - started:.2f} s: "
+              f"http://{args.host}:{args.port}/docs", file=sys.stderr)
+        uvicorn.run("registry.main:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, access_log=False, log_config=None,
+                    proxy_headers=True)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    from registry.db.provision import database_url
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        _prepare(url, settings)
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
+    # Reference data (the codifier) is loaded by `migrate`; demo records arrive with the
+    # contexts that hold them.
+    cmd_migrate(args, settings)
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    print(_token(settings, Role(args.role), sub=args.sub, territory=args.territory,
+                 provider_id=args.provider_id, unit_id=args.unit_id, scope=args.scope,
+                 ttl=args.ttl))
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
+    from registry.main import create_app
+
+    spec = create_app(settings).openapi()
+    text = json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+    from registry.db.engine import Database
+    from registry.db.provision import database_url
+    from registry.domain.audit.seal import seal, verify
+
+    async def run(url: str) -> int:
+        database = Database.connect(url, pool_size=1, max_overflow=0)
+        try:
+            if args.action == "seal":
+                total = 0
+                while True:
+                    async with database.transaction() as session:
+                        sealed = await seal(session, settings.audit_seal_block_size)
+                    total += sealed
+                    if sealed < settings.audit_seal_block_size:
+                        break
+                print(json.dumps({"sealed": total}))
+                return 0
+            async with database.transaction() as session:
+                report = await verify(session)
+            print(json.dumps(report.as_dict(), indent=2))
+            return 0 if report.intact else 1
+        finally:
+            await database.dispose()
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        code = asyncio.run(run(url))
+    raise SystemExit(code)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="registry", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate and serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed demo data, print tokens")
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="migrate the schema, import reference data"
+                        ).set_defaults(handler=cmd_migrate)
+    seed = commands.add_parser("seed", help="load reference (and with --demo, demo) data")
+    seed.add_argument("--demo", action="store_true")
+    seed.set_defaults(handler=cmd_seed)
+
+    token = commands.add_parser("token", help="print a development token")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--territory")
+    token.add_argument("--provider-id")
+    token.add_argument("--unit-id")
+    token.add_argument("--scope", help="space-separated scopes (integration clients)")
+    token.add_argument("--sub")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds")
+    token.set_defaults(handler=cmd_token)
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("--output", type=Path, default=PROJECT_ROOT / "openapi" / "openapi.json")
+    openapi.set_defaults(handler=cmd_openapi)
+
+    audit = commands.add_parser("audit", help="seal or verify the audit chain")
+    audit.add_argument("action", choices=["seal", "verify"])
+    audit.set_defaults(handler=cmd_audit)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    from registry.logs import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    args.handler(args, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Database plumbing: engine and unit of work, embedded server, migrations, keyset pagination."""

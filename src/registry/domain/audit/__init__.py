@@ -1,0 +1,2 @@
+"""The audit log: an append-only record of every read and write of personal data,
+sealed into hash-chained blocks."""

@@ -1,0 +1,63 @@
+"""Writing audit events, in the caller's own transaction: no audit, no answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.auth.principal import Principal
+from registry.domain.audit.models import AuditEvent
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is acting, in which request, and why (the ``X-Purpose`` header)."""
+
+    principal: Principal
+    request_id: str
+    purpose: str | None = None
+
+
+def event_values(
+    caller: Caller,
+    action: str,
+    resource_type: str,
+    resource_ids: Iterable[Any],
+    outcome: Outcome = Outcome.SUCCESS,
+) -> dict[str, Any]:
+    return {
+        "actor": caller.principal.sub,
+        "role": caller.principal.role.value,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_ids": [str(resource_id) for resource_id in resource_ids],
+        "request_id": caller.request_id,
+        "purpose": caller.purpose,
+        "outcome": outcome.value,
+    }
+
+
+async def record(
+    session: AsyncSession,
+    caller: Caller,
+    action: str,
+    resource_type: str,
+    resource_ids: Iterable[Any],
+    outcome: Outcome = Outcome.SUCCESS,
+) -> None:
+    """One event for one action of one request; a list read lists every id it returned."""
+    await session.execute(
+        insert(AuditEvent).values(
+            event_values(caller, action, resource_type, resource_ids, outcome)
+        )
+    )

@@ -1,0 +1,1 @@
+"""The KATOTTG codifier: oblasts, raions, hromadas, settlements and city districts."""

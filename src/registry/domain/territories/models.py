@@ -1,0 +1,40 @@
+"""Territory tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CHAR, Column, DateTime, ForeignKey, SmallInteger, String, Text, func
+from sqlmodel import Field, SQLModel
+
+from registry.db import base as _base  # noqa: F401  (the naming convention)
+
+CODE_LENGTH = 19
+
+
+class Territory(SQLModel, table=True):
+    __tablename__ = "territories"
+
+    code: str = Field(sa_column=Column(String(CODE_LENGTH), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    #: The name casefolded with apostrophes unified, for search (trigram-indexed).
+    search_name: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(sa_column=Column(CHAR(1), nullable=False))
+    level: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    parent_code: str | None = Field(
+        default=None,
+        sa_column=Column(String(CODE_LENGTH), ForeignKey("territories.code"), nullable=True),
+    )
+
+
+class ReferenceImport(SQLModel, table=True):
+    """Which edition of a reference file was imported, so a re-import of the same is a no-op."""
+
+    __tablename__ = "reference_imports"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    checksum: str = Field(sa_column=Column(String(64), nullable=False))
+    row_count: int
+    imported_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

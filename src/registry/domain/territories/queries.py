@@ -1,0 +1,95 @@
+"""Reading the codifier, and validating codes wherever a record accepts one."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.domain.territories.categories import is_code
+from registry.domain.territories.models import Territory
+from registry.domain.territories.names import normalize_name
+from registry.errors import FieldError, InvalidInput, NotFound
+
+_t = Territory.__table__.c  # type: ignore[attr-defined]
+_COLUMNS = (_t.code, _t.name, _t.category, _t.level, _t.parent_code)
+
+
+async def list_territories(
+    session: AsyncSession,
+    page: PageRequest,
+    *,
+    parent: str | None = None,
+    category: str | None = None,
+    q: str | None = None,
+) -> Page[RowMapping]:
+    statement = select(*_COLUMNS)
+    if parent is not None:
+        statement = statement.where(_t.parent_code == parent)
+    if category is not None:
+        statement = statement.where(_t.category == category)
+    if q:
+        pattern = "%" + _escape_like(normalize_name(q)) + "%"
+        statement = statement.where(_t.search_name.like(pattern, escape="\\"))
+    rows = (await session.execute(keyset(statement, [_t.code], page))).mappings().all()
+    return page_of(rows, page, key=lambda row: (row["code"],))
+
+
+async def get_territory(session: AsyncSession, code: str) -> dict[str, Any]:
+    """The unit with its ancestors, broadest first."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                WITH RECURSIVE chain AS (
+                    SELECT code, name, category, level, parent_code, 0 AS depth
+                    FROM territories WHERE code = :code
+                    UNION ALL
+                    SELECT t.code, t.name, t.category, t.level, t.parent_code, chain.depth + 1
+                    FROM territories t JOIN chain ON t.code = chain.parent_code
+                )
+                SELECT code, name, category, level, parent_code FROM chain ORDER BY depth DESC
+                """
+            ),
+            {"code": code},
+        )
+    ).mappings().all()
+    if not rows:
+        raise NotFound(f"No territory has the code {code}.")
+    unit = dict(rows[-1])
+    unit["ancestors"] = [dict(row) for row in rows[:-1]]
+    return unit
+
+
+async def require_territory(
+    session: AsyncSession, field: str, code: str, categories: Collection[str] | None = None
+) -> RowMapping:
+    """The unit ``code`` names, or a 422 on ``field``: wrong shape, unknown, or wrong category."""
+    if not is_code(code):
+        raise InvalidInput(
+            "A KATOTTG code is UA followed by 17 digits.",
+            errors=[FieldError(field, "not a KATOTTG code (UA + 17 digits)")],
+        )
+    row = (
+        await session.execute(select(*_COLUMNS).where(_t.code == code))
+    ).mappings().first()
+    if row is None:
+        raise InvalidInput(
+            "The KATOTTG code is not in the codifier.",
+            errors=[FieldError(field, "no such code in the KATOTTG codifier")],
+        )
+    if categories is not None and row["category"] not in categories:
+        wanted = ", ".join(sorted(categories))
+        raise InvalidInput(
+            f"The territory must be of category {wanted}.",
+            errors=[FieldError(field, f"category {row['category']} where {wanted} is required")],
+        )
+    return row
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,65 @@
+"""Configuration: every setting is an environment variable prefixed ``REGISTRY_``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_data_dir() -> Path:
+    # The embedded PostgreSQL refuses to run as root, so as root it runs as a
+    # system user and opens the data directory's parent folders to it; a folder
+    # under /var/lib keeps that loosening away from root's home.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/registry")
+    return Path(platformdirs.user_data_dir("registry"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://… of an external server; unset: the embedded server.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Embedded PostgreSQL cluster and development key pair live here.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="JWKS document with the trusted issuer's public keys."
+    )
+    jwt_issuer: str = "registry-dev"
+    jwt_audience: str = "registry"
+
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
+    audit_seal_block_size: int = Field(default=5000, ge=1, le=100_000)
+
+    migrations_dir: Path = PROJECT_ROOT / "migrations"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def development_keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
