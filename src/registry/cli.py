@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -71,6 +72,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         get_settings.cache_clear()
         print(f"ready in {time.perf_counter() - started:.2f} s: "
               f"http://{args.host}:{args.port}/docs", file=sys.stderr)
+        # uvicorn re-raises the signal that stopped it once it has shut down; as SystemExit it
+        # unwinds through this block, which stops the embedded cluster cleanly.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run("registry.main:create_app", factory=True, host=args.host, port=args.port,
                     workers=args.workers, access_log=False, log_config=None,
                     proxy_headers=True)

