@@ -123,7 +123,7 @@ class RequestContextMiddleware:
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate = str(value.decode("latin-1"))
             if _CLIENT_REQUEST_ID.match(candidate):
                 return candidate
             break
@@ -133,4 +133,4 @@ def _request_id(scope: Scope) -> str:
 def _route_path(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "(unmatched)"
+    return str(path) if isinstance(path, str) else "(unmatched)"

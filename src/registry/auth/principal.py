@@ -10,7 +10,7 @@ from typing import Any
 from registry.auth.roles import REQUIRED_CONFINEMENT, ROLE_PERMISSIONS, Permission, Role
 from registry.errors import Unauthenticated
 
-KATOTTG_CODE = re.compile(r"^UA\d{17}$")
+KATOTTG_CODE = re.compile(r"\AUA[0-9]{17}\Z")  # ASCII digits; no trailing newline
 _KNOWN_PERMISSIONS = {p.value for p in Permission}
 
 
@@ -33,7 +33,7 @@ class Principal:
         if not isinstance(sub, str) or not sub.strip():
             raise Unauthenticated("The token has no subject.")
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError:
             raise Unauthenticated("The token names no known role.") from None
 

@@ -70,7 +70,7 @@ class TokenVerifier:
         except JWTError:
             raise Unauthenticated("The bearer token is not a JWT.") from None
         algorithm = header.get("alg")
-        if algorithm not in ALLOWED_ALGORITHMS:
+        if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
             raise Unauthenticated("The token's signing algorithm is not accepted.")
         kid = header.get("kid")
         if not isinstance(kid, str) or kid not in self._keys:

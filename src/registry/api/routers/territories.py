@@ -41,8 +41,10 @@ async def list_territories(
     parent: Annotated[str | None, Query(pattern=CODE_PATTERN,
                                         description="Direct children of this unit.")] = None,
     category: Annotated[Category | None, Query(description="O, K, P, H, M, T, C, X or B.")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100,
-                                   description="Part of the name, any case and apostrophe.")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Part of the name, any case."),
+    ] = None,
 ) -> dict[str, object]:
     """Units of the codifier in code order."""
     result = await queries.list_territories(

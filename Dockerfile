@@ -1,0 +1,23 @@
+# Build: docker build -t registry .
+# Run:   docker run -p 8000:8000 -e REGISTRY_DATABASE_URL=postgresql+asyncpg://… \
+#            -e REGISTRY_JWT_JWKS_FILE=/keys/jwks.json -e REGISTRY_JWT_ISSUER=… -v …:/keys registry
+FROM python:3.11-slim AS build
+WORKDIR /build
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/registry registry
+COPY --from=build /opt/venv /opt/venv
+COPY migrations /opt/registry/migrations
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    REGISTRY_MIGRATIONS_DIR=/opt/registry/migrations \
+    REGISTRY_DATA_DIR=/var/lib/registry
+USER registry
+EXPOSE 8000
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready')"
+# `serve` migrates the schema and imports the codifier before it listens.
+CMD ["registry", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
