@@ -131,6 +131,20 @@ def _request_id(scope: Scope) -> str:
 
 
 def _route_path(scope: Scope) -> str:
+    """The matched route's path template. A route inside an included router knows only its
+    own part of the path, so the full template is looked up by operation id in the spec."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if isinstance(path, str) else "(unmatched)"
+    name = getattr(route, "name", None)
+    app = scope.get("app")
+    if not isinstance(name, str) or app is None:
+        return "(unmatched)"
+    templates: dict[str, str] | None = getattr(app.state, "route_templates", None)
+    if templates is None:
+        templates = {
+            operation["operationId"]: path
+            for path, item in app.openapi().get("paths", {}).items()
+            for operation in item.values()
+            if isinstance(operation, dict) and "operationId" in operation
+        }
+        app.state.route_templates = templates
+    return templates.get(name) or str(getattr(route, "path", "(unmatched)"))

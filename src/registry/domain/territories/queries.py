@@ -29,6 +29,7 @@ async def list_territories(
 ) -> Page[RowMapping]:
     statement = select(*_COLUMNS)
     if parent is not None:
+        await require_territory(session, "query.parent", parent)
         statement = statement.where(_t.parent_code == parent)
     if category is not None:
         statement = statement.where(_t.category == category)
