@@ -19,6 +19,7 @@ from registry.auth.keys import ALLOWED_ALGORITHMS, SigningKey, VerificationKeys
 from registry.errors import Unauthenticated
 
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "aud", "iss")
+_LEEWAY = 30  # seconds of clock skew tolerated between the issuer and this service
 _OPTIONS = {
     "verify_signature": True,
     "verify_aud": True,
@@ -29,7 +30,7 @@ _OPTIONS = {
     "verify_sub": True,
     "verify_jti": True,
     "verify_at_hash": False,
-    "leeway": 30,
+    "leeway": _LEEWAY,
     **{f"require_{claim}": True for claim in REQUIRED_CLAIMS},
 }
 _MAX_TOKEN_LENGTH = 8192
@@ -97,6 +98,9 @@ class TokenVerifier:
             raise Unauthenticated("The token's signature is not valid.") from None
         if not isinstance(claims.get("exp"), (int, float)):
             raise Unauthenticated("The token's exp claim is not a number.")
+        # python-jose checks that iat is a number, not that it has already happened.
+        if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > time.time() + _LEEWAY:
+            raise Unauthenticated("The token's iat claim is in the future.")
         return claims
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-CODE_PATTERN = r"^UA\d{17}$"
+CODE_PATTERN = r"^UA[0-9]{17}$"
 _CODE = re.compile(CODE_PATTERN)
 
 
@@ -22,4 +22,4 @@ class Category(StrEnum):
 
 
 def is_code(value: str) -> bool:
-    return bool(_CODE.match(value))
+    return bool(_CODE.fullmatch(value))
