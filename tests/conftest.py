@@ -55,7 +55,7 @@ async def _admin(url: str) -> asyncpg.Connection:
 
 
 @pytest.fixture(scope="session")
-async def database_url(server_url: str) -> AsyncIterator[str]:
+async def database_url(server_url: str) -> str:
     """The test database, freshly migrated, and a template copy of it for ``fresh_database``."""
     name = make_url(server_url).database
     admin = await _admin(server_url)
@@ -70,7 +70,7 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}_template" TEMPLATE "{name}"')
     finally:
         await admin.close()
-    yield server_url
+    return server_url
 
 
 @pytest.fixture(scope="session")

@@ -106,17 +106,19 @@ def upgrade() -> None:
         """
         CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_TABLE_NAME = 'audit_events' AND TG_OP = 'UPDATE'
-               AND OLD.block_id IS NULL AND NEW.block_id IS NOT NULL
-               AND (NEW.id, NEW.occurred_at, NEW.actor, NEW.role, NEW.action,
-                    NEW.resource_type, NEW.resource_ids, NEW.request_id, NEW.purpose,
-                    NEW.outcome, NEW.xid::text)
-                   IS NOT DISTINCT FROM
-                   (OLD.id, OLD.occurred_at, OLD.actor, OLD.role, OLD.action,
-                    OLD.resource_type, OLD.resource_ids, OLD.request_id, OLD.purpose,
-                    OLD.outcome, OLD.xid::text)
-            THEN
-                RETURN NEW;
+            -- Nested: PL/pgSQL evaluates a condition whole, and audit_blocks has no block_id.
+            IF TG_TABLE_NAME = 'audit_events' AND TG_OP = 'UPDATE' THEN
+                IF OLD.block_id IS NULL AND NEW.block_id IS NOT NULL
+                   AND (NEW.id, NEW.occurred_at, NEW.actor, NEW.role, NEW.action,
+                        NEW.resource_type, NEW.resource_ids, NEW.request_id, NEW.purpose,
+                        NEW.outcome, NEW.xid::text)
+                       IS NOT DISTINCT FROM
+                       (OLD.id, OLD.occurred_at, OLD.actor, OLD.role, OLD.action,
+                        OLD.resource_type, OLD.resource_ids, OLD.request_id, OLD.purpose,
+                        OLD.outcome, OLD.xid::text)
+                THEN
+                    RETURN NEW;
+                END IF;
             END IF;
             RAISE EXCEPTION '% is append-only', TG_TABLE_NAME
                 USING ERRCODE = 'insufficient_privilege';

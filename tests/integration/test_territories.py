@@ -63,3 +63,4 @@ async def test_an_unknown_parent_filter_is_invalid_input(client, make_token):
                                 headers=bearer(make_token("ministry_admin")))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.parent"
+

@@ -36,11 +36,18 @@ class Page(Generic[T]):
     next_after: tuple[Any, ...] | None
 
 
+def _bigint(value: Any) -> int:
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError("out of range")
+    return number
+
+
 _COERCE: dict[type, Callable[[Any], Any]] = {
     datetime: datetime.fromisoformat,
     date: date.fromisoformat,
     uuid.UUID: uuid.UUID,
-    int: int,
+    int: _bigint,  # every integer key column is at most a bigint
     str: str,
 }
 
