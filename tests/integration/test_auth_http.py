@@ -14,9 +14,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from tests.conftest import AUDIENCE, ISSUER, TokenFactory, bearer
 
 from registry.auth.keys import SigningKey
+from tests.conftest import AUDIENCE, ISSUER, TokenFactory, bearer
 
 TERRITORIES = "/api/v1/territories"
 AUDIT_EVENTS = "/api/v1/audit-events"
