@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """Pydantic on its own also reads a number as seconds since 1970 ("0.5") and other ISO 8601
+    shapes; the API documents RFC 3339 date-times (``format: date-time``), so only those pass."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2024-05-01T09:30:00Z")
+
+
+#: A date-time with an offset, given as RFC 3339 text (query parameters, bodies).
+Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
 class Schema(BaseModel):

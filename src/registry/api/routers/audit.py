@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
 
 from registry.api.dependencies import AuditRead, Pagination, Session, page_body
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas import PageOf, Schema
+from registry.api.schemas import PageOf, Rfc3339DateTime, Schema
 from registry.domain.audit.queries import AuditFilter, list_events
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
@@ -40,8 +39,8 @@ async def list_audit_events(
     page: Pagination,
     actor: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     resource_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Inclusive, RFC 3339.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+    since: Annotated[Rfc3339DateTime | None, Query(description="Inclusive, RFC 3339.")] = None,
+    until: Annotated[Rfc3339DateTime | None, Query(description="Exclusive, RFC 3339.")] = None,
 ) -> dict[str, object]:
     """Events oldest first. This read is itself recorded."""
     result = await list_events(
