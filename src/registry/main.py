@@ -18,7 +18,7 @@ from registry.api.docs import install_docs
 from registry.api.middleware import RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
 from registry.api.problems import install_problem_handlers
-from registry.api.routers import audit, health, territories
+from registry.api.routers import audit, families, health, reference, territories
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -120,6 +120,8 @@ def create_app(
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)],
                     responses=problem_responses(401))
     api.include_router(territories.router)
+    api.include_router(reference.router)
+    api.include_router(families.router)
     api.include_router(audit.router)
     app.include_router(api)
 

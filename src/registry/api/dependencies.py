@@ -47,7 +47,7 @@ async def authenticate(
     return principal
 
 
-def _caller(
+def caller_of(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     x_purpose: Annotated[
@@ -64,7 +64,7 @@ def _caller(
 def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
     """A dependency that admits callers holding ``permission`` (403 otherwise)."""
 
-    async def dependency(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    async def dependency(caller: Annotated[Caller, Depends(caller_of)]) -> Caller:
         if not caller.principal.can(permission):
             raise Forbidden(f"The {caller.principal.role.value} role may not do this.")
         return caller
@@ -74,6 +74,9 @@ def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
 
 
 TerritoriesRead = Annotated[Caller, Depends(require(Permission.TERRITORIES_READ))]
+ReferenceRead = Annotated[Caller, Depends(require(Permission.REFERENCE_READ))]
+FamiliesRead = Annotated[Caller, Depends(require(Permission.FAMILIES_READ))]
+FamiliesWrite = Annotated[Caller, Depends(require(Permission.FAMILIES_WRITE))]
 AuditRead = Annotated[Caller, Depends(require(Permission.AUDIT_READ))]
 
 

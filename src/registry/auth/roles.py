@@ -21,9 +21,13 @@ class Permission(StrEnum):
     """A permission is also the OAuth scope an integration client is granted it by."""
 
     TERRITORIES_READ = "territories:read"
+    #: Reference lists (recipient categories, hardship factors, …): not personal data.
+    REFERENCE_READ = "reference:read"
     CLASSIFIERS_MANAGE = "classifiers:manage"
     FAMILIES_READ = "families:read"
     FAMILIES_WRITE = "families:write"
+    #: Personal identifiers (RNOKPP, UNZR, IDP certificate) in full; others see them masked.
+    IDENTIFIERS_READ = "identifiers:read"
     CASES_READ = "cases:read"
     CASES_WRITE = "cases:write"
     PROVIDERS_READ = "providers:read"
@@ -41,15 +45,15 @@ class Permission(StrEnum):
 
 
 P = Permission
-_EVERYONE = {P.TERRITORIES_READ, P.PROVIDERS_READ}
+_EVERYONE = {P.TERRITORIES_READ, P.REFERENCE_READ, P.PROVIDERS_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MINISTRY_ADMIN: frozenset(
         _EVERYONE
         | {
             P.CLASSIFIERS_MANAGE, P.PROVIDERS_MANAGE, P.MILITARY_MANAGE, P.PROGRAMMES_MANAGE,
-            P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.MILITARY_READ,
-            P.PROGRAMMES_READ, P.REPORTS_READ,
+            P.FAMILIES_READ, P.IDENTIFIERS_READ, P.CASES_READ, P.SERVICE_RECORDS_READ,
+            P.MILITARY_READ, P.PROGRAMMES_READ, P.REPORTS_READ,
         }
     ),
     Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
@@ -60,12 +64,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMMUNITY_OFFICER: frozenset(
         _EVERYONE
         | {
-            P.FAMILIES_READ, P.FAMILIES_WRITE, P.CASES_READ, P.CASES_WRITE,
+            P.FAMILIES_READ, P.FAMILIES_WRITE, P.IDENTIFIERS_READ, P.CASES_READ, P.CASES_WRITE,
             P.SERVICE_RECORDS_READ, P.PROGRAMMES_READ, P.PROGRAMMES_WRITE, P.REPORTS_READ,
         }
     ),
     Role.SOCIAL_WORKER: frozenset(
-        _EVERYONE | {P.FAMILIES_READ, P.FAMILIES_WRITE, P.CASES_READ, P.CASES_WRITE}
+        _EVERYONE
+        | {P.FAMILIES_READ, P.FAMILIES_WRITE, P.IDENTIFIERS_READ, P.CASES_READ, P.CASES_WRITE}
     ),
     Role.PROVIDER_STAFF: frozenset(
         _EVERYONE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -28,13 +29,19 @@ class Database:
     ) -> Database:
         """``pooled=False`` opens a connection per session: for callers that run on more
         than one event loop (a pooled asyncpg connection belongs to its loop)."""
-        connect_args = {"server_settings": {"application_name": "registry", "timezone": "UTC"}}
+        options: dict[str, Any] = {
+            "connect_args": {"server_settings": {"application_name": "registry",
+                                                 "timezone": "UTC"}},
+            # An error's text would otherwise carry the statement's parameters (names,
+            # identifiers) into the log of an unexpected failure.
+            "hide_parameters": True,
+        }
         if pooled:
             engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args
+                url, pool_size=pool_size, max_overflow=max_overflow, **options
             )
         else:
-            engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+            engine = create_async_engine(url, poolclass=NullPool, **options)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @classmethod

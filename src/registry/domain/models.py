@@ -1,7 +1,20 @@
 """Every table model, imported so the shared metadata knows them (Alembic compares against it)."""
 
 from registry.db.base import metadata
+from registry.db.idempotency import IdempotencyKey
 from registry.domain.audit.models import AuditBlock, AuditEvent
+from registry.domain.families.models import (
+    Family,
+    FamilyProviderAccess,
+    HardshipFactor,
+    Person,
+    RecipientCategory,
+)
 from registry.domain.territories.models import ReferenceImport, Territory
+from registry.domain.versioning import RecordChange
 
-__all__ = ["AuditBlock", "AuditEvent", "ReferenceImport", "Territory", "metadata"]
+__all__ = [
+    "AuditBlock", "AuditEvent", "Family", "FamilyProviderAccess", "HardshipFactor",
+    "IdempotencyKey", "Person", "RecipientCategory", "RecordChange", "ReferenceImport",
+    "Territory", "metadata",
+]

@@ -1,0 +1,101 @@
+"""``Idempotency-Key`` on creating POSTs: a retry gets the first answer, byte for byte; the
+same key with a different request is a 409."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.api.dependencies import Session, caller_of
+from registry.db import idempotency
+from registry.domain.audit.trail import Caller, record
+from registry.errors import Conflict
+
+#: Printable ASCII; what clients use in practice (UUIDs, ULIDs, hashes).
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_JSON = "application/json"
+
+
+@dataclass(slots=True)
+class Idempotency:
+    """The request's claim on its key (if it sent one), and the earlier answer to replay."""
+
+    key: str | None
+    actor: str
+    session: AsyncSession
+    replay: Response | None = None
+
+    async def respond(
+        self,
+        content: Any,
+        *,
+        status_code: int,
+        headers: dict[str, str],
+        resource_type: str,
+        resource_ids: Sequence[Any],
+    ) -> Response:
+        """The JSON response for ``content``, stored as this key's answer."""
+        body = orjson.dumps(content)
+        if self.key is not None:
+            await idempotency.store(self.session, self.actor, self.key, status_code=status_code,
+                                    headers=headers, body=body, resource_type=resource_type,
+                                    resource_ids=resource_ids)
+        return Response(body, status_code=status_code, headers=headers, media_type=_JSON)
+
+
+async def _fingerprint(request: Request) -> str:
+    """What makes two requests the same: method, path and the body's JSON value (so key
+    order and whitespace do not matter)."""
+    raw = await request.body()
+    try:
+        body = orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        body = raw
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+async def _idempotency(
+    request: Request,
+    session: Session,
+    caller: Annotated[Caller, Depends(caller_of)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(pattern=KEY_PATTERN,
+               description="A key of your choosing (e.g. a UUID) that makes a retry of this "
+                           "request return the first answer instead of creating again. "
+                           "Reusing it for a different request is a 409."),
+    ] = None,
+) -> Idempotency:
+    actor = caller.principal.sub
+    if idempotency_key is None:
+        return Idempotency(None, actor, session)
+    fingerprint = await _fingerprint(request)
+    earlier = await idempotency.claim(session, actor, idempotency_key, fingerprint)
+    if earlier is None:
+        return Idempotency(idempotency_key, actor, session)
+    if earlier.fingerprint != fingerprint or earlier.status_code is None:
+        raise Conflict("This Idempotency-Key was used for a different request; use a new key.")
+    # The replay discloses what the first answer did: audit it as the same action again.
+    await record(session, caller, _route_name(request), earlier.resource_type or "unknown",
+                 earlier.resource_ids)
+    headers = {**earlier.headers, "Idempotent-Replayed": "true"}
+    replay = Response(earlier.body, status_code=earlier.status_code, headers=headers,
+                      media_type=_JSON)
+    return Idempotency(idempotency_key, actor, session, replay)
+
+
+def _route_name(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "name", "unknown"))
+
+
+IdempotencyClaim = Annotated[Idempotency, Depends(_idempotency)]

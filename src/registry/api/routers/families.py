@@ -1,0 +1,475 @@
+"""Families and their members: personal records, confined to the caller's reach and audited."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import Field, field_validator
+
+from registry.api.dependencies import (
+    FamiliesRead,
+    FamiliesWrite,
+    Pagination,
+    Session,
+    page_body,
+)
+from registry.api.idempotency import IdempotencyClaim
+from registry.api.openapi_responses import problem_responses
+from registry.api.schemas import InputSchema, PageOf, Rfc3339DateTime, Schema
+from registry.domain.families import commands, queries
+from registry.domain.families.names import MAX_LENGTH
+from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
+from registry.domain.territories.categories import CODE_PATTERN
+from registry.domain.versioning import etag
+from registry.errors import PreconditionFailed, PreconditionRequired
+
+router = APIRouter(prefix="/families", tags=["families"])
+
+_LETTER = "А-ЩЬЮЯҐЄІЇа-щьюяґєії"
+#: Ukrainian letters, words joined by one space, hyphen or apostrophe (any of ' ’ ʼ ‘ ` ´,
+#: stored as ʼ). What the registry stores is exactly this, apostrophes unified.
+NAME_PATTERN = rf"^[{_LETTER}]+(?:['’ʼ‘`´\- ][{_LETTER}]+)*$"
+REFERENCE_CODE = r"^[a-z][a-z0-9_]{0,63}$"
+RNOKPP_PATTERN = r"^[0-9]{10}$"
+UNZR_PATTERN = r"^[0-9]{8}-?[0-9]{5}$"
+IDP_CERTIFICATE_PATTERN = r"^[0-9A-Za-z\-]{4,32}$"
+_IDENTIFIERS_NOTE = (
+    " Shown in full to callers holding `identifiers:read` (social_worker, community_officer, "
+    "ministry_admin, integration clients granted the scope); masked to the last 2 characters "
+    "for regional_officer and other integration clients; always null for provider_staff."
+)
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=NAME_PATTERN)]
+Code = Annotated[str, Field(pattern=REFERENCE_CODE)]
+FamilyId = Annotated[uuid.UUID, Path(description="The family's id.")]
+PersonId = Annotated[uuid.UUID, Path(description="The member's id.")]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", max_length=40,
+           description="The `ETag` of the version your change is based on."),
+]
+
+
+# --- shapes ------------------------------------------------------------------------------------
+
+
+class Consent(Schema):
+    given_at: datetime
+    given_by: str = Field(description="Who gave consent (e.g. the head of the family).")
+    scope: list[ConsentPurpose]
+
+
+class ConsentIn(InputSchema):
+    given_at: Rfc3339DateTime = Field(description="Not in the future.")
+    given_by: str = Field(min_length=1, max_length=200)
+    scope: list[ConsentPurpose] = Field(min_length=1, max_length=len(ConsentPurpose))
+
+
+class ConsentPatch(InputSchema):
+    given_at: Rfc3339DateTime | None = None
+    given_by: str | None = Field(default=None, min_length=1, max_length=200)
+    scope: list[ConsentPurpose] | None = Field(default=None, min_length=1,
+                                               max_length=len(ConsentPurpose))
+
+
+class PersonFields(InputSchema):
+    last_name: Name
+    first_name: Name
+    patronymic: Name | None = None
+    birth_date: date = Field(description="From 1900-01-01 up to today.")
+    sex: Sex
+    relation: Relation = Field(description="Relation to the family.")
+    rnokpp: str | None = Field(
+        default=None, pattern=RNOKPP_PATTERN,
+        description="Taxpayer number; must agree with birth_date and sex (numbers starting "
+                    "with 8 encode neither).")
+    rnokpp_refused: bool = Field(
+        default=False, description="The person refused an RNOKPP (then `rnokpp` is null).")
+    unzr: str | None = Field(
+        default=None, pattern=UNZR_PATTERN,
+        description="Demographic register number YYYYMMDD-NNNNC; the date must be the birth "
+                    "date.")
+    disability_group: DisabilityGroup | None = None
+    idp_certificate: str | None = Field(
+        default=None, pattern=IDP_CERTIFICATE_PATTERN,
+        description="Number of the IDP registration certificate.")
+    is_servicemember: bool = False
+
+
+class PersonCreate(PersonFields):
+    pass
+
+
+class PersonPatch(InputSchema):
+    """A JSON merge patch (RFC 7396): absent fields stay, null clears an optional field."""
+
+    last_name: Name | None = None
+    first_name: Name | None = None
+    patronymic: Name | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    relation: Relation | None = None
+    rnokpp: str | None = Field(default=None, pattern=RNOKPP_PATTERN)
+    rnokpp_refused: bool | None = None
+    unzr: str | None = Field(default=None, pattern=UNZR_PATTERN)
+    disability_group: DisabilityGroup | None = None
+    idp_certificate: str | None = Field(default=None, pattern=IDP_CERTIFICATE_PATTERN)
+    is_servicemember: bool | None = None
+
+
+class Person(Schema):
+    id: uuid.UUID
+    family_id: uuid.UUID
+    last_name: str
+    first_name: str
+    patronymic: str | None
+    birth_date: date
+    sex: Sex
+    relation: Relation
+    rnokpp: str | None = Field(description="RNOKPP." + _IDENTIFIERS_NOTE)
+    rnokpp_refused: bool
+    unzr: str | None = Field(description="UNZR." + _IDENTIFIERS_NOTE)
+    disability_group: DisabilityGroup | None
+    idp_certificate: str | None = Field(description="IDP certificate." + _IDENTIFIERS_NOTE)
+    is_servicemember: bool
+    status: Literal["active", "removed"]
+    removal_reason: str | None
+    removed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class PossibleDuplicate(Schema):
+    """An active person in another family you may see, born the same day, with a similar
+    name."""
+
+    person_id: uuid.UUID = Field(description="The member this may duplicate.")
+    matching_person_id: uuid.UUID
+    family_id: uuid.UUID = Field(description="The matching person's family.")
+    last_name: str
+    first_name: str
+    patronymic: str | None
+    birth_date: date
+    score: float = Field(description="Name similarity, 0–1.")
+
+
+class PersonCreated(Person):
+    possible_duplicates: list[PossibleDuplicate]
+
+
+class FamilyCreate(InputSchema):
+    hromada_code: str = Field(pattern=CODE_PATTERN,
+                              description="KATOTTG code of the hromada (category H, or K).")
+    settlement_code: str | None = Field(
+        default=None, pattern=CODE_PATTERN,
+        description="KATOTTG code of a settlement inside the hromada.")
+    address_line: str | None = Field(default=None, min_length=1, max_length=300)
+    phone: str | None = Field(
+        default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$",
+        description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.")
+    categories: list[Code] = Field(default_factory=list, max_length=20,
+                                   description="Codes of `/recipient-categories`.")
+    factors: list[Code] = Field(default_factory=list, max_length=30,
+                                description="Codes of `/hardship-factors`.")
+    consent: ConsentIn | None = None
+    members: list[PersonCreate] = Field(default_factory=list, max_length=30)
+
+
+class FamilyPatch(InputSchema):
+    """A JSON merge patch (RFC 7396) of the family's own fields (members have their own)."""
+
+    hromada_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    settlement_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    address_line: str | None = Field(default=None, min_length=1, max_length=300)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$")
+    categories: list[Code] | None = Field(default=None, max_length=20)
+    factors: list[Code] | None = Field(default=None, max_length=30)
+    consent: ConsentPatch | None = None
+
+    @field_validator("hromada_code", "categories", "factors")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be removed; give a value")
+        return value
+
+
+class Family(Schema):
+    id: uuid.UUID
+    oblast_code: str
+    raion_code: str | None
+    hromada_code: str
+    settlement_code: str | None
+    address_line: str | None
+    phone: str | None
+    categories: list[str]
+    factors: list[str]
+    consent: Consent | None
+    status: Literal["active", "archived"]
+    archive_reason: str | None
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="Also sent as the `ETag`; send it back in `If-Match`.")
+    members: list[Person] = Field(description="Current and former members.")
+
+
+class FamilyCreated(Family):
+    possible_duplicates: list[PossibleDuplicate]
+
+
+class Reason(InputSchema):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _version_from(if_match: str | None, *, required: bool) -> int | None:
+    """The version an ``If-Match`` names: ``"3"`` or ``W/"3"`` (the ETags this API sends)."""
+    if if_match is None:
+        if required:
+            raise PreconditionRequired("Send If-Match with the ETag of the version you read.")
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isascii() or not tag.isdigit():
+        raise PreconditionFailed("If-Match does not name a version of this record.")
+    return int(tag)
+
+
+def _patch_values(patch: InputSchema) -> dict[str, Any]:
+    """The fields the client sent (null included), as plain values."""
+    values = patch.model_dump(exclude_unset=True)
+    if isinstance(values.get("consent"), dict):
+        values["consent"] = {k: v for k, v in values["consent"].items()
+                             if k in patch.consent.model_fields_set}  # type: ignore[attr-defined]
+    return values
+
+
+def _family_location(request: Request, family_id: uuid.UUID) -> str:
+    return str(request.url_for("get_family", family_id=family_id).path)
+
+
+# --- families ----------------------------------------------------------------------------------
+
+
+@router.post("", status_code=201, response_model=FamilyCreated, name="create_family",
+             responses={**problem_responses(403, 409, 422),
+                        201: {"headers": {"Location": {"schema": {"type": "string"}},
+                                          "ETag": {"schema": {"type": "string"}}}}})
+async def create_family(
+    request: Request,
+    caller: FamiliesWrite,
+    session: Session,
+    idempotency: IdempotencyClaim,
+    body: FamilyCreate,
+) -> Response:
+    """Register a family in your hromada, optionally with its members.
+
+    Members matching a person in another family you may see (same birth date, similar name)
+    are accepted and listed in `possible_duplicates`; an RNOKPP or UNZR already registered
+    is a 409."""
+    if idempotency.replay is not None:
+        return idempotency.replay
+    family = await commands.create_family(session, caller, body.model_dump())
+    content = FamilyCreated.model_validate(family).model_dump(mode="json")
+    return await idempotency.respond(
+        content, status_code=201,
+        headers={"Location": _family_location(request, family["id"]),
+                 "ETag": etag(family["version"])},
+        resource_type=queries.FAMILY, resource_ids=[family["id"]])
+
+
+@router.get("", response_model=PageOf[Family], name="list_families",
+            responses=problem_responses(403, 422))
+async def list_families(
+    request: Request,
+    response: Response,
+    caller: FamiliesRead,
+    session: Session,
+    page: Pagination,
+    q: Annotated[str | None, Query(
+        min_length=2, max_length=100,
+        description="A member's name, or part of it: Cyrillic or Latin (the official "
+                    "transliteration), any case and apostrophe, a typo allowed. Results "
+                    "come best match first.")] = None,
+    rnokpp: Annotated[str | None, Query(pattern=RNOKPP_PATTERN,
+                                        description="A member's RNOKPP, exactly.")] = None,
+    unzr: Annotated[str | None, Query(pattern=r"^[0-9]{8}-[0-9]{5}$",
+                                      description="A member's UNZR, exactly.")] = None,
+    hromada: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    category: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
+    factor: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
+    status: Annotated[Literal["active", "archived"] | None, Query()] = None,
+    has_child_under: Annotated[int | None, Query(
+        ge=1, le=25, description="Has an active member younger than this many years.")] = None,
+) -> dict[str, object]:
+    """Families within your reach, filtered; each one returned is recorded in the audit log."""
+    result = await queries.list_families(session, caller, page, queries.FamilyFilter(
+        q=q, rnokpp=rnokpp, unzr=unzr, hromada=hromada, category=category, factor=factor,
+        status=status, has_child_under=has_child_under))
+    return page_body(request, response, result, result.items)
+
+
+@router.get("/{family_id}", response_model=Family, name="get_family",
+            responses={**problem_responses(403, 404, 422),
+                       200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
+async def get_family(
+    response: Response, caller: FamiliesRead, session: Session, family_id: FamilyId
+) -> dict[str, Any]:
+    """One family with its current and former members; the `ETag` is its version."""
+    family = await queries.get_family(session, caller, family_id)
+    response.headers["ETag"] = etag(family["version"])
+    return family
+
+
+@router.patch("/{family_id}", response_model=Family, name="update_family",
+              openapi_extra={"requestBody": {"content": {
+                  "application/merge-patch+json": {
+                      "schema": {"$ref": "#/components/schemas/FamilyPatch"}}}}},
+              responses=problem_responses(403, 404, 409, 412, 422, 428))
+async def update_family(
+    response: Response,
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    body: FamilyPatch,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change the family's own fields (JSON merge patch). `If-Match` is required; a stale one
+    is a 412 naming the fields changed since."""
+    version = _version_from(if_match, required=True)
+    assert version is not None
+    family = await commands.update_family(session, caller, family_id, _patch_values(body),
+                                          version)
+    response.headers["ETag"] = etag(family["version"])
+    return family
+
+
+@router.post("/{family_id}/archive", response_model=Family, name="archive_family",
+             responses=problem_responses(403, 404, 409, 412, 422))
+async def archive_family(
+    response: Response,
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    body: Reason,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Archive the family (nothing is deleted). `If-Match` is checked when sent."""
+    family = await commands.archive_family(session, caller, family_id, body.reason,
+                                           _version_from(if_match, required=False))
+    response.headers["ETag"] = etag(family["version"])
+    return family
+
+
+@router.get("/{family_id}/possible-duplicates", response_model=PageOf[PossibleDuplicate],
+            name="list_possible_duplicates", responses=problem_responses(403, 404, 422))
+async def list_possible_duplicates(
+    caller: FamiliesRead, session: Session, family_id: FamilyId
+) -> dict[str, object]:
+    """Persons in other families you may see who may be this family's members registered
+    twice: the same birth date and a similar name."""
+    found = await queries.possible_duplicates(session, caller, family_id)
+    return {"items": found, "next_cursor": None}
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+@router.post("/{family_id}/members", status_code=201, response_model=PersonCreated,
+             name="add_member",
+             responses={**problem_responses(403, 404, 409, 422),
+                        201: {"headers": {"Location": {"schema": {"type": "string"}},
+                                          "ETag": {"schema": {"type": "string"}}}}})
+async def add_member(
+    request: Request,
+    caller: FamiliesWrite,
+    session: Session,
+    idempotency: IdempotencyClaim,
+    family_id: FamilyId,
+    body: PersonCreate,
+) -> Response:
+    """Add a member. A person matching someone in another family you may see is accepted and
+    listed in `possible_duplicates`; an RNOKPP or UNZR already registered is a 409."""
+    if idempotency.replay is not None:
+        return idempotency.replay
+    person = await commands.add_member(session, caller, family_id, body.model_dump())
+    content = PersonCreated.model_validate(person).model_dump(mode="json")
+    location = request.url_for("get_member", family_id=family_id, person_id=person["id"]).path
+    return await idempotency.respond(
+        content, status_code=201,
+        headers={"Location": str(location), "ETag": etag(person["version"])},
+        resource_type=commands.PERSON, resource_ids=[person["id"], family_id])
+
+
+@router.get("/{family_id}/members", response_model=PageOf[Person], name="list_members",
+            responses=problem_responses(403, 404, 422))
+async def list_members(
+    caller: FamiliesRead, session: Session, family_id: FamilyId
+) -> dict[str, object]:
+    """Current and former members (a family has few: one page)."""
+    return {"items": await queries.list_members(session, caller, family_id),
+            "next_cursor": None}
+
+
+@router.get("/{family_id}/members/{person_id}", response_model=Person, name="get_member",
+            responses={**problem_responses(403, 404, 422),
+                       200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
+async def get_member(
+    response: Response,
+    caller: FamiliesRead,
+    session: Session,
+    family_id: FamilyId,
+    person_id: PersonId,
+) -> dict[str, Any]:
+    """One member; the `ETag` is the member's version (for `If-Match` on a PATCH)."""
+    person = await queries.get_member(session, caller, family_id, person_id)
+    response.headers["ETag"] = etag(person["version"])
+    return person
+
+
+@router.patch("/{family_id}/members/{person_id}", response_model=Person, name="update_member",
+              openapi_extra={"requestBody": {"content": {
+                  "application/merge-patch+json": {
+                      "schema": {"$ref": "#/components/schemas/PersonPatch"}}}}},
+              responses=problem_responses(403, 404, 409, 412, 422, 428))
+async def update_member(
+    response: Response,
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    person_id: PersonId,
+    body: PersonPatch,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change a member (JSON merge patch). `If-Match` is required; a stale one is a 412
+    naming the fields changed since."""
+    version = _version_from(if_match, required=True)
+    assert version is not None
+    person = await commands.update_member(session, caller, family_id, person_id,
+                                          _patch_values(body), version)
+    response.headers["ETag"] = etag(person["version"])
+    return person
+
+
+@router.post("/{family_id}/members/{person_id}/remove", response_model=Person,
+             name="remove_member", responses=problem_responses(403, 404, 409, 412, 422))
+async def remove_member(
+    response: Response,
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    person_id: PersonId,
+    body: Reason,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """End the person's membership, with the reason; the record stays as history."""
+    person = await commands.remove_member(session, caller, family_id, person_id, body.reason,
+                                          _version_from(if_match, required=False))
+    response.headers["ETag"] = etag(person["version"])
+    return person

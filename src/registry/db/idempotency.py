@@ -1,0 +1,88 @@
+"""Stored first answers to creating requests, keyed by (caller, Idempotency-Key).
+
+The key is claimed by inserting its row before the work is done, in the request's own
+transaction: a concurrent duplicate waits on that row and, once the first commits, finds
+the stored answer; if the first fails, its claim rolls back with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, LargeBinary, SmallInteger, String, Text, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from registry.db import base as _base  # noqa: F401  (the naming convention)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+
+    actor: str = Field(sa_column=Column(Text, primary_key=True))
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    status_code: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    headers: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB))
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    resource_type: str | None = Field(default=None, sa_column=Column(String(32)))
+    resource_ids: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text)))
+    created_at: datetime = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+_k = IdempotencyKey.__table__.c  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    fingerprint: str
+    status_code: int | None
+    headers: dict[str, str]
+    body: bytes
+    resource_type: str | None
+    resource_ids: list[str]
+
+
+async def claim(
+    session: AsyncSession, actor: str, key: str, fingerprint: str
+) -> StoredAnswer | None:
+    """Claim ``key`` for this request (``None``), or return what an earlier request stored."""
+    claimed = (await session.execute(
+        insert(IdempotencyKey).values(actor=actor, key=key, fingerprint=fingerprint)
+        .on_conflict_do_nothing().returning(_k.key)
+    )).scalar()
+    if claimed is not None:
+        return None
+    row = (await session.execute(
+        select(_k.fingerprint, _k.status_code, _k.headers, _k.body, _k.resource_type,
+               _k.resource_ids)
+        .where(_k.actor == actor, _k.key == key)
+    )).one()
+    return StoredAnswer(row.fingerprint, row.status_code, row.headers or {}, row.body or b"",
+                        row.resource_type, list(row.resource_ids or []))
+
+
+async def store(
+    session: AsyncSession,
+    actor: str,
+    key: str,
+    *,
+    status_code: int,
+    headers: dict[str, str],
+    body: bytes,
+    resource_type: str,
+    resource_ids: Sequence[Any],
+) -> None:
+    await session.execute(
+        IdempotencyKey.__table__.update()  # type: ignore[attr-defined]
+        .where(_k.actor == actor, _k.key == key)
+        .values(status_code=status_code, headers=headers, body=body,
+                resource_type=resource_type, resource_ids=[str(i) for i in resource_ids])
+    )

@@ -1,0 +1,1 @@
+"""Families (households) and their members."""

@@ -1,0 +1,436 @@
+"""Changing families and their members. Each function checks the caller's reach in its
+queries, validates the whole resulting record, bumps the version, notes what changed and
+records the audit event, all in the caller's transaction (it only flushes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.domain.audit.trail import Caller, record
+from registry.domain.families import queries
+from registry.domain.families.access import (
+    identifier_view,
+    may_keep_families_in,
+    visible_families,
+)
+from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.families.rules import clean_family, clean_person
+from registry.domain.territories.queries import require_territory
+from registry.domain.versioning import note_change, require_current
+from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+
+PERSON = "person"
+_f = Family.__table__.c  # type: ignore[attr-defined]
+_p = Person.__table__.c  # type: ignore[attr-defined]
+_NOT_FOUND = "No family with this id is within your reach."
+
+#: Family values stored as they are (consent and the address are handled on their own).
+_FAMILY_FIELDS = ("address_line", "phone", "categories", "factors")
+_PERSON_FIELDS = (
+    "last_name", "first_name", "patronymic", "birth_date", "sex", "relation", "rnokpp",
+    "rnokpp_refused", "unzr", "disability_group", "idp_certificate", "is_servicemember",
+)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- families --------------------------------------------------------------------------------
+
+
+async def create_family(
+    session: AsyncSession, caller: Caller, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Register a family (and the members given with it); returns the family and the
+    possible duplicates of its members found elsewhere."""
+    family = clean_family(values)
+    address = await _locate(session, family["hromada_code"], family.get("settlement_code"))
+    if not may_keep_families_in(caller.principal, *_reach(address)):
+        raise Forbidden("You may register families only within your own territory.")
+    await _require_reference_codes(session, family)
+    members = [
+        clean_person(member, prefix=f"body.members.{i}.", today=_today())
+        for i, member in enumerate(family.get("members") or [])
+    ]
+
+    family_id = uuid.uuid4()
+    stored = {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
+              **_consent_columns(family.get("consent"))}
+    stored["categories"] = stored["categories"] or []
+    stored["factors"] = stored["factors"] or []
+    await session.execute(insert(Family).values(
+        id=family_id, created_by=caller.principal.sub, **stored))
+    await note_change(session, queries.FAMILY, family_id, 1, _changed_names(stored),
+                      caller.principal.sub)
+    person_ids = []
+    for i, member in enumerate(members):
+        person_ids.append(await _insert_person(session, caller, family_id,
+                                               address["oblast_code"], member,
+                                               prefix=f"body.members.{i}."))
+    duplicates = await _similar_to(session, caller, person_ids, family_id)
+    await record(session, caller, "create_family", queries.FAMILY,
+                 [family_id, *person_ids, *{d["family_id"] for d in duplicates}])
+    (created,) = await queries.families_by_id(session, caller, [family_id])
+    return {**created, "possible_duplicates": duplicates}
+
+
+async def update_family(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    patch: dict[str, Any],
+    expected_version: int,
+) -> dict[str, Any]:
+    """Apply a JSON merge patch to the family's own values."""
+    current = await _family_for_update(session, caller, family_id, expected_version)
+    merged = {**current, **{k: v for k, v in patch.items() if k != "consent"}}
+    if "consent" in patch:
+        merged["consent"] = _merge_consent(current["consent"], patch["consent"])
+    family = clean_family(merged)
+    for required in ("hromada_code",):
+        if family.get(required) is None:
+            raise InvalidInput("A required field cannot be removed.",
+                               errors=[FieldError(f"body.{required}", "must not be null")])
+    address = {k: current[k] for k in ("oblast_code", "raion_code", "hromada_code",
+                                       "settlement_code")}
+    if (family["hromada_code"], family.get("settlement_code")) != (
+            current["hromada_code"], current["settlement_code"]):
+        address = await _locate(session, family["hromada_code"], family.get("settlement_code"))
+        if not may_keep_families_in(caller.principal, *_reach(address)):
+            raise Forbidden("You may move a family only within your own territory.")
+    await _require_reference_codes(session, family)
+
+    stored = {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
+              **_consent_columns(family.get("consent"))}
+    stored["categories"] = stored["categories"] or []
+    stored["factors"] = stored["factors"] or []
+    before = {**{k: current[k] for k in address}, **{k: current[k] for k in _FAMILY_FIELDS},
+              **_consent_columns(current["consent"])}
+    changed = [name for name, value in stored.items() if before.get(name) != value]
+    if changed:
+        version = current["version"] + 1
+        await session.execute(
+            update(Family).where(_f.id == family_id)
+            .values(**{name: stored[name] for name in changed}, version=version,
+                    updated_at=func.now()))
+        await note_change(session, queries.FAMILY, family_id, version,
+                          _changed_names({name: None for name in changed}),
+                          caller.principal.sub)
+    await record(session, caller, "update_family", queries.FAMILY, [family_id])
+    (updated,) = await queries.families_by_id(session, caller, [family_id])
+    return updated
+
+
+async def archive_family(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """Archive (never delete) a family, with the reason."""
+    current = await _family_for_update(session, caller, family_id, expected_version)
+    version = current["version"] + 1
+    await session.execute(
+        update(Family).where(_f.id == family_id)
+        .values(status="archived", archive_reason=reason, archived_at=func.now(),
+                version=version, updated_at=func.now()))
+    await note_change(session, queries.FAMILY, family_id, version,
+                      ["status", "archive_reason", "archived_at"], caller.principal.sub)
+    await record(session, caller, "archive_family", queries.FAMILY, [family_id])
+    (archived,) = await queries.families_by_id(session, caller, [family_id])
+    return archived
+
+
+async def _family_for_update(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID, expected_version: int | None
+) -> dict[str, Any]:
+    """The family's row, locked: visible (else 404), the caller's to change (else 403),
+    at ``expected_version`` (else 412) and active (else 409)."""
+    row = (await session.execute(
+        select(*queries.FAMILY_COLUMNS)
+        .where(_f.id == family_id, visible_families(caller.principal))
+        .with_for_update()
+    )).mappings().first()
+    if row is None:
+        raise NotFound(_NOT_FOUND)
+    family = dict(row)
+    if not may_keep_families_in(caller.principal, *_reach(family)):
+        raise Forbidden("You may change families only within your own territory.")
+    if expected_version is not None:
+        await require_current(session, queries.FAMILY, family_id, family["version"],
+                              expected_version)
+    if family["status"] != "active":
+        raise Conflict("The family is archived; an archived family cannot be changed.")
+    given_at = family.pop("consent_given_at")
+    given_by = family.pop("consent_given_by")
+    scope = family.pop("consent_scope")
+    family["consent"] = (
+        {"given_at": given_at, "given_by": given_by, "scope": scope} if given_at else None)
+    return family
+
+
+def _merge_consent(current: dict[str, Any] | None, patch: dict[str, Any] | None) -> Any:
+    """RFC 7396 on the nested object; the merged consent must still be complete."""
+    if patch is None:
+        return None
+    merged = {**(current or {}), **patch}
+    missing = [name for name in ("given_at", "given_by", "scope") if merged.get(name) is None]
+    if missing:
+        raise InvalidInput("Consent needs when, by whom and for what.",
+                           errors=[FieldError(f"body.consent.{name}", "is required")
+                                   for name in missing])
+    return merged
+
+
+def _consent_columns(consent: dict[str, Any] | None) -> dict[str, Any]:
+    consent = consent or {}
+    return {"consent_given_at": consent.get("given_at"),
+            "consent_given_by": consent.get("given_by"),
+            "consent_scope": consent.get("scope")}
+
+
+def _changed_names(columns: Iterable[str]) -> list[str]:
+    """Column names as the API names fields (consent is one field)."""
+    return sorted({"consent" if name.startswith("consent_") else name for name in columns})
+
+
+def _reach(address: dict[str, Any]) -> tuple[str | None, str | None, str]:
+    return address["oblast_code"], address["raion_code"], address["hromada_code"]
+
+
+async def _locate(
+    session: AsyncSession, hromada_code: str, settlement_code: str | None
+) -> dict[str, Any]:
+    """The address's oblast, raion, hromada and settlement codes; 422 when the hromada is not
+    one, or the settlement does not lie inside it."""
+    await require_territory(session, "body.hromada_code", hromada_code, {"H", "K"})
+    ancestors = await _ancestors(session, hromada_code)
+    address = {
+        "oblast_code": next(code for code, category in ancestors if category in "OK"),
+        "raion_code": next((code for code, category in ancestors if category == "P"), None),
+        "hromada_code": hromada_code,
+        "settlement_code": settlement_code,
+    }
+    if settlement_code is not None:
+        await require_territory(session, "body.settlement_code", settlement_code)
+        inside = any(code == hromada_code for code, _ in await _ancestors(session,
+                                                                          settlement_code))
+        if not inside or settlement_code == hromada_code:
+            raise InvalidInput("The settlement must lie inside the hromada.", errors=[
+                FieldError("body.settlement_code", "not inside the given hromada")])
+    return address
+
+
+async def _ancestors(session: AsyncSession, code: str) -> list[tuple[str, str]]:
+    """``code`` and its ancestors, as (code, category)."""
+    rows = await session.execute(text(
+        """
+        WITH RECURSIVE chain AS (
+            SELECT code, category, parent_code FROM territories WHERE code = :code
+            UNION ALL
+            SELECT t.code, t.category, t.parent_code
+            FROM territories t JOIN chain ON t.code = chain.parent_code
+        )
+        SELECT code, category FROM chain
+        """), {"code": code})
+    return [(row.code, row.category) for row in rows]
+
+
+async def _require_reference_codes(session: AsyncSession, family: dict[str, Any]) -> None:
+    errors = []
+    for field, model in (("categories", RecipientCategory), ("factors", HardshipFactor)):
+        codes = family.get(field) or []
+        if not codes:
+            continue
+        table = model.__table__  # type: ignore[union-attr]
+        known = set((await session.execute(
+            select(table.c.code).where(table.c.code.in_(codes), table.c.active))).scalars())
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            errors.append(FieldError(f"body.{field}", "unknown codes: " + ", ".join(unknown)))
+    if errors:
+        raise InvalidInput("Some codes are not in the reference lists.", errors=errors)
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+async def add_member(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    family = await _family_for_update(session, caller, family_id, None)
+    person = clean_person(values, today=_today())
+    person_id = await _insert_person(session, caller, family_id, family["oblast_code"], person)
+    duplicates = await _similar_to(session, caller, [person_id], family_id)
+    await record(session, caller, "add_member", PERSON,
+                 [person_id, family_id, *{d["family_id"] for d in duplicates}])
+    return {**await _person(session, caller, person_id), "possible_duplicates": duplicates}
+
+
+async def update_member(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    person_id: uuid.UUID,
+    patch: dict[str, Any],
+    expected_version: int,
+) -> dict[str, Any]:
+    """Apply a JSON merge patch to a member."""
+    current = await _member_for_update(session, caller, family_id, person_id, expected_version)
+    merged = {**{k: current[k] for k in _PERSON_FIELDS}, **patch}
+    for required in ("last_name", "first_name", "birth_date", "sex", "relation",
+                     "rnokpp_refused", "is_servicemember"):
+        if merged.get(required) is None:
+            raise InvalidInput("A required field cannot be removed.",
+                               errors=[FieldError(f"body.{required}", "must not be null")])
+    person = clean_person(merged, today=_today())
+    stored = {k: person.get(k) for k in (*_PERSON_FIELDS, "name_key", "latin_key")}
+    changed = [name for name in _PERSON_FIELDS if stored[name] != current[name]]
+    if changed:
+        await _refuse_known_identifiers(session, caller, person, person_id=person_id)
+        version = current["version"] + 1
+        try:
+            await session.execute(
+                update(Person).where(_p.id == person_id)
+                .values(**stored, version=version, updated_at=func.now()))
+        except IntegrityError as error:
+            raise _identifier_taken(error) from None
+        await note_change(session, PERSON, person_id, version, changed, caller.principal.sub)
+    await record(session, caller, "update_member", PERSON, [person_id, family_id])
+    return await _person(session, caller, person_id)
+
+
+async def remove_member(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    person_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """End a membership, with the reason; the person's record stays as history."""
+    current = await _member_for_update(session, caller, family_id, person_id, expected_version)
+    version = current["version"] + 1
+    await session.execute(
+        update(Person).where(_p.id == person_id)
+        .values(status="removed", removal_reason=reason, removed_at=func.now(),
+                version=version, updated_at=func.now()))
+    await note_change(session, PERSON, person_id, version,
+                      ["status", "removal_reason", "removed_at"], caller.principal.sub)
+    await record(session, caller, "remove_member", PERSON, [person_id, family_id])
+    return await _person(session, caller, person_id)
+
+
+async def _member_for_update(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    person_id: uuid.UUID,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    await _family_for_update(session, caller, family_id, None)
+    row = (await session.execute(
+        select(*queries.PERSON_COLUMNS)
+        .where(_p.id == person_id, _p.family_id == family_id).with_for_update()
+    )).mappings().first()
+    if row is None:
+        raise NotFound("No member with this id is within your reach.")
+    if expected_version is not None:
+        await require_current(session, PERSON, person_id, row["version"], expected_version)
+    if row["status"] != "active":
+        raise Conflict("The person is no longer a member of this family.")
+    return dict(row)
+
+
+async def _insert_person(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    oblast_code: str,
+    person: dict[str, Any],
+    *,
+    prefix: str = "body.",
+) -> uuid.UUID:
+    await _refuse_known_identifiers(session, caller, person, prefix=prefix)
+    person_id = uuid.uuid4()
+    values = {k: person.get(k) for k in (*_PERSON_FIELDS, "name_key", "latin_key")}
+    values["rnokpp_refused"] = bool(values["rnokpp_refused"])
+    values["is_servicemember"] = bool(values["is_servicemember"])
+    try:
+        await session.execute(insert(Person).values(
+            id=person_id, family_id=family_id, oblast_code=oblast_code, **values))
+    except IntegrityError as error:
+        raise _identifier_taken(error) from None
+    await note_change(session, PERSON, person_id, 1,
+                      [k for k, v in values.items() if v is not None and k in _PERSON_FIELDS],
+                      caller.principal.sub)
+    return person_id
+
+
+async def _refuse_known_identifiers(
+    session: AsyncSession,
+    caller: Caller,
+    person: dict[str, Any],
+    *,
+    person_id: uuid.UUID | None = None,
+    prefix: str = "body.",
+) -> None:
+    """409 when another active person has this RNOKPP or UNZR: naming that person's family
+    when the caller may see it, and nothing about it otherwise."""
+    for field in ("rnokpp", "unzr"):
+        number = person.get(field)
+        if number is None:
+            continue
+        statement = (select(_p.family_id).join(Family, _f.id == _p.family_id)
+                     .where(_p[field] == number, _p.status == "active"))
+        if person_id is not None:
+            statement = statement.where(_p.id != person_id)
+        holder = await session.scalar(statement)
+        if holder is None:
+            continue
+        visible = await session.scalar(
+            select(_f.id).where(_f.id == holder, visible_families(caller.principal)))
+        errors = [FieldError(f"{prefix}{field}", "already registered for another person")]
+        if visible is not None:
+            raise Conflict("A person with this identifier is already registered.",
+                           errors=errors, extensions={"existing_family_id": str(visible)})
+        raise Conflict("A person with this identifier is already registered outside your "
+                       "reach; contact the registry's administrators.", errors=errors)
+
+
+def _identifier_taken(error: IntegrityError) -> Conflict:
+    """A concurrent request registered the same identifier between our check and insert."""
+    constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
+    if constraint in ("uq_persons_rnokpp", "uq_persons_unzr"):
+        field = constraint.removeprefix("uq_persons_")
+        return Conflict("A person with this identifier is already registered.",
+                        errors=[FieldError(f"body.{field}", "already registered")])
+    raise error
+
+
+async def _similar_to(
+    session: AsyncSession, caller: Caller, person_ids: Sequence[uuid.UUID],
+    family_id: uuid.UUID,
+) -> list[dict[str, Any]]:
+    if not person_ids:
+        return []
+    rows = (await session.execute(
+        select(_p.id, _p.name_key, _p.birth_date).where(_p.id.in_(person_ids)))).all()
+    return await queries.find_similar_persons(
+        session, caller, [(row.id, row.name_key, row.birth_date) for row in rows],
+        exclude_family=family_id)
+
+
+async def _person(session: AsyncSession, caller: Caller, person_id: uuid.UUID) -> dict[str, Any]:
+    row = (await session.execute(
+        select(*queries.PERSON_COLUMNS).where(_p.id == person_id))).mappings().one()
+    return queries.render_person(row, identifier_view(caller.principal))

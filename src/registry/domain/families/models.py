@@ -1,0 +1,139 @@
+"""Family tables: families, their members (persons), the reference lists they use, and which
+providers may see a family."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field, SQLModel
+
+from registry.db import base as _base  # noqa: F401  (the naming convention)
+
+
+def _code() -> str:
+    return Field(sa_column=Column(String(64), primary_key=True))  # type: ignore[no-any-return]
+
+
+class RecipientCategory(SQLModel, table=True):
+    """Who a family is as a recipient of services (IDP, large family, foster family, …)."""
+
+    __tablename__ = "recipient_categories"
+
+    code: str = _code()
+    name_uk: str = Field(sa_column=Column(Text, nullable=False))
+    name_en: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="true"))
+    sort_order: int = Field(sa_column=Column(SmallInteger, nullable=False))
+
+
+class HardshipFactor(SQLModel, table=True):
+    """A factor of difficult life circumstances (Law "On Social Services" and practice)."""
+
+    __tablename__ = "hardship_factors"
+
+    code: str = _code()
+    name_uk: str = Field(sa_column=Column(Text, nullable=False))
+    name_en: str = Field(sa_column=Column(Text, nullable=False))
+    named_in_law: bool = Field(sa_column=Column(Boolean, nullable=False))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="true"))
+    sort_order: int = Field(sa_column=Column(SmallInteger, nullable=False))
+
+
+def _territory(nullable: bool) -> str | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        sa_column=Column(String(19), ForeignKey("territories.code"), nullable=nullable),
+    )
+
+
+def _timestamp() -> datetime:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Family(SQLModel, table=True):
+    __tablename__ = "families"
+
+    id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
+    raion_code: str | None = _territory(nullable=True)
+    hromada_code: str = _territory(nullable=False)  # type: ignore[assignment]
+    settlement_code: str | None = _territory(nullable=True)
+    address_line: str | None = Field(default=None, sa_column=Column(Text))
+    phone: str | None = Field(default=None, sa_column=Column(String(16)))
+    categories: list[str] = Field(
+        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    factors: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    consent_given_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True)))
+    consent_given_by: str | None = Field(default=None, sa_column=Column(Text))
+    consent_scope: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text)))
+    status: str = Field(sa_column=Column(String(16), nullable=False, server_default="active"))
+    archive_reason: str | None = Field(default=None, sa_column=Column(Text))
+    archived_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class Person(SQLModel, table=True):
+    """A member of a family. ``name_key`` and ``latin_key`` are search keys derived from the
+    name (Cyrillic, and its official transliteration)."""
+
+    __tablename__ = "persons"
+
+    id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    family_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("families.id"), nullable=False, index=True))
+    oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
+    last_name: str = Field(sa_column=Column(Text, nullable=False))
+    first_name: str = Field(sa_column=Column(Text, nullable=False))
+    patronymic: str | None = Field(default=None, sa_column=Column(Text))
+    name_key: str = Field(sa_column=Column(Text, nullable=False))
+    latin_key: str = Field(sa_column=Column(Text, nullable=False))
+    birth_date: date = Field(sa_column=Column(Date, nullable=False))
+    sex: str = Field(sa_column=Column(String(8), nullable=False))
+    relation: str = Field(sa_column=Column(String(16), nullable=False))
+    rnokpp: str | None = Field(default=None, sa_column=Column(String(10)))
+    rnokpp_refused: bool = Field(
+        sa_column=Column(Boolean, nullable=False, server_default="false"))
+    unzr: str | None = Field(default=None, sa_column=Column(String(14)))
+    disability_group: str | None = Field(default=None, sa_column=Column(String(8)))
+    idp_certificate: str | None = Field(default=None, sa_column=Column(String(32)))
+    is_servicemember: bool = Field(
+        sa_column=Column(Boolean, nullable=False, server_default="false"))
+    status: str = Field(sa_column=Column(String(16), nullable=False, server_default="active"))
+    removal_reason: str | None = Field(default=None, sa_column=Column(Text))
+    removed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class FamilyProviderAccess(SQLModel, table=True):
+    """A provider may see a family while a case refers the family to it (filled by cases)."""
+
+    __tablename__ = "family_provider_access"
+
+    provider_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    family_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("families.id"), primary_key=True))
+    granted_at: datetime = _timestamp()

@@ -1,0 +1,312 @@
+"""Reading families: by id, lists and search, possible duplicates. Every query is confined
+to what the caller may see (``access.visible_families``) and every read is audited."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Numeric,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.domain.audit.trail import Caller, record
+from registry.domain.families.access import IdentifierView, identifier_view, visible_families
+from registry.domain.families.identifiers import mask_identifier
+from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.families.names import query_key
+from registry.domain.territories.queries import require_territory
+from registry.errors import FieldError, InvalidInput, NotFound
+
+FAMILY = "family"
+_f = Family.__table__.c  # type: ignore[attr-defined]
+_p = Person.__table__.c  # type: ignore[attr-defined]
+
+FAMILY_COLUMNS = (
+    _f.id, _f.oblast_code, _f.raion_code, _f.hromada_code, _f.settlement_code, _f.address_line,
+    _f.phone, _f.categories, _f.factors, _f.consent_given_at, _f.consent_given_by,
+    _f.consent_scope, _f.status, _f.archive_reason, _f.archived_at, _f.created_at,
+    _f.updated_at, _f.version,
+)
+PERSON_COLUMNS = (
+    _p.id, _p.family_id, _p.last_name, _p.first_name, _p.patronymic, _p.birth_date, _p.sex,
+    _p.relation, _p.rnokpp, _p.rnokpp_refused, _p.unzr, _p.disability_group,
+    _p.idp_certificate, _p.is_servicemember, _p.status, _p.removal_reason, _p.removed_at,
+    _p.created_at, _p.updated_at, _p.version,
+)
+IDENTIFIERS = ("rnokpp", "unzr", "idp_certificate")
+#: How alike two names must be (pg_trgm word similarity) for search to call them a match:
+#: low enough for a typo or two in a surname, high enough to keep unrelated names out.
+SEARCH_THRESHOLD = 0.5
+#: How alike two names with the same birth date must be to flag a possible duplicate.
+DUPLICATE_THRESHOLD = 0.7
+
+
+def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dict[str, Any]:
+    person = dict(row)
+    for name in IDENTIFIERS:
+        if view is IdentifierView.HIDDEN:
+            person[name] = None
+        elif view is IdentifierView.MASKED:
+            person[name] = mask_identifier(person[name])
+    return person
+
+
+def _render_family(row: RowMapping, members: list[dict[str, Any]]) -> dict[str, Any]:
+    family = dict(row)
+    given_at = family.pop("consent_given_at")
+    given_by = family.pop("consent_given_by")
+    scope = family.pop("consent_scope")
+    family["consent"] = (
+        {"given_at": given_at, "given_by": given_by, "scope": scope} if given_at else None
+    )
+    family["members"] = members
+    return family
+
+
+async def families_by_id(
+    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
+) -> list[dict[str, Any]]:
+    """The visible families among ``ids``, in that order, each with its members (not audited:
+    the caller records the action)."""
+    if not ids:
+        return []
+    principal = caller.principal
+    rows = (await session.execute(
+        select(*FAMILY_COLUMNS).where(_f.id.in_(ids), visible_families(principal))
+    )).mappings().all()
+    members = await _members_of(session, [row["id"] for row in rows], identifier_view(principal))
+    by_id = {row["id"]: _render_family(row, members.get(row["id"], [])) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def _members_of(
+    session: AsyncSession, family_ids: Sequence[uuid.UUID], view: IdentifierView
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    if not family_ids:
+        return {}
+    rows = (await session.execute(
+        select(*PERSON_COLUMNS).where(_p.family_id.in_(family_ids))
+        .order_by(_p.family_id, _p.status, _p.birth_date, _p.id)
+    )).mappings().all()
+    members: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in rows:
+        members.setdefault(row["family_id"], []).append(render_person(row, view))
+    return members
+
+
+async def get_family(session: AsyncSession, caller: Caller, family_id: uuid.UUID) -> dict[str, Any]:
+    found = await families_by_id(session, caller, [family_id])
+    if not found:
+        raise NotFound("No family with this id is within your reach.")
+    family = found[0]
+    await record(session, caller, "get_family", FAMILY,
+                 [family_id, *(m["id"] for m in family["members"])])
+    return family
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyFilter:
+    q: str | None = None
+    rnokpp: str | None = None
+    unzr: str | None = None
+    hromada: str | None = None
+    category: str | None = None
+    factor: str | None = None
+    status: str | None = None
+    has_child_under: int | None = None
+
+
+async def list_families(
+    session: AsyncSession, caller: Caller, page: PageRequest, where: FamilyFilter
+) -> Page[dict[str, Any]]:
+    """Families matching ``where``: by relevance then id when searching by name, else by id."""
+    if where.hromada is not None:
+        await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
+    for field, kind, code in (("query.category", "recipient_categories", where.category),
+                              ("query.factor", "hardship_factors", where.factor)):
+        if code is not None:
+            await _require_reference_code(session, field, kind, code)
+    statement = select(_f.id).where(visible_families(caller.principal))
+    if where.rnokpp is not None:
+        statement = statement.where(_f.id.in_(
+            select(_p.family_id).where(_p.rnokpp == where.rnokpp, _p.status == "active")))
+    if where.unzr is not None:
+        statement = statement.where(_f.id.in_(
+            select(_p.family_id).where(_p.unzr == where.unzr, _p.status == "active")))
+    if where.hromada is not None:
+        statement = statement.where(_f.hromada_code == where.hromada)
+    if where.category is not None:
+        statement = statement.where(_f.categories.contains([where.category]))
+    if where.factor is not None:
+        statement = statement.where(_f.factors.contains([where.factor]))
+    if where.status is not None:
+        statement = statement.where(_f.status == where.status)
+    if where.has_child_under is not None:
+        statement = statement.where(exists().where(
+            _p.family_id == _f.id, _p.status == "active",
+            _p.birth_date > func.current_date() - func.make_interval(where.has_child_under),
+        ))
+
+    if where.q is not None:
+        statement, order_by = await _matching_names(session, statement, where.q)
+    else:
+        order_by = [_f.id]
+    rows = (await session.execute(
+        keyset(statement.add_columns(*order_by[:-1]), order_by, page)
+    )).all()
+    result = page_of(rows, page, key=lambda row: (*row[1:], row[0]))
+    families = await families_by_id(session, caller, [row[0] for row in result.items])
+    await record(session, caller, "list_families", FAMILY, [f["id"] for f in families])
+    return Page(families, result.next_after)
+
+
+async def _matching_names(
+    session: AsyncSession, statement: Any, q: str
+) -> tuple[Any, list[Any]]:
+    """Join families whose active members' names resemble ``q`` (Cyrillic, or Latin compared
+    with the official transliteration); order best match first."""
+    try:
+        key, is_latin = query_key(q)
+    except ValueError as error:
+        raise InvalidInput("The search text has no letters.",
+                           errors=[FieldError("query.q", str(error))]) from None
+    column = _p.latin_key if is_latin else _p.name_key
+    await session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', "
+                               ":threshold, true)"), {"threshold": str(SEARCH_THRESHOLD)})
+    score = cast(func.max(func.word_similarity(key, column)), Numeric(5, 4))
+    matches = (
+        select(_p.family_id, (literal(0) - score).label("rank"))
+        .where(_p.status == "active", column.op("%>")(key))
+        .group_by(_p.family_id)
+        .subquery("matches")
+    )
+    statement = statement.join(matches, matches.c.family_id == _f.id)
+    return statement, [matches.c.rank, _f.id]
+
+
+async def possible_duplicates(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """Active persons in other visible families with the same birth date and a similar name
+    as one of this family's active members."""
+    if not await _is_visible(session, caller, family_id):
+        raise NotFound("No family with this id is within your reach.")
+    members = (await session.execute(
+        select(_p.id, _p.name_key, _p.birth_date)
+        .where(_p.family_id == family_id, _p.status == "active")
+    )).all()
+    found = await find_similar_persons(
+        session, caller, [(m.id, m.name_key, m.birth_date) for m in members],
+        exclude_family=family_id)
+    await record(session, caller, "list_possible_duplicates", FAMILY,
+                 [family_id, *{d["family_id"] for d in found}])
+    return found
+
+
+async def find_similar_persons(
+    session: AsyncSession,
+    caller: Caller,
+    persons: Sequence[tuple[uuid.UUID, str, date]],
+    *,
+    exclude_family: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """For each (person id, name key, birth date): active persons in visible families with
+    that birth date and a name at least ``DUPLICATE_THRESHOLD`` alike (not audited: the
+    caller records what it returns)."""
+    if not persons:
+        return []
+    wanted = (
+        select(
+            func.unnest(bindparam("ids", [p[0] for p in persons], ARRAY(Uuid))).label("person_id"),
+            func.unnest(bindparam("keys", [p[1] for p in persons], ARRAY(Text))).label("name_key"),
+            func.unnest(bindparam("dates", [p[2] for p in persons], ARRAY(Date))
+                        ).label("birth_date"),
+        ).subquery("wanted")
+    )
+    score = cast(func.similarity(_p.name_key, wanted.c.name_key), Numeric(5, 4))
+    statement = (
+        select(wanted.c.person_id.label("person_id"), _p.id.label("matching_person_id"),
+               _p.family_id, _p.last_name, _p.first_name, _p.patronymic, _p.birth_date,
+               score.label("score"))
+        .join(Person, and_(_p.birth_date == wanted.c.birth_date, _p.id != wanted.c.person_id))
+        .join(Family, _f.id == _p.family_id)
+        .where(_p.status == "active", score >= DUPLICATE_THRESHOLD,
+               visible_families(caller.principal))
+        .order_by(wanted.c.person_id, score.desc(), _p.id)
+    )
+    if exclude_family is not None:
+        statement = statement.where(_p.family_id != exclude_family)
+    rows = (await session.execute(statement)).mappings().all()
+    return [{**row, "score": float(row["score"])} for row in rows]
+
+
+async def _is_visible(session: AsyncSession, caller: Caller, family_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(
+        select(exists().where(_f.id == family_id, visible_families(caller.principal)))))
+
+
+async def get_member(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID, person_id: uuid.UUID
+) -> dict[str, Any]:
+    row = (await session.execute(
+        select(*PERSON_COLUMNS).join(Family, _f.id == _p.family_id)
+        .where(_p.id == person_id, _p.family_id == family_id,
+               visible_families(caller.principal))
+    )).mappings().first()
+    if row is None:
+        raise NotFound("No member with this id is within your reach.")
+    await record(session, caller, "get_member", "person", [person_id, family_id])
+    return render_person(row, identifier_view(caller.principal))
+
+
+async def list_members(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    if not await _is_visible(session, caller, family_id):
+        raise NotFound("No family with this id is within your reach.")
+    members = (await _members_of(session, [family_id], identifier_view(caller.principal))
+               ).get(family_id, [])
+    await record(session, caller, "list_members", "person",
+                 [family_id, *(m["id"] for m in members)])
+    return members
+
+
+async def _require_reference_code(
+    session: AsyncSession, field: str, kind: str, code: str
+) -> None:
+    table = _REFERENCE_TABLES[kind]
+    if await session.scalar(select(table.c.code).where(table.c.code == code)) is None:
+        raise InvalidInput("The code is not in the reference list.",
+                           errors=[FieldError(field, f"not a code of /{kind.replace('_', '-')}")])
+
+
+_REFERENCE_TABLES = {
+    "recipient_categories": RecipientCategory.__table__,  # type: ignore[attr-defined]
+    "hardship_factors": HardshipFactor.__table__,  # type: ignore[attr-defined]
+}
+
+
+async def reference_list(session: AsyncSession, kind: str) -> list[RowMapping]:
+    """A reference list (``recipient_categories`` or ``hardship_factors``) in its order."""
+    table = _REFERENCE_TABLES[kind]
+    return list((await session.execute(
+        select(table).order_by(table.c.sort_order, table.c.code))).mappings().all())

@@ -1,0 +1,80 @@
+"""Request bodies and tokens for tests: valid by default, overridden per test."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+from registry.domain.families.identifiers import rnokpp_for, unzr_for
+
+KYIV = "UA80000000000093317"  # city with special status: oblast- and hromada-level
+BUCHA = "UA32080070000050759"  # hromada in Kyiv oblast, Bucha raion
+BUCHA_CITY = "UA32080070010087821"  # the city of Bucha, a settlement of that hromada
+VORZEL = "UA32080070030073716"
+IRPIN = "UA32080150000035443"  # another hromada of the same raion and oblast
+KYIV_OBLAST = "UA32000000000030281"
+BUCHA_RAION = "UA32080000000084076"
+LVIV = "UA46060250000025047"  # hromada in Lviv oblast
+LVIV_OBLAST = "UA46000000000026241"
+
+_serials = itertools.count(1)
+
+
+def person(**overrides: Any) -> dict[str, Any]:
+    """A valid member (with a unique RNOKPP and UNZR unless overridden)."""
+    born = overrides.get("birth_date", date(1985, 4, 12))
+    if isinstance(born, str):
+        born = date.fromisoformat(born)
+    sex = overrides.get("sex", "female")
+    serial = next(_serials)
+    body = {
+        "last_name": "Шевченко",
+        "first_name": "Оксана",
+        "patronymic": "Петрівна",
+        "birth_date": born.isoformat(),
+        "sex": sex,
+        "relation": "head",
+        "rnokpp": rnokpp_for(born, sex, serial % 5000),
+        "unzr": unzr_for(born, serial % 10000),
+    }
+    body.update(overrides)
+    if isinstance(body["birth_date"], date):
+        body["birth_date"] = body["birth_date"].isoformat()
+    return body
+
+
+def child(**overrides: Any) -> dict[str, Any]:
+    return person(**{"first_name": "Марʼяна", "patronymic": "Андріївна",
+                     "birth_date": "2016-09-01", "relation": "child", "rnokpp": None,
+                     **overrides})
+
+
+def family(hromada: str = KYIV, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hromada_code": hromada,
+        "address_line": "вул. Хрещатик, 1, кв. 5",
+        "phone": "+380441234567",
+        "categories": ["idp", "large_family"],
+        "factors": ["hostilities_harm", "low_income"],
+        "consent": {"given_at": "2025-03-01T10:00:00Z", "given_by": "head of the family",
+                    "scope": ["registry", "social_accompaniment"]},
+        "members": [person()],
+    }
+    body.update(overrides)
+    return body
+
+
+def territorial_tokens(make_token: Any) -> dict[str, str]:
+    """Tokens whose reach the role × place tests compare."""
+    return {
+        "admin": make_token("ministry_admin"),
+        "analyst": make_token("ministry_analyst"),
+        "auditor": make_token("auditor"),
+        "kyiv_officer": make_token("community_officer", territory=KYIV),
+        "kyiv_worker": make_token("social_worker", territory=KYIV),
+        "bucha_worker": make_token("social_worker", territory=BUCHA),
+        "irpin_officer": make_token("community_officer", territory=IRPIN),
+        "kyiv_oblast_regional": make_token("regional_officer", territory=KYIV_OBLAST),
+        "lviv_worker": make_token("social_worker", territory=LVIV),
+    }
