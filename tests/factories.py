@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
 from typing import Any
 
+import httpx
+
+from registry.db.engine import Database
 from registry.domain.families.identifiers import rnokpp_for, unzr_for
 
 KYIV = "UA80000000000093317"  # city with special status: oblast- and hromada-level
@@ -78,3 +83,65 @@ def territorial_tokens(make_token: Any) -> dict[str, str]:
         "kyiv_oblast_regional": make_token("regional_officer", territory=KYIV_OBLAST),
         "lviv_worker": make_token("social_worker", territory=LVIV),
     }
+
+
+# --- families through the API (integration tests) ---------------------------------------------
+
+FAMILIES = "/api/v1/families"
+
+
+def years_ago(years: int, *, days: int = 30) -> date:
+    """A birth date ``years`` years and ``days`` days before today: the person is ``years``
+    old (for a small ``days``)."""
+    today = date.today()
+    anniversary = today.replace(year=today.year - years, day=min(today.day, 28))
+    return anniversary - timedelta(days=days)
+
+
+def rnokpp(born: date | str, sex: str = "female") -> str:
+    """A valid RNOKPP for that birth date and sex, unique in this test session."""
+    if isinstance(born, str):
+        born = date.fromisoformat(born)
+    return rnokpp_for(born, sex, next(_serials) % 5000)
+
+
+def unzr(born: date | str) -> str:
+    """A valid UNZR for that birth date, unique in this test session."""
+    if isinstance(born, str):
+        born = date.fromisoformat(born)
+    return unzr_for(born, next(_serials) % 10000)
+
+
+async def create_family(client: Any, headers: dict[str, str], body: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """POST the family; it must be created. Returns the created family."""
+    response = await client.post(FAMILIES, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+_signed: dict[tuple[Any, ...], str] = {}
+
+
+def token(make_token: Any, role: str, **claims: Any) -> str:
+    """``make_token``, remembered for the session: signing a token takes tens of
+    milliseconds, and the matrix tests use the same few hundreds of times."""
+    key = (role, *sorted(claims.items()))
+    if key not in _signed:
+        _signed[key] = make_token(role, **claims)
+    return _signed[key]
+
+
+@asynccontextmanager
+async def api_client(app: Any, connection: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Like the ``client`` fixture, but on an application made once per module (making one,
+    and its first request building the OpenAPI document, takes a third of a second): its
+    requests work inside ``connection``'s rolled-back transaction."""
+    app.state.database = Database.bound_to(connection)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
+            yield c
+    finally:
+        app.state.database = None

@@ -56,6 +56,24 @@ def _prepare(url: str, settings: Settings) -> None:
     print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
 
 
+def _seed_demo(url: str) -> None:
+    from registry.db.engine import Database
+    from registry.domain.families.demo import seed_demo_families
+
+    async def run() -> int:
+        database = Database.connect(url, pool_size=1, max_overflow=0)
+        try:
+            async with database.transaction() as session:
+                return await seed_demo_families(session)
+        finally:
+            await database.dispose()
+
+    started = time.perf_counter()
+    added = asyncio.run(run())
+    print(f"demo families added: {added} ({time.perf_counter() - started:.2f} s)"
+          if added else "demo families already present: none added", file=sys.stderr)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
@@ -65,6 +83,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     with database_url(settings.database_url, settings.data_dir) as url:
         _prepare(url, settings)
         if args.demo:
+            _seed_demo(url)
             print("Demo tokens (valid 12 h):")
             for role, token in demo_tokens(settings).items():
                 print(f"  {role:18} {token}")
@@ -88,9 +107,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
-    # Reference data (the codifier) is loaded by `migrate`; demo records arrive with the
-    # contexts that hold them.
-    cmd_migrate(args, settings)
+    # Reference data (the codifier) is loaded by the migration; `--demo` adds demo families
+    # (once: a second run finds them and adds none).
+    from registry.db.provision import database_url
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        _prepare(url, settings)
+        if args.demo:
+            _seed_demo(url)
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> None:

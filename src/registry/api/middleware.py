@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.api.problems import problem_response
+from registry.api.routes import route_template
 
 log = structlog.get_logger("registry.access")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -64,7 +65,7 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, self._limited(scope, receive), send_with_headers)
         except Exception:
-            log.exception("unhandled_error", method=scope["method"], path=_route_path(scope))
+            log.exception("unhandled_error", method=scope["method"], path=route_template(scope))
             if status_holder["started"]:
                 raise
             response = problem_response(
@@ -76,7 +77,7 @@ class RequestContextMiddleware:
             log.info(
                 "request",
                 method=scope["method"],
-                path=_route_path(scope),
+                path=route_template(scope),
                 status=status_holder["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 sub=state.get("principal_sub"),
@@ -128,23 +129,3 @@ def _request_id(scope: Scope) -> str:
                 return candidate
             break
     return uuid.uuid4().hex
-
-
-def _route_path(scope: Scope) -> str:
-    """The matched route's path template. A route inside an included router knows only its
-    own part of the path, so the full template is looked up by operation id in the spec."""
-    route = scope.get("route")
-    name = getattr(route, "name", None)
-    app = scope.get("app")
-    if not isinstance(name, str) or app is None:
-        return "(unmatched)"
-    templates: dict[str, str] | None = getattr(app.state, "route_templates", None)
-    if templates is None:
-        templates = {
-            operation["operationId"]: path
-            for path, item in app.openapi().get("paths", {}).items()
-            for operation in item.values()
-            if isinstance(operation, dict) and "operationId" in operation
-        }
-        app.state.route_templates = templates
-    return templates.get(name) or str(getattr(route, "path", "(unmatched)"))

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from registry.api.audit_denied import record_denied
+from registry.api.routes import allowed_methods
 from registry.db.pagination import InvalidCursor
 from registry.errors import PROBLEM_TYPE_PREFIX, DomainError
 
@@ -85,6 +86,11 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     if any(p.get("type") == "json_invalid" for p in problems):
         return problem_response(400, "The request body is not valid JSON.",
                                 request_id=_request_id(request))
+    if any(p.get("type") == "missing" and tuple(p.get("loc", ())) == ("header", "If-Match")
+           for p in problems):
+        # Optimistic concurrency is not optional on updates: RFC 6585's answer, not a 422.
+        return problem_response(428, "Send If-Match with the ETag of the version you read.",
+                                request_id=_request_id(request))
     errors = [
         {"field": _field_name(p.get("loc", ())), "message": str(p.get("msg", "invalid"))}
         for p in problems
@@ -98,10 +104,13 @@ async def _http_error(request: Request, error: Exception) -> Response:
     detail = error.detail if isinstance(error.detail, str) else None
     if error.status_code == 404 and detail == "Not Found":
         detail = "There is no resource at this address."
+    headers = dict(error.headers or {})
     if error.status_code == 405:
         detail = "This resource does not support the method; see Allow."
+        # The route that answered knows only its own methods; the path may have more.
+        headers["Allow"] = ", ".join(allowed_methods(request.scope) or [headers.get("Allow", "")])
     return problem_response(error.status_code, detail, request_id=_request_id(request),
-                            headers=dict(error.headers or {}))
+                            headers=headers)
 
 
 async def _invalid_cursor(request: Request, error: Exception) -> Response:

@@ -27,6 +27,12 @@ def _rfc3339_only(value: Any) -> Any:
 Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
+def text_field(max_length: int) -> Any:
+    """A free-text input field: not blank and without NUL. The spec's pattern says both, since
+    stripping would turn whitespace that satisfies ``minLength`` into nothing."""
+    return Field(min_length=1, max_length=max_length, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+
+
 class Schema(BaseModel):
     """Responses: read from rows or objects."""
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from registry.api.dependencies import (
     FamiliesRead,
@@ -18,13 +19,13 @@ from registry.api.dependencies import (
 )
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas import InputSchema, PageOf, Rfc3339DateTime, Schema
+from registry.api.schemas import InputSchema, PageOf, Rfc3339DateTime, Schema, text_field
 from registry.domain.families import commands, queries
 from registry.domain.families.names import MAX_LENGTH
 from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
 from registry.domain.territories.categories import CODE_PATTERN
 from registry.domain.versioning import etag
-from registry.errors import PreconditionFailed, PreconditionRequired
+from registry.errors import PreconditionFailed
 
 router = APIRouter(prefix="/families", tags=["families"])
 
@@ -47,10 +48,27 @@ Code = Annotated[str, Field(pattern=REFERENCE_CODE)]
 FamilyId = Annotated[uuid.UUID, Path(description="The family's id.")]
 PersonId = Annotated[uuid.UUID, Path(description="The member's id.")]
 IfMatch = Annotated[
+    str,
+    Header(alias="If-Match", max_length=40,
+           description="The `ETag` of the version your change is based on (428 without it, "
+                       "412 when the record has changed since)."),
+]
+OptionalIfMatch = Annotated[
     str | None,
     Header(alias="If-Match", max_length=40,
-           description="The `ETag` of the version your change is based on."),
+           description="The `ETag` of the version you read; checked when sent."),
 ]
+
+
+#: In a merge patch, a field that may be left out but not cleared: null is refused, and the
+#: spec shows no null.
+NotNull = SkipJsonSchema[None]
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("cannot be removed; give a value")
+    return value
 
 
 # --- shapes ------------------------------------------------------------------------------------
@@ -64,15 +82,17 @@ class Consent(Schema):
 
 class ConsentIn(InputSchema):
     given_at: Rfc3339DateTime = Field(description="Not in the future.")
-    given_by: str = Field(min_length=1, max_length=200)
+    given_by: Annotated[str, text_field(200)]
     scope: list[ConsentPurpose] = Field(min_length=1, max_length=len(ConsentPurpose))
 
 
 class ConsentPatch(InputSchema):
-    given_at: Rfc3339DateTime | None = None
-    given_by: str | None = Field(default=None, min_length=1, max_length=200)
-    scope: list[ConsentPurpose] | None = Field(default=None, min_length=1,
-                                               max_length=len(ConsentPurpose))
+    given_at: Rfc3339DateTime | NotNull = None
+    given_by: Annotated[str, text_field(200)] | NotNull = None
+    scope: Annotated[list[ConsentPurpose],
+                     Field(min_length=1, max_length=len(ConsentPurpose))] | NotNull = None
+
+    _not_null = field_validator("given_at", "given_by", "scope")(_refuse_null)
 
 
 class PersonFields(InputSchema):
@@ -106,18 +126,21 @@ class PersonCreate(PersonFields):
 class PersonPatch(InputSchema):
     """A JSON merge patch (RFC 7396): absent fields stay, null clears an optional field."""
 
-    last_name: Name | None = None
-    first_name: Name | None = None
+    last_name: Name | NotNull = None
+    first_name: Name | NotNull = None
     patronymic: Name | None = None
-    birth_date: date | None = None
-    sex: Sex | None = None
-    relation: Relation | None = None
+    birth_date: date | NotNull = None
+    sex: Sex | NotNull = None
+    relation: Relation | NotNull = None
     rnokpp: str | None = Field(default=None, pattern=RNOKPP_PATTERN)
-    rnokpp_refused: bool | None = None
+    rnokpp_refused: bool | NotNull = None
     unzr: str | None = Field(default=None, pattern=UNZR_PATTERN)
     disability_group: DisabilityGroup | None = None
     idp_certificate: str | None = Field(default=None, pattern=IDP_CERTIFICATE_PATTERN)
-    is_servicemember: bool | None = None
+    is_servicemember: bool | NotNull = None
+
+    _not_null = field_validator("last_name", "first_name", "birth_date", "sex", "relation",
+                                "rnokpp_refused", "is_servicemember")(_refuse_null)
 
 
 class Person(Schema):
@@ -167,7 +190,7 @@ class FamilyCreate(InputSchema):
     settlement_code: str | None = Field(
         default=None, pattern=CODE_PATTERN,
         description="KATOTTG code of a settlement inside the hromada.")
-    address_line: str | None = Field(default=None, min_length=1, max_length=300)
+    address_line: Annotated[str, text_field(300)] | None = None
     phone: str | None = Field(
         default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$",
         description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.")
@@ -182,20 +205,15 @@ class FamilyCreate(InputSchema):
 class FamilyPatch(InputSchema):
     """A JSON merge patch (RFC 7396) of the family's own fields (members have their own)."""
 
-    hromada_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    hromada_code: Annotated[str, Field(pattern=CODE_PATTERN)] | NotNull = None
     settlement_code: str | None = Field(default=None, pattern=CODE_PATTERN)
-    address_line: str | None = Field(default=None, min_length=1, max_length=300)
+    address_line: Annotated[str, text_field(300)] | None = None
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$")
-    categories: list[Code] | None = Field(default=None, max_length=20)
-    factors: list[Code] | None = Field(default=None, max_length=30)
+    categories: Annotated[list[Code], Field(max_length=20)] | NotNull = None
+    factors: Annotated[list[Code], Field(max_length=30)] | NotNull = None
     consent: ConsentPatch | None = None
 
-    @field_validator("hromada_code", "categories", "factors")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be removed; give a value")
-        return value
+    _not_null = field_validator("hromada_code", "categories", "factors")(_refuse_null)
 
 
 class Family(Schema):
@@ -223,17 +241,36 @@ class FamilyCreated(Family):
 
 
 class Reason(InputSchema):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, text_field(1000)]
 
 
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _version_from(if_match: str | None, *, required: bool) -> int | None:
+def _links(path: dict[str, str], **operations: str) -> dict[str, Any]:
+    """OpenAPI links from a created record to what can be done with it next (clients and
+    the stateful contract test follow them); ``If-Match`` comes from the ETag."""
+    return {
+        name: {"operationId": operation_id,
+               "parameters": {**{f"path.{k}": v for k, v in path.items()},
+                              **({"header.If-Match": "$response.header.ETag"}
+                                 if operation_id.startswith("update_") else {})}}
+        for name, operation_id in operations.items()
+    }
+
+
+_FAMILY_LINKS = _links(
+    {"family_id": "$response.body#/id"}, GetFamily="get_family", UpdateFamily="update_family",
+    ArchiveFamily="archive_family", AddMember="add_member", ListMembers="list_members",
+    ListPossibleDuplicates="list_possible_duplicates")
+_MEMBER_LINKS = _links(
+    {"family_id": "$response.body#/family_id", "person_id": "$response.body#/id"},
+    GetMember="get_member", UpdateMember="update_member", RemoveMember="remove_member")
+
+
+def _version_from(if_match: str | None) -> int | None:
     """The version an ``If-Match`` names: ``"3"`` or ``W/"3"`` (the ETags this API sends)."""
     if if_match is None:
-        if required:
-            raise PreconditionRequired("Send If-Match with the ETag of the version you read.")
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
     if not tag.isascii() or not tag.isdigit():
@@ -260,7 +297,8 @@ def _family_location(request: Request, family_id: uuid.UUID) -> str:
 @router.post("", status_code=201, response_model=FamilyCreated, name="create_family",
              responses={**problem_responses(403, 409, 422),
                         201: {"headers": {"Location": {"schema": {"type": "string"}},
-                                          "ETag": {"schema": {"type": "string"}}}}})
+                                          "ETag": {"schema": {"type": "string"}}},
+                              "links": _FAMILY_LINKS}})
 async def create_family(
     request: Request,
     caller: FamiliesWrite,
@@ -293,7 +331,7 @@ async def list_families(
     session: Session,
     page: Pagination,
     q: Annotated[str | None, Query(
-        min_length=2, max_length=100,
+        min_length=2, max_length=100, pattern=r"[A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії]",
         description="A member's name, or part of it: Cyrillic or Latin (the official "
                     "transliteration), any case and apostrophe, a typo allowed. Results "
                     "come best match first.")] = None,
@@ -338,11 +376,11 @@ async def update_family(
     session: Session,
     family_id: FamilyId,
     body: FamilyPatch,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> dict[str, Any]:
     """Change the family's own fields (JSON merge patch). `If-Match` is required; a stale one
     is a 412 naming the fields changed since."""
-    version = _version_from(if_match, required=True)
+    version = _version_from(if_match)
     assert version is not None
     family = await commands.update_family(session, caller, family_id, _patch_values(body),
                                           version)
@@ -358,11 +396,11 @@ async def archive_family(
     session: Session,
     family_id: FamilyId,
     body: Reason,
-    if_match: IfMatch = None,
+    if_match: OptionalIfMatch = None,
 ) -> dict[str, Any]:
     """Archive the family (nothing is deleted). `If-Match` is checked when sent."""
     family = await commands.archive_family(session, caller, family_id, body.reason,
-                                           _version_from(if_match, required=False))
+                                           _version_from(if_match))
     response.headers["ETag"] = etag(family["version"])
     return family
 
@@ -385,7 +423,8 @@ async def list_possible_duplicates(
              name="add_member",
              responses={**problem_responses(403, 404, 409, 422),
                         201: {"headers": {"Location": {"schema": {"type": "string"}},
-                                          "ETag": {"schema": {"type": "string"}}}}})
+                                          "ETag": {"schema": {"type": "string"}}},
+                              "links": _MEMBER_LINKS}})
 async def add_member(
     request: Request,
     caller: FamiliesWrite,
@@ -445,11 +484,11 @@ async def update_member(
     family_id: FamilyId,
     person_id: PersonId,
     body: PersonPatch,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> dict[str, Any]:
     """Change a member (JSON merge patch). `If-Match` is required; a stale one is a 412
     naming the fields changed since."""
-    version = _version_from(if_match, required=True)
+    version = _version_from(if_match)
     assert version is not None
     person = await commands.update_member(session, caller, family_id, person_id,
                                           _patch_values(body), version)
@@ -466,10 +505,10 @@ async def remove_member(
     family_id: FamilyId,
     person_id: PersonId,
     body: Reason,
-    if_match: IfMatch = None,
+    if_match: OptionalIfMatch = None,
 ) -> dict[str, Any]:
     """End the person's membership, with the reason; the record stays as history."""
     person = await commands.remove_member(session, caller, family_id, person_id, body.reason,
-                                          _version_from(if_match, required=False))
+                                          _version_from(if_match))
     response.headers["ETag"] = etag(person["version"])
     return person
