@@ -43,7 +43,7 @@ def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
         Role.SOCIAL_WORKER: {"territory": DEMO_TERRITORY},
         Role.PROVIDER_STAFF: {"provider_id": DEMO_PROVIDER_ID},
         Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID},
-        Role.INTEGRATION: {"scope": "territories:read providers:read"},
+        Role.INTEGRATION: {"scope": "territories:read reference:read providers:read families:read"},
     }
     return {role.value: _token(settings, role, ttl=ttl, **confinement.get(role, {}))
             for role in Role}
