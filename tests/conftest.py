@@ -24,8 +24,13 @@ from registry.bootstrap import prepare_database
 from registry.db.embedded import EmbeddedPostgres
 from registry.db.engine import Database
 from registry.db.provision import asyncpg_dsn
+from registry.logs import configure_logging
 from registry.main import create_app
 from registry.settings import Settings
+
+# As in production: JSON lines, tracebacks as plain text (structlog's development renderer
+# would format every local variable of a traceback, which takes seconds).
+configure_logging("INFO", json=True)
 
 ISSUER = "registry-test"
 AUDIENCE = "registry"

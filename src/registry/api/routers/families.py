@@ -36,6 +36,8 @@ NAME_PATTERN = rf"^[{_LETTER}]+(?:['’ʼ‘`´\- ][{_LETTER}]+)*$"
 REFERENCE_CODE = r"^[a-z][a-z0-9_]{0,63}$"
 RNOKPP_PATTERN = r"^[0-9]{10}$"
 UNZR_PATTERN = r"^[0-9]{8}-?[0-9]{5}$"
+#: What people type as a phone number; the domain makes it E.164.
+PHONE_PATTERN = r"^\+?\(?[0-9][0-9 ()\-.]{5,30}$"
 IDP_CERTIFICATE_PATTERN = r"^[0-9A-Za-z\-]{4,32}$"
 _IDENTIFIERS_NOTE = (
     " Shown in full to callers holding `identifiers:read` (social_worker, community_officer, "
@@ -192,7 +194,7 @@ class FamilyCreate(InputSchema):
         description="KATOTTG code of a settlement inside the hromada.")
     address_line: Annotated[str, text_field(300)] | None = None
     phone: str | None = Field(
-        default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$",
+        default=None, max_length=32, pattern=PHONE_PATTERN,
         description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.")
     categories: list[Code] = Field(default_factory=list, max_length=20,
                                    description="Codes of `/recipient-categories`.")
@@ -208,7 +210,7 @@ class FamilyPatch(InputSchema):
     hromada_code: Annotated[str, Field(pattern=CODE_PATTERN)] | NotNull = None
     settlement_code: str | None = Field(default=None, pattern=CODE_PATTERN)
     address_line: Annotated[str, text_field(300)] | None = None
-    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$")
+    phone: str | None = Field(default=None, max_length=32, pattern=PHONE_PATTERN)
     categories: Annotated[list[Code], Field(max_length=20)] | NotNull = None
     factors: Annotated[list[Code], Field(max_length=30)] | NotNull = None
     consent: ConsentPatch | None = None
@@ -332,13 +334,16 @@ async def list_families(
     page: Pagination,
     q: Annotated[str | None, Query(
         min_length=2, max_length=100, pattern=r"[A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії]",
-        description="A member's name, or part of it: Cyrillic or Latin (the official "
+        description="The name, or part of it, of a current or former member: Cyrillic or "
+                    "Latin (the official "
                     "transliteration), any case and apostrophe, a typo allowed. Results "
                     "come best match first.")] = None,
     rnokpp: Annotated[str | None, Query(pattern=RNOKPP_PATTERN,
-                                        description="A member's RNOKPP, exactly.")] = None,
+                                        description="A current or former member's RNOKPP, "
+                                                    "exactly.")] = None,
     unzr: Annotated[str | None, Query(pattern=r"^[0-9]{8}-[0-9]{5}$",
-                                      description="A member's UNZR, exactly.")] = None,
+                                      description="A current or former member's UNZR, "
+                                                  "exactly.")] = None,
     hromada: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     category: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
     factor: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,

@@ -5,7 +5,7 @@ records the audit event, all in the caller's transaction (it only flushes)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -50,16 +50,25 @@ async def create_family(
     session: AsyncSession, caller: Caller, values: dict[str, Any]
 ) -> dict[str, Any]:
     """Register a family (and the members given with it); returns the family and the
-    possible duplicates of its members found elsewhere."""
-    family = clean_family(values)
-    address = await _locate(session, family["hromada_code"], family.get("settlement_code"))
+    possible duplicates of its members found elsewhere. Every invalid field is reported at
+    once."""
+    errors: list[FieldError] = []
+    family = _collecting(errors, clean_family, values) or values
+    members = [
+        _collecting(errors, clean_person, member, prefix=f"body.members.{i}.", today=_today())
+        for i, member in enumerate(values.get("members") or [])
+    ]
+    errors.extend(_repeated_identifiers(members))
+    address = None
+    try:
+        address = await _locate(session, family["hromada_code"], family.get("settlement_code"))
+        await _require_reference_codes(session, family)
+    except InvalidInput as error:
+        errors.extend(error.errors)
+    if errors or address is None:
+        raise InvalidInput("The record has invalid fields; see errors.", errors=errors)
     if not may_keep_families_in(caller.principal, *_reach(address)):
         raise Forbidden("You may register families only within your own territory.")
-    await _require_reference_codes(session, family)
-    members = [
-        clean_person(member, prefix=f"body.members.{i}.", today=_today())
-        for i, member in enumerate(family.get("members") or [])
-    ]
 
     family_id = uuid.uuid4()
     stored = {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
@@ -72,6 +81,7 @@ async def create_family(
                       caller.principal.sub)
     person_ids = []
     for i, member in enumerate(members):
+        assert member is not None  # invalid members were refused above
         person_ids.append(await _insert_person(session, caller, family_id,
                                                address["oblast_code"], member,
                                                prefix=f"body.members.{i}."))
@@ -80,6 +90,34 @@ async def create_family(
                  [family_id, *person_ids, *{d["family_id"] for d in duplicates}])
     (created,) = await queries.families_by_id(session, caller, [family_id])
     return {**created, "possible_duplicates": duplicates}
+
+
+def _collecting(
+    errors: list[FieldError], rule: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any
+) -> dict[str, Any] | None:
+    """``rule(...)``, or ``None`` with its field errors added to ``errors``."""
+    try:
+        return rule(*args, **kwargs)
+    except InvalidInput as error:
+        errors.extend(error.errors)
+        return None
+
+
+def _repeated_identifiers(members: Sequence[dict[str, Any] | None]) -> list[FieldError]:
+    """Two members of one new family cannot share an RNOKPP or UNZR."""
+    errors = []
+    for field in ("rnokpp", "unzr"):
+        first_seen: dict[str, int] = {}
+        for i, member in enumerate(members):
+            number = (member or {}).get(field)
+            if number is None:
+                continue
+            if number in first_seen:
+                errors.append(FieldError(f"body.members.{i}.{field}",
+                                         f"the same as members.{first_seen[number]}.{field}"))
+            else:
+                first_seen[number] = i
+    return errors
 
 
 async def update_family(
@@ -145,7 +183,18 @@ async def archive_family(
                 version=version, updated_at=func.now()))
     await note_change(session, queries.FAMILY, family_id, version,
                       ["status", "archive_reason", "archived_at"], caller.principal.sub)
-    await record(session, caller, "archive_family", queries.FAMILY, [family_id])
+    # An archived family has no current members: their identifiers are free for the family
+    # they may be registered in next, and each membership ends with the family's reason.
+    ended = (await session.execute(
+        update(Person).where(_p.family_id == family_id, _p.status == "active")
+        .values(status="removed", removal_reason=f"family archived: {reason}",
+                removed_at=func.now(), version=_p.version + 1, updated_at=func.now())
+        .returning(_p.id, _p.version))).all()
+    for person_id, person_version in ended:
+        await note_change(session, PERSON, person_id, person_version,
+                          ["status", "removal_reason", "removed_at"], caller.principal.sub)
+    await record(session, caller, "archive_family", queries.FAMILY,
+                 [family_id, *(person_id for person_id, _ in ended)])
     (archived,) = await queries.families_by_id(session, caller, [family_id])
     return archived
 
@@ -299,11 +348,12 @@ async def update_member(
         await _refuse_known_identifiers(session, caller, person, person_id=person_id)
         version = current["version"] + 1
         try:
-            await session.execute(
-                update(Person).where(_p.id == person_id)
-                .values(**stored, version=version, updated_at=func.now()))
+            async with session.begin_nested():
+                await session.execute(
+                    update(Person).where(_p.id == person_id)
+                    .values(**stored, version=version, updated_at=func.now()))
         except IntegrityError as error:
-            raise _identifier_taken(error) from None
+            await _lost_race(session, caller, person, error, person_id=person_id)
         await note_change(session, PERSON, person_id, version, changed, caller.principal.sub)
     await record(session, caller, "update_member", PERSON, [person_id, family_id])
     return await _person(session, caller, person_id)
@@ -366,10 +416,11 @@ async def _insert_person(
     values["rnokpp_refused"] = bool(values["rnokpp_refused"])
     values["is_servicemember"] = bool(values["is_servicemember"])
     try:
-        await session.execute(insert(Person).values(
-            id=person_id, family_id=family_id, oblast_code=oblast_code, **values))
+        async with session.begin_nested():
+            await session.execute(insert(Person).values(
+                id=person_id, family_id=family_id, oblast_code=oblast_code, **values))
     except IntegrityError as error:
-        raise _identifier_taken(error) from None
+        await _lost_race(session, caller, person, error, prefix=prefix)
     await note_change(session, PERSON, person_id, 1,
                       [k for k, v in values.items() if v is not None and k in _PERSON_FIELDS],
                       caller.principal.sub)
@@ -407,14 +458,25 @@ async def _refuse_known_identifiers(
                        "reach; contact the registry's administrators.", errors=errors)
 
 
-def _identifier_taken(error: IntegrityError) -> Conflict:
-    """A concurrent request registered the same identifier between our check and insert."""
+async def _lost_race(
+    session: AsyncSession,
+    caller: Caller,
+    person: dict[str, Any],
+    error: IntegrityError,
+    *,
+    person_id: uuid.UUID | None = None,
+    prefix: str = "body.",
+) -> None:
+    """A concurrent request registered the same identifier between our check and our write
+    (the unique index refused it, inside a savepoint, so the transaction lives on): answer as
+    the check would have, now that the other request has committed."""
     constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
-    if constraint in ("uq_persons_rnokpp", "uq_persons_unzr"):
-        field = constraint.removeprefix("uq_persons_")
-        return Conflict("A person with this identifier is already registered.",
-                        errors=[FieldError(f"body.{field}", "already registered")])
-    raise error
+    if constraint not in ("uq_persons_rnokpp", "uq_persons_unzr"):
+        raise error
+    await _refuse_known_identifiers(session, caller, person, person_id=person_id, prefix=prefix)
+    field = constraint.removeprefix("uq_persons_")
+    raise Conflict("A person with this identifier is already registered.",
+                   errors=[FieldError(f"{prefix}{field}", "already registered")])
 
 
 async def _similar_to(

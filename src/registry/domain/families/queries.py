@@ -146,12 +146,14 @@ async def list_families(
         if code is not None:
             await _require_reference_code(session, field, kind, code)
     statement = select(_f.id).where(visible_families(caller.principal))
+    # Names and numbers find a family a person is or was a member of: an archived family's
+    # members are former members, and a person's earlier family is part of their history.
     if where.rnokpp is not None:
         statement = statement.where(_f.id.in_(
-            select(_p.family_id).where(_p.rnokpp == where.rnokpp, _p.status == "active")))
+            select(_p.family_id).where(_p.rnokpp == where.rnokpp)))
     if where.unzr is not None:
         statement = statement.where(_f.id.in_(
-            select(_p.family_id).where(_p.unzr == where.unzr, _p.status == "active")))
+            select(_p.family_id).where(_p.unzr == where.unzr)))
     if where.hromada is not None:
         statement = statement.where(_f.hromada_code == where.hromada)
     if where.category is not None:
@@ -182,8 +184,8 @@ async def list_families(
 async def _matching_names(
     session: AsyncSession, statement: Any, q: str
 ) -> tuple[Any, list[Any]]:
-    """Join families whose active members' names resemble ``q`` (Cyrillic, or Latin compared
-    with the official transliteration); order best match first."""
+    """Join families whose current or former members' names resemble ``q`` (Cyrillic, or
+    Latin compared with the official transliteration); order best match first."""
     try:
         key, is_latin = query_key(q)
     except ValueError as error:
@@ -195,7 +197,7 @@ async def _matching_names(
     score = cast(func.max(func.word_similarity(key, column)), Numeric(5, 4))
     matches = (
         select(_p.family_id, (literal(0) - score).label("rank"))
-        .where(_p.status == "active", column.op("%>")(key))
+        .where(column.op("%>")(key))
         .group_by(_p.family_id)
         .subquery("matches")
     )
