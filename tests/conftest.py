@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -154,13 +155,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.fixture(scope="session")
+def app(settings: Settings, verifier: TokenVerifier) -> FastAPI:
+    """One application for the session: making one, and its first request building the
+    OpenAPI document, takes a third of a second. ``client`` gives it each test's database."""
+    return create_app(settings, verifier=verifier, seal_audit=False)
+
+
 @pytest.fixture
-async def client(
-    connection: AsyncConnection, settings: Settings, verifier: TokenVerifier
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     """An API client whose every request works inside the test's rolled-back transaction."""
-    app = create_app(settings, database=Database.bound_to(connection), verifier=verifier,
-                     seal_audit=False)
+    app.state.database = Database.bound_to(connection)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
-        yield c
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
+            yield c
+    finally:
+        app.state.database = None

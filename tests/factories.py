@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
-
-from registry.db.engine import Database
 from registry.domain.families.identifiers import rnokpp_for, unzr_for
 
 KYIV = "UA80000000000093317"  # city with special status: oblast- and hromada-level
@@ -131,17 +126,3 @@ def token(make_token: Any, role: str, **claims: Any) -> str:
     if key not in _signed:
         _signed[key] = make_token(role, **claims)
     return _signed[key]
-
-
-@asynccontextmanager
-async def api_client(app: Any, connection: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """Like the ``client`` fixture, but on an application made once per module (making one,
-    and its first request building the OpenAPI document, takes a third of a second): its
-    requests work inside ``connection``'s rolled-back transaction."""
-    app.state.database = Database.bound_to(connection)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
-            yield c
-    finally:
-        app.state.database = None

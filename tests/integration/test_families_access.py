@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from registry.main import create_app
 from tests.conftest import bearer
 from tests.factories import (
     BUCHA,
@@ -22,7 +21,6 @@ from tests.factories import (
     IRPIN,
     KYIV_OBLAST,
     LVIV,
-    api_client,
     child,
     create_family,
     family,
@@ -82,17 +80,6 @@ def headers_of(make_token: Any, principal: str) -> dict[str, str]:
     claims = dict(REACH[principal].claims)
     role = claims.pop("role")
     return bearer(token(make_token, role, sub=principal, **claims))
-
-
-@pytest.fixture(scope="module")
-def app(settings, verifier):
-    return create_app(settings, verifier=verifier, seal_audit=False)
-
-
-@pytest.fixture
-async def client(app, connection):
-    async with api_client(app, connection) as c:
-        yield c
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import text
 
 from registry.domain.families.identifiers import rnokpp_for, unzr_for
-from registry.main import create_app
 from tests.conftest import bearer
 from tests.factories import (
     BUCHA,
@@ -25,7 +24,6 @@ from tests.factories import (
     KYIV,
     KYIV_OBLAST,
     VORZEL,
-    api_client,
     child,
     create_family,
     family,
@@ -35,17 +33,6 @@ from tests.factories import (
 
 PROBLEM_JSON = "application/problem+json"
 BORN = date(1985, 4, 12)
-
-
-@pytest.fixture(scope="module")
-def app(settings, verifier):
-    return create_app(settings, verifier=verifier, seal_audit=False)
-
-
-@pytest.fixture
-async def client(app, connection):
-    async with api_client(app, connection) as c:
-        yield c
 
 
 @pytest.fixture

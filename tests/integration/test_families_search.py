@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from registry.main import create_app
 from tests.conftest import bearer
 from tests.factories import (
     BUCHA,
@@ -21,7 +20,6 @@ from tests.factories import (
     IRPIN,
     KYIV_OBLAST,
     LVIV,
-    api_client,
     child,
     create_family,
     family,
@@ -31,17 +29,6 @@ from tests.factories import (
 )
 
 LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
-
-
-@pytest.fixture(scope="module")
-def app(settings, verifier):
-    return create_app(settings, verifier=verifier, seal_audit=False)
-
-
-@pytest.fixture
-async def client(app, connection):
-    async with api_client(app, connection) as c:
-        yield c
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from registry.domain.families.access import (
 )
 from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
 from registry.domain.families.rules import clean_family, clean_person
-from registry.domain.territories.queries import require_territory
+from registry.domain.territories.queries import get_territory, require_territory
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
@@ -71,10 +71,7 @@ async def create_family(
         raise Forbidden("You may register families only within your own territory.")
 
     family_id = uuid.uuid4()
-    stored = {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
-              **_consent_columns(family.get("consent"))}
-    stored["categories"] = stored["categories"] or []
-    stored["factors"] = stored["factors"] or []
+    stored = _family_columns(address, family)
     await session.execute(insert(Family).values(
         id=family_id, created_by=caller.principal.sub, **stored))
     await note_change(session, queries.FAMILY, family_id, 1, _changed_names(stored),
@@ -146,10 +143,7 @@ async def update_family(
             raise Forbidden("You may move a family only within your own territory.")
     await _require_reference_codes(session, family)
 
-    stored = {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
-              **_consent_columns(family.get("consent"))}
-    stored["categories"] = stored["categories"] or []
-    stored["factors"] = stored["factors"] or []
+    stored = _family_columns(address, family)
     before = {**{k: current[k] for k in address}, **{k: current[k] for k in _FAMILY_FIELDS},
               **_consent_columns(current["consent"])}
     changed = [name for name, value in stored.items() if before.get(name) != value]
@@ -211,7 +205,7 @@ async def _family_for_update(
     )).mappings().first()
     if row is None:
         raise NotFound(_NOT_FOUND)
-    family = dict(row)
+    family = queries.family_values(row)
     if not may_keep_families_in(caller.principal, *_reach(family)):
         raise Forbidden("You may change families only within your own territory.")
     if expected_version is not None:
@@ -219,11 +213,6 @@ async def _family_for_update(
                               expected_version)
     if family["status"] != "active":
         raise Conflict("The family is archived; an archived family cannot be changed.")
-    given_at = family.pop("consent_given_at")
-    given_by = family.pop("consent_given_by")
-    scope = family.pop("consent_scope")
-    family["consent"] = (
-        {"given_at": given_at, "given_by": given_by, "scope": scope} if given_at else None)
     return family
 
 
@@ -238,6 +227,13 @@ def _merge_consent(current: dict[str, Any] | None, patch: dict[str, Any] | None)
                            errors=[FieldError(f"body.consent.{name}", "is required")
                                    for name in missing])
     return merged
+
+
+def _family_columns(address: dict[str, Any], family: dict[str, Any]) -> dict[str, Any]:
+    """The family's stored columns: its address codes, own fields and consent."""
+    return {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
+            "categories": family.get("categories") or [], "factors": family.get("factors") or [],
+            **_consent_columns(family.get("consent"))}
 
 
 def _consent_columns(consent: dict[str, Any] | None) -> dict[str, Any]:
@@ -281,17 +277,8 @@ async def _locate(
 
 async def _ancestors(session: AsyncSession, code: str) -> list[tuple[str, str]]:
     """``code`` and its ancestors, as (code, category)."""
-    rows = await session.execute(text(
-        """
-        WITH RECURSIVE chain AS (
-            SELECT code, category, parent_code FROM territories WHERE code = :code
-            UNION ALL
-            SELECT t.code, t.category, t.parent_code
-            FROM territories t JOIN chain ON t.code = chain.parent_code
-        )
-        SELECT code, category FROM chain
-        """), {"code": code})
-    return [(row.code, row.category) for row in rows]
+    unit = await get_territory(session, code)
+    return [(t["code"], t["category"]) for t in (*unit["ancestors"], unit)]
 
 
 async def _require_reference_codes(session: AsyncSession, family: dict[str, Any]) -> None:

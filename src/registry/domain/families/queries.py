@@ -70,7 +70,8 @@ def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dic
     return person
 
 
-def _render_family(row: RowMapping, members: list[dict[str, Any]]) -> dict[str, Any]:
+def family_values(row: RowMapping) -> dict[str, Any]:
+    """A family row as the API shapes it: the three consent columns are one ``consent``."""
     family = dict(row)
     given_at = family.pop("consent_given_at")
     given_by = family.pop("consent_given_by")
@@ -78,8 +79,11 @@ def _render_family(row: RowMapping, members: list[dict[str, Any]]) -> dict[str, 
     family["consent"] = (
         {"given_at": given_at, "given_by": given_by, "scope": scope} if given_at else None
     )
-    family["members"] = members
     return family
+
+
+def _render_family(row: RowMapping, members: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**family_values(row), "members": members}
 
 
 async def families_by_id(
