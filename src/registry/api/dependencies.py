@@ -78,6 +78,11 @@ ReferenceRead = Annotated[Caller, Depends(require(Permission.REFERENCE_READ))]
 FamiliesRead = Annotated[Caller, Depends(require(Permission.FAMILIES_READ))]
 FamiliesWrite = Annotated[Caller, Depends(require(Permission.FAMILIES_WRITE))]
 AuditRead = Annotated[Caller, Depends(require(Permission.AUDIT_READ))]
+ClassifiersManage = Annotated[Caller, Depends(require(Permission.CLASSIFIERS_MANAGE))]
+ProvidersRead = Annotated[Caller, Depends(require(Permission.PROVIDERS_READ))]
+ProvidersManage = Annotated[Caller, Depends(require(Permission.PROVIDERS_MANAGE))]
+ServiceRecordsRead = Annotated[Caller, Depends(require(Permission.SERVICE_RECORDS_READ))]
+ServiceRecordsWrite = Annotated[Caller, Depends(require(Permission.SERVICE_RECORDS_WRITE))]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:

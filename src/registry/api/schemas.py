@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 T = TypeVar("T")
 
@@ -31,6 +32,17 @@ def text_field(max_length: int) -> Any:
     """A free-text input field: not blank and without NUL. The spec's pattern says both, since
     stripping would turn whitespace that satisfies ``minLength`` into nothing."""
     return Field(min_length=1, max_length=max_length, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+
+
+#: In a merge patch, a field that may be left out but not cleared: null is refused, and the
+#: spec shows no null. Pair it with ``field_validator(...)(refuse_null)``.
+NotNull = SkipJsonSchema[None]
+
+
+def refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("cannot be removed; give a value")
+    return value
 
 
 class Schema(BaseModel):
@@ -85,3 +97,7 @@ class PageOf(Schema, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
+
+
+class Reason(InputSchema):
+    reason: Annotated[str, text_field(1000)]

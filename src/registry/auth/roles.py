@@ -66,6 +66,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {
             P.FAMILIES_READ, P.FAMILIES_WRITE, P.IDENTIFIERS_READ, P.CASES_READ, P.CASES_WRITE,
             P.SERVICE_RECORDS_READ, P.PROGRAMMES_READ, P.PROGRAMMES_WRITE, P.REPORTS_READ,
+            # communal providers of their own hromada only (the providers domain checks)
+            P.PROVIDERS_MANAGE,
         }
     ),
     Role.SOCIAL_WORKER: frozenset(

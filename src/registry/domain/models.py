@@ -10,11 +10,19 @@ from registry.domain.families.models import (
     Person,
     RecipientCategory,
 )
+from registry.domain.providers.models import (
+    Provider,
+    ProviderService,
+    ProviderStatusChange,
+    SupportCriterion,
+)
+from registry.domain.services.models import Service, ServiceRecord, ServiceRecordVersion
 from registry.domain.territories.models import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
 
 __all__ = [
     "AuditBlock", "AuditEvent", "Family", "FamilyProviderAccess", "HardshipFactor",
-    "IdempotencyKey", "Person", "RecipientCategory", "RecordChange", "ReferenceImport",
-    "Territory", "metadata",
+    "IdempotencyKey", "Person", "Provider", "ProviderService", "ProviderStatusChange",
+    "RecipientCategory", "RecordChange", "ReferenceImport", "Service", "ServiceRecord",
+    "ServiceRecordVersion", "SupportCriterion", "Territory", "metadata",
 ]

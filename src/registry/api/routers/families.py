@@ -6,9 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from registry.api.dependencies import (
     FamiliesRead,
@@ -18,14 +17,23 @@ from registry.api.dependencies import (
     page_body,
 )
 from registry.api.idempotency import IdempotencyClaim
-from registry.api.openapi_responses import problem_responses
-from registry.api.schemas import InputSchema, PageOf, Rfc3339DateTime, Schema, text_field
+from registry.api.openapi_responses import links, problem_responses
+from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
+from registry.api.schemas import (
+    InputSchema,
+    NotNull,
+    PageOf,
+    Reason,
+    Rfc3339DateTime,
+    Schema,
+    refuse_null,
+    text_field,
+)
 from registry.domain.families import commands, queries
 from registry.domain.families.names import MAX_LENGTH
 from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
 from registry.domain.territories.categories import CODE_PATTERN
 from registry.domain.versioning import etag
-from registry.errors import PreconditionFailed
 
 router = APIRouter(prefix="/families", tags=["families"])
 
@@ -49,28 +57,6 @@ Name = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=NAME_PA
 Code = Annotated[str, Field(pattern=REFERENCE_CODE)]
 FamilyId = Annotated[uuid.UUID, Path(description="The family's id.")]
 PersonId = Annotated[uuid.UUID, Path(description="The member's id.")]
-IfMatch = Annotated[
-    str,
-    Header(alias="If-Match", max_length=40,
-           description="The `ETag` of the version your change is based on (428 without it, "
-                       "412 when the record has changed since)."),
-]
-OptionalIfMatch = Annotated[
-    str | None,
-    Header(alias="If-Match", max_length=40,
-           description="The `ETag` of the version you read; checked when sent."),
-]
-
-
-#: In a merge patch, a field that may be left out but not cleared: null is refused, and the
-#: spec shows no null.
-NotNull = SkipJsonSchema[None]
-
-
-def _refuse_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError("cannot be removed; give a value")
-    return value
 
 
 # --- shapes ------------------------------------------------------------------------------------
@@ -94,7 +80,7 @@ class ConsentPatch(InputSchema):
     scope: Annotated[list[ConsentPurpose],
                      Field(min_length=1, max_length=len(ConsentPurpose))] | NotNull = None
 
-    _not_null = field_validator("given_at", "given_by", "scope")(_refuse_null)
+    _not_null = field_validator("given_at", "given_by", "scope")(refuse_null)
 
 
 class PersonFields(InputSchema):
@@ -142,7 +128,7 @@ class PersonPatch(InputSchema):
     is_servicemember: bool | NotNull = None
 
     _not_null = field_validator("last_name", "first_name", "birth_date", "sex", "relation",
-                                "rnokpp_refused", "is_servicemember")(_refuse_null)
+                                "rnokpp_refused", "is_servicemember")(refuse_null)
 
 
 class Person(Schema):
@@ -215,7 +201,7 @@ class FamilyPatch(InputSchema):
     factors: Annotated[list[Code], Field(max_length=30)] | NotNull = None
     consent: ConsentPatch | None = None
 
-    _not_null = field_validator("hromada_code", "categories", "factors")(_refuse_null)
+    _not_null = field_validator("hromada_code", "categories", "factors")(refuse_null)
 
 
 class Family(Schema):
@@ -242,42 +228,16 @@ class FamilyCreated(Family):
     possible_duplicates: list[PossibleDuplicate]
 
 
-class Reason(InputSchema):
-    reason: Annotated[str, text_field(1000)]
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _links(path: dict[str, str], **operations: str) -> dict[str, Any]:
-    """OpenAPI links from a created record to what can be done with it next (clients and
-    the stateful contract test follow them); ``If-Match`` comes from the ETag."""
-    return {
-        name: {"operationId": operation_id,
-               "parameters": {**{f"path.{k}": v for k, v in path.items()},
-                              **({"header.If-Match": "$response.header.ETag"}
-                                 if operation_id.startswith("update_") else {})}}
-        for name, operation_id in operations.items()
-    }
-
-
-_FAMILY_LINKS = _links(
+_FAMILY_LINKS = links(
     {"family_id": "$response.body#/id"}, GetFamily="get_family", UpdateFamily="update_family",
     ArchiveFamily="archive_family", AddMember="add_member", ListMembers="list_members",
     ListPossibleDuplicates="list_possible_duplicates")
-_MEMBER_LINKS = _links(
+_MEMBER_LINKS = links(
     {"family_id": "$response.body#/family_id", "person_id": "$response.body#/id"},
     GetMember="get_member", UpdateMember="update_member", RemoveMember="remove_member")
-
-
-def _version_from(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` names: ``"3"`` or ``W/"3"`` (the ETags this API sends)."""
-    if if_match is None:
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isascii() or not tag.isdigit():
-        raise PreconditionFailed("If-Match does not name a version of this record.")
-    return int(tag)
 
 
 def _patch_values(patch: InputSchema) -> dict[str, Any]:
@@ -385,8 +345,7 @@ async def update_family(
 ) -> dict[str, Any]:
     """Change the family's own fields (JSON merge patch). `If-Match` is required; a stale one
     is a 412 naming the fields changed since."""
-    version = _version_from(if_match)
-    assert version is not None
+    version = required_version(if_match)
     family = await commands.update_family(session, caller, family_id, _patch_values(body),
                                           version)
     response.headers["ETag"] = etag(family["version"])
@@ -405,7 +364,7 @@ async def archive_family(
 ) -> dict[str, Any]:
     """Archive the family (nothing is deleted). `If-Match` is checked when sent."""
     family = await commands.archive_family(session, caller, family_id, body.reason,
-                                           _version_from(if_match))
+                                           version_from(if_match))
     response.headers["ETag"] = etag(family["version"])
     return family
 
@@ -493,8 +452,7 @@ async def update_member(
 ) -> dict[str, Any]:
     """Change a member (JSON merge patch). `If-Match` is required; a stale one is a 412
     naming the fields changed since."""
-    version = _version_from(if_match)
-    assert version is not None
+    version = required_version(if_match)
     person = await commands.update_member(session, caller, family_id, person_id,
                                           _patch_values(body), version)
     response.headers["ETag"] = etag(person["version"])
@@ -514,6 +472,6 @@ async def remove_member(
 ) -> dict[str, Any]:
     """End the person's membership, with the reason; the record stays as history."""
     person = await commands.remove_member(session, caller, family_id, person_id, body.reason,
-                                          _version_from(if_match))
+                                          version_from(if_match))
     response.headers["ETag"] = etag(person["version"])
     return person

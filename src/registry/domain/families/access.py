@@ -32,7 +32,8 @@ def visible_families(principal: Principal) -> ColumnElement[bool]:
             return _f.hromada_code == territory
         case Role.PROVIDER_STAFF if principal.provider_id:
             return _f.id.in_(
-                select(_access.family_id).where(_access.provider_id == principal.provider_id)
+                select(_access.family_id).where(_access.provider_id == principal.provider_id,
+                                                _access.revoked_at.is_(None))
             )
         case Role.INTEGRATION:
             return _within(territory) if territory else true()

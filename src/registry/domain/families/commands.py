@@ -22,7 +22,7 @@ from registry.domain.families.access import (
 )
 from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
 from registry.domain.families.rules import clean_family, clean_person
-from registry.domain.territories.queries import get_territory, require_territory
+from registry.domain.territories.queries import locate_address
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
@@ -61,7 +61,8 @@ async def create_family(
     errors.extend(_repeated_identifiers(members))
     address = None
     try:
-        address = await _locate(session, family["hromada_code"], family.get("settlement_code"))
+        address = await locate_address(session, family["hromada_code"],
+                                       family.get("settlement_code"))
         await _require_reference_codes(session, family)
     except InvalidInput as error:
         errors.extend(error.errors)
@@ -138,7 +139,8 @@ async def update_family(
                                        "settlement_code")}
     if (family["hromada_code"], family.get("settlement_code")) != (
             current["hromada_code"], current["settlement_code"]):
-        address = await _locate(session, family["hromada_code"], family.get("settlement_code"))
+        address = await locate_address(session, family["hromada_code"],
+                                       family.get("settlement_code"))
         if not may_keep_families_in(caller.principal, *_reach(address)):
             raise Forbidden("You may move a family only within your own territory.")
     await _require_reference_codes(session, family)
@@ -250,35 +252,6 @@ def _changed_names(columns: Iterable[str]) -> list[str]:
 
 def _reach(address: dict[str, Any]) -> tuple[str | None, str | None, str]:
     return address["oblast_code"], address["raion_code"], address["hromada_code"]
-
-
-async def _locate(
-    session: AsyncSession, hromada_code: str, settlement_code: str | None
-) -> dict[str, Any]:
-    """The address's oblast, raion, hromada and settlement codes; 422 when the hromada is not
-    one, or the settlement does not lie inside it."""
-    await require_territory(session, "body.hromada_code", hromada_code, {"H", "K"})
-    ancestors = await _ancestors(session, hromada_code)
-    address = {
-        "oblast_code": next(code for code, category in ancestors if category in "OK"),
-        "raion_code": next((code for code, category in ancestors if category == "P"), None),
-        "hromada_code": hromada_code,
-        "settlement_code": settlement_code,
-    }
-    if settlement_code is not None:
-        await require_territory(session, "body.settlement_code", settlement_code)
-        inside = any(code == hromada_code for code, _ in await _ancestors(session,
-                                                                          settlement_code))
-        if not inside or settlement_code == hromada_code:
-            raise InvalidInput("The settlement must lie inside the hromada.", errors=[
-                FieldError("body.settlement_code", "not inside the given hromada")])
-    return address
-
-
-async def _ancestors(session: AsyncSession, code: str) -> list[tuple[str, str]]:
-    """``code`` and its ancestors, as (code, category)."""
-    unit = await get_territory(session, code)
-    return [(t["code"], t["category"]) for t in (*unit["ancestors"], unit)]
 
 
 async def _require_reference_codes(session: AsyncSession, family: dict[str, Any]) -> None:

@@ -129,11 +129,19 @@ class Person(SQLModel, table=True):
 
 
 class FamilyProviderAccess(SQLModel, table=True):
-    """A provider may see a family while a case refers the family to it (filled by cases)."""
+    """A provider's staff may see a family (its minimal data) and record services for it while
+    a grant is not revoked: a community officer links the family to the provider, or a case
+    refers it. Revoked grants stay, as the history of who could see the family."""
 
     __tablename__ = "family_provider_access"
 
-    provider_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True))
     family_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("families.id"), primary_key=True))
+        sa_column=Column(Uuid, ForeignKey("families.id"), primary_key=True, index=True))
     granted_at: datetime = _timestamp()
+    granted_by: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    revoked_by: str | None = Field(default=None, sa_column=Column(Text))
+    revoke_reason: str | None = Field(default=None, sa_column=Column(Text))

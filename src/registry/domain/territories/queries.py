@@ -94,3 +94,33 @@ async def require_territory(
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def locate_address(
+    session: AsyncSession, hromada_code: str, settlement_code: str | None
+) -> dict[str, Any]:
+    """An address's oblast, raion, hromada and settlement codes (what records keep to be
+    confined by territory); 422 when the hromada is not one, or the settlement does not lie
+    inside it."""
+    await require_territory(session, "body.hromada_code", hromada_code, {"H", "K"})
+    ancestors = await _ancestors(session, hromada_code)
+    address = {
+        "oblast_code": next(code for code, category in ancestors if category in "OK"),
+        "raion_code": next((code for code, category in ancestors if category == "P"), None),
+        "hromada_code": hromada_code,
+        "settlement_code": settlement_code,
+    }
+    if settlement_code is not None:
+        await require_territory(session, "body.settlement_code", settlement_code)
+        inside = any(code == hromada_code for code, _ in await _ancestors(session,
+                                                                          settlement_code))
+        if not inside or settlement_code == hromada_code:
+            raise InvalidInput("The settlement must lie inside the hromada.", errors=[
+                FieldError("body.settlement_code", "not inside the given hromada")])
+    return address
+
+
+async def _ancestors(session: AsyncSession, code: str) -> list[tuple[str, str]]:
+    """``code`` and its ancestors, as (code, category)."""
+    unit = await get_territory(session, code)
+    return [(t["code"], t["category"]) for t in (*unit["ancestors"], unit)]

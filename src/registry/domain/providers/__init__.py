@@ -1,0 +1,1 @@
+"""Providers of social services and their register."""

@@ -1,0 +1,127 @@
+"""Provider tables: the register of providers, the services each offers, its status history,
+and the reference list of criteria for supporting servicemembers' families."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field, SQLModel
+
+from registry.db import base as _base  # noqa: F401  (the naming convention)
+
+
+def _timestamp() -> datetime:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def _territory(nullable: bool) -> str | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        sa_column=Column(String(19), ForeignKey("territories.code"), nullable=nullable),
+    )
+
+
+class SupportCriterion(SQLModel, table=True):
+    """A criterion a provider must meet to support servicemembers' families."""
+
+    __tablename__ = "support_criteria"
+
+    code: str = Field(sa_column=Column(String(64), primary_key=True))
+    name_uk: str = Field(sa_column=Column(Text, nullable=False))
+    name_en: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="true"))
+    sort_order: int = Field(sa_column=Column(SmallInteger, nullable=False))
+
+
+class Provider(SQLModel, table=True):
+    """An entry of the Register of providers of social services. ``name_key`` is the search
+    key derived from the names."""
+
+    __tablename__ = "providers"
+
+    id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    sector: str = Field(sa_column=Column(String(16), nullable=False))
+    edrpou: str | None = Field(default=None, sa_column=Column(String(8)))
+    rnokpp: str | None = Field(default=None, sa_column=Column(String(10)))
+    full_name: str = Field(sa_column=Column(Text, nullable=False))
+    short_name: str | None = Field(default=None, sa_column=Column(Text))
+    name_key: str = Field(sa_column=Column(Text, nullable=False))
+    legal_form: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(sa_column=Column(String(16), nullable=False, server_default="pending"))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    included_on: date | None = Field(default=None, sa_column=Column(Date))
+    excluded_on: date | None = Field(default=None, sa_column=Column(Date))
+    phone: str | None = Field(default=None, sa_column=Column(String(16)))
+    email: str | None = Field(default=None, sa_column=Column(String(254)))
+    website: str | None = Field(default=None, sa_column=Column(String(300)))
+    oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
+    raion_code: str | None = _territory(nullable=True)
+    hromada_code: str = _territory(nullable=False)  # type: ignore[assignment]
+    settlement_code: str | None = _territory(nullable=True)
+    address_line: str | None = Field(default=None, sa_column=Column(Text))
+    hromadas_served: list[str] = Field(
+        sa_column=Column(ARRAY(String(19)), nullable=False, server_default="{}"))
+    support_criteria_met: list[str] = Field(
+        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    support_verified_by: str | None = Field(default=None, sa_column=Column(Text))
+    support_verified_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True)))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class ProviderService(SQLModel, table=True):
+    """A service a provider offers, with how it delivers it."""
+
+    __tablename__ = "provider_services"
+
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True))
+    service_code: str = Field(
+        sa_column=Column(String(16), ForeignKey("services.code"), primary_key=True))
+    frequency: str = Field(sa_column=Column(String(16), nullable=False))
+    places: list[str] = Field(sa_column=Column(ARRAY(String(24)), nullable=False))
+    capacity: int | None = Field(default=None, sa_column=Column(Integer))
+    tariff_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    tariff_unit: str | None = Field(default=None, sa_column=Column(Text))
+    urgent: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="true"))
+
+
+class ProviderStatusChange(SQLModel, table=True):
+    """One change of a provider's register status (the provider's version it made)."""
+
+    __tablename__ = "provider_status_changes"
+
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True))
+    version: int = Field(sa_column=Column(Integer, primary_key=True))
+    from_status: str | None = Field(default=None, sa_column=Column(String(16)))
+    to_status: str = Field(sa_column=Column(String(16), nullable=False))
+    effective_on: date = Field(sa_column=Column(Date, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    changed_at: datetime = _timestamp()

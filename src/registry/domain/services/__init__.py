@@ -1,0 +1,1 @@
+"""The classifier of social services and the service records providers submit."""

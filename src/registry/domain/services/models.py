@@ -1,0 +1,97 @@
+"""Tables of the classifier of social services and of service records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from registry.db import base as _base  # noqa: F401  (the naming convention)
+
+
+def _timestamp() -> datetime:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Service(SQLModel, table=True):
+    """A service of the national classifier (order No. 429 of 2020)."""
+
+    __tablename__ = "services"
+
+    code: str = Field(sa_column=Column(String(16), primary_key=True))
+    name_uk: str = Field(sa_column=Column(Text, nullable=False))
+    name_en: str = Field(sa_column=Column(Text, nullable=False))
+    purpose: str = Field(sa_column=Column(String(16), nullable=False))
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    is_basic: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="true"))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class ServiceRecord(SQLModel, table=True):
+    """A service a provider delivered to a family (or one of its members)."""
+
+    __tablename__ = "service_records"
+
+    id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("providers.id"), nullable=False))
+    external_ref: str | None = Field(default=None, sa_column=Column(String(100)))
+    family_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("families.id"), nullable=False))
+    person_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("persons.id")))
+    oblast_code: str = Field(sa_column=Column(String(19), nullable=False))
+    hromada_code: str = Field(sa_column=Column(String(19), nullable=False))
+    service_code: str = Field(
+        sa_column=Column(String(16), ForeignKey("services.code"), nullable=False))
+    delivered_on: date = Field(sa_column=Column(Date, nullable=False))
+    units: int = Field(sa_column=Column(Integer, nullable=False))
+    duration_minutes: int | None = Field(default=None, sa_column=Column(Integer))
+    place: str = Field(sa_column=Column(String(24), nullable=False))
+    outcome: str = Field(sa_column=Column(String(24), nullable=False))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    case_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    status: str = Field(sa_column=Column(String(8), nullable=False, server_default="active"))
+    void_reason: str | None = Field(default=None, sa_column=Column(Text))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    changed_by: str = Field(sa_column=Column(Text, nullable=False))
+    change_reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class ServiceRecordVersion(SQLModel, table=True):
+    """An earlier version of a service record, kept when a later one superseded it."""
+
+    __tablename__ = "service_record_versions"
+
+    service_record_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("service_records.id"), primary_key=True))
+    version: int = Field(sa_column=Column(Integer, primary_key=True))
+    record: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    changed_by: str = Field(sa_column=Column(Text, nullable=False))
+    change_reason: str | None = Field(default=None, sa_column=Column(Text))
+    valid_from: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    valid_to: datetime = _timestamp()
