@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -172,3 +174,27 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
             yield c
     finally:
         app.state.database = None
+
+
+@dataclass
+class Live:
+    """A client of an application on a database of its own, where every request commits."""
+
+    client: httpx.AsyncClient
+    database: Database
+
+    async def count(self, sql: str, **params: Any) -> int:
+        async with self.database.engine.connect() as conn:
+            return int(await conn.scalar(text(sql), params))
+
+
+@pytest.fixture
+async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
+    database = Database.connect(fresh_database_url, pool_size=4, max_overflow=4)
+    app = create_app(settings, database=database, verifier=verifier, seal_audit=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
+            yield Live(c, database)
+    finally:
+        await database.dispose()

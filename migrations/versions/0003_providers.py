@@ -217,6 +217,7 @@ def upgrade() -> None:
         # The family's place when the service was recorded: officers read records of their
         # territory, and the oblast is the distribution key (DESIGN §5).
         sa.Column("oblast_code", sa.String(19), nullable=False),
+        sa.Column("raion_code", sa.String(19), nullable=True),
         sa.Column("hromada_code", sa.String(19), nullable=False),
         sa.Column("service_code", sa.String(16), nullable=False),
         sa.Column("delivered_on", sa.Date(), nullable=False),
@@ -252,6 +253,8 @@ def upgrade() -> None:
                     ["hromada_code", "id"])
     op.create_index("ix_service_records_oblast_code_id", "service_records",
                     ["oblast_code", "id"])
+    op.create_index("ix_service_records_raion_code_id", "service_records",
+                    ["raion_code", "id"])
 
     # Earlier versions of a service record, kept when an amendment or a void supersedes them.
     op.create_table(

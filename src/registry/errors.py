@@ -42,6 +42,20 @@ class DomainError(Exception):
         return PROBLEM_TYPE_PREFIX + cls.slug
 
 
+class MalformedRequest(DomainError):
+    """The body cannot be read at all (not JSON, say): nothing in it could be checked."""
+
+    status = 400
+    slug = "malformed-request"
+    title = "Malformed request"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class InvalidInput(DomainError):
     status = 422
     slug = "validation-error"

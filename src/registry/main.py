@@ -18,7 +18,14 @@ from registry.api.docs import install_docs
 from registry.api.middleware import RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
 from registry.api.problems import install_problem_handlers
-from registry.api.routers import audit, families, health, reference, territories
+from registry.api.routers import (
+    audit,
+    families,
+    health,
+    reference,
+    service_records,
+    territories,
+)
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -122,6 +129,7 @@ def create_app(
     api.include_router(territories.router)
     api.include_router(reference.router)
     api.include_router(families.router)
+    api.include_router(service_records.router)
     api.include_router(audit.router)
     app.include_router(api)
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests._provider_shim import create_provider, provider_body
 from tests.conftest import bearer
 from tests.factories import (
     BUCHA,
@@ -304,15 +305,17 @@ async def test_regional_officer_sees_identifiers_masked_to_two_characters(
 
 async def test_provider_sees_only_families_referred_to_it(client, connection, make_token,
                                                           families):
-    staff = headers_of(make_token, "provider")
+    provider = await create_provider(client, headers_of(make_token, "admin"), provider_body())
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
     bucha = families["bucha"]
 
     assert (await client.get(FAMILIES, headers=staff)).json()["items"] == []
     assert (await client.get(_url(bucha), headers=staff)).status_code == 404
 
-    await connection.execute(text(
-        "INSERT INTO family_provider_access (provider_id, family_id) VALUES (:p, :f)"),
-        {"p": PROVIDER, "f": bucha["id"]})
+    bucha_officer = bearer(token(make_token, "community_officer", territory=BUCHA))
+    linked = await client.post(_url(bucha, "providers"), json={"provider_id": provider["id"]},
+                               headers=bucha_officer)
+    assert linked.status_code == 201
 
     listed = (await client.get(FAMILIES, params={"limit": 200}, headers=staff)).json()
     assert [f["id"] for f in listed["items"]] == [bucha["id"]]

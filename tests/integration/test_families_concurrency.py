@@ -6,17 +6,12 @@ once (one 409, never a 500)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from registry.db.engine import Database
-from registry.main import create_app
-from tests.conftest import bearer
+from tests.conftest import Live, bearer
 from tests.factories import (
     BUCHA,
     FAMILIES,
@@ -30,28 +25,6 @@ from tests.factories import (
 )
 
 ROUNDS = 3
-
-
-@dataclass
-class Live:
-    client: httpx.AsyncClient
-    database: Database
-
-    async def count(self, sql: str, **params: Any) -> int:
-        async with self.database.engine.connect() as conn:
-            return int(await conn.scalar(text(sql), params))
-
-
-@pytest.fixture
-async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
-    database = Database.connect(fresh_database_url, pool_size=4, max_overflow=4)
-    app = create_app(settings, database=database, verifier=verifier, seal_audit=False)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
-            yield Live(c, database)
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the record's state or another record.",
     412: "The If-Match version is stale.",
     413: "The request body is too large.",
+    415: "The body's media type is not one this operation reads.",
     422: "Invalid input; `errors` names each bad field.",
     428: "If-Match is required.",
     500: "Unexpected error; the problem carries the request id.",

@@ -30,6 +30,7 @@ from registry.api.schemas import (
     text_field,
 )
 from registry.domain.families import commands, queries
+from registry.domain.families import links as links_domain
 from registry.domain.families.names import MAX_LENGTH
 from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
 from registry.domain.territories.categories import CODE_PATTERN
@@ -475,3 +476,75 @@ async def remove_member(
                                           version_from(if_match))
     response.headers["ETag"] = etag(person["version"])
     return person
+
+
+# --- providers serving the family --------------------------------------------------------------
+
+
+class ProviderLinkCreate(InputSchema):
+    provider_id: uuid.UUID = Field(description="An active provider of the register.")
+    reason: Annotated[str, text_field(1000)] | None = None
+
+
+class ProviderLink(Schema):
+    """While a link is active the provider's staff see the family and record services for
+    it."""
+
+    family_id: uuid.UUID
+    provider_id: uuid.UUID
+    provider_name: str
+    active: bool
+    granted_at: datetime
+    granted_by: str | None
+    reason: str | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+ProviderIdPath = Annotated[uuid.UUID, Path(description="The provider's id.")]
+
+
+@router.get("/{family_id}/providers", response_model=PageOf[ProviderLink],
+            name="list_family_providers", responses=problem_responses(403, 404, 422))
+async def list_family_providers(
+    caller: FamiliesRead, session: Session, family_id: FamilyId
+) -> dict[str, object]:
+    """Providers linked to the family, current first, revoked links as history (a
+    provider's staff see only their own link)."""
+    return {"items": await links_domain.list_links(session, caller, family_id),
+            "next_cursor": None}
+
+
+@router.post("/{family_id}/providers", status_code=201, response_model=ProviderLink,
+             name="link_family_provider",
+             responses={**problem_responses(403, 404, 409, 422),
+                        200: {"description": "The family was already linked to the provider.",
+                              "model": ProviderLink}})
+async def link_family_provider(
+    response: Response,
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    body: ProviderLinkCreate,
+) -> dict[str, Any]:
+    """Link the family to a provider that serves it (community officers): the provider's
+    staff may then see the family and record the services they deliver to it. Linking again
+    while linked changes nothing (200)."""
+    link, granted = await links_domain.link(session, caller, family_id, body.provider_id,
+                                            body.reason)
+    response.status_code = 201 if granted else 200
+    return link
+
+
+@router.post("/{family_id}/providers/{provider_id}/revoke", response_model=ProviderLink,
+             name="revoke_family_provider", responses=problem_responses(403, 404, 422))
+async def revoke_family_provider(
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    provider_id: ProviderIdPath,
+    body: Reason,
+) -> dict[str, Any]:
+    """End the provider's access to the family, with the reason; the link stays as history."""
+    return await links_domain.revoke(session, caller, family_id, provider_id, body.reason)

@@ -62,6 +62,7 @@ class ServiceRecord(SQLModel, table=True):
     person_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("persons.id")))
     oblast_code: str = Field(sa_column=Column(String(19), nullable=False))
+    raion_code: str | None = Field(default=None, sa_column=Column(String(19)))
     hromada_code: str = Field(sa_column=Column(String(19), nullable=False))
     service_code: str = Field(
         sa_column=Column(String(16), ForeignKey("services.code"), nullable=False))

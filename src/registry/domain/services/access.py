@@ -1,0 +1,53 @@
+"""Who may read which service records, and on whose behalf a caller submits them.
+
+Reads are confined by a WHERE clause (a record outside the caller's reach is a 404): the
+provider that delivered it, or the territory of the family it was delivered to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, false, or_, true
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+
+from registry.auth.principal import Principal
+from registry.auth.roles import Role
+from registry.domain.services.models import ServiceRecord
+from registry.errors import Forbidden
+
+_r: ReadOnlyColumnCollection[str, Column[Any]] = (
+    ServiceRecord.__table__.c)  # type: ignore[attr-defined]
+
+
+def visible_records(principal: Principal) -> ColumnElement[bool]:
+    """The service records ``principal`` may read (callers also need service-records:read)."""
+    territory = principal.territory
+    match principal.role:
+        case Role.MINISTRY_ADMIN:
+            return true()
+        case Role.REGIONAL_OFFICER if territory:
+            return _r.oblast_code == territory
+        case Role.COMMUNITY_OFFICER if territory:
+            return _r.hromada_code == territory
+        case Role.PROVIDER_STAFF if principal.provider_id:
+            return _r.provider_id == principal.provider_id
+        case Role.INTEGRATION:
+            if principal.provider_id is not None:
+                return _r.provider_id == principal.provider_id
+            if territory is None:
+                return true()
+            return or_(_r.oblast_code == territory, _r.raion_code == territory,
+                       _r.hromada_code == territory)
+        case _:
+            return false()
+
+
+def submitting_provider(principal: Principal) -> uuid.UUID:
+    """The provider a caller records services for: the one its token names (provider_staff,
+    or an integration client of a provider). Nobody records services on a provider's behalf."""
+    if principal.role in (Role.PROVIDER_STAFF, Role.INTEGRATION) and principal.provider_id:
+        return principal.provider_id
+    raise Forbidden("Only a provider's staff or systems (a token with provider_id) submit "
+                    "service records.")

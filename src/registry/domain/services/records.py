@@ -1,0 +1,484 @@
+"""Service records: submitting them (one or a batch, the same path), reading, amending and
+voiding. A record is never deleted: an amendment or a void keeps the version it supersedes.
+
+Submitting checks a whole submission against the database in a fixed number of queries
+(the provider and what it offers, the families referred to it, the persons named, the records
+already holding the external references), then writes every accepted record in one
+statement: validation costs no round trip per record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.domain.audit.trail import Caller, record
+from registry.domain.families.models import Family, FamilyProviderAccess, Person
+from registry.domain.providers.models import Provider, ProviderService
+from registry.domain.services.access import submitting_provider, visible_records
+from registry.domain.services.models import Service, ServiceRecord, ServiceRecordVersion
+from registry.domain.services.rules import delivery_date_problem
+from registry.domain.versioning import note_change, require_current
+from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+
+SERVICE_RECORD = "service_record"
+_r = ServiceRecord.__table__.c  # type: ignore[attr-defined]
+_v = ServiceRecordVersion.__table__.c  # type: ignore[attr-defined]
+_f = Family.__table__.c  # type: ignore[attr-defined]
+_p = Person.__table__.c  # type: ignore[attr-defined]
+_a = FamilyProviderAccess.__table__.c  # type: ignore[attr-defined]
+_pr = Provider.__table__.c  # type: ignore[attr-defined]
+_ps = ProviderService.__table__.c  # type: ignore[attr-defined]
+_s = Service.__table__.c  # type: ignore[attr-defined]
+_NOT_FOUND = "No service record with this id is within your reach."
+
+#: What a provider states about a delivered service (and may amend).
+CONTENT_FIELDS = ("family_id", "person_id", "service_code", "delivered_on", "units",
+                  "duration_minutes", "place", "outcome", "notes", "case_id")
+#: What a version of a record holds, as kept in its history.
+VERSIONED_FIELDS = (*CONTENT_FIELDS, "status", "void_reason")
+RECORD_COLUMNS = (
+    _r.id, _r.provider_id, _r.external_ref, *(_r[name] for name in CONTENT_FIELDS),
+    _r.hromada_code, _r.status, _r.void_reason, _r.voided_at, _r.changed_by,
+    _r.change_reason, _r.created_at, _r.updated_at, _r.version,
+)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- submitting --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of one submitted record: accepted (``created``, ``updated`` to a new
+    version, or ``unchanged``) with its id, or rejected with the reasons."""
+
+    index: int
+    external_ref: str | None
+    id: uuid.UUID | None = None
+    version: int | None = None
+    outcome: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class _Known:
+    """What the database says about the records of one submission, read in a few queries."""
+
+    offered: dict[str, frozenset[str]]  # service code → places, active offers only
+    families: dict[uuid.UUID, dict[str, Any]]  # referred to the provider: id → territory
+    persons: dict[uuid.UUID, uuid.UUID]  # person → family
+    existing: dict[str, dict[str, Any]]  # external_ref → the provider's record
+
+
+async def _provider_offers(session: AsyncSession, provider_id: uuid.UUID
+                           ) -> dict[str, frozenset[str]]:
+    """The services an active provider offers now; 403 for a provider not active in the
+    register (pending, excluded, or unknown)."""
+    status = await session.scalar(select(_pr.status).where(_pr.id == provider_id))
+    if status != "active":
+        raise Forbidden("Your provider is not active in the register of providers"
+                        + (f" (status {status})." if status else "."))
+    rows = (await session.execute(
+        select(_ps.service_code, _ps.places).join(Service, _s.code == _ps.service_code)
+        .where(_ps.provider_id == provider_id, _ps.active, _s.active))).all()
+    return {code: frozenset(places) for code, places in rows}
+
+
+async def _known(
+    session: AsyncSession, provider_id: uuid.UUID, records: Sequence[dict[str, Any]],
+    *, lock_refs: bool = True,
+) -> _Known:
+    offered = await _provider_offers(session, provider_id)
+    family_ids = list({r["family_id"] for r in records})
+    families = {row.id: dict(row._mapping) for row in (await session.execute(
+        select(_f.id, _f.oblast_code, _f.raion_code, _f.hromada_code)
+        .join(FamilyProviderAccess, and_(_a.family_id == _f.id, _a.provider_id == provider_id,
+                                         _a.revoked_at.is_(None)))
+        .where(_f.id.in_(family_ids)))).all()} if family_ids else {}
+    person_ids = list({r["person_id"] for r in records if r.get("person_id") is not None})
+    persons: dict[uuid.UUID, uuid.UUID] = {row.id: row.family_id for row in (
+        await session.execute(select(_p.id, _p.family_id).where(_p.id.in_(person_ids))))
+    } if person_ids else {}
+    refs = list({r["external_ref"] for r in records if r.get("external_ref") is not None})
+    existing: dict[str, dict[str, Any]] = {}
+    if refs:
+        statement = (select(_r.id, _r.external_ref, _r.status, _r.version,
+                            *(_r[name] for name in CONTENT_FIELDS))
+                     .where(_r.provider_id == provider_id, _r.external_ref.in_(refs)))
+        if lock_refs:
+            statement = statement.with_for_update()
+        existing = {row["external_ref"]: dict(row)
+                    for row in (await session.execute(statement)).mappings()}
+    return _Known(offered, families, persons, existing)
+
+
+def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date
+              ) -> list[FieldError]:
+    """Every rule a record breaks, given what the database knows."""
+    problems = []
+    if values["family_id"] not in known.families:
+        problems.append(FieldError(f"{prefix}family_id",
+                                   "no family with this id is referred to your provider"))
+    person_id = values.get("person_id")
+    if person_id is not None and known.persons.get(person_id) != values["family_id"]:
+        problems.append(FieldError(f"{prefix}person_id", "not a member of this family"))
+    places = known.offered.get(values["service_code"])
+    if places is None:
+        problems.append(FieldError(f"{prefix}service_code",
+                                   "your provider does not offer this service (or it is "
+                                   "not active)"))
+    elif values["place"] not in places:
+        problems.append(FieldError(f"{prefix}place", "your provider does not deliver this "
+                                   "service here; offered: " + ", ".join(sorted(places))))
+    date_problem = delivery_date_problem(values["delivered_on"], today)
+    if date_problem is not None:
+        problems.append(FieldError(f"{prefix}delivered_on", date_problem))
+    return problems
+
+
+def _content(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(values.get(name) for name in CONTENT_FIELDS)
+
+
+async def submit(
+    session: AsyncSession,
+    caller: Caller,
+    records: Sequence[dict[str, Any]],
+    *,
+    atomic: bool,
+    prefixes: Sequence[str],
+    action: str,
+) -> list[Result]:
+    """Record services the caller's provider delivered. A record whose ``external_ref`` the
+    provider used before updates that record (a new version when something changed).
+
+    Each record is accepted or rejected on its own; with ``atomic`` nothing is written unless
+    every record is accepted (the results then say why not). ``prefixes`` name where each
+    record sits in the request, for field errors."""
+    provider_id = submitting_provider(caller.principal)
+    known = await _known(session, provider_id, records)
+    today = _today()
+    results: list[Result] = []
+    first_index_of_ref: dict[str, int] = {}
+    for index, (values, prefix) in enumerate(zip(records, prefixes, strict=True)):
+        result = Result(index, values.get("external_ref"))
+        result.errors = _problems(known, values, prefix, today)
+        ref = values.get("external_ref")
+        if ref is not None:
+            if ref in first_index_of_ref:
+                result.errors.append(FieldError(
+                    f"{prefix}external_ref",
+                    f"the same as record {first_index_of_ref[ref]} of this submission"))
+            else:
+                first_index_of_ref[ref] = index
+            current = known.existing.get(ref)
+            if current is not None and current["status"] == "voided":
+                result.errors.append(FieldError(f"{prefix}external_ref",
+                                                "names a voided record; use a new reference"))
+        results.append(result)
+
+    if atomic and not all(r.accepted for r in results):
+        return results
+    accepted = [(r, v) for r, v in zip(results, records, strict=True) if r.accepted]
+    new = [(r, v) for r, v in accepted if v.get("external_ref") not in known.existing]
+    changed = []
+    for result, values in accepted:
+        current = known.existing.get(values.get("external_ref"))  # type: ignore[arg-type]
+        if current is None:
+            continue
+        result.id = current["id"]
+        if _content(current) == _content(values):
+            result.outcome, result.version = "unchanged", current["version"]
+        else:
+            result.outcome, result.version = "updated", current["version"] + 1
+            changed.append((result, values, current))
+
+    await _insert(session, caller, provider_id, known, new, atomic=atomic)
+    await _update(session, caller, known, changed, reason="resubmitted by the provider")
+    touched = [r for r in results if r.accepted]
+    await record(session, caller, action, SERVICE_RECORD,
+                 [*(r.id for r in touched),
+                  *{v["family_id"] for r, v in zip(results, records, strict=True)
+                    if r.accepted}])
+    return results
+
+
+def _array(name: str, values: list[Any], element: Any) -> Any:
+    return bindparam(name, values, type_=ARRAY(element))
+
+
+_INSERT = text("""
+    INSERT INTO service_records (
+        id, provider_id, external_ref, family_id, person_id, oblast_code, raion_code,
+        hromada_code, service_code, delivered_on, units, duration_minutes, place, outcome,
+        notes, case_id, changed_by)
+    SELECT r.id, :provider_id, r.external_ref, r.family_id, r.person_id, f.oblast_code,
+           f.raion_code, f.hromada_code, r.service_code, r.delivered_on, r.units,
+           r.duration_minutes, r.place, r.outcome, r.notes, r.case_id, :actor
+    FROM unnest(:ids, :refs, :family_ids, :person_ids, :codes, :dates, :units, :durations,
+                :places, :outcomes, :notes, :case_ids)
+         AS r(id, external_ref, family_id, person_id, service_code, delivered_on, units,
+              duration_minutes, place, outcome, notes, case_id)
+    JOIN families f ON f.id = r.family_id
+    ON CONFLICT (provider_id, external_ref) DO NOTHING
+    RETURNING id
+""")
+
+
+async def _insert(
+    session: AsyncSession, caller: Caller, provider_id: uuid.UUID, known: _Known,
+    new: list[tuple[Result, dict[str, Any]]], *, atomic: bool,
+) -> None:
+    if not new:
+        return
+    for result, _ in new:
+        result.id, result.version, result.outcome = uuid.uuid4(), 1, "created"
+    column = {name: [v.get(name) for _, v in new] for name in CONTENT_FIELDS}
+    statement = _INSERT.bindparams(
+        _array("ids", [r.id for r, _ in new], Uuid),
+        _array("refs", [v.get("external_ref") for _, v in new], String),
+        _array("family_ids", column["family_id"], Uuid),
+        _array("person_ids", column["person_id"], Uuid),
+        _array("codes", column["service_code"], String),
+        _array("dates", column["delivered_on"], Date),
+        _array("units", column["units"], Integer),
+        _array("durations", column["duration_minutes"], Integer),
+        _array("places", column["place"], String),
+        _array("outcomes", column["outcome"], String),
+        _array("notes", column["notes"], Text),
+        _array("case_ids", column["case_id"], Uuid),
+        provider_id=provider_id, actor=caller.principal.sub,
+    )
+    inserted = set((await session.execute(statement)).scalars())
+    lost = [result for result, _ in new if result.id not in inserted]
+    if not lost:
+        return
+    # Another request stored the same external reference between our read and our write.
+    if atomic:
+        raise Conflict("Another request submitted some of these external references at the "
+                       "same time; submit again.")
+    for result in lost:
+        result.id = result.version = result.outcome = None
+        result.errors.append(FieldError(
+            "external_ref", "submitted at the same time by another request; submit again"))
+
+
+async def _update(
+    session: AsyncSession, caller: Caller, known: _Known,
+    changed: list[tuple[Result, dict[str, Any], dict[str, Any]]], *, reason: str,
+) -> None:
+    """Replace the content of existing records (each already locked), keeping each version
+    they supersede."""
+    if not changed:
+        return
+    ids = [current["id"] for _, _, current in changed]
+    await _keep_superseded(session, ids)
+    for result, values, current in changed:
+        family = known.families[values["family_id"]]
+        await session.execute(
+            update(ServiceRecord).where(_r.id == current["id"])
+            .values(**{name: values.get(name) for name in CONTENT_FIELDS},
+                    oblast_code=family["oblast_code"], raion_code=family["raion_code"],
+                    hromada_code=family["hromada_code"], version=result.version,
+                    changed_by=caller.principal.sub, change_reason=reason,
+                    updated_at=func.now()))
+        await note_change(session, SERVICE_RECORD, current["id"], result.version or 0,
+                          [name for name in CONTENT_FIELDS
+                           if values.get(name) != current[name]], caller.principal.sub)
+
+
+async def _keep_superseded(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
+    """Copy the current version of each record into its history before it changes."""
+    pairs: list[Any] = []
+    for name in VERSIONED_FIELDS:
+        pairs += [literal_column(f"'{name}'"), _r[name]]
+    snapshot = func.jsonb_build_object(*pairs)
+    await session.execute(
+        ServiceRecordVersion.__table__.insert().from_select(  # type: ignore[attr-defined]
+            ["service_record_id", "version", "record", "changed_by", "change_reason",
+             "valid_from"],
+            select(_r.id, _r.version, snapshot, _r.changed_by, _r.change_reason, _r.updated_at)
+            .where(_r.id.in_(ids))))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def records_by_id(
+    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
+) -> list[dict[str, Any]]:
+    """The visible records among ``ids``, in that order (not audited: the caller records)."""
+    if not ids:
+        return []
+    rows = (await session.execute(
+        select(*RECORD_COLUMNS).where(_r.id.in_(ids), visible_records(caller.principal))
+    )).mappings().all()
+    by_id = {row["id"]: dict(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def get_record(session: AsyncSession, caller: Caller, record_id: uuid.UUID
+                     ) -> dict[str, Any]:
+    found = await records_by_id(session, caller, [record_id])
+    if not found:
+        raise NotFound(_NOT_FOUND)
+    await record(session, caller, "get_service_record", SERVICE_RECORD,
+                 [record_id, found[0]["family_id"]])
+    return found[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    provider_id: uuid.UUID | None = None
+    family_id: uuid.UUID | None = None
+    service_code: str | None = None
+    status: str | None = None
+    delivered_from: date | None = None
+    delivered_to: date | None = None
+    external_ref: str | None = None
+
+
+async def list_records(
+    session: AsyncSession, caller: Caller, page: PageRequest, where: RecordFilter
+) -> Page[dict[str, Any]]:
+    statement = select(*RECORD_COLUMNS).where(visible_records(caller.principal))
+    for name in ("provider_id", "family_id", "service_code", "status", "external_ref"):
+        value = getattr(where, name)
+        if value is not None:
+            statement = statement.where(_r[name] == value)
+    if where.delivered_from is not None:
+        statement = statement.where(_r.delivered_on >= where.delivered_from)
+    if where.delivered_to is not None:
+        statement = statement.where(_r.delivered_on <= where.delivered_to)
+    rows = (await session.execute(keyset(statement, [_r.id], page))).mappings().all()
+    result = page_of([dict(row) for row in rows], page, key=lambda row: (row["id"],))
+    await record(session, caller, "list_service_records", SERVICE_RECORD,
+                 [*(r["id"] for r in result.items), *{r["family_id"] for r in result.items}])
+    return result
+
+
+async def history(session: AsyncSession, caller: Caller, record_id: uuid.UUID
+                  ) -> list[dict[str, Any]]:
+    """Every version of a record, oldest first; the last is the current one."""
+    current = await records_by_id(session, caller, [record_id])
+    if not current:
+        raise NotFound(_NOT_FOUND)
+    now = current[0]
+    earlier = (await session.execute(
+        select(_v.version, _v.record, _v.changed_by, _v.change_reason, _v.valid_from,
+               _v.valid_to)
+        .where(_v.service_record_id == record_id).order_by(_v.version))).mappings().all()
+    versions = [dict(row) for row in earlier]
+    versions.append({"version": now["version"],
+                     "record": {name: now[name] for name in VERSIONED_FIELDS},
+                     "changed_by": now["changed_by"], "change_reason": now["change_reason"],
+                     "valid_from": now["updated_at"], "valid_to": None})
+    families = {v["record"]["family_id"] for v in versions}
+    await record(session, caller, "get_service_record_history", SERVICE_RECORD,
+                 [record_id, *families])
+    return versions
+
+
+# --- correcting --------------------------------------------------------------------------------
+
+
+async def _for_change(
+    session: AsyncSession, caller: Caller, record_id: uuid.UUID, expected_version: int | None
+) -> dict[str, Any]:
+    """The record's row, locked: visible (else 404), the caller's provider's (else 403), at
+    ``expected_version`` (else 412) and not voided (else 409)."""
+    provider_id = submitting_provider(caller.principal)
+    row = (await session.execute(
+        select(*RECORD_COLUMNS).where(_r.id == record_id, visible_records(caller.principal))
+        .with_for_update())).mappings().first()
+    if row is None:
+        raise NotFound(_NOT_FOUND)
+    if row["provider_id"] != provider_id:
+        raise Forbidden("Only the provider that submitted a record corrects it.")
+    if expected_version is not None:
+        await require_current(session, SERVICE_RECORD, record_id, row["version"],
+                              expected_version)
+    if row["status"] == "voided":
+        raise Conflict("The record is voided; a voided record cannot be changed.")
+    return dict(row)
+
+
+async def amend(
+    session: AsyncSession,
+    caller: Caller,
+    record_id: uuid.UUID,
+    patch: dict[str, Any],
+    reason: str,
+    expected_version: int,
+) -> dict[str, Any]:
+    """Correct a record (a JSON merge patch of its content) as a new version, with the
+    reason; the version it supersedes stays in the history."""
+    current = await _for_change(session, caller, record_id, expected_version)
+    merged = {**{name: current[name] for name in CONTENT_FIELDS}, **patch}
+    known = await _known(session, current["provider_id"], [merged], lock_refs=False)
+    problems = _problems(known, merged, "body.", _today())
+    if problems:
+        raise InvalidInput("The amended record has invalid fields; see errors.",
+                           errors=problems)
+    if _content(merged) == _content(current):
+        raise InvalidInput("The amendment changes nothing.", errors=[
+            FieldError("body", "give at least one field with a new value")])
+    result = Result(0, current["external_ref"], current["id"], current["version"] + 1)
+    await _update(session, caller, known, [(result, merged, current)], reason=reason)
+    await record(session, caller, "amend_service_record", SERVICE_RECORD,
+                 [record_id, *{current["family_id"], merged["family_id"]}])
+    (amended,) = await records_by_id(session, caller, [record_id])
+    return amended
+
+
+async def void(
+    session: AsyncSession,
+    caller: Caller,
+    record_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """Void a record entered in error, with the reason (never deleted)."""
+    current = await _for_change(session, caller, record_id, expected_version)
+    await _keep_superseded(session, [record_id])
+    version = current["version"] + 1
+    await session.execute(
+        update(ServiceRecord).where(_r.id == record_id)
+        .values(status="voided", void_reason=reason, voided_at=func.now(), version=version,
+                changed_by=caller.principal.sub, change_reason=reason,
+                updated_at=func.now()))
+    await note_change(session, SERVICE_RECORD, record_id, version,
+                      ["status", "void_reason", "voided_at"], caller.principal.sub)
+    await record(session, caller, "void_service_record", SERVICE_RECORD,
+                 [record_id, current["family_id"]])
+    (voided,) = await records_by_id(session, caller, [record_id])
+    return voided
