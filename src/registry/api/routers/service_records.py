@@ -250,7 +250,8 @@ def _shape_errors(error: ValidationError, prefix: str) -> list[FieldError]:
 @router.post("/batch", response_model=BatchResult, name="submit_service_record_batch",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _BATCH_BODY},
-                 NDJSON: {"schema": {"$ref": "#/components/schemas/ServiceRecordIn"}}}}},
+                 # the records, one JSON object per line
+                 NDJSON: {"schema": _BATCH_BODY["properties"]["records"]}}}},
              responses=problem_responses(403, 409, 413, 415, 422))
 async def submit_service_record_batch(
     request: Request,

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.ids import new_id
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.trail import Caller, record
 from registry.domain.families.models import Family, FamilyProviderAccess, Person
@@ -261,7 +262,7 @@ async def _insert(
     if not new:
         return
     for result, _ in new:
-        result.id, result.version, result.outcome = uuid.uuid4(), 1, "created"
+        result.id, result.version, result.outcome = new_id(), 1, "created"
     column = {name: [v.get(name) for _, v in new] for name in CONTENT_FIELDS}
     statement = _INSERT.bindparams(
         _array("ids", [r.id for r, _ in new], Uuid),
