@@ -209,13 +209,14 @@ async def submit_service_record(
 
 _one_record = TypeAdapter(ServiceRecordIn)
 
+_BATCH_RECORDS: dict[str, Any] = {
+    "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+    "items": {"$ref": "#/components/schemas/ServiceRecordIn"}}
 _BATCH_BODY = {
     "type": "object",
     "required": ["records"],
     "additionalProperties": False,
-    "properties": {"records": {
-        "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-        "items": {"$ref": "#/components/schemas/ServiceRecordIn"}}},
+    "properties": {"records": _BATCH_RECORDS},
 }
 
 
@@ -251,7 +252,7 @@ def _shape_errors(error: ValidationError, prefix: str) -> list[FieldError]:
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _BATCH_BODY},
                  # the records, one JSON object per line
-                 NDJSON: {"schema": _BATCH_BODY["properties"]["records"]}}}},
+                 NDJSON: {"schema": _BATCH_RECORDS}}}},
              responses=problem_responses(403, 409, 413, 415, 422))
 async def submit_service_record_batch(
     request: Request,
