@@ -126,3 +126,56 @@ def token(make_token: Any, role: str, **claims: Any) -> str:
     if key not in _signed:
         _signed[key] = make_token(role, **claims)
     return _signed[key]
+
+
+# --- providers through the API (integration tests) --------------------------------------------
+
+PROVIDERS = "/api/v1/providers"
+_edrpou_serials = itertools.count(2_000_000)
+
+
+def edrpou() -> str:
+    """A valid EDRPOU, unique in this test session."""
+    from stdnum.ua import edrpou as stdnum_edrpou
+
+    base = f"{next(_edrpou_serials):07d}"
+    return base + stdnum_edrpou.calc_check_digit(base)
+
+
+def provider_body(**overrides: Any) -> dict[str, Any]:
+    """A valid non-state organisation in Kyiv offering counselling and crisis intervention
+    (with a unique EDRPOU unless overridden)."""
+    body: dict[str, Any] = {
+        "kind": "organisation",
+        "sector": "non_state",
+        "edrpou": edrpou(),
+        "full_name": "Громадська організація «Дружня громада»",
+        "short_name": "ГО «Дружня громада»",
+        "legal_form": "громадська організація",
+        "phone": "+380441234567",
+        "email": "info@druzhnia.org.ua",
+        "hromada_code": KYIV,
+        "address_line": "вул. Хрещатик, 10",
+        "services": [
+            {"service_code": "002.0", "frequency": "periodic", "places": ["home", "online"]},
+            {"service_code": "012.0", "frequency": "crisis", "places": ["home", "online"]},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_provider(client: Any, headers: dict[str, str],
+                          body: dict[str, Any] | None = None, *, activate: bool = True
+                          ) -> dict[str, Any]:
+    """POST the provider (it must be created) and, when ``activate``, include it in the
+    register. Returns the provider."""
+    response = await client.post(PROVIDERS, json=body or provider_body(), headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    if activate:
+        response = await client.post(f"{PROVIDERS}/{created['id']}/status",
+                                     json={"to": "active"}, headers=headers)
+        assert response.status_code == 200, response.text
+        created = response.json()
+    return created

@@ -16,9 +16,9 @@ from registry.auth.roles import Role
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 
 #: Confinement used by `--demo` tokens: Kyiv (a city with special status acts as oblast and
-#: hromada), and fixed ids that demo data uses.
+#: hromada), and fixed ids that demo data uses (the demo provider's id is
+#: ``registry.domain.providers.demo.DEMO_PROVIDER_ID``).
 DEMO_TERRITORY = "UA80000000000093317"
-DEMO_PROVIDER_ID = "7b0c6a52-3f4e-4c1e-9a57-0c9b8f1d2e01"
 DEMO_UNIT_ID = "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"
 
 
@@ -37,6 +37,8 @@ def _token(settings: Settings, role: Role, *, sub: str | None = None,
 
 
 def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
+    from registry.domain.providers.demo import DEMO_PROVIDER_ID
+
     confinement: dict[Role, dict[str, str]] = {
         Role.REGIONAL_OFFICER: {"territory": DEMO_TERRITORY},
         Role.COMMUNITY_OFFICER: {"territory": DEMO_TERRITORY},
@@ -59,17 +61,20 @@ def _prepare(url: str, settings: Settings) -> None:
 def _seed_demo(url: str) -> None:
     from registry.db.engine import Database
     from registry.domain.families.demo import seed_demo_families
+    from registry.domain.providers.demo import seed_demo_providers
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
             async with database.transaction() as session:
-                return await seed_demo_families(session)
+                return (await seed_demo_providers(session),
+                        await seed_demo_families(session))
         finally:
             await database.dispose()
 
     started = time.perf_counter()
-    added = asyncio.run(run())
+    providers, added = asyncio.run(run())
+    print(f"demo providers added: {providers}", file=sys.stderr)
     print(f"demo families added: {added} ({time.perf_counter() - started:.2f} s)"
           if added else "demo families already present: none added", file=sys.stderr)
 
@@ -163,6 +168,38 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     raise SystemExit(code)
 
 
+def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
+    from registry.db.engine import Database
+    from registry.db.provision import database_url
+    from registry.domain.services.classifier import import_services_csv
+    from registry.errors import InvalidInput
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"cannot read {args.file}: {error}") from None
+
+    async def run(url: str) -> int:
+        database = Database.connect(url, pool_size=1, max_overflow=0)
+        try:
+            async with database.transaction() as session:
+                report = await import_services_csv(session, text, "cli:services-import")
+        except InvalidInput as error:
+            print(f"{args.file}: {error.detail}", file=sys.stderr)
+            for problem in error.errors:
+                print(f"  {problem.field}: {problem.message}", file=sys.stderr)
+            return 1
+        finally:
+            await database.dispose()
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+        return 0
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        _prepare(url, settings)
+        code = asyncio.run(run(url))
+    raise SystemExit(code)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="seal or verify the audit chain")
     audit.add_argument("action", choices=["seal", "verify"])
     audit.set_defaults(handler=cmd_audit)
+
+    services = commands.add_parser(
+        "services", help="import the official classifier of social services",
+        description="Import a UTF-8 CSV file with the header "
+                    "code,name_uk,name_en,purpose,kind,is_basic,active: services are added or "
+                    "updated by code; a file with any bad row changes nothing.")
+    services.add_argument("action", choices=["import"])
+    services.add_argument("file", type=Path, help="the CSV file")
+    services.set_defaults(handler=cmd_services)
     return parser
 
 

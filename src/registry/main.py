@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -20,10 +21,13 @@ from registry.api.openapi_responses import problem_components, problem_responses
 from registry.api.problems import install_problem_handlers
 from registry.api.routers import (
     audit,
+    cases,
     families,
     health,
+    providers,
     reference,
     service_records,
+    services,
     territories,
 )
 from registry.auth.keys import VerificationKeys, development_keys
@@ -118,6 +122,7 @@ def create_app(
     app.state.database = database
     app.state.verifier = verifier
     app.state.settings = settings
+    app.state.clock = lambda: datetime.now(UTC).date()
 
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -130,6 +135,9 @@ def create_app(
     api.include_router(reference.router)
     api.include_router(families.router)
     api.include_router(service_records.router)
+    api.include_router(services.router)
+    api.include_router(providers.router)
+    api.include_router(cases.router)
     api.include_router(audit.router)
     app.include_router(api)
 

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
 
     audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
     audit_seal_block_size: int = Field(default=5000, ge=1, le=100_000)
+    #: Working days from a case's referral within which its needs assessment is due.
+    assessment_working_days: int = Field(default=10, ge=1, le=60)
 
     migrations_dir: Path = PROJECT_ROOT / "migrations"
 

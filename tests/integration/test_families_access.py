@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests._provider_shim import create_provider, provider_body
 from tests.conftest import bearer
 from tests.factories import (
     BUCHA,
@@ -24,8 +23,10 @@ from tests.factories import (
     LVIV,
     child,
     create_family,
+    create_provider,
     family,
     person,
+    provider_body,
     token,
 )
 
@@ -287,6 +288,9 @@ async def test_identifiers_shown_according_to_role(client, make_token, families,
                                headers=headers)).json()["items"]
     assert [f["id"] for f in listed] == [target["id"]]
     assert identifiers_of(listed[0]["members"][0]) == expected
+    # the detail (one statement, rows straight to JSON) says exactly what the list says
+    detail = await client.get(_url(target), headers=headers)
+    assert detail.json() == listed[0]
 
 
 async def test_regional_officer_sees_identifiers_masked_to_two_characters(
@@ -323,6 +327,12 @@ async def test_provider_sees_only_families_referred_to_it(client, connection, ma
     assert response.status_code == 200
     got = response.json()
     assert got["id"] == bucha["id"]
+    # the detail (one statement, rows straight to JSON) says what the list says
+    assert listed["items"][0] == got
+    # only what serving the family needs: not its circumstances
+    assert (got["categories"], got["factors"], got["consent"]) == (None, None, None)
+    assert {(m["disability_group"], m["is_servicemember"]) for m in got["members"]} == {
+        (None, None)}
     for member in [*got["members"], *listed["items"][0]["members"]]:
         assert identifiers_of(member) == dict.fromkeys(("rnokpp", "unzr", "idp_certificate"))
     assert bucha["members"][0]["rnokpp"] not in response.text

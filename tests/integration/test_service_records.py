@@ -13,13 +13,14 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from tests._provider_shim import create_provider, provider_body
 from tests.conftest import bearer
 from tests.factories import (
     IRPIN,
     KYIV,
     create_family,
+    create_provider,
     family,
+    provider_body,
     token,
 )
 from tests.integration.test_http_plumbing import assert_problem

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests._provider_shim import create_provider, provider_body
 from tests.conftest import bearer
-from tests.factories import KYIV, create_family, family, token
+from tests.factories import KYIV, create_family, create_provider, family, provider_body, token
 from tests.integration.test_service_records import RECORDS, record
 
 SUBMISSIONS = 20

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from typing import Annotated, Any
 
 import orjson
@@ -83,6 +84,18 @@ ProvidersRead = Annotated[Caller, Depends(require(Permission.PROVIDERS_READ))]
 ProvidersManage = Annotated[Caller, Depends(require(Permission.PROVIDERS_MANAGE))]
 ServiceRecordsRead = Annotated[Caller, Depends(require(Permission.SERVICE_RECORDS_READ))]
 ServiceRecordsWrite = Annotated[Caller, Depends(require(Permission.SERVICE_RECORDS_WRITE))]
+CasesRead = Annotated[Caller, Depends(require(Permission.CASES_READ))]
+CasesWrite = Annotated[Caller, Depends(require(Permission.CASES_WRITE))]
+
+
+def _today(request: Request) -> date:
+    """Today's date by the application's clock (``app.state.clock``; tests set their own),
+    which every deadline is computed from."""
+    clock: Callable[[], date] = request.app.state.clock
+    return clock()
+
+
+Today = Annotated[date, Depends(_today)]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:

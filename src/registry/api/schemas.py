@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -29,10 +29,30 @@ def _rfc3339_only(value: Any) -> Any:
 Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Pydantic on its own also reads a number as a day since 1970; the API documents
+    ``format: date``, so only ``YYYY-MM-DD`` passes."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
+#: A date given as ``YYYY-MM-DD`` text (query parameters, bodies).
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+#: What ``str.strip()`` removes (Python's whitespace), spelled out: JSON Schema patterns are
+#: read by other regex engines too, whose ``\s`` is a different set.
+_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 def text_field(max_length: int) -> Any:
     """A free-text input field: not blank and without NUL. The spec's pattern says both, since
     stripping would turn whitespace that satisfies ``minLength`` into nothing."""
-    return Field(min_length=1, max_length=max_length, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+    return Field(min_length=1, max_length=max_length,
+                 pattern=f"^[^\\x00]*[^{_SPACE}\\x00][^\\x00]*$")
 
 
 #: In a merge patch, a field that may be left out but not cleared: null is refused, and the

@@ -1,5 +1,6 @@
 """The shared SQLModel metadata: every table model registers here, with stable constraint names."""
 
+from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 NAMING_CONVENTION = {
@@ -12,3 +13,10 @@ NAMING_CONVENTION = {
 
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table: ``select(table_of(Model))`` reads plain rows (each column
+    by name), not model objects."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -19,9 +20,11 @@ from sqlalchemy.pool import NullPool
 class Database:
     """Owns the engine and hands out sessions; the API makes one per request."""
 
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+                 bound: AsyncConnection | None = None) -> None:
         self.engine = engine
         self._sessions = sessions
+        self._bound = bound
 
     @classmethod
     def connect(
@@ -55,6 +58,7 @@ class Database:
                 expire_on_commit=False,
                 join_transaction_mode="create_savepoint",
             ),
+            bound=connection,
         )
 
     def session(self) -> AsyncSession:
@@ -70,6 +74,21 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    @asynccontextmanager
+    async def statement_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """The driver's connection, for one statement that is a whole unit of work by itself
+        (PostgreSQL runs it atomically): no BEGIN and COMMIT round trips around it. Bound to
+        a test's connection, the statement runs in a savepoint of the test's transaction."""
+        if self._bound is not None:
+            raw = await self._bound.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection
+            async with driver.transaction():
+                yield driver
+            return
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
 
     async def dispose(self) -> None:
         await self.engine.dispose()

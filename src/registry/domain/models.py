@@ -3,6 +3,16 @@
 from registry.db.base import metadata
 from registry.db.idempotency import IdempotencyKey
 from registry.domain.audit.models import AuditBlock, AuditEvent
+from registry.domain.cases.models import (
+    Case,
+    CaseAssessment,
+    CaseMeasure,
+    CasePlan,
+    CaseReview,
+    CaseTransition,
+    CaseVisit,
+    Referral,
+)
 from registry.domain.families.models import (
     Family,
     FamilyProviderAccess,
@@ -21,8 +31,31 @@ from registry.domain.territories.models import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
 
 __all__ = [
-    "AuditBlock", "AuditEvent", "Family", "FamilyProviderAccess", "HardshipFactor",
-    "IdempotencyKey", "Person", "Provider", "ProviderService", "ProviderStatusChange",
-    "RecipientCategory", "RecordChange", "ReferenceImport", "Service", "ServiceRecord",
-    "ServiceRecordVersion", "SupportCriterion", "Territory", "metadata",
+    "AuditBlock",
+    "AuditEvent",
+    "Case",
+    "CaseAssessment",
+    "CaseMeasure",
+    "CasePlan",
+    "CaseReview",
+    "CaseTransition",
+    "CaseVisit",
+    "Family",
+    "FamilyProviderAccess",
+    "HardshipFactor",
+    "IdempotencyKey",
+    "Person",
+    "Provider",
+    "ProviderService",
+    "ProviderStatusChange",
+    "RecipientCategory",
+    "RecordChange",
+    "ReferenceImport",
+    "Referral",
+    "Service",
+    "ServiceRecord",
+    "ServiceRecordVersion",
+    "SupportCriterion",
+    "Territory",
+    "metadata",
 ]

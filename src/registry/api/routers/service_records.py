@@ -23,6 +23,7 @@ from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.schemas import (
     InputSchema,
+    IsoDate,
     NotNull,
     PageOf,
     Reason,
@@ -61,7 +62,7 @@ class ServiceRecordIn(InputSchema):
     person_id: uuid.UUID | None = Field(
         default=None, description="The member who received the service, if one did.")
     service_code: ServiceCode
-    delivered_on: date = Field(description="From 2020-01-01 up to today.")
+    delivered_on: IsoDate = Field(description="From 2020-01-01 up to today.")
     units: Units = 1
     duration_minutes: Duration | None = None
     place: Place = Field(description="One of the places your provider offers the service at.")
@@ -82,7 +83,7 @@ class Amendment(InputSchema):
     family_id: uuid.UUID | NotNull = None
     person_id: uuid.UUID | None = None
     service_code: ServiceCode | NotNull = None
-    delivered_on: date | NotNull = None
+    delivered_on: IsoDate | NotNull = None
     units: Units | NotNull = None
     duration_minutes: Duration | None = None
     place: Place | NotNull = None
@@ -320,8 +321,8 @@ async def list_service_records(
     family_id: uuid.UUID | None = None,
     service_code: Annotated[str | None, Query(pattern=SERVICE_CODE_PATTERN)] = None,
     status: Literal["active", "voided"] | None = None,
-    delivered_from: date | None = None,
-    delivered_to: date | None = None,
+    delivered_from: IsoDate | None = None,
+    delivered_to: IsoDate | None = None,
     external_ref: Annotated[str | None, Query(pattern=EXTERNAL_REF_PATTERN)] = None,
 ) -> dict[str, object]:
     """Records within your reach: your provider's own, or those delivered to families of your
@@ -333,18 +334,19 @@ async def list_service_records(
     return page_body(request, response, result, result.items)
 
 
-@router.get("/{record_id}", response_model=ServiceRecord, name="get_service_record",
+@router.get("/{record_id:uuid}", response_model=ServiceRecord, name="get_service_record",
             responses={**problem_responses(403, 404, 422),
                        200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
 async def get_service_record(
     response: Response, caller: ServiceRecordsRead, session: Session, record_id: RecordId
 ) -> dict[str, Any]:
+    """One record; the `ETag` is its version (for `If-Match` on an amendment)."""
     found = await records.get_record(session, caller, record_id)
     response.headers["ETag"] = etag(found["version"])
     return found
 
 
-@router.get("/{record_id}/history", response_model=PageOf[RecordVersion],
+@router.get("/{record_id:uuid}/history", response_model=PageOf[RecordVersion],
             name="get_service_record_history", responses=problem_responses(403, 404, 422))
 async def get_service_record_history(
     caller: ServiceRecordsRead, session: Session, record_id: RecordId
@@ -354,7 +356,7 @@ async def get_service_record_history(
     return {"items": await records.history(session, caller, record_id), "next_cursor": None}
 
 
-@router.post("/{record_id}/amendments", response_model=ServiceRecord,
+@router.post("/{record_id:uuid}/amendments", response_model=ServiceRecord,
              name="amend_service_record",
              responses=problem_responses(403, 404, 409, 412, 422, 428))
 async def amend_service_record(
@@ -375,7 +377,7 @@ async def amend_service_record(
     return amended
 
 
-@router.post("/{record_id}/void", response_model=ServiceRecord, name="void_service_record",
+@router.post("/{record_id:uuid}/void", response_model=ServiceRecord, name="void_service_record",
              responses=problem_responses(403, 404, 409, 412, 422))
 async def void_service_record(
     response: Response,

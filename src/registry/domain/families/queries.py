@@ -3,12 +3,14 @@ to what the caller may see (``access.visible_families``) and every read is audit
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     Date,
     Numeric,
@@ -19,15 +21,21 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
     literal,
     select,
     text,
+    true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.auth.principal import Principal
+from registry.auth.roles import Role
 from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.db.statements import Compiled, compile_statement
+from registry.domain.audit.models import AuditEvent
 from registry.domain.audit.trail import Caller, record
 from registry.domain.families.access import IdentifierView, identifier_view, visible_families
 from registry.domain.families.identifiers import mask_identifier
@@ -60,6 +68,13 @@ SEARCH_THRESHOLD = 0.5
 DUPLICATE_THRESHOLD = 0.7
 
 
+#: What a provider's staff are not told about a family and its members: they get only what
+#: serving the family needs (names, ages, contact), not its circumstances.
+_UNDISCLOSED_TO_PROVIDERS = {"family": ("categories", "factors", "consent"),
+                             "person": ("disability_group", "is_servicemember",
+                                        "removal_reason")}
+
+
 def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dict[str, Any]:
     person = dict(row)
     for name in IDENTIFIERS:
@@ -67,10 +82,12 @@ def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dic
             person[name] = None
         elif view is IdentifierView.MASKED:
             person[name] = mask_identifier(person[name])
+    if view is IdentifierView.HIDDEN:
+        person.update(dict.fromkeys(_UNDISCLOSED_TO_PROVIDERS["person"]))
     return person
 
 
-def family_values(row: RowMapping) -> dict[str, Any]:
+def family_values(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     """A family row as the API shapes it: the three consent columns are one ``consent``."""
     family = dict(row)
     given_at = family.pop("consent_given_at")
@@ -82,8 +99,12 @@ def family_values(row: RowMapping) -> dict[str, Any]:
     return family
 
 
-def _render_family(row: RowMapping, members: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**family_values(row), "members": members}
+def _render_family(row: RowMapping | dict[str, Any], members: list[dict[str, Any]],
+                   view: IdentifierView) -> dict[str, Any]:
+    family = {**family_values(row), "members": members}
+    if view is IdentifierView.HIDDEN:
+        family.update(dict.fromkeys(_UNDISCLOSED_TO_PROVIDERS["family"]))
+    return family
 
 
 async def families_by_id(
@@ -97,8 +118,9 @@ async def families_by_id(
     rows = (await session.execute(
         select(*FAMILY_COLUMNS).where(_f.id.in_(ids), visible_families(principal))
     )).mappings().all()
-    members = await _members_of(session, [row["id"] for row in rows], identifier_view(principal))
-    by_id = {row["id"]: _render_family(row, members.get(row["id"], [])) for row in rows}
+    view = identifier_view(principal)
+    members = await _members_of(session, [row["id"] for row in rows], view)
+    by_id = {row["id"]: _render_family(row, members.get(row["id"], []), view) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -115,6 +137,59 @@ async def _members_of(
     for row in rows:
         members.setdefault(row["family_id"], []).append(render_person(row, view))
     return members
+
+
+@functools.lru_cache(maxsize=1024)
+def _family_read(role: Role, territory: str | None, provider_id: uuid.UUID | None) -> Compiled:
+    """One statement that reads a visible family with its members and writes the audit event
+    of the read: the event is written exactly when the family is returned, and if it cannot
+    be written nothing is returned. The caller's confinement is bound in it; the SQL is the
+    same for every caller of a role, so the server keeps one prepared plan."""
+    principal = Principal(sub="", role=role, territory=territory, provider_id=provider_id)
+    family = (select(*FAMILY_COLUMNS)
+              .where(_f.id == bindparam("family_id", type_=Uuid), visible_families(principal))
+              .cte("family"))
+    members = (select(*(column.label(f"member_{column.name}") for column in PERSON_COLUMNS))
+               .where(_p.family_id.in_(select(family.c.id))).cte("members"))
+    order = (members.c.member_status, members.c.member_birth_date, members.c.member_id)
+    member_ids = select(func.array_agg(aggregate_order_by(cast(members.c.member_id, Text),
+                                                           *order))).scalar_subquery()
+    audit = insert(AuditEvent).from_select(
+        ["actor", "role", "action", "resource_type", "resource_ids", "request_id", "purpose",
+         "outcome"],
+        select(bindparam("actor", type_=Text), bindparam("role", type_=Text),
+               literal("get_family"), literal(FAMILY),
+               func.array_cat(array([cast(family.c.id, Text)]),
+                              func.coalesce(member_ids, cast(array([], type_=Text),
+                                                             ARRAY(Text)))),
+               bindparam("request_id", type_=Text), bindparam("purpose", type_=Text),
+               literal("success")).select_from(family),
+    ).cte("audit")
+    statement = (select(family, members)
+                 .select_from(family.outerjoin(members, true()))
+                 .order_by(*order).add_cte(audit))
+    return compile_statement(statement)
+
+
+async def read_family(connection: asyncpg.Connection, caller: Caller, family_id: uuid.UUID
+                      ) -> dict[str, Any] | None:
+    """The family as ``get_family`` returns it, read and audited in one round trip; None when
+    it is not within the caller's reach (nothing is audited then)."""
+    principal = caller.principal
+    compiled = _family_read(principal.role, principal.territory, principal.provider_id)
+    rows = await connection.fetch(compiled.sql, *compiled.arguments(
+        family_id=family_id, actor=principal.sub, role=principal.role.value,
+        request_id=caller.request_id, purpose=caller.purpose))
+    if not rows:
+        return None
+    view = identifier_view(principal)
+    members = [render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view)
+               for row in rows if row["member_id"] is not None]
+    return _render_family({name: rows[0][name] for name in _FAMILY_NAMES}, members, view)
+
+
+_FAMILY_NAMES = tuple(column.name for column in FAMILY_COLUMNS)
+_PERSON_NAMES = tuple(column.name for column in PERSON_COLUMNS)
 
 
 async def get_family(session: AsyncSession, caller: Caller, family_id: uuid.UUID) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.db.ids import new_id
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.trail import Caller, record
+from registry.domain.cases.models import Case, Referral
 from registry.domain.families.models import Family, FamilyProviderAccess, Person
 from registry.domain.providers.models import Provider, ProviderService
 from registry.domain.services.access import submitting_provider, visible_records
@@ -52,6 +53,8 @@ _a = FamilyProviderAccess.__table__.c  # type: ignore[attr-defined]
 _pr = Provider.__table__.c  # type: ignore[attr-defined]
 _ps = ProviderService.__table__.c  # type: ignore[attr-defined]
 _s = Service.__table__.c  # type: ignore[attr-defined]
+_c = Case.__table__.c  # type: ignore[attr-defined]
+_ref = Referral.__table__.c  # type: ignore[attr-defined]
 _NOT_FOUND = "No service record with this id is within your reach."
 
 #: What a provider states about a delivered service (and may amend).
@@ -98,6 +101,7 @@ class _Known:
     families: dict[uuid.UUID, dict[str, Any]]  # referred to the provider: id → territory
     persons: dict[uuid.UUID, uuid.UUID]  # person → family
     existing: dict[str, dict[str, Any]]  # external_ref → the provider's record
+    cases: dict[uuid.UUID, uuid.UUID]  # case referred to the provider → its family
 
 
 async def _provider_offers(session: AsyncSession, provider_id: uuid.UUID
@@ -139,7 +143,14 @@ async def _known(
             statement = statement.with_for_update()
         existing = {row["external_ref"]: dict(row)
                     for row in (await session.execute(statement)).mappings()}
-    return _Known(offered, families, persons, existing)
+    case_ids = list({r["case_id"] for r in records if r.get("case_id") is not None})
+    cases: dict[uuid.UUID, uuid.UUID] = {row.id: row.family_id for row in (
+        await session.execute(select(_c.id, _c.family_id).where(
+            _c.id.in_(case_ids), _c.id.in_(select(_ref.case_id).where(
+                _ref.provider_id == provider_id,
+                _ref.status.in_(["accepted", "closed"]))))))
+    } if case_ids else {}
+    return _Known(offered, families, persons, existing, cases)
 
 
 def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date
@@ -152,6 +163,10 @@ def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date
     person_id = values.get("person_id")
     if person_id is not None and known.persons.get(person_id) != values["family_id"]:
         problems.append(FieldError(f"{prefix}person_id", "not a member of this family"))
+    case_id = values.get("case_id")
+    if case_id is not None and known.cases.get(case_id) != values["family_id"]:
+        problems.append(FieldError(f"{prefix}case_id", "not a case of this family referred "
+                                                       "to your provider"))
     places = known.offered.get(values["service_code"])
     if places is None:
         problems.append(FieldError(f"{prefix}service_code",

@@ -97,12 +97,13 @@ def _escape_like(value: str) -> str:
 
 
 async def locate_address(
-    session: AsyncSession, hromada_code: str, settlement_code: str | None
+    session: AsyncSession, hromada_code: str, settlement_code: str | None,
+    *, field: str = "body.hromada_code",
 ) -> dict[str, Any]:
     """An address's oblast, raion, hromada and settlement codes (what records keep to be
-    confined by territory); 422 when the hromada is not one, or the settlement does not lie
-    inside it."""
-    await require_territory(session, "body.hromada_code", hromada_code, {"H", "K"})
+    confined by territory); 422 (naming ``field``) when the hromada is not one, or the
+    settlement does not lie inside it."""
+    await require_territory(session, field, hromada_code, {"H", "K"})
     ancestors = await _ancestors(session, hromada_code)
     address = {
         "oblast_code": next(code for code, category in ancestors if category in "OK"),

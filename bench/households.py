@@ -1,0 +1,407 @@
+"""Made-up but plausible Ukrainian households as COPY-ready rows, for ``bench/generate``.
+
+The same kinds of household as the demo seed (``registry.domain.families.demo``), and its name
+lists and grammar helpers, but written for volume: every name part's search keys are computed
+once up front, rows are plain tuples in COPY column order, and national identifiers come from
+per-(birth date, sex) counters instead of random draws checked against a set. Each generating
+process gets its own slice of the identifier serials, so numbers stay unique across processes
+without talking to each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from registry.domain.families.demo import (
+    FEMALE_NAMES,
+    KYIV_STREETS,
+    MALE_NAMES,
+    STREETS,
+    SURNAMES,
+    feminine_surname,
+    patronymic,
+)
+from registry.domain.families.identifiers import rnokpp_for, unzr_for
+from registry.domain.families.names import clean_name_part, latin_key, name_key
+
+KYIV = "UA80000000000093317"
+CREATED_BY = "bench-generate"
+
+FAMILY_COLUMNS = (
+    "id", "oblast_code", "raion_code", "hromada_code", "settlement_code", "address_line",
+    "phone", "categories", "factors", "consent_given_at", "consent_given_by", "consent_scope",
+    "status", "archive_reason", "archived_at", "created_by", "created_at", "updated_at",
+    "version",
+)
+PERSON_COLUMNS = (
+    "id", "family_id", "oblast_code", "last_name", "first_name", "patronymic", "name_key",
+    "latin_key", "birth_date", "sex", "relation", "rnokpp", "rnokpp_refused", "unzr",
+    "disability_group", "idp_certificate", "is_servicemember", "status", "removal_reason",
+    "removed_at", "created_at", "updated_at", "version",
+)
+
+# (kind, weight): the demo seed's mix of households.
+KINDS = (
+    ("couple_with_children", 40), ("single_mother", 14), ("single_father", 3), ("couple", 9),
+    ("single", 10), ("elderly", 12), ("three_generations", 8), ("grandparent_guardian", 4),
+)
+ARCHIVED_SHARE = 0.02  # families that overcame their circumstances (members then "removed")
+REMOVED_MEMBER_SHARE = 0.01  # members who left a family that is still active
+ARCHIVE_REASONS = ("сімʼя подолала складні життєві обставини", "сімʼя переїхала")
+MEMBER_REMOVAL_REASON = "вибув зі складу сімʼї"
+_MOBILE_CODES = ("50", "63", "66", "67", "68", "73", "93", "95", "96", "97", "98", "99")
+_CONSENT_SCOPE = ["registry", "social_accompaniment"]
+_CONSENT_GIVEN_BY = "голова сімʼї"
+_CHILD_COUNTS, _CHILD_COUNT_WEIGHTS = (0, 1, 2, 3, 4, 5), (8, 38, 34, 13, 5, 2)
+#: RNOKPP serials per (birth date, sex) and UNZR serials per birth date.
+_RNOKPP_SERIALS, _UNZR_SERIALS = 5000, 10000
+
+
+class Part(NamedTuple):
+    """One name part as stored, with its search keys (computed once)."""
+
+    text: str
+    key: str
+    latin: str
+
+
+def _part(raw: str) -> Part:
+    text = clean_name_part(raw)
+    return Part(text, name_key(text), latin_key(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Hromada:
+    code: str
+    oblast_code: str
+    raion_code: str | None
+    cities: tuple[str, ...] = ()  # settlement codes; the main city first
+    others: tuple[str, ...] = ()
+
+    @property
+    def is_kyiv(self) -> bool:
+        return self.code == KYIV
+
+
+class Member:
+    __slots__ = ("born", "disability", "first", "last", "patronymic", "relation", "servicemember",
+                 "sex", "surname")
+
+    def __init__(self, sex: str, first: Part, surname: int, patronymic: Part, born: date,
+                 relation: str) -> None:
+        self.sex = sex
+        self.first = first
+        self.surname = surname  # index into SURNAMES: the family's surname in either form
+        self.patronymic = patronymic
+        self.born = born
+        self.relation = relation
+        self.disability: str | None = None
+        self.servicemember = False
+
+
+class Households:
+    """Families and their members for one generating process (``worker`` of ``workers``)."""
+
+    def __init__(self, *, hromadas: list[Hromada], weights: list[int], kyiv_share: float,
+                 categories: set[str], factors: set[str], seed: int, worker: int, workers: int,
+                 today: date) -> None:
+        self.rng = random.Random(seed * 1000 + worker)
+        self.hromadas = hromadas
+        self.cumulative = list(itertools.accumulate(weights))
+        self.kyiv = Hromada(KYIV, KYIV, None)
+        self.kyiv_share = kyiv_share
+        self.categories, self.factors = categories, factors
+        self.worker, self.workers = worker, workers
+        self.today = today
+        self.today_ordinal = today.toordinal()
+        self.now = datetime.now(UTC)
+        self.rnokpp_used: dict[tuple[int, str], int] = {}
+        self.unzr_used: dict[int, int] = {}
+        self.kinds = [kind for kind, _ in KINDS]
+        self.kind_weights = list(itertools.accumulate(weight for _, weight in KINDS))
+        # Name parts with their keys: surnames by index and sex, first names by sex and
+        # generation (o: born before 1965, m: 1965–1994, y: from 1995), patronymics by the
+        # father's first name.
+        self.surnames = [{"male": _part(s), "female": _part(feminine_surname(s))}
+                         for s in SURNAMES]
+        self.male_names = [_part(name) for name, _ in MALE_NAMES]
+        self.first_names = {
+            (sex, generation): [_part(name) for name, used in names if generation in used]
+            for sex, names in (("male", MALE_NAMES), ("female", FEMALE_NAMES))
+            for generation in "omy"
+        }
+        self.patronymics = {
+            father.text: {"male": _part(patronymic(father.text, "male")),
+                          "female": _part(patronymic(father.text, "female"))}
+            for father in self.male_names
+        }
+        self.persons_made = 0
+
+    # --- one family ----------------------------------------------------------------------------
+
+    def family(self) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        rng = self.rng
+        hromada = (self.kyiv if rng.random() < self.kyiv_share
+                   else rng.choices(self.hromadas, cum_weights=self.cumulative)[0])
+        kind = rng.choices(self.kinds, cum_weights=self.kind_weights)[0]
+        members = self._members(kind)
+        idp = rng.random() < (0.3 if kind != "elderly" else 0.15)
+        categories, factors = self._circumstances(kind, members, idp)
+        family_id = self._uuid()
+        settlement = self._settlement(hromada)
+        created = self.now - timedelta(days=rng.randint(1, 1000), seconds=rng.randrange(86400))
+        consent = rng.random() < 0.85
+        archived_at = archive_reason = None
+        if rng.random() < ARCHIVED_SHARE:
+            archived_at = min(created + timedelta(days=rng.randint(30, 300)), self.now)
+            archive_reason = rng.choice(ARCHIVE_REASONS)
+        family = (
+            family_id, hromada.oblast_code, hromada.raion_code, hromada.code, settlement,
+            self._address(hromada, settlement),
+            self._phone() if rng.random() < 0.85 else None,
+            categories, factors,
+            created if consent else None,
+            _CONSENT_GIVEN_BY if consent else None,
+            _CONSENT_SCOPE if consent else None,
+            "archived" if archived_at else "active", archive_reason, archived_at,
+            CREATED_BY, created, archived_at or created, 2 if archived_at else 1,
+        )
+        # Archiving ends every membership with the family's reason, as the app does.
+        ended = f"family archived: {archive_reason}" if archive_reason else None
+        persons = [self._person_row(m, family_id, hromada.oblast_code, idp, created,
+                                    archived_at, ended) for m in members]
+        return family, persons
+
+    def _members(self, kind: str) -> list[Member]:
+        rng = self.rng
+        members: list[Member] = []
+        if kind in ("couple_with_children", "couple", "three_generations"):
+            ages = {"couple_with_children": (22, 55), "couple": (20, 70),
+                    "three_generations": (24, 48)}[kind]
+            husband, wife = self._couple(members, ages)
+            if kind == "three_generations":
+                self._grandparents(members, husband)
+            if kind != "couple":
+                self._children(members, husband.first, husband.surname, wife.born,
+                               most=min(4, 6 - len(members)), least=kind != "three_generations")
+        elif kind in ("single_mother", "single_father"):
+            sex = "male" if kind == "single_father" else "female"
+            parent = self._adult(sex, rng.randint(20, 55), self._surname(), "head")
+            members.append(parent)
+            father = parent.first if sex == "male" else rng.choice(self.male_names)
+            self._children(members, father, parent.surname, parent.born, most=3, least=True)
+        elif kind == "single":
+            members.append(self._adult(rng.choice(("male", "female")), rng.randint(20, 70),
+                                       self._surname(), "head"))
+        elif kind == "elderly":
+            if rng.random() < 0.45:
+                self._couple(members, (63, 88))
+            else:
+                sex = "female" if rng.random() < 0.75 else "male"
+                members.append(self._adult(sex, rng.randint(65, 90), self._surname(), "head"))
+        else:  # grandparent_guardian: a grandparent raising grandchildren
+            sex = "female" if rng.random() < 0.85 else "male"
+            guardian = self._adult(sex, rng.randint(50, 75), self._surname(), "head")
+            members.append(guardian)
+            mother_born = guardian.born + timedelta(days=365 * rng.randint(20, 28))
+            self._children(members, rng.choice(self.male_names), guardian.surname, mother_born,
+                           most=3, least=True)
+        return members
+
+    def _couple(self, members: list[Member], ages: tuple[int, int]) -> tuple[Member, Member]:
+        rng = self.rng
+        surname = self._surname()
+        husband_age = rng.randint(*ages)
+        wife_age = max(ages[0], min(ages[1], husband_age + rng.randint(-7, 3)))
+        husband = self._adult("male", husband_age, surname, "spouse")
+        wife = self._adult("female", wife_age,
+                           surname if rng.random() < 0.9 else self._surname(), "spouse")
+        (husband if rng.random() < 0.6 else wife).relation = "head"
+        members += [husband, wife]
+        return husband, wife
+
+    def _grandparents(self, members: list[Member], husband: Member) -> None:
+        """One or both of the husband's parents; his patronymic follows his father."""
+        rng = self.rng
+        age = self._age(husband.born)
+        grandfather = None
+        if rng.random() < 0.5:
+            grandfather = self._adult("male", age + rng.randint(20, 34), husband.surname,
+                                      "other")
+            members.append(grandfather)
+            husband.patronymic = self.patronymics[grandfather.first.text]["male"]
+        if grandfather is None or rng.random() < 0.6:
+            members.append(self._adult("female", age + rng.randint(19, 32), husband.surname,
+                                       "other"))
+
+    def _children(self, members: list[Member], father: Part, surname: int, mother_born: date,
+                  *, most: int, least: bool) -> None:
+        """Up to ``most`` children aged 0–17, born when their mother was 18–42."""
+        rng = self.rng
+        mother_age = self._age(mother_born)
+        oldest, youngest = min(17, mother_age - 18), max(0, mother_age - 42)
+        if most <= 0 or oldest < youngest:
+            return
+        count = rng.choices(_CHILD_COUNTS, weights=_CHILD_COUNT_WEIGHTS)[0]
+        for _ in range(max(int(least), min(most, count))):
+            sex = "male" if rng.random() < 0.5 else "female"
+            born = self._born(rng.randint(youngest, oldest))
+            members.append(Member(sex, self._first_name(sex, born), surname,
+                                  self.patronymics[father.text][sex], born, "child"))
+
+    def _adult(self, sex: str, age: int, surname: int, relation: str) -> Member:
+        born = self._born(age)
+        father = self.rng.choice(self.male_names).text
+        return Member(sex, self._first_name(sex, born), surname,
+                      self.patronymics[father][sex], born, relation)
+
+    def _surname(self) -> int:
+        return self.rng.randrange(len(self.surnames))
+
+    def _first_name(self, sex: str, born: date) -> Part:
+        generation = "o" if born.year < 1965 else "m" if born.year < 1995 else "y"
+        return self.rng.choice(self.first_names[sex, generation])
+
+    def _born(self, age: int) -> date:
+        """A birth date at which someone is ``age`` years old today."""
+        days = self.rng.randint(int(age * 365.25) + 1, int((age + 1) * 365.25) - 1)
+        return date.fromordinal(self.today_ordinal - days)
+
+    def _age(self, born: date) -> int:
+        today = self.today
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    # --- circumstances (a compact version of the demo seed's rules) ----------------------------
+
+    def _circumstances(self, kind: str, members: list[Member], idp: bool
+                       ) -> tuple[list[str], list[str]]:
+        rng = self.rng
+        children = [m for m in members if m.relation == "child"]
+        adults = [m for m in members if m.relation != "child"]
+        categories: list[str] = []
+        factors: list[str] = []
+        if len(children) >= 3:
+            categories.append("large_family")
+        if kind in ("single_mother", "single_father"):
+            categories.append("single_parent")
+        if kind == "grandparent_guardian":
+            categories.append("guardianship")
+        if idp:
+            categories.append("idp")
+            if rng.random() < 0.75:
+                factors.append("hostilities_harm")
+            if rng.random() < 0.3:
+                factors.append("unemployment")
+        if children and rng.random() < 0.06:
+            rng.choice(children).disability = "child"
+            categories.append("child_with_disability")
+        men = [m for m in adults if m.sex == "male" and self._age(m.born) <= 60]
+        if men and kind in ("couple_with_children", "couple", "three_generations"):
+            draw = rng.random()
+            if draw < 0.14:
+                rng.choice(men).servicemember = True
+                categories.append("servicemember_family" if draw < 0.12 else rng.choice(
+                    ("missing_servicemember_family", "captured_servicemember_family")))
+            elif draw < 0.18:
+                categories.append("veteran_family")
+        if kind == "single_mother" and rng.random() < 0.06:
+            categories.append("fallen_servicemember_family")
+        if rng.random() < (0.35 if kind in ("single_mother", "elderly") else 0.12):
+            categories.append("low_income")
+            factors.append("low_income")
+        if kind == "elderly":
+            factors += [f for f, p in (("old_age", 0.8), ("mobility_loss", 0.3),
+                                       ("long_term_illness", 0.3)) if rng.random() < p]
+        if rng.random() < 0.07:
+            rng.choice(adults).disability = rng.choice(("I", "II", "II", "III", "III"))
+            factors.append("disability")
+        if kind != "elderly" and rng.random() < 0.08:
+            factors.append(rng.choice(("domestic_violence", "substance_use", "unemployment",
+                                       "evading_child_rearing", "mental_disorder")))
+        return (_known(categories, self.categories), _known(factors, self.factors))
+
+    # --- rows ----------------------------------------------------------------------------------
+
+    def _person_row(self, member: Member, family_id: uuid.UUID, oblast_code: str, idp: bool,
+                    created: datetime, archived_at: datetime | None, archive_reason: str | None
+                    ) -> tuple[Any, ...]:
+        rng = self.rng
+        last = self.surnames[member.surname][member.sex]
+        first, middle = member.first, member.patronymic
+        keys = (f"{last.key} {first.key} {middle.key}",
+                f"{last.latin} {first.latin} {middle.latin}")
+        self.persons_made += 1
+        if self.persons_made % 499 == 1:  # the joined per-part keys must be the app's keys
+            names = (last.text, first.text, middle.text)
+            assert keys == (name_key(*names), latin_key(*names)), names
+        adult = member.relation != "child"
+        refused = adult and rng.random() < 0.02
+        rnokpp = (self._rnokpp(member.born, member.sex)
+                  if not refused and rng.random() < (0.7 if adult else 0.35) else None)
+        unzr = (self._unzr(member.born)
+                if rng.random() < (0.75 if member.born.year >= 1955 else 0.3) else None)
+        removed_at, reason = archived_at, archive_reason
+        if removed_at is None and rng.random() < REMOVED_MEMBER_SHARE:
+            removed_at = min(created + timedelta(days=rng.randint(1, 200)), self.now)
+            reason = MEMBER_REMOVAL_REASON
+        return (
+            self._uuid(), family_id, oblast_code, last.text, first.text, middle.text, *keys,
+            member.born, member.sex, member.relation, rnokpp, refused, unzr, member.disability,
+            f"{rng.randint(1000, 9999)}-{rng.randrange(10**10):010d}"
+            if idp and rng.random() < 0.8 else None,
+            member.servicemember,
+            "removed" if removed_at else "active", reason, removed_at,
+            created, removed_at or created, 2 if removed_at else 1,
+        )
+
+    def _rnokpp(self, born: date, sex: str) -> str | None:
+        """A valid RNOKPP no other process makes: serials ``worker``, ``worker + workers``, …"""
+        key = (born.toordinal(), sex)
+        serial = self.rnokpp_used.get(key, 0) * self.workers + self.worker
+        if serial >= _RNOKPP_SERIALS:
+            return None  # this birth date has run out of numbers here: leave it empty
+        self.rnokpp_used[key] = self.rnokpp_used.get(key, 0) + 1
+        return rnokpp_for(born, sex, serial)
+
+    def _unzr(self, born: date) -> str | None:
+        key = born.toordinal()
+        serial = self.unzr_used.get(key, 0) * self.workers + self.worker
+        if serial >= _UNZR_SERIALS:
+            return None
+        self.unzr_used[key] = self.unzr_used.get(key, 0) + 1
+        return unzr_for(born, serial)
+
+    def _settlement(self, hromada: Hromada) -> str | None:
+        rng = self.rng
+        if hromada.is_kyiv or rng.random() < 0.1:
+            return None
+        if hromada.cities and (not hromada.others or rng.random() < 0.85):
+            return hromada.cities[0] if rng.random() < 0.9 else rng.choice(hromada.cities)
+        return rng.choice(hromada.others) if hromada.others else None
+
+    def _address(self, hromada: Hromada, settlement: str | None) -> str | None:
+        rng = self.rng
+        if rng.random() < 0.05:
+            return None
+        urban = hromada.is_kyiv or settlement in hromada.cities
+        street = rng.choice(KYIV_STREETS if hromada.is_kyiv else STREETS)
+        house = rng.randint(1, 120 if urban else 80)
+        if urban and rng.random() < 0.8:
+            return f"{street}, {house}, кв. {rng.randint(1, 180)}"
+        return f"{street}, {house}"
+
+    def _phone(self) -> str:
+        return f"+380{self.rng.choice(_MOBILE_CODES)}{self.rng.randrange(10**7):07d}"
+
+    def _uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+
+def _known(codes: list[str], known: set[str]) -> list[str]:
+    """The first 3 distinct codes the reference table has (as the demo seed keeps them)."""
+    return list(dict.fromkeys(c for c in codes if c in known))[:3]

@@ -1,0 +1,1 @@
+"""Case management: social accompaniment of a family from referral to closure."""
