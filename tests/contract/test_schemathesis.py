@@ -293,19 +293,29 @@ def _known_family_values(body: dict[str, Any]) -> None:
 def _known_record_values(case: schemathesis.Case) -> None:
     """A record names the seeded family (linked to the demo provider), a service the demo
     provider offers at a place it offers it, a past date, and no case or person it cannot
-    name."""
-    bodies = case.body.get("records") if isinstance(case.body, dict) and (
-        "records" in case.body) else (case.body if isinstance(case.body, list) else [case.body])
-    for body in bodies if isinstance(bodies, list) else []:
-        if not isinstance(body, dict):
-            continue
+    name. A batch's items are free-form in the schema (each is judged on its own), so a
+    valid batch is made of valid records."""
+    batch = case.body.get("records") if isinstance(case.body, dict) else case.body
+    if case.path.endswith("/batch") and isinstance(batch, list):
+        records = [_valid_record(n) for n in range(len(batch))]
+        if isinstance(case.body, dict):
+            case.body["records"] = records
+        else:
+            case.body = records
+        return
+    if isinstance(case.body, dict):
         for name, known in (("family_id", SEEDED.get("family_id")), ("service_code", "002.0"),
                             ("place", "home"), ("delivered_on", "2025-01-01")):
-            if body.get(name) is not None:
-                body[name] = known
+            if case.body.get(name) is not None:
+                case.body[name] = known
         for name in ("person_id", "case_id"):
-            if body.get(name) is not None:
-                body[name] = None
+            if case.body.get(name) is not None:
+                case.body[name] = None
+
+
+def _valid_record(n: int) -> dict[str, Any]:
+    return {"family_id": SEEDED.get("family_id"), "service_code": "002.0", "place": "home",
+            "delivered_on": "2025-01-01", "outcome": "delivered", "units": 1 + n % 3}
 
 
 def _known_case_values(body: dict[str, Any]) -> None:

@@ -210,9 +210,13 @@ async def submit_service_record(
 
 _one_record = TypeAdapter(ServiceRecordIn)
 
+#: Each item is checked on its own and answered in ``results`` (a bad record does not spoil
+#: the batch), so the batch's schema does not constrain the items: what each must be is
+#: ``ServiceRecordIn``, the body of a single submission.
 _BATCH_RECORDS: dict[str, Any] = {
     "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-    "items": {"$ref": "#/components/schemas/ServiceRecordIn"}}
+    "items": {"description": "A `ServiceRecordIn` (as `POST /service-records` takes); each "
+                             "is accepted or rejected on its own, see `results`."}}
 _BATCH_BODY = {
     "type": "object",
     "required": ["records"],
