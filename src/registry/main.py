@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from registry import __version__
-from registry.api.dependencies import authenticate
 from registry.api.docs import install_docs
 from registry.api.middleware import RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
@@ -129,17 +128,12 @@ def create_app(
     install_docs(app)
 
     app.include_router(health.router)
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)],
-                    responses=problem_responses(401))
-    api.include_router(territories.router)
-    api.include_router(reference.router)
-    api.include_router(families.router)
-    api.include_router(service_records.router)
-    api.include_router(services.router)
-    api.include_router(providers.router)
-    api.include_router(cases.router)
-    api.include_router(audit.router)
-    app.include_router(api)
+    # Each area's router hangs off the application itself (not off an /api/v1 router):
+    # a request is matched through every level of nesting. No router-wide authentication
+    # either: each operation's permission dependency authenticates.
+    for area in (territories, reference, families, service_records, services, providers,
+                 cases, audit):
+        app.include_router(area.router, prefix="/api/v1", responses=problem_responses(401))
 
     original_openapi = app.openapi
 

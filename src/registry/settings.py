@@ -33,8 +33,11 @@ class Settings(BaseSettings):
         default_factory=_default_data_dir,
         description="Embedded PostgreSQL cluster and development key pair live here.",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    # Connections a worker keeps open. Beyond them the pool opens overflow connections and
+    # closes them again on release: a new PostgreSQL backend, its caches and prepared
+    # statements each time, so the steady load must fit in the pool itself.
+    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
 
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS document with the trusted issuer's public keys."

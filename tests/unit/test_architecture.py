@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from registry.main import create_app
+from registry.settings import Settings
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "registry"
 
@@ -66,3 +72,44 @@ def test_the_checks_see_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from fastapi import Depends\nimport registry.api.schemas\n")
     assert _offending(sample, FORBIDDEN["domain"]) == ["fastapi", "registry.api.schemas"]
+
+
+def _api_operations(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every operation of the application, through included routers."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found += _api_operations(included.routes, prefix)
+        elif isinstance(route, APIRoute):
+            found.append((route.path, route))
+    return found
+
+
+def _dependency_names(dependant: Dependant) -> set[str]:
+    names: set[str] = set()
+    for sub in dependant.dependencies:
+        names.add(getattr(sub.call, "__name__", ""))
+        names |= _dependency_names(sub)
+    return names
+
+
+def test_every_api_operation_authenticates_through_a_permission() -> None:
+    """No router-wide authentication exists: an /api/v1 operation without a ``require_…``
+    dependency would be open to anyone."""
+    app = create_app(Settings(database_url=None))
+
+    def unguarded() -> list[str]:
+        operations = [(path, route) for path, route in _api_operations(app.router.routes)
+                      if route.tags != ["health"] and route.include_in_schema]
+        assert len(operations) > 50
+        return [f"{sorted(route.methods)} {path}" for path, route in operations
+                if not any(name.startswith("require_")
+                           for name in _dependency_names(route.dependant))]
+
+    assert unguarded() == []
+
+    @app.get("/api/v1/open")
+    async def open_operation() -> None: ...
+
+    assert unguarded() == ["['GET'] /api/v1/open"]

@@ -1,4 +1,7 @@
-"""Dependencies every router uses: the unit of work, the caller, pagination."""
+"""Dependencies every router uses: the unit of work, the caller, pagination.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in a worker
+thread, a thread hop per request for work that never blocks."""
 
 from __future__ import annotations
 
@@ -36,36 +39,44 @@ Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the ministry's identity provider.")
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+Purpose = Annotated[
+    str | None,
+    Header(max_length=200, pattern=r"^[^\x00-\x1f]*$",
+           description="Why the caller needs the data; kept in the audit log."),
+]
+
+
+def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None,
+            purpose: str | None) -> Caller:
+    """The verified caller (401 without a valid bearer token), kept on the request so that
+    the access log names the subject and a refusal rendered later is audited as theirs."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.verifier
     principal = Principal.from_claims(verifier.verify(credentials.credentials))
     request.state.principal_sub = principal.sub
-    return principal
-
-
-def caller_of(
-    request: Request,
-    principal: Annotated[Principal, Depends(authenticate)],
-    x_purpose: Annotated[
-        str | None,
-        Header(max_length=200, pattern=r"^[^\x00-\x1f]*$",
-               description="Why the caller needs the data; kept in the audit log."),
-    ] = None,
-) -> Caller:
-    caller = Caller(principal, request.state.request_id, x_purpose)
+    caller = Caller(principal, request.state.request_id, purpose)
     request.state.caller = caller
     return caller
 
 
-def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
-    """A dependency that admits callers holding ``permission`` (403 otherwise)."""
+async def caller_of(request: Request, credentials: Credentials,
+                    x_purpose: Purpose = None) -> Caller:
+    """The caller, whatever they may do (the permission dependencies below check that)."""
+    return _caller(request, credentials, x_purpose)
 
-    async def dependency(caller: Annotated[Caller, Depends(caller_of)]) -> Caller:
+
+def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that authenticates the caller and admits them if they hold
+    ``permission`` (403 otherwise). Every ``/api/v1`` operation has one (a test holds it so).
+    """
+
+    # Flat on purpose: FastAPI solves every node of the dependency tree on every request.
+    async def dependency(request: Request, credentials: Credentials,
+                         x_purpose: Purpose = None) -> Caller:
+        caller = _caller(request, credentials, x_purpose)
         if not caller.principal.can(permission):
             raise Forbidden(f"The {caller.principal.role.value} role may not do this.")
         return caller
@@ -88,7 +99,7 @@ CasesRead = Annotated[Caller, Depends(require(Permission.CASES_READ))]
 CasesWrite = Annotated[Caller, Depends(require(Permission.CASES_WRITE))]
 
 
-def _today(request: Request) -> date:
+async def _today(request: Request) -> date:
     """Today's date by the application's clock (``app.state.clock``; tests set their own),
     which every deadline is computed from."""
     clock: Callable[[], date] = request.app.state.clock
@@ -114,7 +125,7 @@ def _decode_cursor(cursor: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = (
         DEFAULT_LIMIT
     ),
