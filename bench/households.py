@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
+from clock import fast_uuid
+from draw import between, pick, weighted
+
 from registry.domain.families.demo import (
     FEMALE_NAMES,
     KYIV_STREETS,
@@ -58,8 +61,26 @@ _MOBILE_CODES = ("50", "63", "66", "67", "68", "73", "93", "95", "96", "97", "98
 _CONSENT_SCOPE = ["registry", "social_accompaniment"]
 _CONSENT_GIVEN_BY = "голова сімʼї"
 _CHILD_COUNTS, _CHILD_COUNT_WEIGHTS = (0, 1, 2, 3, 4, 5), (8, 38, 34, 13, 5, 2)
+_CHILD_COUNT_CUMULATIVE = tuple(itertools.accumulate(_CHILD_COUNT_WEIGHTS))
 #: RNOKPP serials per (birth date, sex) and UNZR serials per birth date.
 _RNOKPP_SERIALS, _UNZR_SERIALS = 5000, 10000
+#: The check digits' weights (``identifiers``): RNOKPP's 9 digits; UNZR's ICAO 7-3-1 repeated
+#: over its 12 digits (8 of the date, 4 of the serial).
+_RNOKPP_WEIGHTS = (-1, 5, 7, 9, 4, 6, 10, 5, 7)
+_ICAO_WEIGHTS = (7, 3, 1)
+_RNOKPP_EPOCH_ORDINAL = date(1899, 12, 31).toordinal()
+
+
+def _weighted_sum(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(w * int(d) for w, d in zip(weights, digits, strict=False))
+
+
+_RNOKPP_SERIAL_SUMS = [_weighted_sum(f"{n:03d}", _RNOKPP_WEIGHTS[5:8]) for n in range(1000)]
+_UNZR_SERIAL_SUMS = [_weighted_sum(f"{n:04d}", tuple(_ICAO_WEIGHTS[i % 3] for i in range(8, 12)))
+                     for n in range(_UNZR_SERIALS)]
+#: The version (4) and variant (RFC 4122) bits of a random UUID.
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 class Part(NamedTuple):
@@ -82,6 +103,7 @@ class Hromada:
     raion_code: str | None
     cities: tuple[str, ...] = ()  # settlement codes; the main city first
     others: tuple[str, ...] = ()
+    name: str = ""  # as the codifier has it: "Бучанська"
 
     @property
     def is_kyiv(self) -> bool:
@@ -122,6 +144,8 @@ class Households:
         self.now = datetime.now(UTC)
         self.rnokpp_used: dict[tuple[int, str], int] = {}
         self.unzr_used: dict[int, int] = {}
+        self.rnokpp_days: dict[int, int] = {}  # day count → its part of the weighted sum
+        self.unzr_dates: dict[int, tuple[str, int]] = {}  # ordinal → (YYYYMMDD, its part)
         self.kinds = [kind for kind, _ in KINDS]
         self.kind_weights = list(itertools.accumulate(weight for _, weight in KINDS))
         # Name parts with their keys: surnames by index and sex, first names by sex and
@@ -147,19 +171,20 @@ class Households:
     def family(self) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
         rng = self.rng
         hromada = (self.kyiv if rng.random() < self.kyiv_share
-                   else rng.choices(self.hromadas, cum_weights=self.cumulative)[0])
-        kind = rng.choices(self.kinds, cum_weights=self.kind_weights)[0]
+                   else weighted(rng, self.hromadas, self.cumulative))
+        kind = weighted(rng, self.kinds, self.kind_weights)
         members = self._members(kind)
         idp = rng.random() < (0.3 if kind != "elderly" else 0.15)
         categories, factors = self._circumstances(kind, members, idp)
         family_id = self._uuid()
         settlement = self._settlement(hromada)
-        created = self.now - timedelta(days=rng.randint(1, 1000), seconds=rng.randrange(86400))
+        created = self.now - timedelta(days=between(rng, 1, 1000),
+                                       seconds=between(rng, 0, 86400 - 1))
         consent = rng.random() < 0.85
         archived_at = archive_reason = None
         if rng.random() < ARCHIVED_SHARE:
-            archived_at = min(created + timedelta(days=rng.randint(30, 300)), self.now)
-            archive_reason = rng.choice(ARCHIVE_REASONS)
+            archived_at = min(created + timedelta(days=between(rng, 30, 300)), self.now)
+            archive_reason = pick(rng, ARCHIVE_REASONS)
         family = (
             family_id, hromada.oblast_code, hromada.raion_code, hromada.code, settlement,
             self._address(hromada, settlement),
@@ -191,33 +216,33 @@ class Households:
                                most=min(4, 6 - len(members)), least=kind != "three_generations")
         elif kind in ("single_mother", "single_father"):
             sex = "male" if kind == "single_father" else "female"
-            parent = self._adult(sex, rng.randint(20, 55), self._surname(), "head")
+            parent = self._adult(sex, between(rng, 20, 55), self._surname(), "head")
             members.append(parent)
-            father = parent.first if sex == "male" else rng.choice(self.male_names)
+            father = parent.first if sex == "male" else pick(rng, self.male_names)
             self._children(members, father, parent.surname, parent.born, most=3, least=True)
         elif kind == "single":
-            members.append(self._adult(rng.choice(("male", "female")), rng.randint(20, 70),
+            members.append(self._adult(pick(rng, ("male", "female")), between(rng, 20, 70),
                                        self._surname(), "head"))
         elif kind == "elderly":
             if rng.random() < 0.45:
                 self._couple(members, (63, 88))
             else:
                 sex = "female" if rng.random() < 0.75 else "male"
-                members.append(self._adult(sex, rng.randint(65, 90), self._surname(), "head"))
+                members.append(self._adult(sex, between(rng, 65, 90), self._surname(), "head"))
         else:  # grandparent_guardian: a grandparent raising grandchildren
             sex = "female" if rng.random() < 0.85 else "male"
-            guardian = self._adult(sex, rng.randint(50, 75), self._surname(), "head")
+            guardian = self._adult(sex, between(rng, 50, 75), self._surname(), "head")
             members.append(guardian)
-            mother_born = guardian.born + timedelta(days=365 * rng.randint(20, 28))
-            self._children(members, rng.choice(self.male_names), guardian.surname, mother_born,
+            mother_born = guardian.born + timedelta(days=365 * between(rng, 20, 28))
+            self._children(members, pick(rng, self.male_names), guardian.surname, mother_born,
                            most=3, least=True)
         return members
 
     def _couple(self, members: list[Member], ages: tuple[int, int]) -> tuple[Member, Member]:
         rng = self.rng
         surname = self._surname()
-        husband_age = rng.randint(*ages)
-        wife_age = max(ages[0], min(ages[1], husband_age + rng.randint(-7, 3)))
+        husband_age = between(rng, ages[0], ages[1])
+        wife_age = max(ages[0], min(ages[1], husband_age + between(rng, -7, 3)))
         husband = self._adult("male", husband_age, surname, "spouse")
         wife = self._adult("female", wife_age,
                            surname if rng.random() < 0.9 else self._surname(), "spouse")
@@ -231,12 +256,12 @@ class Households:
         age = self._age(husband.born)
         grandfather = None
         if rng.random() < 0.5:
-            grandfather = self._adult("male", age + rng.randint(20, 34), husband.surname,
+            grandfather = self._adult("male", age + between(rng, 20, 34), husband.surname,
                                       "other")
             members.append(grandfather)
             husband.patronymic = self.patronymics[grandfather.first.text]["male"]
         if grandfather is None or rng.random() < 0.6:
-            members.append(self._adult("female", age + rng.randint(19, 32), husband.surname,
+            members.append(self._adult("female", age + between(rng, 19, 32), husband.surname,
                                        "other"))
 
     def _children(self, members: list[Member], father: Part, surname: int, mother_born: date,
@@ -247,29 +272,29 @@ class Households:
         oldest, youngest = min(17, mother_age - 18), max(0, mother_age - 42)
         if most <= 0 or oldest < youngest:
             return
-        count = rng.choices(_CHILD_COUNTS, weights=_CHILD_COUNT_WEIGHTS)[0]
+        count = weighted(rng, _CHILD_COUNTS, _CHILD_COUNT_CUMULATIVE)
         for _ in range(max(int(least), min(most, count))):
             sex = "male" if rng.random() < 0.5 else "female"
-            born = self._born(rng.randint(youngest, oldest))
+            born = self._born(between(rng, youngest, oldest))
             members.append(Member(sex, self._first_name(sex, born), surname,
                                   self.patronymics[father.text][sex], born, "child"))
 
     def _adult(self, sex: str, age: int, surname: int, relation: str) -> Member:
         born = self._born(age)
-        father = self.rng.choice(self.male_names).text
+        father = pick(self.rng, self.male_names).text
         return Member(sex, self._first_name(sex, born), surname,
                       self.patronymics[father][sex], born, relation)
 
     def _surname(self) -> int:
-        return self.rng.randrange(len(self.surnames))
+        return between(self.rng, 0, len(self.surnames) - 1)
 
     def _first_name(self, sex: str, born: date) -> Part:
         generation = "o" if born.year < 1965 else "m" if born.year < 1995 else "y"
-        return self.rng.choice(self.first_names[sex, generation])
+        return pick(self.rng, self.first_names[sex, generation])
 
     def _born(self, age: int) -> date:
         """A birth date at which someone is ``age`` years old today."""
-        days = self.rng.randint(int(age * 365.25) + 1, int((age + 1) * 365.25) - 1)
+        days = between(self.rng, int(age * 365.25) + 1, int((age + 1) * 365.25) - 1)
         return date.fromordinal(self.today_ordinal - days)
 
     def _age(self, born: date) -> int:
@@ -298,15 +323,15 @@ class Households:
             if rng.random() < 0.3:
                 factors.append("unemployment")
         if children and rng.random() < 0.06:
-            rng.choice(children).disability = "child"
+            pick(rng, children).disability = "child"
             categories.append("child_with_disability")
         men = [m for m in adults if m.sex == "male" and self._age(m.born) <= 60]
         if men and kind in ("couple_with_children", "couple", "three_generations"):
             draw = rng.random()
             if draw < 0.14:
-                rng.choice(men).servicemember = True
-                categories.append("servicemember_family" if draw < 0.12 else rng.choice(
-                    ("missing_servicemember_family", "captured_servicemember_family")))
+                pick(rng, men).servicemember = True
+                categories.append("servicemember_family" if draw < 0.12 else pick(
+                    rng, ("missing_servicemember_family", "captured_servicemember_family")))
             elif draw < 0.18:
                 categories.append("veteran_family")
         if kind == "single_mother" and rng.random() < 0.06:
@@ -318,10 +343,10 @@ class Households:
             factors += [f for f, p in (("old_age", 0.8), ("mobility_loss", 0.3),
                                        ("long_term_illness", 0.3)) if rng.random() < p]
         if rng.random() < 0.07:
-            rng.choice(adults).disability = rng.choice(("I", "II", "II", "III", "III"))
+            pick(rng, adults).disability = pick(rng, ("I", "II", "II", "III", "III"))
             factors.append("disability")
         if kind != "elderly" and rng.random() < 0.08:
-            factors.append(rng.choice(("domestic_violence", "substance_use", "unemployment",
+            factors.append(pick(rng, ("domestic_violence", "substance_use", "unemployment",
                                        "evading_child_rearing", "mental_disorder")))
         return (_known(categories, self.categories), _known(factors, self.factors))
 
@@ -347,12 +372,12 @@ class Households:
                 if rng.random() < (0.75 if member.born.year >= 1955 else 0.3) else None)
         removed_at, reason = archived_at, archive_reason
         if removed_at is None and rng.random() < REMOVED_MEMBER_SHARE:
-            removed_at = min(created + timedelta(days=rng.randint(1, 200)), self.now)
+            removed_at = min(created + timedelta(days=between(rng, 1, 200)), self.now)
             reason = MEMBER_REMOVAL_REASON
         return (
             self._uuid(), family_id, oblast_code, last.text, first.text, middle.text, *keys,
             member.born, member.sex, member.relation, rnokpp, refused, unzr, member.disability,
-            f"{rng.randint(1000, 9999)}-{rng.randrange(10**10):010d}"
+            f"{between(rng, 1000, 9999)}-{between(rng, 0, 10**10 - 1):010d}"
             if idp and rng.random() < 0.8 else None,
             member.servicemember,
             "removed" if removed_at else "active", reason, removed_at,
@@ -360,46 +385,72 @@ class Households:
         )
 
     def _rnokpp(self, born: date, sex: str) -> str | None:
-        """A valid RNOKPP no other process makes: serials ``worker``, ``worker + workers``, …"""
+        """A valid RNOKPP no other process makes: serials ``worker``, ``worker + workers``, …
+
+        What ``identifiers.rnokpp_for`` makes, with the check digit's weighted sum taken from
+        per-birth-date and per-serial parts computed once (every 97th is compared with the
+        app's own function)."""
         key = (born.toordinal(), sex)
-        serial = self.rnokpp_used.get(key, 0) * self.workers + self.worker
+        used = self.rnokpp_used.get(key, 0)
+        serial = used * self.workers + self.worker
         if serial >= _RNOKPP_SERIALS:
             return None  # this birth date has run out of numbers here: leave it empty
-        self.rnokpp_used[key] = self.rnokpp_used.get(key, 0) + 1
-        return rnokpp_for(born, sex, serial)
+        self.rnokpp_used[key] = used + 1
+        days = born.toordinal() - _RNOKPP_EPOCH_ORDINAL
+        day_sum = self.rnokpp_days.get(days)
+        if day_sum is None:
+            day_sum = self.rnokpp_days[days] = _weighted_sum(f"{days:05d}", _RNOKPP_WEIGHTS[:5])
+        sex_digit = 2 * (serial // 1000) + (sex == "male")
+        total = day_sum + _RNOKPP_SERIAL_SUMS[serial % 1000] + _RNOKPP_WEIGHTS[8] * sex_digit
+        number = f"{days:05d}{serial % 1000:03d}{sex_digit}{total % 11 % 10}"
+        if self.persons_made % 97 == 0:
+            assert number == rnokpp_for(born, sex, serial), (born, sex, serial)
+        return number
 
     def _unzr(self, born: date) -> str | None:
+        """A valid UNZR no other process makes; ``identifiers.unzr_for`` made faster as
+        :meth:`_rnokpp` is."""
         key = born.toordinal()
-        serial = self.unzr_used.get(key, 0) * self.workers + self.worker
+        used = self.unzr_used.get(key, 0)
+        serial = used * self.workers + self.worker
         if serial >= _UNZR_SERIALS:
             return None
-        self.unzr_used[key] = self.unzr_used.get(key, 0) + 1
-        return unzr_for(born, serial)
+        self.unzr_used[key] = used + 1
+        known = self.unzr_dates.get(key)
+        if known is None:
+            text = f"{born:%Y%m%d}"
+            known = self.unzr_dates[key] = (text, _weighted_sum(text, _ICAO_WEIGHTS * 3))
+        date_part, date_sum = known
+        number = f"{date_part}-{serial:04d}{(date_sum + _UNZR_SERIAL_SUMS[serial]) % 10}"
+        if self.persons_made % 97 == 0:
+            assert number == unzr_for(born, serial), (born, serial)
+        return number
 
     def _settlement(self, hromada: Hromada) -> str | None:
         rng = self.rng
         if hromada.is_kyiv or rng.random() < 0.1:
             return None
         if hromada.cities and (not hromada.others or rng.random() < 0.85):
-            return hromada.cities[0] if rng.random() < 0.9 else rng.choice(hromada.cities)
-        return rng.choice(hromada.others) if hromada.others else None
+            return hromada.cities[0] if rng.random() < 0.9 else pick(rng, hromada.cities)
+        return pick(rng, hromada.others) if hromada.others else None
 
     def _address(self, hromada: Hromada, settlement: str | None) -> str | None:
         rng = self.rng
         if rng.random() < 0.05:
             return None
         urban = hromada.is_kyiv or settlement in hromada.cities
-        street = rng.choice(KYIV_STREETS if hromada.is_kyiv else STREETS)
-        house = rng.randint(1, 120 if urban else 80)
+        street = pick(rng, KYIV_STREETS if hromada.is_kyiv else STREETS)
+        house = between(rng, 1, 120 if urban else 80)
         if urban and rng.random() < 0.8:
-            return f"{street}, {house}, кв. {rng.randint(1, 180)}"
+            return f"{street}, {house}, кв. {between(rng, 1, 180)}"
         return f"{street}, {house}"
 
     def _phone(self) -> str:
-        return f"+380{self.rng.choice(_MOBILE_CODES)}{self.rng.randrange(10**7):07d}"
+        return f"+380{pick(self.rng, _MOBILE_CODES)}{between(self.rng, 0, 10**7 - 1):07d}"
 
     def _uuid(self) -> uuid.UUID:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        """A version 4 UUID (what ``uuid.UUID(int=…, version=4)`` makes, made faster)."""
+        return fast_uuid(self.rng.getrandbits(128) & _V4_CLEAR | _V4_SET)
 
 
 def _known(codes: list[str], known: set[str]) -> list[str]:

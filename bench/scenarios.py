@@ -10,13 +10,16 @@ scenario whose endpoint is still being built stays ``pending``: it is listed, no
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
 KYIV = "UA80000000000093317"
 API = "/api/v1"
+BATCH_SIZE = 10_000  # records per batch: the most the API takes (MAX_BATCH)
 
 RequestSpec = dict[str, Any]
 
@@ -30,11 +33,25 @@ class Context:
     search_terms: list[str]
     #: ``token(role, **claims)``: a signed development token for the role.
     token: Callable[..., str]
+    #: The Kyiv provider with the most families linked to it, and what it offers (service
+    #: code → places); None in a database generated before providers were.
+    provider_id: str | None = None
+    provider_offers: dict[str, list[str]] = field(default_factory=dict)
+    #: Families linked to that provider, each with one active member: (family, person).
+    provider_families: list[tuple[str, str | None]] = field(default_factory=list)
 
     def officer(self) -> dict[str, str]:
-        """Headers of a Kyiv community officer: reads and writes Kyiv's families."""
+        """Headers of a Kyiv community officer: reads and writes Kyiv's families and cases."""
         token = self.token("community_officer", territory=KYIV, sub="bench-officer")
         return {"Authorization": f"Bearer {token}"}
+
+    def provider_staff(self) -> dict[str, str]:
+        """Headers of the sampled Kyiv provider's staff, for JSON bodies."""
+        if self.provider_id is None or not self.provider_families:
+            raise SystemExit("this database has no provider samples (bench.kyiv_provider): "
+                             "generate it again with bench/generate")
+        token = self.token("provider_staff", provider_id=self.provider_id, sub="bench-staff")
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -80,20 +97,49 @@ def bare_list_hromada(ctx: Context) -> list[RequestSpec]:
     return [{"method": "GET", "path": f"/families?hromada={KYIV}&limit=50"}]
 
 
-# --- endpoints being built (migration 0003 onwards) --------------------------------------------
-#
-# When an endpoint lands, give its scenario a ``registry=`` function and drop ``pending``:
-#
-# post_service_record: POST one service record as provider_staff (a ``provider_id`` claim) of
-#   a provider serving Kyiv, for a sampled Kyiv family, with ``Idempotency-Key: bench-{seq}``
-#   and an external reference containing ``{seq}`` so every request creates a record.
-#   ``bench/generate`` then needs a providers stage (a ``Stage`` filling providers and
-#   provider_services) so there is a provider to submit as.
-# ingest_service_records: POST a batch of 10 000 records; run it with few connections
-#   (``connections=2``) and ``items_per_request=10_000`` so records/s is reported.
-# cases_visit_overdue: GET the case list filtered to cases whose visit is overdue, as the Kyiv
-#   community officer; needs a cases stage in ``bench/generate`` (cases with last visits spread
-#   over the past weeks, so about a tenth are overdue).
+# --- service records and cases ------------------------------------------------------------------
+
+
+def _record(ctx: Context, n: int, external_ref: str) -> dict[str, Any]:
+    """The ``n``-th valid record of the sampled provider: one of its linked families (every
+    other one naming the member), one of its offers at a place it offers, delivered in the
+    last four weeks."""
+    family_id, person_id = ctx.provider_families[n % len(ctx.provider_families)]
+    offers = sorted(ctx.provider_offers.items())
+    code, places = offers[n % len(offers)]
+    return {"family_id": family_id, "person_id": person_id if n % 2 else None,
+            "service_code": code, "place": places[n // len(offers) % len(places)],
+            "delivered_on": (date.today() - timedelta(days=1 + n % 28)).isoformat(),
+            "units": 1 + n % 3, "duration_minutes": 60, "outcome": "delivered",
+            "external_ref": external_ref}
+
+
+def _run_tag() -> str:
+    """Part of every idempotency key and external reference: ``{seq}`` starts again at 1 in
+    every load generator run, the tag keeps one measurement's records from being
+    resubmissions of another's."""
+    return secrets.token_hex(4)
+
+
+def post_service_record(ctx: Context) -> list[RequestSpec]:
+    tag = _run_tag()
+    headers = {**ctx.provider_staff(), "Idempotency-Key": f"bench-{tag}-{{seq}}"}
+    return [{"method": "POST", "path": f"{API}/service-records", "headers": headers,
+             "body": _record(ctx, n, f"bench-{tag}-{{seq}}")}
+            for n in range(2 * len(ctx.provider_families))]
+
+
+def ingest_service_records(ctx: Context) -> list[RequestSpec]:
+    tag = _run_tag()
+    headers = {**ctx.provider_staff(), "Idempotency-Key": f"bench-batch-{tag}-{{seq}}"}
+    records = [_record(ctx, n, f"bench-{tag}-{{seq}}-{n}") for n in range(BATCH_SIZE)]
+    return [{"method": "POST", "path": f"{API}/service-records/batch", "headers": headers,
+             "body": {"records": records}}]
+
+
+def cases_visit_overdue(ctx: Context) -> list[RequestSpec]:
+    return [{"method": "GET", "path": f"{API}/cases?visit_overdue=true",
+             "headers": ctx.officer()}]
 
 
 SCENARIOS = [
@@ -104,11 +150,11 @@ SCENARIOS = [
              registry=search_name_typo),
     Scenario("list_hromada", "GET /families?hromada= first page (50 families and members)",
              registry=list_hromada, bare=bare_list_hromada),
-    Scenario("post_service_record", "POST one service record (idempotent)", registry=None,
-             pending="service-record endpoints are being built"),
+    Scenario("post_service_record",
+             "POST one service record (Idempotency-Key, a new external_ref) as provider staff",
+             registry=post_service_record),
     Scenario("ingest_service_records", "POST a batch of 10 000 service records",
-             registry=None, pending="service-record endpoints are being built",
-             connections=2, items_per_request=10_000),
-    Scenario("cases_visit_overdue", "GET the case list with visit_overdue", registry=None,
-             pending="case endpoints are being built"),
+             registry=ingest_service_records, connections=2, items_per_request=BATCH_SIZE),
+    Scenario("cases_visit_overdue", "GET /cases?visit_overdue=true first page (Kyiv)",
+             registry=cases_visit_overdue),
 ]
