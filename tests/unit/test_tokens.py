@@ -470,6 +470,39 @@ def test_cache_returns_the_same_claims_without_reverifying(
     assert decodes == [token]
 
 
+def test_principal_is_parsed_once_per_token(
+    verifier: TokenVerifier, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = _count_decodes(monkeypatch)
+    token = sign(key, claims(role="community_officer", territory="UA80000000000093317"))
+    first = verifier.principal(token)
+    assert first.role is Role.COMMUNITY_OFFICER
+    assert first.territory == "UA80000000000093317"
+    assert verifier.principal(token) is first
+    assert decodes == [token]
+
+
+def test_principal_of_bad_claims_is_refused_every_time(
+    verifier: TokenVerifier, key: SigningKey
+) -> None:
+    """A signed token whose claims do not make a caller is never remembered as one."""
+    token = sign(key, claims(role="community_officer"))  # no territory
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="territory"):
+            verifier.principal(token)
+
+
+def test_principal_of_an_expired_token_is_refused(
+    verifier: TokenVerifier, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    token = sign(key, claims(iat=now, exp=now + 60))
+    verifier.principal(token)
+    _move_clocks(monkeypatch, now + 3600, jose_too=True)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.principal(token)
+
+
 def test_cache_does_not_serve_an_expired_token(
     verifier: TokenVerifier, key: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:

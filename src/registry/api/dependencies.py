@@ -16,7 +16,6 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.auth.principal import Principal
 from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -55,7 +54,7 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None,
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = Principal.from_claims(verifier.verify(credentials.credentials))
+    principal = verifier.principal(credentials.credentials)
     request.state.principal_sub = principal.sub
     caller = Caller(principal, request.state.request_id, purpose)
     request.state.caller = caller

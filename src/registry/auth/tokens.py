@@ -3,19 +3,21 @@
 Verification is strict: the header's ``alg`` must be on the allow-list and match
 the type of the key its ``kid`` names; ``exp``, ``iat``, ``sub``, ``aud`` and
 ``iss`` are required. A verified token is remembered until it expires, so a
-client's next request skips the signature check.
+client's next request skips the signature check and the parsing of its claims.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from jose import ExpiredSignatureError, JWTError, jwk, jwt
 from jose.exceptions import JWTClaimsError
 
 from registry.auth.keys import ALLOWED_ALGORITHMS, SigningKey, VerificationKeys
+from registry.auth.principal import Principal
 from registry.errors import Unauthenticated
 
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "aud", "iss")
@@ -36,6 +38,13 @@ _OPTIONS = {
 _MAX_TOKEN_LENGTH = 8192
 
 
+@dataclass(slots=True)
+class _Verified:
+    expires_at: float
+    claims: dict[str, Any]
+    principal: Principal | None = None  # parsed on first use
+
+
 class TokenVerifier:
     def __init__(
         self, keys: VerificationKeys, *, issuer: str, audience: str, cache_size: int = 4096
@@ -45,23 +54,34 @@ class TokenVerifier:
         self._key_types = {kid: key["kty"] for kid, key in keys.by_kid.items()}
         self._issuer = issuer
         self._audience = audience
-        self._cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[str, _Verified] = OrderedDict()
         self._cache_size = cache_size
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or ``Unauthenticated`` saying what is wrong (never the token)."""
+        return self._verified(token).claims
+
+    def principal(self, token: str) -> Principal:
+        """The caller the token names: ``verify`` then ``Principal.from_claims``, both done
+        once per token while it is valid."""
+        verified = self._verified(token)
+        if verified.principal is None:
+            verified.principal = Principal.from_claims(verified.claims)
+        return verified.principal
+
+    def _verified(self, token: str) -> _Verified:
         cached = self._cache.get(token)
         if cached is not None:
-            expires_at, claims = cached
-            if time.time() < expires_at:
+            if time.time() < cached.expires_at:
                 self._cache.move_to_end(token)
-                return claims
+                return cached
             del self._cache[token]
         claims = self._verify(token)
-        self._cache[token] = (float(claims["exp"]), claims)
+        verified = _Verified(float(claims["exp"]), claims)
+        self._cache[token] = verified
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return claims
+        return verified
 
     def _verify(self, token: str) -> dict[str, Any]:
         if len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 2:
