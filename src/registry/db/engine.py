@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 
 class Database:
@@ -86,9 +87,17 @@ class Database:
             async with driver.transaction():
                 yield driver
             return
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection
+        # The pool's connection itself, not a SQLAlchemy Connection around it: a third of the
+        # cost of the checkout and return, on the most frequent requests.
+        pooled = await self.engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        except BaseException:
+            # Interrupted mid-statement, the connection's state is unknown: not reused.
+            await greenlet_spawn(pooled.invalidate)
+            raise
+        finally:
+            await greenlet_spawn(pooled.close)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
