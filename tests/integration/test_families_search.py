@@ -20,6 +20,7 @@ from tests.factories import (
     IRPIN,
     KYIV_OBLAST,
     LVIV,
+    LVIV_OBLAST,
     child,
     create_family,
     family,
@@ -330,6 +331,48 @@ async def test_search_never_reaches_outside_the_hromada(client, connection, make
             assert found <= BUCHA_FAMILIES
         else:
             assert found == {place}
+
+
+MATCHING_SHEVCHENKO = {"shevchenko", "shevchenkiv", "levchenko", "irpin", "lviv"}
+
+
+@pytest.mark.parametrize(("claims", "found"), [
+    ({"role": "ministry_admin"}, MATCHING_SHEVCHENKO),
+    ({"role": "regional_officer", "territory": KYIV_OBLAST}, MATCHING_SHEVCHENKO - {"lviv"}),
+    ({"role": "integration", "scope": "families:read", "territory": BUCHA_RAION},
+     MATCHING_SHEVCHENKO - {"lviv"}),
+    ({"role": "integration", "scope": "families:read", "territory": LVIV_OBLAST}, {"lviv"}),
+    ({"role": "integration", "scope": "families:read"}, MATCHING_SHEVCHENKO),
+    ({"role": "community_officer", "territory": IRPIN}, {"irpin"}),
+])
+@pytest.mark.parametrize("q", ["Шевченко", "Shevchenko"])
+async def test_name_search_covers_the_whole_reach(client, connection, make_token, seeded,
+                                                  claims, found, q):
+    """Search looks for names only in the caller's oblast (inside the index); whatever the
+    reach, it finds every matching family within it."""
+    claims = dict(claims)
+    headers = bearer(token(make_token, claims.pop("role"), **claims))
+    assert set(names(seeded, await listed(client, connection, headers, q=q))) == found
+
+
+async def test_a_family_moved_to_another_oblast_is_found_there(client, connection, make_token,
+                                                               seeded):
+    """A member's oblast follows the family's (the database keeps them equal), so name search
+    in the new oblast finds the family and the old oblast no longer does."""
+    mover = bearer(token(make_token, "integration", scope="families:read families:write"))
+    lviv = seeded["lviv"]
+    moved = await client.patch(f"{FAMILIES}/{lviv['id']}", json={"hromada_code": BUCHA},
+                               headers={**mover, "If-Match": f'"{lviv["version"]}"'})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["oblast_code"] == KYIV_OBLAST
+    oblasts = (await connection.execute(text(
+        "SELECT DISTINCT oblast_code FROM persons WHERE family_id = :id"),
+        {"id": lviv["id"]})).scalars().all()
+    assert oblasts == [KYIV_OBLAST]
+    bucha = bearer(token(make_token, "community_officer", territory=BUCHA))
+    assert "lviv" in names(seeded, await listed(client, connection, bucha, q="Шевченко"))
+    lviv_oblast = bearer(token(make_token, "regional_officer", territory=LVIV_OBLAST))
+    assert await listed(client, connection, lviv_oblast, q="Шевченко") == []
 
 
 async def test_filtering_by_another_hromada_finds_nothing(client, connection, worker, seeded):

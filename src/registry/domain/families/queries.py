@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 from sqlalchemy import (
     Date,
+    Integer,
     Numeric,
     Text,
     Uuid,
@@ -23,9 +25,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     true,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.engine import RowMapping
@@ -33,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
-from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.statements import Compiled, compile_statement
 from registry.domain.audit.models import AuditEvent
 from registry.domain.audit.trail import Caller, record
@@ -41,12 +45,14 @@ from registry.domain.families.access import IdentifierView, identifier_view, vis
 from registry.domain.families.identifiers import mask_identifier
 from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
 from registry.domain.families.names import query_key
+from registry.domain.territories.models import Territory
 from registry.domain.territories.queries import require_territory
 from registry.errors import FieldError, InvalidInput, NotFound
 
 FAMILY = "family"
 _f = Family.__table__.c  # type: ignore[attr-defined]
 _p = Person.__table__.c  # type: ignore[attr-defined]
+_t = Territory.__table__.c  # type: ignore[attr-defined]
 
 FAMILY_COLUMNS = (
     _f.id, _f.oblast_code, _f.raion_code, _f.hromada_code, _f.settlement_code, _f.address_line,
@@ -217,71 +223,204 @@ class FamilyFilter:
 async def list_families(
     session: AsyncSession, caller: Caller, page: PageRequest, where: FamilyFilter
 ) -> Page[dict[str, Any]]:
-    """Families matching ``where``: by relevance then id when searching by name, else by id."""
+    """Families matching ``where``, each with its members: by relevance then id when searching
+    by name, else by id. One statement reads the page and writes its audit event."""
     if where.hromada is not None:
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
     for field, kind, code in (("query.category", "recipient_categories", where.category),
                               ("query.factor", "hardship_factors", where.factor)):
         if code is not None:
             await _require_reference_code(session, field, kind, code)
-    statement = select(_f.id).where(visible_families(caller.principal))
-    # Names and numbers find a family a person is or was a member of: an archived family's
-    # members are former members, and a person's earlier family is part of their history.
-    if where.rnokpp is not None:
-        statement = statement.where(_f.id.in_(
-            select(_p.family_id).where(_p.rnokpp == where.rnokpp)))
-    if where.unzr is not None:
-        statement = statement.where(_f.id.in_(
-            select(_p.family_id).where(_p.unzr == where.unzr)))
-    if where.hromada is not None:
-        statement = statement.where(_f.hromada_code == where.hromada)
-    if where.category is not None:
-        statement = statement.where(_f.categories.contains([where.category]))
-    if where.factor is not None:
-        statement = statement.where(_f.factors.contains([where.factor]))
-    if where.status is not None:
-        statement = statement.where(_f.status == where.status)
-    if where.has_child_under is not None:
-        statement = statement.where(exists().where(
-            _p.family_id == _f.id, _p.status == "active",
-            _p.birth_date > func.current_date() - func.make_interval(where.has_child_under),
-        ))
-
+    principal = caller.principal
+    values: dict[str, Any] = {
+        name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None}
+    search: str | None = None
     if where.q is not None:
-        statement, order_by = await _matching_names(session, statement, where.q)
+        values["key"], is_latin = _search_key(where.q)
+        search = "latin_key" if is_latin else "name_key"
+        # SET LOCAL: the similarity operators read the threshold (the index answers only
+        # through them); this also opens the transaction the page is read in.
+        await session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', "
+                                   ":threshold, true)"), {"threshold": str(SEARCH_THRESHOLD)})
+    if page.after is not None:
+        values.update(_cursor_values(page.after, searching=search is not None))
+    compiled = _page_statement(_PageShape(
+        role=principal.role, territory=principal.territory, provider_id=principal.provider_id,
+        filters=tuple(name for name in _FILTERS if name in values), search=search,
+        after=page.after is not None))
+    # The driver's connection, inside the session's transaction: the statement is prepared
+    # once per connection and its rows are decoded without the ORM.
+    raw = await (await session.connection()).get_raw_connection()
+    connection: asyncpg.Connection = raw.driver_connection
+    rows = await connection.fetch(compiled.sql, *compiled.arguments(
+        **values, fetch=page.limit + 1, limit=page.limit, actor=principal.sub,
+        role=principal.role.value, request_id=caller.request_id, purpose=caller.purpose))
+    return _page_of_families(rows, page, searching=search is not None,
+                             view=identifier_view(principal))
+
+
+#: The filters other than the name, as conditions on a family (bound parameters named as the
+#: filter); names and numbers find a family a person is or was a member of: an archived
+#: family's members are former members, and a person's earlier family is part of their history.
+_FILTERS: dict[str, Any] = {
+    "rnokpp": lambda: _f.id.in_(select(_p.family_id).where(_p.rnokpp == _param("rnokpp", _p))),
+    "unzr": lambda: _f.id.in_(select(_p.family_id).where(_p.unzr == _param("unzr", _p))),
+    "hromada": lambda: _f.hromada_code == bindparam("hromada", type_=_f.hromada_code.type),
+    "category": lambda: _f.categories.contains(_one_code("category")),
+    "factor": lambda: _f.factors.contains(_one_code("factor")),
+    "status": lambda: _f.status == _param("status", _f),
+    "has_child_under": lambda: exists().where(
+        _p.family_id == _f.id, _p.status == "active",
+        _p.birth_date > func.current_date()
+        - func.make_interval(bindparam("has_child_under", type_=Integer))),
+}
+
+
+def _param(name: str, columns: Any) -> Any:
+    return bindparam(name, type_=columns[name].type)
+
+
+def _one_code(name: str) -> Any:
+    return cast(array([bindparam(name, type_=Text)]), ARRAY(Text))
+
+
+@dataclass(frozen=True, slots=True)
+class _PageShape:
+    """What a list statement depends on besides its parameter values."""
+
+    role: Role
+    territory: str | None
+    provider_id: uuid.UUID | None
+    filters: tuple[str, ...]
+    #: The key compared with the search text (name_key or latin_key) when searching by name
+    search: str | None
+    after: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_statement(shape: _PageShape) -> Compiled:
+    """One statement that reads a page of visible families (the ids, one more than the limit
+    to know whether a next page exists), their members, and writes the audit event listing
+    the families returned. Built once per shape; the SQL is the same for every caller of a
+    role and territory, so the server keeps one prepared plan."""
+    principal = Principal(sub="", role=shape.role, territory=shape.territory,
+                          provider_id=shape.provider_id)
+    statement = select(*FAMILY_COLUMNS).where(
+        visible_families(principal), *(_FILTERS[name]() for name in shape.filters))
+    after: list[Any] = [bindparam("after_id", type_=Uuid)]
+    if shape.search is not None:
+        matches = _name_matches(principal, _p[shape.search])
+        statement = statement.join(matches, matches.c.family_id == _f.id)
+        order_by = [matches.c.rank, _f.id]
+        after.insert(0, bindparam("after_rank", type_=matches.c.rank.type))
     else:
         order_by = [_f.id]
-    rows = (await session.execute(
-        keyset(statement.add_columns(*order_by[:-1]), order_by, page)
-    )).all()
-    result = page_of(rows, page, key=lambda row: (*row[1:], row[0]))
-    families = await families_by_id(session, caller, [row[0] for row in result.items])
-    await record(session, caller, "list_families", FAMILY, [f["id"] for f in families])
-    return Page(families, result.next_after)
+    if shape.after:
+        statement = statement.where(tuple_(*order_by) > tuple_(*after))
+    found = (statement.add_columns(*order_by[:-1]).order_by(*order_by)
+             .limit(bindparam("fetch", type_=Integer)).cte("found"))
+    order = [found.c[column.name] for column in order_by]
+    listed = select(*order).order_by(*order).limit(bindparam("limit", type_=Integer)
+                                                   ).subquery("listed")
+    listed_ids = select(func.coalesce(
+        func.array_agg(aggregate_order_by(cast(listed.c.id, Text),
+                                          *(listed.c[c.name] for c in order_by))),
+        cast(array([], type_=Text), ARRAY(Text)),
+    )).scalar_subquery()
+    audit = insert(AuditEvent).from_select(
+        ["actor", "role", "action", "resource_type", "resource_ids", "request_id", "purpose",
+         "outcome"],
+        select(bindparam("actor", type_=Text), bindparam("role", type_=Text),
+               literal("list_families"), literal(FAMILY), listed_ids,
+               bindparam("request_id", type_=Text), bindparam("purpose", type_=Text),
+               literal("success")),
+    ).cte("audit")
+    members = (column.label(f"member_{column.name}") for column in PERSON_COLUMNS)
+    return compile_statement(
+        select(found, *members)
+        .select_from(found.outerjoin(Person, _p.family_id == found.c.id))
+        .order_by(*order, _p.status, _p.birth_date, _p.id)
+        .add_cte(audit))
 
 
-async def _matching_names(
-    session: AsyncSession, statement: Any, q: str
-) -> tuple[Any, list[Any]]:
-    """Join families whose current or former members' names resemble ``q`` (Cyrillic, or
-    Latin compared with the official transliteration); order best match first."""
+def _cursor_values(after: tuple[Any, ...], *, searching: bool) -> dict[str, Any]:
+    """The bound values of a cursor: (rank, id) when searching by name, else (id,)."""
+    names = ("after_rank", "after_id") if searching else ("after_id",)
+    if len(after) != len(names) or not all(isinstance(value, str) for value in after):
+        raise InvalidCursor("cursor does not match this list")
     try:
-        key, is_latin = query_key(q)
+        values: dict[str, Any] = {"after_id": uuid.UUID(after[-1])}
+        if searching:
+            values["after_rank"] = Decimal(after[0])
+    except (ValueError, ArithmeticError) as error:
+        raise InvalidCursor("cursor does not match this list") from error
+    return values
+
+
+def _page_of_families(rows: Sequence[asyncpg.Record], page: PageRequest, *, searching: bool,
+                      view: IdentifierView) -> Page[dict[str, Any]]:
+    """Fold the rows (one per member, ordered by family) into families and note where the
+    next page starts: after the sort key of the last family shown."""
+    families: list[dict[str, Any]] = []
+    sort_keys: list[tuple[Any, ...]] = []
+    width = len(_FAMILY_NAMES)
+    members: list[dict[str, Any]] = []
+    for row in rows:
+        if not families or row[0] != families[-1]["id"]:
+            members = []
+            families.append(_render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)),
+                                           members, view))
+            sort_keys.append((row[width], row[0]) if searching else (row[0],))
+        if row[-len(_PERSON_NAMES)] is not None:
+            members.append(render_person(
+                dict(zip(_PERSON_NAMES, row[-len(_PERSON_NAMES):], strict=True)), view))
+    if len(families) > page.limit:
+        return Page(families[:page.limit], sort_keys[page.limit - 1])
+    return Page(families, None)
+
+
+def _search_key(q: str) -> tuple[str, bool]:
+    try:
+        return query_key(q)
     except ValueError as error:
         raise InvalidInput("The search text has no letters.",
                            errors=[FieldError("query.q", str(error))]) from None
-    column = _p.latin_key if is_latin else _p.name_key
-    await session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', "
-                               ":threshold, true)"), {"threshold": str(SEARCH_THRESHOLD)})
+
+
+def _name_matches(principal: Principal, column: Any) -> Any:
+    """Families whose current or former members' names resemble the search key (Cyrillic, or
+    Latin compared with the official transliteration), with their rank (best first)."""
+    key = bindparam("key", type_=Text)
+    conditions = [column.op("%>")(key)]
+    oblast = _oblast_of_reach(principal)
+    if oblast is not None:
+        conditions.append(_p.oblast_code == oblast)
     score = cast(func.max(func.word_similarity(key, column)), Numeric(5, 4))
-    matches = (
+    return (
         select(_p.family_id, (literal(0) - score).label("rank"))
-        .where(column.op("%>")(key))
+        .where(*conditions)
         .group_by(_p.family_id)
         .subquery("matches")
     )
-    statement = statement.join(matches, matches.c.family_id == _f.id)
-    return statement, [matches.c.rank, _f.id]
+
+
+def _oblast_of_reach(principal: Principal) -> Any | None:
+    """The oblast that holds every family a territory-confined caller may see (see
+    ``visible_families``), so name search can leave other oblasts' persons to the index
+    (persons carry their family's oblast); None for callers not confined to a territory."""
+    if principal.territory is None or principal.role not in _TERRITORY_CONFINED:
+        return None
+    reach = (select(_t.code, _t.parent_code, _t.category)
+             .where(_t.code == principal.territory).cte("reach", recursive=True))
+    parent = Territory.__table__.alias("parent")  # type: ignore[attr-defined]
+    reach = reach.union_all(select(parent.c.code, parent.c.parent_code, parent.c.category)
+                            .join(reach, parent.c.code == reach.c.parent_code))
+    return (select(reach.c.code).where(or_(reach.c.category == "O", reach.c.category == "K"))
+            .scalar_subquery())
+
+
+_TERRITORY_CONFINED = frozenset({Role.REGIONAL_OFFICER, Role.COMMUNITY_OFFICER,
+                                 Role.SOCIAL_WORKER, Role.INTEGRATION})
 
 
 async def possible_duplicates(
