@@ -455,4 +455,8 @@ class Households:
 
 def _known(codes: list[str], known: set[str]) -> list[str]:
     """The first 3 distinct codes the reference table has (as the demo seed keeps them)."""
-    return list(dict.fromkeys(c for c in codes if c in known))[:3]
+    kept: list[str] = []  # a loop: dict.fromkeys over a generator costs more for 0–4 codes
+    for code in codes:
+        if code in known and code not in kept:
+            kept.append(code)
+    return kept[:3]
