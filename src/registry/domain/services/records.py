@@ -10,27 +10,28 @@ statement: validation costs no round trip per record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from asyncpg import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
-    Date,
-    Integer,
     String,
-    Text,
     Uuid,
     and_,
     bindparam,
     func,
+    insert,
     literal_column,
     select,
-    text,
+    true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from registry.db.ids import new_id
 from registry.db.pagination import Page, PageRequest, keyset, page_of
@@ -41,7 +42,7 @@ from registry.domain.providers.models import Provider, ProviderService
 from registry.domain.services.access import submitting_provider, visible_records
 from registry.domain.services.models import Service, ServiceRecord, ServiceRecordVersion
 from registry.domain.services.rules import delivery_date_problem
-from registry.domain.versioning import note_change, require_current
+from registry.domain.versioning import RecordChange, note_change, require_current
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
 SERVICE_RECORD = "service_record"
@@ -118,38 +119,52 @@ async def _provider_offers(session: AsyncSession, provider_id: uuid.UUID
     return {code: frozenset(places) for code, places in rows}
 
 
+def _probe(keys: list[Any], key_type: Any, lookup: Callable[[Any], Select[Any]]
+           ) -> Select[Any]:
+    """The row ``lookup(key)`` finds for each of ``keys`` (at most one), looked up key by key
+    through the index: a nested loop over the keys, whatever the statistics say. With ten
+    thousand keys in one ``= ANY`` the planner prefers reading a provider's records or the
+    families whole, which grows with the table (0.65 s for 10 000 references against a
+    provider's 370 000 records, 0.06 s probed)."""
+    wanted = (func.unnest(bindparam(None, keys, type_=ARRAY(key_type)))
+              .table_valued("key").render_derived(name="wanted"))
+    found = lookup(wanted.c.key).limit(literal_column("1")).lateral("found")
+    return select(found).select_from(wanted).join(found, true())
+
+
 async def _known(
     session: AsyncSession, provider_id: uuid.UUID, records: Sequence[dict[str, Any]],
     *, lock_refs: bool = True,
 ) -> _Known:
     offered = await _provider_offers(session, provider_id)
     family_ids = list({r["family_id"] for r in records})
-    families = {row.id: dict(row._mapping) for row in (await session.execute(
+    referred = await session.execute(_probe(family_ids, Uuid, lambda key: (
         select(_f.id, _f.oblast_code, _f.raion_code, _f.hromada_code)
         .join(FamilyProviderAccess, and_(_a.family_id == _f.id, _a.provider_id == provider_id,
                                          _a.revoked_at.is_(None)))
-        .where(_f.id.in_(family_ids)))).all()} if family_ids else {}
+        .where(_f.id == key))))
+    families = {family_id: {"oblast_code": oblast, "raion_code": raion, "hromada_code": hromada}
+                for family_id, oblast, raion, hromada in referred}
     person_ids = list({r["person_id"] for r in records if r.get("person_id") is not None})
-    persons: dict[uuid.UUID, uuid.UUID] = {row.id: row.family_id for row in (
-        await session.execute(select(_p.id, _p.family_id).where(_p.id.in_(person_ids))))
-    } if person_ids else {}
+    persons: dict[uuid.UUID, uuid.UUID] = dict((await session.execute(_probe(
+        person_ids, Uuid, lambda key: select(_p.id, _p.family_id).where(_p.id == key)))
+    ).all()) if person_ids else {}
     refs = list({r["external_ref"] for r in records if r.get("external_ref") is not None})
     existing: dict[str, dict[str, Any]] = {}
     if refs:
-        statement = (select(_r.id, _r.external_ref, _r.status, _r.version,
-                            *(_r[name] for name in CONTENT_FIELDS))
-                     .where(_r.provider_id == provider_id, _r.external_ref.in_(refs)))
-        if lock_refs:
-            statement = statement.with_for_update()
-        existing = {row["external_ref"]: dict(row)
-                    for row in (await session.execute(statement)).mappings()}
+        def by_ref(key: Any) -> Select[Any]:
+            statement = (select(_r.id, _r.external_ref, _r.status, _r.version,
+                                *(_r[name] for name in CONTENT_FIELDS))
+                         .where(_r.provider_id == provider_id, _r.external_ref == key))
+            return statement.with_for_update() if lock_refs else statement
+        existing = {row["external_ref"]: dict(row) for row in
+                    (await session.execute(_probe(refs, String, by_ref))).mappings()}
     case_ids = list({r["case_id"] for r in records if r.get("case_id") is not None})
-    cases: dict[uuid.UUID, uuid.UUID] = {row.id: row.family_id for row in (
-        await session.execute(select(_c.id, _c.family_id).where(
-            _c.id.in_(case_ids), _c.id.in_(select(_ref.case_id).where(
-                _ref.provider_id == provider_id,
-                _ref.status.in_(["accepted", "closed"]))))))
-    } if case_ids else {}
+    cases: dict[uuid.UUID, uuid.UUID] = dict((await session.execute(_probe(
+        case_ids, Uuid, lambda key: select(_c.id, _c.family_id).where(
+            _c.id == key, _c.id.in_(select(_ref.case_id).where(
+                _ref.provider_id == provider_id, _ref.status.in_(["accepted", "closed"]))))))
+    ).all()) if case_ids else {}
     return _Known(offered, families, persons, existing, cases)
 
 
@@ -182,7 +197,7 @@ def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date
 
 
 def _content(values: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(values.get(name) for name in CONTENT_FIELDS)
+    return tuple(map(values.get, CONTENT_FIELDS))
 
 
 async def submit(
@@ -248,57 +263,64 @@ async def submit(
     return results
 
 
-def _array(name: str, values: list[Any], element: Any) -> Any:
-    return bindparam(name, values, type_=ARRAY(element))
+#: What a new record is written with; the other columns take their defaults.
+_NEW_COLUMNS = ("id", "provider_id", "external_ref", *CONTENT_FIELDS, "oblast_code",
+                "raion_code", "hromada_code", "changed_by")
 
 
-_INSERT = text("""
-    INSERT INTO service_records (
-        id, provider_id, external_ref, family_id, person_id, oblast_code, raion_code,
-        hromada_code, service_code, delivered_on, units, duration_minutes, place, outcome,
-        notes, case_id, changed_by)
-    SELECT r.id, :provider_id, r.external_ref, r.family_id, r.person_id, f.oblast_code,
-           f.raion_code, f.hromada_code, r.service_code, r.delivered_on, r.units,
-           r.duration_minutes, r.place, r.outcome, r.notes, r.case_id, :actor
-    FROM unnest(:ids, :refs, :family_ids, :person_ids, :codes, :dates, :units, :durations,
-                :places, :outcomes, :notes, :case_ids)
-         AS r(id, external_ref, family_id, person_id, service_code, delivered_on, units,
-              duration_minutes, place, outcome, notes, case_id)
-    JOIN families f ON f.id = r.family_id
-    ON CONFLICT (provider_id, external_ref) DO NOTHING
-    RETURNING id
-""")
+
+async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` into service_records on the session's connection (so in its
+    transaction): SQLAlchemy has no COPY, asyncpg does."""
+    raw = await (await session.connection()).get_raw_connection()
+    assert raw.driver_connection is not None  # a checked-out connection has its driver's
+    await raw.driver_connection.copy_records_to_table(
+        "service_records", records=rows, columns=_NEW_COLUMNS)
+
+
+def _unnest(columns: Sequence[str], rows: list[tuple[Any, ...]], name: str) -> Any:
+    """``rows`` as a table named ``name``: one array per column of service_records, unnested
+    (one parameter per column, however many rows)."""
+    arrays = [bindparam(None, list(values), type_=ARRAY(_r[column].type))
+              for column, values in zip(columns, zip(*rows, strict=True), strict=True)]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
+
+
+def _insert_skipping_taken(rows: list[tuple[Any, ...]]) -> Any:
+    """The same rows as one INSERT, skipping those whose external reference is taken."""
+    unnested = _unnest(_NEW_COLUMNS, rows, "incoming")
+    return (pg_insert(ServiceRecord).from_select(_NEW_COLUMNS, select(*unnested.c))
+            .on_conflict_do_nothing(index_elements=["provider_id", "external_ref"])
+            .returning(_r.id))
 
 
 async def _insert(
     session: AsyncSession, caller: Caller, provider_id: uuid.UUID, known: _Known,
     new: list[tuple[Result, dict[str, Any]]], *, atomic: bool,
 ) -> None:
+    """Write the new records with COPY: no statement to plan, no parameters to bind per
+    value, no speculative insertion. Only when another request stored one of these external
+    references since ``_known`` read them does COPY fail on the unique index; the rows are
+    then written again, skipping the taken ones."""
     if not new:
         return
-    for result, _ in new:
+    rows = []
+    for result, values in new:
         result.id, result.version, result.outcome = new_id(), 1, "created"
-    column = {name: [v.get(name) for _, v in new] for name in CONTENT_FIELDS}
-    statement = _INSERT.bindparams(
-        _array("ids", [r.id for r, _ in new], Uuid),
-        _array("refs", [v.get("external_ref") for _, v in new], String),
-        _array("family_ids", column["family_id"], Uuid),
-        _array("person_ids", column["person_id"], Uuid),
-        _array("codes", column["service_code"], String),
-        _array("dates", column["delivered_on"], Date),
-        _array("units", column["units"], Integer),
-        _array("durations", column["duration_minutes"], Integer),
-        _array("places", column["place"], String),
-        _array("outcomes", column["outcome"], String),
-        _array("notes", column["notes"], Text),
-        _array("case_ids", column["case_id"], Uuid),
-        provider_id=provider_id, actor=caller.principal.sub,
-    )
-    inserted = set((await session.execute(statement)).scalars())
+        family = known.families[values["family_id"]]
+        rows.append((result.id, provider_id, values.get("external_ref"), *_content(values),
+                     family["oblast_code"], family["raion_code"], family["hromada_code"],
+                     caller.principal.sub))
+    try:
+        async with session.begin_nested():
+            await _copy(session, rows)
+        return
+    except UniqueViolationError:
+        pass
+    inserted = set((await session.execute(_insert_skipping_taken(rows))).scalars())
     lost = [result for result, _ in new if result.id not in inserted]
     if not lost:
         return
-    # Another request stored the same external reference between our read and our write.
     if atomic:
         raise Conflict("Another request submitted some of these external references at the "
                        "same time; submit again.")
@@ -308,28 +330,37 @@ async def _insert(
             "external_ref", "submitted at the same time by another request; submit again"))
 
 
+#: What an update replaces, besides who changed it, why and when.
+_UPDATED_COLUMNS = ("id", *CONTENT_FIELDS, "oblast_code", "raion_code", "hromada_code",
+                    "version")
+
+
 async def _update(
     session: AsyncSession, caller: Caller, known: _Known,
     changed: list[tuple[Result, dict[str, Any], dict[str, Any]]], *, reason: str,
 ) -> None:
     """Replace the content of existing records (each already locked), keeping each version
-    they supersede."""
+    they supersede: one statement for all of them, one for their history, one for the fields
+    each changed."""
     if not changed:
         return
-    ids = [current["id"] for _, _, current in changed]
-    await _keep_superseded(session, ids)
+    await _keep_superseded(session, [current["id"] for _, _, current in changed])
+    rows = []
     for result, values, current in changed:
         family = known.families[values["family_id"]]
-        await session.execute(
-            update(ServiceRecord).where(_r.id == current["id"])
-            .values(**{name: values.get(name) for name in CONTENT_FIELDS},
-                    oblast_code=family["oblast_code"], raion_code=family["raion_code"],
-                    hromada_code=family["hromada_code"], version=result.version,
-                    changed_by=caller.principal.sub, change_reason=reason,
-                    updated_at=func.now()))
-        await note_change(session, SERVICE_RECORD, current["id"], result.version or 0,
-                          [name for name in CONTENT_FIELDS
-                           if values.get(name) != current[name]], caller.principal.sub)
+        rows.append((current["id"], *_content(values), family["oblast_code"],
+                     family["raion_code"], family["hromada_code"], result.version))
+    new = _unnest(_UPDATED_COLUMNS, rows, "incoming")
+    await session.execute(
+        update(ServiceRecord).where(_r.id == new.c.id)
+        .values(**{name: new.c[name] for name in _UPDATED_COLUMNS if name != "id"},
+                changed_by=caller.principal.sub, change_reason=reason, updated_at=func.now()))
+    await session.execute(insert(RecordChange), [
+        {"resource_type": SERVICE_RECORD, "resource_id": current["id"],
+         "version": result.version, "actor": caller.principal.sub,
+         "changed_fields": sorted(name for name in CONTENT_FIELDS
+                                  if values.get(name) != current[name])}
+        for result, values, current in changed])
 
 
 async def _keep_superseded(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
@@ -343,7 +374,7 @@ async def _keep_superseded(session: AsyncSession, ids: Sequence[uuid.UUID]) -> N
             ["service_record_id", "version", "record", "changed_by", "change_reason",
              "valid_from"],
             select(_r.id, _r.version, snapshot, _r.changed_by, _r.change_reason, _r.updated_at)
-            .where(_r.id.in_(ids))))
+            .where(_r.id == func.any(bindparam(None, list(ids), type_=ARRAY(Uuid))))))
 
 
 # --- reading -----------------------------------------------------------------------------------
