@@ -4,8 +4,10 @@ caller's reach, corrected by amendment and voided, never deleted."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from tests.factories import (
 )
 from tests.integration.test_http_plumbing import assert_problem
 
+SRC = Path(__file__).resolve().parents[2] / "src" / "registry"
 RECORDS = "/api/v1/service-records"
 BATCH = f"{RECORDS}/batch"
 
@@ -125,6 +128,64 @@ async def test_every_broken_rule_is_reported_and_nothing_is_written(
     assert {e["field"] for e in problem["errors"]} == {
         "body.family_id", "body.service_code", "body.delivered_on"}
     assert await count(connection) == 0
+
+
+async def test_references_to_rows_that_do_not_exist_are_refused(
+        client, admin, staff, served, connection):
+    """service_records has no foreign keys (migration 0006): the submission itself proves every
+    row a record points at, for one record, in a batch, and in an amendment."""
+    missing = str(uuid.uuid4())
+    etag = (await client.get("/api/v1/services/012.0", headers=admin)).headers["ETag"]
+    deactivated = await client.patch("/api/v1/services/012.0", json={"active": False},
+                                      headers={**admin, "If-Match": etag})
+    assert deactivated.status_code == 200, deactivated.text
+    cases = {
+        "family_id": record(missing),
+        "person_id": record(served["id"], person_id=missing),
+        "case_id": record(served["id"], case_id=missing),
+        "service_code": record(served["id"], service_code="999.9"),
+    }
+    for field, body in cases.items():
+        problem = assert_problem(await client.post(RECORDS, json=body, headers=staff), 422)
+        assert [e["field"] for e in problem["errors"]] == [f"body.{field}"], field
+    inactive = record(served["id"], service_code="012.0")
+    problem = assert_problem(await client.post(RECORDS, json=inactive, headers=staff), 422)
+    assert [e["field"] for e in problem["errors"]] == ["body.service_code"]
+
+    batch = (await client.post(BATCH, json={"records": [*cases.values(), inactive]},
+                               headers=staff)).json()
+    assert batch["accepted"] == 0
+    assert [[e["field"] for e in r["errors"]] for r in batch["results"]] == [
+        ["records.0.family_id"], ["records.1.person_id"], ["records.2.case_id"],
+        ["records.3.service_code"], ["records.4.service_code"]]
+    assert await count(connection) == 0
+
+    created = (await client.post(RECORDS, json=record(served["id"]), headers=staff)).json()
+    for field, value in {"family_id": missing, "person_id": missing, "case_id": missing,
+                         "service_code": "999.9"}.items():
+        amended = await client.post(f"{RECORDS}/{created['id']}/amendments",
+                                    json={"reason": "x", field: value},
+                                    headers={**staff, "If-Match": '"1"'})
+        assert [e["field"] for e in assert_problem(amended, 422)["errors"]] == [
+            f"body.{field}"], field
+
+
+def test_rows_service_records_point_at_are_never_deleted():
+    """What lets service_records go without foreign keys (migration 0006): nothing in the
+    application deletes or truncates the rows they point at. Adding such code means
+    putting the keys back first."""
+    tables = ("providers", "services", "families", "persons", "cases")
+    models = ("Provider", "Service", "Family", "Person", "Case")
+    deleting = re.compile(
+        r"(DELETE\s+FROM|TRUNCATE(\s+TABLE)?)\s+(ONLY\s+)?(" + "|".join(tables) + r")\b"
+        r"|\bdelete\((" + "|".join(models) + r")\b"
+        r"|\b(" + "|".join(models) + r")\.__table__\.delete\(", re.IGNORECASE)
+    found = [f"{path.relative_to(SRC)}: {match.group(0)}"
+             for path in sorted(SRC.rglob("*.py"))
+             for match in deleting.finditer(path.read_text(encoding="utf-8"))]
+    assert found == []
+    assert deleting.search("await session.execute(delete(Family).where(x))")
+    assert deleting.search('text("DELETE FROM persons WHERE id = :id")')
 
 
 async def test_shape_errors_are_422_before_anything_else(client, staff, served):

@@ -253,7 +253,7 @@ async def submit(
             result.outcome, result.version = "updated", current["version"] + 1
             changed.append((result, values, current))
 
-    await _insert(session, caller, provider_id, known, new, atomic=atomic)
+    await _insert(session, caller, provider_id, known, new, atomic=atomic, prefixes=prefixes)
     await _update(session, caller, known, changed, reason="resubmitted by the provider")
     touched = [r for r in results if r.accepted]
     await record(session, caller, action, SERVICE_RECORD,
@@ -296,7 +296,7 @@ def _insert_skipping_taken(rows: list[tuple[Any, ...]]) -> Any:
 
 async def _insert(
     session: AsyncSession, caller: Caller, provider_id: uuid.UUID, known: _Known,
-    new: list[tuple[Result, dict[str, Any]]], *, atomic: bool,
+    new: list[tuple[Result, dict[str, Any]]], *, atomic: bool, prefixes: Sequence[str],
 ) -> None:
     """Write the new records with COPY: no statement to plan, no parameters to bind per
     value, no speculative insertion. Only when another request stored one of these external
@@ -327,7 +327,8 @@ async def _insert(
     for result in lost:
         result.id = result.version = result.outcome = None
         result.errors.append(FieldError(
-            "external_ref", "submitted at the same time by another request; submit again"))
+            f"{prefixes[result.index]}external_ref",
+            "submitted at the same time by another request; submit again"))
 
 
 #: What an update replaces, besides who changed it, why and when.
