@@ -238,10 +238,15 @@ async def list_families(
     if where.q is not None:
         values["key"], is_latin = _search_key(where.q)
         search = "latin_key" if is_latin else "name_key"
-        # SET LOCAL: the similarity operators read the threshold (the index answers only
-        # through them); this also opens the transaction the page is read in.
-        await session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', "
-                                   ":threshold, true)"), {"threshold": str(SEARCH_THRESHOLD)})
+        # For this transaction only: the similarity operators read the threshold (the index
+        # answers only through them). And a plan made for the text at hand: a generic plan
+        # (which a prepared statement gets after five runs) cannot tell a rare name from a
+        # common one and joins every family of the hromada (at 1M families, Kyiv's 100 000:
+        # 568 ms against 198 ms for EXPLAIN ANALYZE of the same search).
+        await session.execute(text(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true), "
+            "set_config('plan_cache_mode', 'force_custom_plan', true)"),
+            {"threshold": str(SEARCH_THRESHOLD)})
     if page.after is not None:
         values.update(_cursor_values(page.after, searching=search is not None))
     compiled = _page_statement(_PageShape(
