@@ -194,6 +194,12 @@ class Cases:
                  now: datetime) -> None:
         self.rng = random.Random(seed * 1000 + 700 + worker)
         self.providers = providers
+        #: Per hromada and service code, the providers offering it.
+        self.offering: dict[tuple[str, str], list[Provider]] = {}
+        for hromada, active in providers.items():
+            for provider in active:
+                for offer in provider.offers:
+                    self.offering.setdefault((hromada, offer.code), []).append(provider)
         self.now = now
         self.today = now.date()
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
@@ -313,9 +319,9 @@ class Cases:
         if standing:
             return pick(self.rng, standing)
         taken = {a.provider.id for a in links}
-        others = [p for p in self.providers.get(case.hromada, ())
+        others = [p for p in self.offering.get((case.hromada, code), ())
                   if p.id not in taken and p.included_on is not None
-                  and p.included_on <= case.t.date() and any(o.code == code for o in p.offers)]
+                  and p.included_on <= case.t.date()]
         return pick(self.rng, others) if others else None
 
     def _refer(self, case: _Case, worker: str, links: list[Access]) -> None:

@@ -40,8 +40,13 @@ def fast_uuid(value: int) -> uuid.UUID:
 
 def during_work(day: date, rng: random.Random) -> datetime:
     """A moment in office hours of ``day`` (UTC)."""
-    return datetime.combine(day, time(), tzinfo=UTC) + timedelta(
-        seconds=_WORKDAY_START + int(rng.random() * _WORKDAY_LENGTH))
+    midnight = _MIDNIGHTS.get(day)
+    if midnight is None:  # a few thousand days in all: each made once
+        midnight = _MIDNIGHTS[day] = datetime.combine(day, time(), tzinfo=UTC)
+    return midnight + timedelta(seconds=_WORKDAY_START + int(rng.random() * _WORKDAY_LENGTH))
+
+
+_MIDNIGHTS: dict[date, datetime] = {}
 
 
 def not_after(moment: datetime, now: datetime) -> datetime:

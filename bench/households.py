@@ -71,13 +71,25 @@ _ICAO_WEIGHTS = (7, 3, 1)
 _RNOKPP_EPOCH_ORDINAL = date(1899, 12, 31).toordinal()
 
 
-def _weighted_sum(digits: str, weights: tuple[int, ...]) -> int:
-    return sum(w * int(d) for w, d in zip(weights, digits, strict=False))
+_UNZR_WEIGHTS = tuple(_ICAO_WEIGHTS[i % 3] for i in range(12))
 
 
-_RNOKPP_SERIAL_SUMS = [_weighted_sum(f"{n:03d}", _RNOKPP_WEIGHTS[5:8]) for n in range(1000)]
-_UNZR_SERIAL_SUMS = [_weighted_sum(f"{n:04d}", tuple(_ICAO_WEIGHTS[i % 3] for i in range(8, 12)))
-                     for n in range(_UNZR_SERIALS)]
+def _sums(count: int, width: int, weights: tuple[int, ...]) -> list[int]:
+    """The weighted digit sum of every number below ``count`` written with ``width`` digits:
+    a check digit's share from one part of the number."""
+    return [sum(w * int(d) for w, d in zip(weights, f"{n:0{width}d}", strict=True))
+            for n in range(count)]
+
+
+# RNOKPP: 5 digits of days (3 + 2), 3 of the serial, the sex digit.
+_RNOKPP_DAY_HIGH_SUMS = _sums(1000, 3, _RNOKPP_WEIGHTS[0:3])
+_RNOKPP_DAY_LOW_SUMS = _sums(100, 2, _RNOKPP_WEIGHTS[3:5])
+_RNOKPP_SERIAL_SUMS = _sums(1000, 3, _RNOKPP_WEIGHTS[5:8])
+# UNZR: YYYY MM DD, then 4 digits of the serial.
+_UNZR_YEAR_SUMS = _sums(10000, 4, _UNZR_WEIGHTS[0:4])
+_UNZR_MONTH_SUMS = _sums(13, 2, _UNZR_WEIGHTS[4:6])
+_UNZR_DAY_SUMS = _sums(32, 2, _UNZR_WEIGHTS[6:8])
+_UNZR_SERIAL_SUMS = _sums(_UNZR_SERIALS, 4, _UNZR_WEIGHTS[8:12])
 #: The version (4) and variant (RFC 4122) bits of a random UUID.
 _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -144,8 +156,6 @@ class Households:
         self.now = datetime.now(UTC)
         self.rnokpp_used: dict[tuple[int, str], int] = {}
         self.unzr_used: dict[int, int] = {}
-        self.rnokpp_days: dict[int, int] = {}  # day count → its part of the weighted sum
-        self.unzr_dates: dict[int, tuple[str, int]] = {}  # ordinal → (YYYYMMDD, its part)
         self.kinds = [kind for kind, _ in KINDS]
         self.kind_weights = list(itertools.accumulate(weight for _, weight in KINDS))
         # Name parts with their keys: surnames by index and sex, first names by sex and
@@ -387,9 +397,9 @@ class Households:
     def _rnokpp(self, born: date, sex: str) -> str | None:
         """A valid RNOKPP no other process makes: serials ``worker``, ``worker + workers``, …
 
-        What ``identifiers.rnokpp_for`` makes, with the check digit's weighted sum taken from
-        per-birth-date and per-serial parts computed once (every 97th is compared with the
-        app's own function)."""
+        What ``identifiers.rnokpp_for`` makes, with the check digit's weighted sum added up
+        from tables of each part's share (every 97th is compared with the app's own
+        function)."""
         key = (born.toordinal(), sex)
         used = self.rnokpp_used.get(key, 0)
         serial = used * self.workers + self.worker
@@ -397,11 +407,9 @@ class Households:
             return None  # this birth date has run out of numbers here: leave it empty
         self.rnokpp_used[key] = used + 1
         days = born.toordinal() - _RNOKPP_EPOCH_ORDINAL
-        day_sum = self.rnokpp_days.get(days)
-        if day_sum is None:
-            day_sum = self.rnokpp_days[days] = _weighted_sum(f"{days:05d}", _RNOKPP_WEIGHTS[:5])
         sex_digit = 2 * (serial // 1000) + (sex == "male")
-        total = day_sum + _RNOKPP_SERIAL_SUMS[serial % 1000] + _RNOKPP_WEIGHTS[8] * sex_digit
+        total = (_RNOKPP_DAY_HIGH_SUMS[days // 100] + _RNOKPP_DAY_LOW_SUMS[days % 100]
+                 + _RNOKPP_SERIAL_SUMS[serial % 1000] + _RNOKPP_WEIGHTS[8] * sex_digit)
         number = f"{days:05d}{serial % 1000:03d}{sex_digit}{total % 11 % 10}"
         if self.persons_made % 97 == 0:
             assert number == rnokpp_for(born, sex, serial), (born, sex, serial)
@@ -416,12 +424,9 @@ class Households:
         if serial >= _UNZR_SERIALS:
             return None
         self.unzr_used[key] = used + 1
-        known = self.unzr_dates.get(key)
-        if known is None:
-            text = f"{born:%Y%m%d}"
-            known = self.unzr_dates[key] = (text, _weighted_sum(text, _ICAO_WEIGHTS * 3))
-        date_part, date_sum = known
-        number = f"{date_part}-{serial:04d}{(date_sum + _UNZR_SERIAL_SUMS[serial]) % 10}"
+        total = (_UNZR_YEAR_SUMS[born.year] + _UNZR_MONTH_SUMS[born.month]
+                 + _UNZR_DAY_SUMS[born.day] + _UNZR_SERIAL_SUMS[serial])
+        number = f"{born:%Y%m%d}-{serial:04d}{total % 10}"
         if self.persons_made % 97 == 0:
             assert number == unzr_for(born, serial), (born, serial)
         return number

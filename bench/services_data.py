@@ -15,13 +15,13 @@ are at version 2 with the superseded version kept.
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import orjson
 from clock import during_work, not_after, uuid7
 from draw import between, pick, weighted
 from households import FAMILY_COLUMNS, PERSON_COLUMNS
@@ -235,13 +235,13 @@ def _snapshot(content: list[Any], status: str, void_reason: str | None) -> str:
     versioned fields)."""
     (family_id, person_id, service_code, delivered_on, units, duration, place, outcome,
      notes, case_id) = content
-    return json.dumps({
+    return orjson.dumps({
         "family_id": str(family_id), "person_id": str(person_id) if person_id else None,
-        "service_code": service_code, "delivered_on": delivered_on.isoformat(),
-        "units": units, "duration_minutes": duration, "place": place, "outcome": outcome,
-        "notes": notes, "case_id": str(case_id) if case_id else None, "status": status,
+        "service_code": service_code, "delivered_on": delivered_on, "units": units,
+        "duration_minutes": duration, "place": place, "outcome": outcome, "notes": notes,
+        "case_id": str(case_id) if case_id else None, "status": status,
         "void_reason": void_reason,
-    }, ensure_ascii=False)
+    }).decode()
 
 
 def _midnight(day: date) -> datetime:
