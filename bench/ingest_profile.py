@@ -1,17 +1,19 @@
 """Where the time of a 10 000-record batch goes: ``POST /api/v1/service-records/batch`` as
-provider staff, in process (httpx ASGITransport, the whole app: token, idempotency, validation,
-insert, audit, commit, response), on a database made by ``bench/generate``.
+provider staff with an Idempotency-Key, in process (httpx ASGITransport, the whole app: token,
+idempotency, validation, lookups, COPY, audit, commit, response), on a database made by
+``bench/generate``.
 
     python bench/ingest_profile.py --database-url postgresql://postgres@127.0.0.1:5432/DB \
-        [--batches 6] [--size 10000] [--explain] [--pyinstrument]
+        [--batches 6] [--size 10000] [--fresh-provider] [--resubmit] [--gc-freeze] \
+        [--pyinstrument FILE]
 
 The first run adds a bench provider (active, offering four services) and links it to the
-10 000 sampled Kyiv families (``bench.kyiv_families``); every batch then carries new external
-references, half of its records naming a member, a few with notes. Per batch it prints the
-wall seconds, the Python process's CPU, the CPU of this database's PostgreSQL backends, and
-the wall time of each kind of statement (the SQLAlchemy cursor hooks) and of the commit.
-``--explain`` runs one more batch whose INSERT goes through ``EXPLAIN (ANALYZE, BUFFERS)``
-(the rows are still written; the answer then reports them as lost) and prints the plan.
+10 000 sampled Kyiv families (``bench.kyiv_families``); later runs add to its records, unless
+``--fresh-provider``. Every batch carries new external references (``--resubmit``: the same
+ones again, each record changed), half of its records naming a member, a tenth with notes.
+After one untimed batch, per batch: wall seconds, the Python process's CPU and the part spent
+in garbage collection, the CPU of this database's PostgreSQL backends, and the wall time of
+each kind of statement (SQLAlchemy's cursor hooks, plus asyncpg's COPY and COMMIT).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import httpx
 import orjson
 import psutil
 from sqlalchemy import event
+from stdnum.ua import edrpou
 
 from registry.auth.keys import development_keys
 from registry.auth.tokens import TokenVerifier, issue
@@ -61,34 +64,23 @@ def _asyncpg_dsn(url: str) -> str:
 
 
 class Statements:
-    """Wall time of each statement the app sends, grouped by its first words, and the
-    statement to put through EXPLAIN ANALYZE when asked."""
+    """Wall time of each statement the app sends, grouped by its first words."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.explain_next_insert = False
-        self.plan: list[str] = []
 
     def attach(self, database: Database) -> None:
         engine = database.engine.sync_engine
 
-        @event.listens_for(engine, "before_cursor_execute", retval=True)
+        @event.listens_for(engine, "before_cursor_execute")
         def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                   executemany: bool) -> tuple[str, Any]:
+                   executemany: bool) -> None:
             conn.info["started"] = time.perf_counter()
-            if self.explain_next_insert and statement.lstrip().startswith(
-                    "INSERT INTO service_records"):
-                self.explain_next_insert = False
-                conn.info["explained"] = True
-                statement = "EXPLAIN (ANALYZE, BUFFERS, VERBOSE OFF) " + statement
-            return statement, parameters
 
         @event.listens_for(engine, "after_cursor_execute")
         def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                   executemany: bool) -> None:
             self.seconds[_kind(statement)] += time.perf_counter() - conn.info.pop("started")
-            if conn.info.pop("explained", False):
-                self.plan = [row[0] for row in cursor.fetchall()]
 
     def time_driver_calls(self) -> None:
         """COPY and COMMIT go to asyncpg directly, past the cursor hooks."""
@@ -166,16 +158,19 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-async def _prepare(client: httpx.AsyncClient, dsn: str, admin: dict[str, str]
+async def _prepare(client: httpx.AsyncClient, dsn: str, admin: dict[str, str], name: str
                    ) -> tuple[str, list[tuple[str, str]]]:
-    """The bench provider (made on the first run) and the (family, member) pairs it serves."""
+    """The provider called ``name`` (made on first use) and the (family, member) pairs it
+    serves."""
     conn = await asyncpg.connect(dsn)
     try:
         provider_id = await conn.fetchval("SELECT id::text FROM providers WHERE full_name = $1",
-                                          BENCH_PROVIDER)
+                                          name)
         if provider_id is None:
-            body = {"kind": "organisation", "sector": "non_state", "edrpou": "39876548",
-                    "full_name": BENCH_PROVIDER, "short_name": "bench", "hromada_code": KYIV,
+            serial = f"{random.randrange(3_000_000, 4_000_000):07d}"
+            body = {"kind": "organisation", "sector": "non_state",
+                    "edrpou": serial + edrpou.calc_check_digit(serial),
+                    "full_name": name, "short_name": "bench", "hromada_code": KYIV,
                     "address_line": "вул. Хрещатик, 1", "services": OFFERS}
             created = await client.post(f"{API}/providers", json=body, headers=admin)
             assert created.status_code == 201, created.text
@@ -228,11 +223,12 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--fresh-provider", action="store_true",
+                        help="submit as a new provider (no records yet) instead of the one "
+                             "every run adds to")
     parser.add_argument("--resubmit", action="store_true",
                         help="time resubmissions instead: each batch is first stored (not "
                              "timed), then sent again with every record's units changed")
-    parser.add_argument("--explain", action="store_true",
-                        help="one more batch with its INSERT under EXPLAIN ANALYZE")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() after the warm-up batch: the collector then skips "
                              "the objects of the started app")
@@ -263,7 +259,9 @@ async def main() -> None:
     run = uuid.uuid4().hex[:8]
     async with httpx.AsyncClient(transport=transport, base_url="http://registry.bench",
                                  timeout=120) as client:
-        provider_id, served = await _prepare(client, dsn, headers("ministry_admin"))
+        provider_name = (f"{BENCH_PROVIDER} {run}" if args.fresh_provider else BENCH_PROVIDER)
+        provider_id, served = await _prepare(client, dsn, headers("ministry_admin"),
+                                             provider_name)
         staff = {**headers("provider_staff", provider_id=provider_id),
                  "Content-Type": "application/json"}
 
@@ -271,7 +269,7 @@ async def main() -> None:
             # as providers' systems send them (and as bench/run's ingest scenario does)
             return {**staff, "Idempotency-Key": f"ingest-{run}-{number}"}
         bodies = [_batch(served, args.size, run, n, rng)
-                  for n in range(args.batches + 1 + int(args.explain))]
+                  for n in range(args.batches + 1)]
         print(f"{len(served)} families served; batch of {args.size} records = "
               f"{len(bodies[0]) / 1e6:.1f} MB; load {os.getloadavg()}")
 
@@ -329,11 +327,6 @@ async def main() -> None:
         print(f"median {median:.3f} s per batch ({args.size / median:,.0f} rec/s), "
               f"min {min(walls):.3f}, max {max(walls):.3f}; load {os.getloadavg()}")
 
-        if args.explain:
-            statements.explain_next_insert = True
-            await client.post(f"{API}/service-records/batch", content=bodies[-1],
-                              headers=batch_headers(len(bodies)))
-            print("\n".join(statements.plan))
     await database.dispose()
 
 
