@@ -2,9 +2,11 @@
 voiding. A record is never deleted: an amendment or a void keeps the version it supersedes.
 
 Submitting checks a whole submission against the database in a fixed number of queries
-(the provider and what it offers, the families referred to it, the persons named, the records
-already holding the external references), then writes every accepted record in one
-statement: validation costs no round trip per record.
+(the provider and what it offers, the families referred to it, the persons and cases named,
+the records already holding the external references), then writes the new records with one
+COPY and the changed ones with one UPDATE: validation costs no round trip per record. These
+checks are also what keeps service_records' references sound: the table has no foreign keys
+(migration 0006 says why).
 """
 
 from __future__ import annotations
@@ -277,7 +279,6 @@ _NEW_COLUMNS = ("id", "provider_id", "external_ref", *CONTENT_FIELDS, "oblast_co
                 "raion_code", "hromada_code", "changed_by")
 
 
-
 async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """COPY ``rows`` into service_records on the session's connection (so in its
     transaction): SQLAlchemy has no COPY, asyncpg does."""
@@ -360,10 +361,10 @@ async def _update(
         family = known.families[values["family_id"]]
         rows.append((current["id"], *_content(values), family["oblast_code"],
                      family["raion_code"], family["hromada_code"], result.version))
-    new = _unnest(_UPDATED_COLUMNS, rows, "incoming")
+    incoming = _unnest(_UPDATED_COLUMNS, rows, "incoming")
     await session.execute(
-        update(ServiceRecord).where(_r.id == new.c.id)
-        .values(**{name: new.c[name] for name in _UPDATED_COLUMNS if name != "id"},
+        update(ServiceRecord).where(_r.id == incoming.c.id)
+        .values(**{name: incoming.c[name] for name in _UPDATED_COLUMNS if name != "id"},
                 changed_by=caller.principal.sub, change_reason=reason, updated_at=func.now()))
     await session.execute(insert(RecordChange), [
         {"resource_type": SERVICE_RECORD, "resource_id": current["id"],
