@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -98,6 +99,11 @@ def create_app(
             app.state.verifier = verifier_for(settings)
         sealer = (asyncio.create_task(_seal_periodically(app.state.database, settings))
                   if seal_audit else None)
+        # What exists by now (modules, the application, its routes and schemas) lives as long
+        # as the process: out of the cyclic collector's sight, its full collections stop
+        # walking it (a 10 000-record batch set off collections costing 0.4–0.8 s).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
