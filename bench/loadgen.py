@@ -6,7 +6,8 @@ request as soon as the previous answer has arrived, for a fixed time.
 
 ``requests.jsonl`` holds one request a line: ``{"method", "path", "headers", "body"}``; the
 connections take them in turn, round robin. ``{seq}`` anywhere in a path, header or body is
-replaced by a number unique within the run (idempotency keys, external references). Prints
+replaced by a number unique across runs, counted from the start time in µs (idempotency keys,
+external references), so a measured run never replays its warm-up's requests. Prints
 one JSON object: counts by status, requests/s, latency percentiles, its own CPU time.
 
 It is deliberately minimal (an asyncio protocol on uvloop, no HTTP library) so it takes as
@@ -133,7 +134,9 @@ async def run(url: str, requests: list[Request], *, connections: int, duration: 
     loop = asyncio.get_running_loop()
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
-    seq = itertools.count(1)
+    # Numbered from the start time in microseconds: unique across runs too, so a measured run
+    # never replays its warm-up's idempotency keys.
+    seq = itertools.count(time.time_ns() // 1000)
     turn = itertools.count()
     statuses: Counter[int] = Counter()
     failures: Counter[str] = Counter()
