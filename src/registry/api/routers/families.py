@@ -323,11 +323,9 @@ async def list_families(
         q=q, rnokpp=rnokpp, unzr=unzr, hromada=hromada, category=category, factor=factor,
         status=status, has_child_under=has_child_under))
     body = page_body(request, response, result, result.items)
-    # The rows go straight to JSON, as in ``get_family`` (the items have the shape of
-    # ``Family``; a test holds them equal to what ``get_family`` answers).
+    # (the items have the shape of ``Family``; a test holds them equal to ``get_family``'s)
     link = response.headers.get("link")
-    return Response(orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z),
-                    media_type="application/json", headers={"Link": link} if link else None)
+    return _rows_as_json(body, {"Link": link} if link else {})
 
 
 @router.get("/{family_id}", response_model=Family, name="get_family",
@@ -341,9 +339,14 @@ async def get_family(request: Request, caller: FamiliesRead, family_id: FamilyId
         family = await queries.read_family(connection, caller, family_id)
     if family is None:
         raise NotFound("No family with this id is within your reach.")
-    # (asyncpg has its own UUID type, which orjson writes through str())
-    return Response(orjson.dumps(family, default=str, option=orjson.OPT_UTC_Z),
-                    media_type="application/json", headers={"ETag": etag(family["version"])})
+    return _rows_as_json(family, {"ETag": etag(family["version"])})
+
+
+def _rows_as_json(body: object, headers: dict[str, str]) -> Response:
+    """Rows read on the driver connection, written straight to JSON in the shape of the
+    response model (asyncpg has its own UUID type, which orjson writes through str())."""
+    return Response(orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z),
+                    media_type="application/json", headers=headers)
 
 
 @router.patch("/{family_id}", response_model=Family, name="update_family",

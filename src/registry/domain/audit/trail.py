@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, Text, bindparam, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from registry.auth.principal import Principal
 from registry.domain.audit.models import AuditEvent
@@ -61,3 +63,20 @@ async def record(
             event_values(caller, action, resource_type, resource_ids, outcome)
         )
     )
+
+
+def audit_insert(action: str, resource_type: str, resource_ids: ColumnElement[Any],
+                 *, source: FromClause | None = None) -> Insert:
+    """The audit event of ``action`` as an INSERT … SELECT, for a statement that reads and
+    audits in one. The caller's details are bound parameters (``actor``, ``role``,
+    ``request_id``, ``purpose``); with ``source``, the event is written only when it has a
+    row (the record read exists)."""
+    event = select(bindparam("actor", type_=Text), bindparam("role", type_=Text),
+                   literal(action), literal(resource_type), resource_ids,
+                   bindparam("request_id", type_=Text), bindparam("purpose", type_=Text),
+                   literal(Outcome.SUCCESS.value))
+    if source is not None:
+        event = event.select_from(source)
+    return insert(AuditEvent).from_select(
+        ["actor", "role", "action", "resource_type", "resource_ids", "request_id", "purpose",
+         "outcome"], event)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -39,8 +38,7 @@ from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.statements import Compiled, compile_statement
-from registry.domain.audit.models import AuditEvent
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.trail import Caller, audit_insert, record
 from registry.domain.families.access import IdentifierView, identifier_view, visible_families
 from registry.domain.families.identifiers import mask_identifier
 from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
@@ -160,17 +158,11 @@ def _family_read(role: Role, territory: str | None, provider_id: uuid.UUID | Non
     order = (members.c.member_status, members.c.member_birth_date, members.c.member_id)
     member_ids = select(func.array_agg(aggregate_order_by(cast(members.c.member_id, Text),
                                                            *order))).scalar_subquery()
-    audit = insert(AuditEvent).from_select(
-        ["actor", "role", "action", "resource_type", "resource_ids", "request_id", "purpose",
-         "outcome"],
-        select(bindparam("actor", type_=Text), bindparam("role", type_=Text),
-               literal("get_family"), literal(FAMILY),
-               func.array_cat(array([cast(family.c.id, Text)]),
-                              func.coalesce(member_ids, cast(array([], type_=Text),
-                                                             ARRAY(Text)))),
-               bindparam("request_id", type_=Text), bindparam("purpose", type_=Text),
-               literal("success")).select_from(family),
-    ).cte("audit")
+    audit = audit_insert(
+        "get_family", FAMILY,
+        func.array_cat(array([cast(family.c.id, Text)]),
+                       func.coalesce(member_ids, cast(array([], type_=Text), ARRAY(Text)))),
+        source=family).cte("audit")
     statement = (select(family, members)
                  .select_from(family.outerjoin(members, true()))
                  .order_by(*order).add_cte(audit))
@@ -332,14 +324,7 @@ def _page_statement(shape: _PageShape) -> Compiled:
                                           *(listed.c[c.name] for c in order_by))),
         cast(array([], type_=Text), ARRAY(Text)),
     )).scalar_subquery()
-    audit = insert(AuditEvent).from_select(
-        ["actor", "role", "action", "resource_type", "resource_ids", "request_id", "purpose",
-         "outcome"],
-        select(bindparam("actor", type_=Text), bindparam("role", type_=Text),
-               literal("list_families"), literal(FAMILY), listed_ids,
-               bindparam("request_id", type_=Text), bindparam("purpose", type_=Text),
-               literal("success")),
-    ).cte("audit")
+    audit = audit_insert("list_families", FAMILY, listed_ids).cte("audit")
     members = (column.label(f"member_{column.name}") for column in PERSON_COLUMNS)
     return compile_statement(
         select(found, *members)
