@@ -101,3 +101,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The driver's connection under ``session``, inside the session's transaction: for what
+    SQLAlchemy lacks (COPY) or makes slow (prepared statements whose rows skip the ORM)."""
+    pooled = await (await session.connection()).get_raw_connection()
+    driver: asyncpg.Connection = pooled.driver_connection
+    return driver

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
+from registry.db.engine import driver_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.statements import Compiled, compile_statement
 from registry.domain.audit.trail import Caller, audit_insert, record
@@ -247,8 +248,7 @@ async def list_families(
         after=page.after is not None))
     # The driver's connection, inside the session's transaction: the statement is prepared
     # once per connection and its rows are decoded without the ORM.
-    raw = await (await session.connection()).get_raw_connection()
-    connection: asyncpg.Connection = raw.driver_connection
+    connection = await driver_connection(session)
     rows = await connection.fetch(compiled.sql, *compiled.arguments(
         **values, fetch=page.limit + 1, limit=page.limit, actor=principal.sub,
         role=principal.role.value, request_id=caller.request_id, purpose=caller.purpose))

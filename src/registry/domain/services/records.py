@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from registry.db.engine import driver_connection
 from registry.db.ids import new_id
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.trail import Caller, record
@@ -282,9 +283,8 @@ _NEW_COLUMNS = ("id", "provider_id", "external_ref", *CONTENT_FIELDS, "oblast_co
 async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """COPY ``rows`` into service_records on the session's connection (so in its
     transaction): SQLAlchemy has no COPY, asyncpg does."""
-    raw = await (await session.connection()).get_raw_connection()
-    assert raw.driver_connection is not None  # a checked-out connection has its driver's
-    await raw.driver_connection.copy_records_to_table(
+    connection = await driver_connection(session)
+    await connection.copy_records_to_table(
         "service_records", records=rows, columns=_NEW_COLUMNS)
 
 
