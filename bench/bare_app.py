@@ -35,7 +35,8 @@ def create_app() -> FastAPI:
         # As many connections as the registry's pool may open (pool_size 10 + max_overflow 5).
         size = int(os.environ.get("BENCH_POOL_SIZE", "15"))
         app.state.pool = await asyncpg.create_pool(
-            os.environ["BENCH_DATABASE_URL"], min_size=size, max_size=size)
+            os.environ["BENCH_DATABASE_URL"], min_size=size, max_size=size
+        )
         yield
         await app.state.pool.close()
 
@@ -49,7 +50,8 @@ def create_app() -> FastAPI:
     async def get_family(request: Request, family_id: uuid.UUID) -> Response:
         async with request.app.state.pool.acquire() as connection:
             family = await connection.fetchrow(
-                f"SELECT {FAMILY_COLUMNS} FROM families WHERE id = $1", family_id)
+                f"SELECT {FAMILY_COLUMNS} FROM families WHERE id = $1", family_id
+            )
             if family is None:
                 raise HTTPException(404)
             members = await connection.fetch(MEMBERS, [family_id])
@@ -61,13 +63,20 @@ def create_app() -> FastAPI:
         async with request.app.state.pool.acquire() as connection:
             families = await connection.fetch(
                 f"SELECT {FAMILY_COLUMNS} FROM families WHERE hromada_code = $1 "
-                "ORDER BY id LIMIT $2", hromada, limit)
+                "ORDER BY id LIMIT $2",
+                hromada,
+                limit,
+            )
             members = await connection.fetch(MEMBERS, [f["id"] for f in families])
         by_family: dict[uuid.UUID, list[dict[str, Any]]] = {}
         for member in members:
             by_family.setdefault(member["family_id"], []).append(dict(member))
-        return _json({"items": [{**f, "members": by_family.get(f["id"], [])}
-                                for f in families], "next_cursor": None})
+        return _json(
+            {
+                "items": [{**f, "members": by_family.get(f["id"], [])} for f in families],
+                "next_cursor": None,
+            }
+        )
 
     return app
 

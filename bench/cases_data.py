@@ -49,49 +49,147 @@ from registry.domain.cases.deadlines import (
 )
 
 CASE_COLUMNS = (
-    "id", "family_id", "oblast_code", "raion_code", "hromada_code", "status", "suspended_from",
-    "source", "reporter_kind", "reporter_name", "reporter_contact", "summary", "received_on",
-    "worker_sub", "assigned_at", "assigned_by", "assessment_due_on", "decision",
-    "decision_reason", "decided_on", "decided_by", "accompaniment_until", "extension_reason",
-    "extended_by", "visit_due_on", "closure_reason", "closure_outcome", "closed_at",
-    "created_by", "created_at", "updated_at", "version",
+    "id",
+    "family_id",
+    "oblast_code",
+    "raion_code",
+    "hromada_code",
+    "status",
+    "suspended_from",
+    "source",
+    "reporter_kind",
+    "reporter_name",
+    "reporter_contact",
+    "summary",
+    "received_on",
+    "worker_sub",
+    "assigned_at",
+    "assigned_by",
+    "assessment_due_on",
+    "decision",
+    "decision_reason",
+    "decided_on",
+    "decided_by",
+    "accompaniment_until",
+    "extension_reason",
+    "extended_by",
+    "visit_due_on",
+    "closure_reason",
+    "closure_outcome",
+    "closed_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
 )
-TRANSITION_COLUMNS = ("case_id", "version", "from_status", "to_status", "reason", "details",
-                      "actor", "at")
+TRANSITION_COLUMNS = (
+    "case_id",
+    "version",
+    "from_status",
+    "to_status",
+    "reason",
+    "details",
+    "actor",
+    "at",
+)
 ASSESSMENT_COLUMNS = (
-    "case_id", "child_development_level", "child_development_notes",
-    "parenting_capacity_level", "parenting_capacity_notes", "family_environment_level",
-    "family_environment_notes", "conclusions", "completed_at", "completed_by", "created_by",
-    "created_at", "updated_at", "version",
+    "case_id",
+    "child_development_level",
+    "child_development_notes",
+    "parenting_capacity_level",
+    "parenting_capacity_notes",
+    "family_environment_level",
+    "family_environment_notes",
+    "conclusions",
+    "completed_at",
+    "completed_by",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
 )
-PLAN_COLUMNS = ("case_id", "goals", "agreed_by", "agreed_at", "created_by", "created_at",
-                "updated_at", "version")
-MEASURE_COLUMNS = ("id", "case_id", "description", "service_code", "provider_id",
-                   "responsible", "due_on", "status", "created_by", "created_at", "updated_at",
-                   "version")
+PLAN_COLUMNS = (
+    "case_id",
+    "goals",
+    "agreed_by",
+    "agreed_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
+)
+MEASURE_COLUMNS = (
+    "id",
+    "case_id",
+    "description",
+    "service_code",
+    "provider_id",
+    "responsible",
+    "due_on",
+    "status",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
+)
 REFERRAL_COLUMNS = (
-    "id", "case_id", "measure_id", "provider_id", "service_code", "note", "status",
-    "decline_reason", "decided_at", "decided_by", "closed_at", "created_by", "created_at",
-    "updated_at", "version",
+    "id",
+    "case_id",
+    "measure_id",
+    "provider_id",
+    "service_code",
+    "note",
+    "status",
+    "decline_reason",
+    "decided_at",
+    "decided_by",
+    "closed_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
 )
-VISIT_COLUMNS = ("id", "case_id", "visited_on", "kind", "participants", "notes", "created_by",
-                 "created_at")
-REVIEW_COLUMNS = ("id", "case_id", "reviewed_on", "outcome", "notes", "created_by",
-                  "created_at")
-COLUMNS = {"cases": CASE_COLUMNS, "case_transitions": TRANSITION_COLUMNS,
-           "case_assessments": ASSESSMENT_COLUMNS, "case_plans": PLAN_COLUMNS,
-           "case_measures": MEASURE_COLUMNS, "referrals": REFERRAL_COLUMNS,
-           "case_visits": VISIT_COLUMNS, "case_reviews": REVIEW_COLUMNS}
+VISIT_COLUMNS = (
+    "id",
+    "case_id",
+    "visited_on",
+    "kind",
+    "participants",
+    "notes",
+    "created_by",
+    "created_at",
+)
+REVIEW_COLUMNS = ("id", "case_id", "reviewed_on", "outcome", "notes", "created_by", "created_at")
+COLUMNS = {
+    "cases": CASE_COLUMNS,
+    "case_transitions": TRANSITION_COLUMNS,
+    "case_assessments": ASSESSMENT_COLUMNS,
+    "case_plans": PLAN_COLUMNS,
+    "case_measures": MEASURE_COLUMNS,
+    "referrals": REFERRAL_COLUMNS,
+    "case_visits": VISIT_COLUMNS,
+    "case_reviews": REVIEW_COLUMNS,
+}
 
 CASE_SHARE, RISK_CASE_SHARE = 0.05, 0.4
-RISK_FACTORS = frozenset({"domestic_violence", "substance_use", "evading_child_rearing",
-                          "mental_disorder"})
+RISK_FACTORS = frozenset(
+    {"domestic_violence", "substance_use", "evading_child_rearing", "mental_disorder"}
+)
 ASSESSMENT_WORKING_DAYS = 10  # the settings' default (assessment_working_days)
 HISTORY_DAYS = 730
 #: Social workers per hromada in generated rows, by how many families it has (roughly).
 WORKERS_KYIV, WORKERS_OTHER = 40, 3
-REPORTER_KINDS = ("neighbour", "school", "healthcare", "police", "social_services", "ngo",
-                  "anonymous", "family_member", "other")
+REPORTER_KINDS = (
+    "neighbour",
+    "school",
+    "healthcare",
+    "police",
+    "social_services",
+    "ngo",
+    "anonymous",
+    "family_member",
+    "other",
+)
 SUMMARIES = (
     "Сімʼя опинилася у складних життєвих обставинах через втрату роботи",
     "Повідомлення школи про систематичні пропуски занять дитиною",
@@ -101,9 +199,15 @@ SUMMARIES = (
     "Звернення щодо підтримки після загибелі члена сімʼї",
 )
 LEVELS = ("none", "low", "medium", "high")
-GOALS = ("Стабілізувати емоційний стан членів сімʼї", "Забезпечити відвідування школи дитиною",
-         "Оформити соціальні виплати", "Працевлаштування одного з батьків",
-         "Відновити документи", "Подолати залежність", "Безпечне середовище для дітей")
+GOALS = (
+    "Стабілізувати емоційний стан членів сімʼї",
+    "Забезпечити відвідування школи дитиною",
+    "Оформити соціальні виплати",
+    "Працевлаштування одного з батьків",
+    "Відновити документи",
+    "Подолати залежність",
+    "Безпечне середовище для дітей",
+)
 #: (description, service code or None) of a plan's measures.
 MEASURES = (
     ("Консультування батьків щодо виховання дітей", "002.0"),
@@ -116,12 +220,13 @@ MEASURES = (
     ("Направлення до центру зайнятості", None),
 )
 DECLINE_REASON = "немає вільних місць"
-CLOSURE_REASONS = ("goals_achieved", "family_refused", "moved", "child_placed", "other",
-                   "death")
+CLOSURE_REASONS = ("goals_achieved", "family_refused", "moved", "child_placed", "other", "death")
 _CLOSURE_CUMULATIVE = tuple(itertools.accumulate((70, 12, 8, 3, 5, 2)))
-CLOSURE_OUTCOMES = {"goals_achieved": "Складні життєві обставини подолано",
-                    "family_refused": "Сімʼя відмовилася від подальшого супроводу",
-                    "moved": "Сімʼя переїхала до іншої громади"}
+CLOSURE_OUTCOMES = {
+    "goals_achieved": "Складні життєві обставини подолано",
+    "family_refused": "Сімʼя відмовилася від подальшого супроводу",
+    "moved": "Сімʼя переїхала до іншої громади",
+}
 SUSPEND_REASON = "тимчасовий виїзд сімʼї за кордон"
 EXTENSION_REASON = "цілі плану досягнуто частково"
 REVIEW_OUTCOMES = ("progressing", "progressing", "no_progress", "plan_changed")
@@ -146,10 +251,16 @@ class _Case:
         self.status: str | None = None
         self.row: dict[str, Any] = dict.fromkeys(CASE_COLUMNS)
         self.row.update(
-            id=self.id, family_id=family[F_ID], oblast_code=family[F_OBLAST],
-            raion_code=family[F_RAION], hromada_code=self.hromada, received_on=received_on,
+            id=self.id,
+            family_id=family[F_ID],
+            oblast_code=family[F_OBLAST],
+            raion_code=family[F_RAION],
+            hromada_code=self.hromada,
+            received_on=received_on,
             assessment_due_on=add_working_days(received_on, ASSESSMENT_WORKING_DAYS),
-            created_by=self.officer, created_at=self.t)
+            created_by=self.officer,
+            created_at=self.t,
+        )
         self.measures: list[list[Any]] = []
         self.referrals: list[list[Any]] = []
         #: Accesses of the providers that accepted its referrals, and those of them the
@@ -161,8 +272,7 @@ class _Case:
 
     def wait(self, least: int, most: int) -> None:
         """Days pass; stop (leaving the case as it is) when the next step would be after now."""
-        then = during_work(self.t.date() + timedelta(days=between(self.rng, least, most)),
-                           self.rng)
+        then = during_work(self.t.date() + timedelta(days=between(self.rng, least, most)), self.rng)
         if then > self.now:
             raise _Stop
         self.t = then
@@ -171,8 +281,14 @@ class _Case:
         self.version += 1
         self.row.update(changes, updated_at=self.t, version=self.version)
 
-    def transition(self, to: str, actor: str, reason: str | None = None,
-                   details: str | None = None, **changes: Any) -> None:
+    def transition(
+        self,
+        to: str,
+        actor: str,
+        reason: str | None = None,
+        details: str | None = None,
+        **changes: Any,
+    ) -> None:
         if to == "suspended":
             changes["suspended_from"] = self.status
         elif self.status == "suspended":
@@ -183,15 +299,17 @@ class _Case:
             changes["visit_due_on"] = None
         self.bump(status=to, **changes)
         self.cases.rows["case_transitions"].append(
-            (self.id, self.version, self.status, to, reason, details, actor, self.t))
+            (self.id, self.version, self.status, to, reason, details, actor, self.t)
+        )
         self.status = to
 
 
 class Cases:
     """Cases for the families of one generating process."""
 
-    def __init__(self, *, providers: dict[str, list[Provider]], seed: int, worker: int,
-                 now: datetime) -> None:
+    def __init__(
+        self, *, providers: dict[str, list[Provider]], seed: int, worker: int, now: datetime
+    ) -> None:
         self.rng = random.Random(seed * 1000 + 700 + worker)
         self.providers = providers
         #: Per hromada and service code, the providers offering it.
@@ -208,8 +326,9 @@ class Cases:
         rows, self.rows = self.rows, {table: [] for table in COLUMNS}
         return rows
 
-    def case(self, family: tuple[Any, ...], persons: list[tuple[Any, ...]],
-             links: list[Access]) -> list[Access]:
+    def case(
+        self, family: tuple[Any, ...], persons: list[tuple[Any, ...]], links: list[Access]
+    ) -> list[Access]:
         """Maybe a case for the family; returns the accesses its accepted referrals granted
         (new rows; a standing link that also serves the case is marked in place)."""
         rng = self.rng
@@ -237,7 +356,10 @@ class Cases:
             source="report" if report else "application",
             reporter_kind=pick(rng, REPORTER_KINDS) if report else None,
             reporter_contact=f"+38067{between(rng, 0, 10**7 - 1):07d}"
-            if report and rng.random() < 0.3 else None, summary=summary)
+            if report and rng.random() < 0.3
+            else None,
+            summary=summary,
+        )
         case.transition("referred", case.officer, reason=summary)  # opening: version 1
 
         case.wait(0, 3)
@@ -249,12 +371,17 @@ class Cases:
 
         self._assessment(case, worker, children)
         provide = rng.random() < 0.85
-        case.bump(decision="provide" if provide else "refuse",
-                  decision_reason="потребує соціального супроводу" if provide
-                  else "підстав для супроводу не виявлено",
-                  decided_on=case.t.date(), decided_by=worker,
-                  accompaniment_until=add_months(case.t.date(), ACCOMPANIMENT_MONTHS)
-                  if provide else None)
+        case.bump(
+            decision="provide" if provide else "refuse",
+            decision_reason="потребує соціального супроводу"
+            if provide
+            else "підстав для супроводу не виявлено",
+            decided_on=case.t.date(),
+            decided_by=worker,
+            accompaniment_until=add_months(case.t.date(), ACCOMPANIMENT_MONTHS)
+            if provide
+            else None,
+        )
         if not provide:
             case.wait(0, 3)
             self._close(case, worker, "no_grounds")
@@ -264,8 +391,9 @@ class Cases:
         case.transition("planning", worker)
         case.wait(1, 10)
         goals = rng.sample(GOALS, between(rng, 1, 3))
-        self.rows["case_plans"].append((
-            case.id, goals, "голова сімʼї", case.t, worker, case.t, case.t, 1))
+        self.rows["case_plans"].append(
+            (case.id, goals, "голова сімʼї", case.t, worker, case.t, case.t, 1)
+        )
         case.bump()
         for _ in range(between(rng, 1, 4)):
             self._measure(case, worker, links)
@@ -283,45 +411,79 @@ class Cases:
             if rng.random() < 0.25:
                 case.wait(1, 5)
                 created_at, saves = case.t, 1
-                row = [LEVELS[0] if not children else pick(rng, LEVELS), None, None, None,
-                       None, None, None, None, None]
+                row = [
+                    LEVELS[0] if not children else pick(rng, LEVELS),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ]
                 case.bump()
             case.wait(2, 14)
             created_at, saves = created_at or case.t, saves + 1
-            row = [pick(rng, LEVELS) if children else "none",
-                   "розвиток відповідає віку" if children else None,
-                   pick(rng, LEVELS), "батьки потребують підтримки",
-                   pick(rng, LEVELS), "житлові умови задовільні",
-                   "сімʼя потребує соціального супроводу", case.t, worker]
+            row = [
+                pick(rng, LEVELS) if children else "none",
+                "розвиток відповідає віку" if children else None,
+                pick(rng, LEVELS),
+                "батьки потребують підтримки",
+                pick(rng, LEVELS),
+                "житлові умови задовільні",
+                "сімʼя потребує соціального супроводу",
+                case.t,
+                worker,
+            ]
             case.bump()
         finally:
             if saves:
-                self.rows["case_assessments"].append((
-                    case.id, *row, worker, created_at, case.t, saves))
+                self.rows["case_assessments"].append(
+                    (case.id, *row, worker, created_at, case.t, saves)
+                )
 
     def _measure(self, case: _Case, worker: str, links: list[Access]) -> None:
         rng = self.rng
         description, code = pick(rng, MEASURES)
         provider = self._provider_for(case, code, links) if code and rng.random() < 0.7 else None
         case.bump()
-        case.measures.append([
-            uuid7(case.t, rng), case.id, description, code, provider.id if provider else None,
-            "надавач соціальних послуг" if provider else "соціальний працівник",
-            case.t.date() + timedelta(days=between(rng, 14, 120)), "planned", worker, case.t,
-            case.t, 1])
+        case.measures.append(
+            [
+                uuid7(case.t, rng),
+                case.id,
+                description,
+                code,
+                provider.id if provider else None,
+                "надавач соціальних послуг" if provider else "соціальний працівник",
+                case.t.date() + timedelta(days=between(rng, 14, 120)),
+                "planned",
+                worker,
+                case.t,
+                case.t,
+                1,
+            ]
+        )
 
     def _provider_for(self, case: _Case, code: str, links: list[Access]) -> Provider | None:
         """A provider the family is linked to that offers the service, else another active
         one of the hromada (not one with a link revoked or made later: its access row is
         taken)."""
-        standing = [a.provider for a in links if a.revoked_at is None and a.granted_at <= case.t
-                    and any(o.code == code for o in a.provider.offers)]
+        standing = [
+            a.provider
+            for a in links
+            if a.revoked_at is None
+            and a.granted_at <= case.t
+            and any(o.code == code for o in a.provider.offers)
+        ]
         if standing:
             return pick(self.rng, standing)
         taken = {a.provider.id for a in links}
-        others = [p for p in self.offering.get((case.hromada, code), ())
-                  if p.id not in taken and p.included_on is not None
-                  and p.included_on <= case.t.date()]
+        others = [
+            p
+            for p in self.offering.get((case.hromada, code), ())
+            if p.id not in taken and p.included_on is not None and p.included_on <= case.t.date()
+        ]
         return pick(self.rng, others) if others else None
 
     def _refer(self, case: _Case, worker: str, links: list[Access]) -> None:
@@ -334,8 +496,23 @@ class Cases:
                 continue
             provider = next(p for p in self.providers[case.hromada] if p.id == provider_id)
             made = case.t
-            referral = [uuid7(made, rng), case.id, measure[0], provider_id, measure[3], None,
-                        "pending", None, None, None, None, worker, made, made, 1]
+            referral = [
+                uuid7(made, rng),
+                case.id,
+                measure[0],
+                provider_id,
+                measure[3],
+                None,
+                "pending",
+                None,
+                None,
+                None,
+                None,
+                worker,
+                made,
+                made,
+                1,
+            ]
             case.referrals.append(referral)
             decided = during_work(made.date() + timedelta(days=between(rng, 1, 5)), rng)
             if decided > self.now or rng.random() < 0.05:
@@ -364,15 +541,21 @@ class Cases:
         while True:
             # Mostly every one to two weeks; now and then the worker is late.
             late = rng.random() >= 0.82
-            gap = (between(rng, VISIT_INTERVAL_DAYS + 1, 35) if late
-                   else between(rng, 5, VISIT_INTERVAL_DAYS))
+            gap = (
+                between(rng, VISIT_INTERVAL_DAYS + 1, 35)
+                if late
+                else between(rng, 5, VISIT_INTERVAL_DAYS)
+            )
             case.wait(gap, gap)
             if case.t.date() >= until:
                 if not extended and rng.random() < 0.1:
                     extended = True
                     until = add_months(until, 3)
-                    case.bump(accompaniment_until=until, extension_reason=EXTENSION_REASON,
-                              extended_by=worker)
+                    case.bump(
+                        accompaniment_until=until,
+                        extension_reason=EXTENSION_REASON,
+                        extended_by=worker,
+                    )
                     continue
                 break
             self._visit(case, worker)
@@ -384,9 +567,17 @@ class Cases:
             if reviewed and case.t.date() >= until - timedelta(days=90):
                 case.transition("review", worker)
                 case.wait(1, 7)
-                self.rows["case_reviews"].append((
-                    uuid7(case.t, rng), case.id, case.t.date(), pick(rng, REVIEW_OUTCOMES),
-                    None, worker, case.t))
+                self.rows["case_reviews"].append(
+                    (
+                        uuid7(case.t, rng),
+                        case.id,
+                        case.t.date(),
+                        pick(rng, REVIEW_OUTCOMES),
+                        None,
+                        worker,
+                        case.t,
+                    )
+                )
                 case.transition("active", worker)
                 reviewed = False
                 self._measures_progress(case)
@@ -397,9 +588,18 @@ class Cases:
     def _visit(self, case: _Case, worker: str) -> None:
         rng = self.rng
         visited_on = case.t.date()
-        self.rows["case_visits"].append((
-            uuid7(case.t, rng), case.id, visited_on, pick(rng, VISIT_KINDS),
-            ["соціальний працівник", "голова сімʼї"], None, worker, case.t))
+        self.rows["case_visits"].append(
+            (
+                uuid7(case.t, rng),
+                case.id,
+                visited_on,
+                pick(rng, VISIT_KINDS),
+                ["соціальний працівник", "голова сімʼї"],
+                None,
+                worker,
+                case.t,
+            )
+        )
         case.bump(visit_due_on=visited_on + timedelta(days=VISIT_INTERVAL_DAYS))
 
     def _measures_progress(self, case: _Case, *, done: bool = False) -> None:
@@ -407,16 +607,21 @@ class Cases:
         for measure in case.measures:
             if measure[7] in ("done", "cancelled"):
                 continue
-            measure[7] = ("done" if self.rng.random() < 0.85 else "cancelled") if done else (
-                "in_progress")
+            measure[7] = (
+                ("done" if self.rng.random() < 0.85 else "cancelled") if done else ("in_progress")
+            )
             measure[10], measure[11] = case.t, measure[11] + 1
             case.bump()
 
     def _close(self, case: _Case, actor: str, reason: str) -> None:
-        case.transition("closed", actor, reason=CLOSURE_OUTCOMES.get(reason, "Супровід "
-                                                                             "завершено"),
-                        closure_reason=reason, closure_outcome=CLOSURE_OUTCOMES.get(reason),
-                        closed_at=case.t)
+        case.transition(
+            "closed",
+            actor,
+            reason=CLOSURE_OUTCOMES.get(reason, "Супровід завершено"),
+            closure_reason=reason,
+            closure_outcome=CLOSURE_OUTCOMES.get(reason),
+            closed_at=case.t,
+        )
         for referral in case.referrals:  # closing the case closes its open referrals
             if referral[6] in ("pending", "accepted"):
                 referral[6], referral[10], referral[13] = "closed", case.t, case.t

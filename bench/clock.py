@@ -26,8 +26,12 @@ def uuid7(at: datetime, rng: random.Random) -> uuid.UUID:
     74 random bits), with the randomness drawn from ``rng`` so a seed repeats the data."""
     milliseconds = int(at.timestamp() * 1000)
     bits = rng.getrandbits(74)
-    value = ((milliseconds << 80) | ((_VERSION_7 | (bits >> 62)) << 64) | _VARIANT_RFC
-             | (bits & 0x3FFF_FFFF_FFFF_FFFF))
+    value = (
+        (milliseconds << 80)
+        | ((_VERSION_7 | (bits >> 62)) << 64)
+        | _VARIANT_RFC
+        | (bits & 0x3FFF_FFFF_FFFF_FFFF)
+    )
     return fast_uuid(value)
 
 

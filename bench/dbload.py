@@ -30,8 +30,9 @@ class SavedSchema:
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # table, name, def
 
 
-async def drop_keys_and_indexes(connection: asyncpg.Connection, tables: Sequence[str]
-                                ) -> SavedSchema:
+async def drop_keys_and_indexes(
+    connection: asyncpg.Connection, tables: Sequence[str]
+) -> SavedSchema:
     """Drop every index, primary key, unique constraint and foreign key of ``tables`` (and
     the foreign keys of other tables that point at them); return their definitions.
 
@@ -48,7 +49,9 @@ async def drop_keys_and_indexes(connection: asyncpg.Connection, tables: Sequence
         FROM pg_constraint c
         WHERE c.contype = 'f' AND (c.conrelid = ANY($1) OR c.confrelid = ANY($1))
         ORDER BY c.conrelid::regclass::text, c.conname
-        """, table_oids):
+        """,
+        table_oids,
+    ):
         saved.foreign_keys.append((row["table_name"], row["conname"], row["definition"]))
     for row in await connection.fetch(
         """
@@ -60,7 +63,9 @@ async def drop_keys_and_indexes(connection: asyncpg.Connection, tables: Sequence
               AND c.contype IN ('p', 'u')
         WHERE i.indrelid = ANY($1) AND i.indpred IS NULL
         ORDER BY i.indrelid::regclass::text, i.indexrelid::regclass::text
-        """, table_oids):
+        """,
+        table_oids,
+    ):
         saved.indexes.append((row["table_name"], row["name"], row["ddl"]))
         if row["contype"] is not None:
             kind = "PRIMARY KEY" if row["contype"] == "p" else "UNIQUE"
@@ -78,16 +83,16 @@ async def drop_keys_and_indexes(connection: asyncpg.Connection, tables: Sequence
     return saved
 
 
-async def restore_keys_and_indexes(dsn: str, saved: SavedSchema, *, parallel: int
-                                   ) -> dict[str, float]:
+async def restore_keys_and_indexes(
+    dsn: str, saved: SavedSchema, *, parallel: int
+) -> dict[str, float]:
     """Build the saved indexes on ``parallel`` connections (CREATE INDEX takes a SHARE lock,
     so builds on the same table run side by side), then attach the keys and put the foreign
     keys back, validated on ``parallel`` connections. Returns seconds per statement."""
     timings: dict[str, float] = {}
     # Biggest first, so the last build to finish is a short one.
     queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-    for _, name, ddl in sorted(saved.indexes, key=lambda i: _expected_cost(i[2]),
-                               reverse=True):
+    for _, name, ddl in sorted(saved.indexes, key=lambda i: _expected_cost(i[2]), reverse=True):
         queue.put_nowait((name, ddl))
 
     async def builder() -> None:
@@ -109,16 +114,22 @@ async def restore_keys_and_indexes(dsn: str, saved: SavedSchema, *, parallel: in
     try:
         for table, name, kind in saved.key_constraints:
             await connection.execute(
-                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {kind} USING INDEX "{name}"')
+                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {kind} USING INDEX "{name}"'
+            )
         # Added unchecked (at once), then validated in parallel: a validation locks only its
         # own table against another validation, so each connection takes one table's keys.
         for table, name, definition in saved.foreign_keys:
             await connection.execute(
-                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID')
-        sizes = {row["name"]: row["pages"] for row in await connection.fetch(
-            "SELECT c.oid::regclass::text AS name, c.relpages AS pages FROM pg_class c "
-            "WHERE c.oid::regclass::text = ANY($1)",
-            list({table for table, _, _ in saved.foreign_keys}))}
+                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID'
+            )
+        sizes = {
+            row["name"]: row["pages"]
+            for row in await connection.fetch(
+                "SELECT c.oid::regclass::text AS name, c.relpages AS pages FROM pg_class c "
+                "WHERE c.oid::regclass::text = ANY($1)",
+                list({table for table, _, _ in saved.foreign_keys}),
+            )
+        }
     finally:
         await connection.close()
     by_table: dict[str, list[str]] = {}

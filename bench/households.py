@@ -36,22 +36,62 @@ KYIV = "UA80000000000093317"
 CREATED_BY = "bench-generate"
 
 FAMILY_COLUMNS = (
-    "id", "oblast_code", "raion_code", "hromada_code", "settlement_code", "address_line",
-    "phone", "categories", "factors", "consent_given_at", "consent_given_by", "consent_scope",
-    "status", "archive_reason", "archived_at", "created_by", "created_at", "updated_at",
+    "id",
+    "oblast_code",
+    "raion_code",
+    "hromada_code",
+    "settlement_code",
+    "address_line",
+    "phone",
+    "categories",
+    "factors",
+    "consent_given_at",
+    "consent_given_by",
+    "consent_scope",
+    "status",
+    "archive_reason",
+    "archived_at",
+    "created_by",
+    "created_at",
+    "updated_at",
     "version",
 )
 PERSON_COLUMNS = (
-    "id", "family_id", "oblast_code", "last_name", "first_name", "patronymic", "name_key",
-    "latin_key", "birth_date", "sex", "relation", "rnokpp", "rnokpp_refused", "unzr",
-    "disability_group", "idp_certificate", "is_servicemember", "status", "removal_reason",
-    "removed_at", "created_at", "updated_at", "version",
+    "id",
+    "family_id",
+    "oblast_code",
+    "last_name",
+    "first_name",
+    "patronymic",
+    "name_key",
+    "latin_key",
+    "birth_date",
+    "sex",
+    "relation",
+    "rnokpp",
+    "rnokpp_refused",
+    "unzr",
+    "disability_group",
+    "idp_certificate",
+    "is_servicemember",
+    "status",
+    "removal_reason",
+    "removed_at",
+    "created_at",
+    "updated_at",
+    "version",
 )
 
 # (kind, weight): the demo seed's mix of households.
 KINDS = (
-    ("couple_with_children", 40), ("single_mother", 14), ("single_father", 3), ("couple", 9),
-    ("single", 10), ("elderly", 12), ("three_generations", 8), ("grandparent_guardian", 4),
+    ("couple_with_children", 40),
+    ("single_mother", 14),
+    ("single_father", 3),
+    ("couple", 9),
+    ("single", 10),
+    ("elderly", 12),
+    ("three_generations", 8),
+    ("grandparent_guardian", 4),
 )
 ARCHIVED_SHARE = 0.02  # families that overcame their circumstances (members then "removed")
 REMOVED_MEMBER_SHARE = 0.01  # members who left a family that is still active
@@ -77,8 +117,10 @@ _UNZR_WEIGHTS = tuple(_ICAO_WEIGHTS[i % 3] for i in range(12))
 def _sums(count: int, width: int, weights: tuple[int, ...]) -> list[int]:
     """The weighted digit sum of every number below ``count`` written with ``width`` digits:
     a check digit's share from one part of the number."""
-    return [sum(w * int(d) for w, d in zip(weights, f"{n:0{width}d}", strict=True))
-            for n in range(count)]
+    return [
+        sum(w * int(d) for w, d in zip(weights, f"{n:0{width}d}", strict=True))
+        for n in range(count)
+    ]
 
 
 # RNOKPP: 5 digits of days (3 + 2), 3 of the serial, the sex digit.
@@ -123,11 +165,21 @@ class Hromada:
 
 
 class Member:
-    __slots__ = ("born", "disability", "first", "last", "patronymic", "relation", "servicemember",
-                 "sex", "surname")
+    __slots__ = (
+        "born",
+        "disability",
+        "first",
+        "last",
+        "patronymic",
+        "relation",
+        "servicemember",
+        "sex",
+        "surname",
+    )
 
-    def __init__(self, sex: str, first: Part, surname: int, patronymic: Part, born: date,
-                 relation: str) -> None:
+    def __init__(
+        self, sex: str, first: Part, surname: int, patronymic: Part, born: date, relation: str
+    ) -> None:
         self.sex = sex
         self.first = first
         self.surname = surname  # index into SURNAMES: the family's surname in either form
@@ -141,9 +193,19 @@ class Member:
 class Households:
     """Families and their members for one generating process (``worker`` of ``workers``)."""
 
-    def __init__(self, *, hromadas: list[Hromada], weights: list[int], kyiv_share: float,
-                 categories: set[str], factors: set[str], seed: int, worker: int, workers: int,
-                 today: date) -> None:
+    def __init__(
+        self,
+        *,
+        hromadas: list[Hromada],
+        weights: list[int],
+        kyiv_share: float,
+        categories: set[str],
+        factors: set[str],
+        seed: int,
+        worker: int,
+        workers: int,
+        today: date,
+    ) -> None:
         self.rng = random.Random(seed * 1000 + worker)
         self.hromadas = hromadas
         self.cumulative = list(itertools.accumulate(weights))
@@ -161,8 +223,7 @@ class Households:
         # Name parts with their keys: surnames by index and sex, first names by sex and
         # generation (o: born before 1965, m: 1965–1994, y: from 1995), patronymics by the
         # father's first name.
-        self.surnames = [{"male": _part(s), "female": _part(feminine_surname(s))}
-                         for s in SURNAMES]
+        self.surnames = [{"male": _part(s), "female": _part(feminine_surname(s))} for s in SURNAMES]
         self.male_names = [_part(name) for name, _ in MALE_NAMES]
         self.first_names = {
             (sex, generation): [_part(name) for name, used in names if generation in used]
@@ -170,8 +231,10 @@ class Households:
             for generation in "omy"
         }
         self.patronymics = {
-            father.text: {"male": _part(patronymic(father.text, "male")),
-                          "female": _part(patronymic(father.text, "female"))}
+            father.text: {
+                "male": _part(patronymic(father.text, "male")),
+                "female": _part(patronymic(father.text, "female")),
+            }
             for father in self.male_names
         }
         self.persons_made = 0
@@ -180,50 +243,75 @@ class Households:
 
     def family(self) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
         rng = self.rng
-        hromada = (self.kyiv if rng.random() < self.kyiv_share
-                   else weighted(rng, self.hromadas, self.cumulative))
+        hromada = (
+            self.kyiv
+            if rng.random() < self.kyiv_share
+            else weighted(rng, self.hromadas, self.cumulative)
+        )
         kind = weighted(rng, self.kinds, self.kind_weights)
         members = self._members(kind)
         idp = rng.random() < (0.3 if kind != "elderly" else 0.15)
         categories, factors = self._circumstances(kind, members, idp)
         family_id = self._uuid()
         settlement = self._settlement(hromada)
-        created = self.now - timedelta(days=between(rng, 1, 1000),
-                                       seconds=between(rng, 0, 86400 - 1))
+        created = self.now - timedelta(
+            days=between(rng, 1, 1000), seconds=between(rng, 0, 86400 - 1)
+        )
         consent = rng.random() < 0.85
         archived_at = archive_reason = None
         if rng.random() < ARCHIVED_SHARE:
             archived_at = min(created + timedelta(days=between(rng, 30, 300)), self.now)
             archive_reason = pick(rng, ARCHIVE_REASONS)
         family = (
-            family_id, hromada.oblast_code, hromada.raion_code, hromada.code, settlement,
+            family_id,
+            hromada.oblast_code,
+            hromada.raion_code,
+            hromada.code,
+            settlement,
             self._address(hromada, settlement),
             self._phone() if rng.random() < 0.85 else None,
-            categories, factors,
+            categories,
+            factors,
             created if consent else None,
             _CONSENT_GIVEN_BY if consent else None,
             _CONSENT_SCOPE if consent else None,
-            "archived" if archived_at else "active", archive_reason, archived_at,
-            CREATED_BY, created, archived_at or created, 2 if archived_at else 1,
+            "archived" if archived_at else "active",
+            archive_reason,
+            archived_at,
+            CREATED_BY,
+            created,
+            archived_at or created,
+            2 if archived_at else 1,
         )
         # Archiving ends every membership with the family's reason, as the app does.
         ended = f"family archived: {archive_reason}" if archive_reason else None
-        persons = [self._person_row(m, family_id, hromada.oblast_code, idp, created,
-                                    archived_at, ended) for m in members]
+        persons = [
+            self._person_row(m, family_id, hromada.oblast_code, idp, created, archived_at, ended)
+            for m in members
+        ]
         return family, persons
 
     def _members(self, kind: str) -> list[Member]:
         rng = self.rng
         members: list[Member] = []
         if kind in ("couple_with_children", "couple", "three_generations"):
-            ages = {"couple_with_children": (22, 55), "couple": (20, 70),
-                    "three_generations": (24, 48)}[kind]
+            ages = {
+                "couple_with_children": (22, 55),
+                "couple": (20, 70),
+                "three_generations": (24, 48),
+            }[kind]
             husband, wife = self._couple(members, ages)
             if kind == "three_generations":
                 self._grandparents(members, husband)
             if kind != "couple":
-                self._children(members, husband.first, husband.surname, wife.born,
-                               most=min(4, 6 - len(members)), least=kind != "three_generations")
+                self._children(
+                    members,
+                    husband.first,
+                    husband.surname,
+                    wife.born,
+                    most=min(4, 6 - len(members)),
+                    least=kind != "three_generations",
+                )
         elif kind in ("single_mother", "single_father"):
             sex = "male" if kind == "single_father" else "female"
             parent = self._adult(sex, between(rng, 20, 55), self._surname(), "head")
@@ -231,8 +319,11 @@ class Households:
             father = parent.first if sex == "male" else pick(rng, self.male_names)
             self._children(members, father, parent.surname, parent.born, most=3, least=True)
         elif kind == "single":
-            members.append(self._adult(pick(rng, ("male", "female")), between(rng, 20, 70),
-                                       self._surname(), "head"))
+            members.append(
+                self._adult(
+                    pick(rng, ("male", "female")), between(rng, 20, 70), self._surname(), "head"
+                )
+            )
         elif kind == "elderly":
             if rng.random() < 0.45:
                 self._couple(members, (63, 88))
@@ -244,8 +335,14 @@ class Households:
             guardian = self._adult(sex, between(rng, 50, 75), self._surname(), "head")
             members.append(guardian)
             mother_born = guardian.born + timedelta(days=365 * between(rng, 20, 28))
-            self._children(members, pick(rng, self.male_names), guardian.surname, mother_born,
-                           most=3, least=True)
+            self._children(
+                members,
+                pick(rng, self.male_names),
+                guardian.surname,
+                mother_born,
+                most=3,
+                least=True,
+            )
         return members
 
     def _couple(self, members: list[Member], ages: tuple[int, int]) -> tuple[Member, Member]:
@@ -254,8 +351,9 @@ class Households:
         husband_age = between(rng, ages[0], ages[1])
         wife_age = max(ages[0], min(ages[1], husband_age + between(rng, -7, 3)))
         husband = self._adult("male", husband_age, surname, "spouse")
-        wife = self._adult("female", wife_age,
-                           surname if rng.random() < 0.9 else self._surname(), "spouse")
+        wife = self._adult(
+            "female", wife_age, surname if rng.random() < 0.9 else self._surname(), "spouse"
+        )
         (husband if rng.random() < 0.6 else wife).relation = "head"
         members += [husband, wife]
         return husband, wife
@@ -266,16 +364,24 @@ class Households:
         age = self._age(husband.born)
         grandfather = None
         if rng.random() < 0.5:
-            grandfather = self._adult("male", age + between(rng, 20, 34), husband.surname,
-                                      "other")
+            grandfather = self._adult("male", age + between(rng, 20, 34), husband.surname, "other")
             members.append(grandfather)
             husband.patronymic = self.patronymics[grandfather.first.text]["male"]
         if grandfather is None or rng.random() < 0.6:
-            members.append(self._adult("female", age + between(rng, 19, 32), husband.surname,
-                                       "other"))
+            members.append(
+                self._adult("female", age + between(rng, 19, 32), husband.surname, "other")
+            )
 
-    def _children(self, members: list[Member], father: Part, surname: int, mother_born: date,
-                  *, most: int, least: bool) -> None:
+    def _children(
+        self,
+        members: list[Member],
+        father: Part,
+        surname: int,
+        mother_born: date,
+        *,
+        most: int,
+        least: bool,
+    ) -> None:
         """Up to ``most`` children aged 0–17, born when their mother was 18–42."""
         rng = self.rng
         mother_age = self._age(mother_born)
@@ -286,14 +392,23 @@ class Households:
         for _ in range(max(int(least), min(most, count))):
             sex = "male" if rng.random() < 0.5 else "female"
             born = self._born(between(rng, youngest, oldest))
-            members.append(Member(sex, self._first_name(sex, born), surname,
-                                  self.patronymics[father.text][sex], born, "child"))
+            members.append(
+                Member(
+                    sex,
+                    self._first_name(sex, born),
+                    surname,
+                    self.patronymics[father.text][sex],
+                    born,
+                    "child",
+                )
+            )
 
     def _adult(self, sex: str, age: int, surname: int, relation: str) -> Member:
         born = self._born(age)
         father = pick(self.rng, self.male_names).text
-        return Member(sex, self._first_name(sex, born), surname,
-                      self.patronymics[father][sex], born, relation)
+        return Member(
+            sex, self._first_name(sex, born), surname, self.patronymics[father][sex], born, relation
+        )
 
     def _surname(self) -> int:
         return between(self.rng, 0, len(self.surnames) - 1)
@@ -313,8 +428,9 @@ class Households:
 
     # --- circumstances (a compact version of the demo seed's rules) ----------------------------
 
-    def _circumstances(self, kind: str, members: list[Member], idp: bool
-                       ) -> tuple[list[str], list[str]]:
+    def _circumstances(
+        self, kind: str, members: list[Member], idp: bool
+    ) -> tuple[list[str], list[str]]:
         rng = self.rng
         children = [m for m in members if m.relation == "child"]
         adults = [m for m in members if m.relation != "child"]
@@ -340,8 +456,13 @@ class Households:
             draw = rng.random()
             if draw < 0.14:
                 pick(rng, men).servicemember = True
-                categories.append("servicemember_family" if draw < 0.12 else pick(
-                    rng, ("missing_servicemember_family", "captured_servicemember_family")))
+                categories.append(
+                    "servicemember_family"
+                    if draw < 0.12
+                    else pick(
+                        rng, ("missing_servicemember_family", "captured_servicemember_family")
+                    )
+                )
             elif draw < 0.18:
                 categories.append("veteran_family")
         if kind == "single_mother" and rng.random() < 0.06:
@@ -350,48 +471,93 @@ class Households:
             categories.append("low_income")
             factors.append("low_income")
         if kind == "elderly":
-            factors += [f for f, p in (("old_age", 0.8), ("mobility_loss", 0.3),
-                                       ("long_term_illness", 0.3)) if rng.random() < p]
+            factors += [
+                f
+                for f, p in (("old_age", 0.8), ("mobility_loss", 0.3), ("long_term_illness", 0.3))
+                if rng.random() < p
+            ]
         if rng.random() < 0.07:
             pick(rng, adults).disability = pick(rng, ("I", "II", "II", "III", "III"))
             factors.append("disability")
         if kind != "elderly" and rng.random() < 0.08:
-            factors.append(pick(rng, ("domestic_violence", "substance_use", "unemployment",
-                                       "evading_child_rearing", "mental_disorder")))
+            factors.append(
+                pick(
+                    rng,
+                    (
+                        "domestic_violence",
+                        "substance_use",
+                        "unemployment",
+                        "evading_child_rearing",
+                        "mental_disorder",
+                    ),
+                )
+            )
         return (_known(categories, self.categories), _known(factors, self.factors))
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def _person_row(self, member: Member, family_id: uuid.UUID, oblast_code: str, idp: bool,
-                    created: datetime, archived_at: datetime | None, archive_reason: str | None
-                    ) -> tuple[Any, ...]:
+    def _person_row(
+        self,
+        member: Member,
+        family_id: uuid.UUID,
+        oblast_code: str,
+        idp: bool,
+        created: datetime,
+        archived_at: datetime | None,
+        archive_reason: str | None,
+    ) -> tuple[Any, ...]:
         rng = self.rng
         last = self.surnames[member.surname][member.sex]
         first, middle = member.first, member.patronymic
-        keys = (f"{last.key} {first.key} {middle.key}",
-                f"{last.latin} {first.latin} {middle.latin}")
+        keys = (
+            f"{last.key} {first.key} {middle.key}",
+            f"{last.latin} {first.latin} {middle.latin}",
+        )
         self.persons_made += 1
         if self.persons_made % 499 == 1:  # the joined per-part keys must be the app's keys
             names = (last.text, first.text, middle.text)
             assert keys == (name_key(*names), latin_key(*names)), names
         adult = member.relation != "child"
         refused = adult and rng.random() < 0.02
-        rnokpp = (self._rnokpp(member.born, member.sex)
-                  if not refused and rng.random() < (0.7 if adult else 0.35) else None)
-        unzr = (self._unzr(member.born)
-                if rng.random() < (0.75 if member.born.year >= 1955 else 0.3) else None)
+        rnokpp = (
+            self._rnokpp(member.born, member.sex)
+            if not refused and rng.random() < (0.7 if adult else 0.35)
+            else None
+        )
+        unzr = (
+            self._unzr(member.born)
+            if rng.random() < (0.75 if member.born.year >= 1955 else 0.3)
+            else None
+        )
         removed_at, reason = archived_at, archive_reason
         if removed_at is None and rng.random() < REMOVED_MEMBER_SHARE:
             removed_at = min(created + timedelta(days=between(rng, 1, 200)), self.now)
             reason = MEMBER_REMOVAL_REASON
         return (
-            self._uuid(), family_id, oblast_code, last.text, first.text, middle.text, *keys,
-            member.born, member.sex, member.relation, rnokpp, refused, unzr, member.disability,
+            self._uuid(),
+            family_id,
+            oblast_code,
+            last.text,
+            first.text,
+            middle.text,
+            *keys,
+            member.born,
+            member.sex,
+            member.relation,
+            rnokpp,
+            refused,
+            unzr,
+            member.disability,
             f"{between(rng, 1000, 9999)}-{between(rng, 0, 10**10 - 1):010d}"
-            if idp and rng.random() < 0.8 else None,
+            if idp and rng.random() < 0.8
+            else None,
             member.servicemember,
-            "removed" if removed_at else "active", reason, removed_at,
-            created, removed_at or created, 2 if removed_at else 1,
+            "removed" if removed_at else "active",
+            reason,
+            removed_at,
+            created,
+            removed_at or created,
+            2 if removed_at else 1,
         )
 
     def _rnokpp(self, born: date, sex: str) -> str | None:
@@ -408,8 +574,12 @@ class Households:
         self.rnokpp_used[key] = used + 1
         days = born.toordinal() - _RNOKPP_EPOCH_ORDINAL
         sex_digit = 2 * (serial // 1000) + (sex == "male")
-        total = (_RNOKPP_DAY_HIGH_SUMS[days // 100] + _RNOKPP_DAY_LOW_SUMS[days % 100]
-                 + _RNOKPP_SERIAL_SUMS[serial % 1000] + _RNOKPP_WEIGHTS[8] * sex_digit)
+        total = (
+            _RNOKPP_DAY_HIGH_SUMS[days // 100]
+            + _RNOKPP_DAY_LOW_SUMS[days % 100]
+            + _RNOKPP_SERIAL_SUMS[serial % 1000]
+            + _RNOKPP_WEIGHTS[8] * sex_digit
+        )
         number = f"{days:05d}{serial % 1000:03d}{sex_digit}{total % 11 % 10}"
         if self.persons_made % 97 == 0:
             assert number == rnokpp_for(born, sex, serial), (born, sex, serial)
@@ -424,8 +594,12 @@ class Households:
         if serial >= _UNZR_SERIALS:
             return None
         self.unzr_used[key] = used + 1
-        total = (_UNZR_YEAR_SUMS[born.year] + _UNZR_MONTH_SUMS[born.month]
-                 + _UNZR_DAY_SUMS[born.day] + _UNZR_SERIAL_SUMS[serial])
+        total = (
+            _UNZR_YEAR_SUMS[born.year]
+            + _UNZR_MONTH_SUMS[born.month]
+            + _UNZR_DAY_SUMS[born.day]
+            + _UNZR_SERIAL_SUMS[serial]
+        )
         number = f"{born:%Y%m%d}-{serial:04d}{total % 10}"
         if self.persons_made % 97 == 0:
             assert number == unzr_for(born, serial), (born, serial)

@@ -73,17 +73,20 @@ class Statements:
         engine = database.engine.sync_engine
 
         @event.listens_for(engine, "before_cursor_execute")
-        def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                   executemany: bool) -> None:
+        def before(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+        ) -> None:
             conn.info["started"] = time.perf_counter()
 
         @event.listens_for(engine, "after_cursor_execute")
-        def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                  executemany: bool) -> None:
+        def after(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+        ) -> None:
             self.seconds[_kind(statement)] += time.perf_counter() - conn.info.pop("started")
 
     def time_driver_calls(self) -> None:
         """COPY and COMMIT go to asyncpg directly, past the cursor hooks."""
+
         def timed(owner: Any, name: str, kind: str) -> None:
             original = getattr(owner, name)
 
@@ -93,7 +96,9 @@ class Statements:
                     return await original(*args, **kwargs)
                 finally:
                     self.seconds[kind] += time.perf_counter() - started
+
             setattr(owner, name, call)
+
         timed(asyncpg.Connection, "copy_records_to_table", "COPY service_records")
         timed(asyncpg.transaction.Transaction, "commit", "COMMIT")
 
@@ -119,8 +124,10 @@ class Collections:
             self.counts[info["generation"]] += 1
 
     def reset(self) -> str:
-        text = " ".join(f"gen{g} {n}x {s:.3f}s" for g, (n, s) in
-                        enumerate(zip(self.counts, self.seconds, strict=True)))
+        text = " ".join(
+            f"gen{g} {n}x {s:.3f}s"
+            for g, (n, s) in enumerate(zip(self.counts, self.seconds, strict=True))
+        )
         self.seconds, self.counts = [0.0, 0.0, 0.0], [0, 0, 0]
         return text
 
@@ -140,8 +147,10 @@ def _kind(statement: str) -> str:
 async def _backend_pids(dsn: str, database: str) -> list[int]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 "
-                                "AND pid <> pg_backend_pid()", database)
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
         return [row["pid"] for row in rows]
     finally:
         await conn.close()
@@ -158,32 +167,44 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-async def _prepare(client: httpx.AsyncClient, dsn: str, admin: dict[str, str], name: str
-                   ) -> tuple[str, list[tuple[str, str]]]:
+async def _prepare(
+    client: httpx.AsyncClient, dsn: str, admin: dict[str, str], name: str
+) -> tuple[str, list[tuple[str, str]]]:
     """The provider called ``name`` (made on first use) and the (family, member) pairs it
     serves."""
     conn = await asyncpg.connect(dsn)
     try:
-        provider_id = await conn.fetchval("SELECT id::text FROM providers WHERE full_name = $1",
-                                          name)
+        provider_id = await conn.fetchval(
+            "SELECT id::text FROM providers WHERE full_name = $1", name
+        )
         if provider_id is None:
             serial = f"{random.randrange(3_000_000, 4_000_000):07d}"
-            body = {"kind": "organisation", "sector": "non_state",
-                    "edrpou": serial + edrpou.calc_check_digit(serial),
-                    "full_name": name, "short_name": "bench", "hromada_code": KYIV,
-                    "address_line": "вул. Хрещатик, 1", "services": OFFERS}
+            body = {
+                "kind": "organisation",
+                "sector": "non_state",
+                "edrpou": serial + edrpou.calc_check_digit(serial),
+                "full_name": name,
+                "short_name": "bench",
+                "hromada_code": KYIV,
+                "address_line": "вул. Хрещатик, 1",
+                "services": OFFERS,
+            }
             created = await client.post(f"{API}/providers", json=body, headers=admin)
             assert created.status_code == 201, created.text
             provider_id = created.json()["id"]
-            activated = await client.post(f"{API}/providers/{provider_id}/status",
-                                          json={"to": "active"}, headers=admin)
+            activated = await client.post(
+                f"{API}/providers/{provider_id}/status", json={"to": "active"}, headers=admin
+            )
             assert activated.status_code == 200, activated.text
             # Linking 10 000 families one request at a time would take minutes; the grant
             # rows are what a community officer's link writes.
-            await conn.execute("""
+            await conn.execute(
+                """
                 INSERT INTO family_provider_access (provider_id, family_id, granted_by, reason)
                 SELECT $1::uuid, id, 'bench', 'bench ingest' FROM bench.kyiv_families
-                ON CONFLICT DO NOTHING""", provider_id)
+                ON CONFLICT DO NOTHING""",
+                provider_id,
+            )
             # as autovacuum would soon: without statistics the planner takes the provider
             # for one with a single family
             await conn.execute("ANALYZE family_provider_access")
@@ -197,19 +218,24 @@ async def _prepare(client: httpx.AsyncClient, dsn: str, admin: dict[str, str], n
         await conn.close()
 
 
-def _batch(served: list[tuple[str, str]], size: int, run: str, number: int,
-           rng: random.Random) -> bytes:
+def _batch(
+    served: list[tuple[str, str]], size: int, run: str, number: int, rng: random.Random
+) -> bytes:
     today = date.today()
     records = []
     for i in range(size):
         family_id, person_id = served[(number * size + i) % len(served)]
         offer = rng.choice(OFFERS)
         record: dict[str, Any] = {
-            "family_id": family_id, "service_code": offer["service_code"],
+            "family_id": family_id,
+            "service_code": offer["service_code"],
             "delivered_on": (today - timedelta(days=rng.randrange(0, 365))).isoformat(),
-            "units": rng.randint(1, 4), "duration_minutes": rng.choice([30, 45, 60, 90]),
-            "place": rng.choice(offer["places"]), "outcome": rng.choice(OUTCOMES),
-            "external_ref": f"{run}-{number}-{i}"}
+            "units": rng.randint(1, 4),
+            "duration_minutes": rng.choice([30, 45, 60, 90]),
+            "place": rng.choice(offer["places"]),
+            "outcome": rng.choice(OUTCOMES),
+            "external_ref": f"{run}-{number}-{i}",
+        }
         if i % 2 == 0 and person_id is not None:
             record["person_id"] = person_id
         if i % 10 == 0:
@@ -223,17 +249,28 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--size", type=int, default=10_000)
-    parser.add_argument("--fresh-provider", action="store_true",
-                        help="submit as a new provider (no records yet) instead of the one "
-                             "every run adds to")
-    parser.add_argument("--resubmit", action="store_true",
-                        help="time resubmissions instead: each batch is first stored (not "
-                             "timed), then sent again with every record's units changed")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() after the warm-up batch: the collector then skips "
-                             "the objects of the started app")
-    parser.add_argument("--pyinstrument", type=Path,
-                        help="profile the timed batches into this file (.html, else text)")
+    parser.add_argument(
+        "--fresh-provider",
+        action="store_true",
+        help="submit as a new provider (no records yet) instead of the one every run adds to",
+    )
+    parser.add_argument(
+        "--resubmit",
+        action="store_true",
+        help="time resubmissions instead: each batch is first stored (not "
+        "timed), then sent again with every record's units changed",
+    )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after the warm-up batch: the collector then skips "
+        "the objects of the started app",
+    )
+    parser.add_argument(
+        "--pyinstrument",
+        type=Path,
+        help="profile the timed batches into this file (.html, else text)",
+    )
     args = parser.parse_args()
 
     url = args.database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
@@ -244,8 +281,14 @@ async def main() -> None:
     verifier = TokenVerifier(verification_keys, issuer=ISSUER, audience=AUDIENCE)
 
     def headers(role: str, **claims: Any) -> dict[str, str]:
-        token = issue(signing_key, issuer=ISSUER, audience=AUDIENCE, subject=f"bench-{role}",
-                      role=role, **claims)
+        token = issue(
+            signing_key,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            subject=f"bench-{role}",
+            role=role,
+            **claims,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     database = Database.connect(url, pool_size=2, max_overflow=0)
@@ -257,25 +300,30 @@ async def main() -> None:
     transport = httpx.ASGITransport(app=app)
     rng = random.Random(7)
     run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry.bench",
-                                 timeout=120) as client:
-        provider_name = (f"{BENCH_PROVIDER} {run}" if args.fresh_provider else BENCH_PROVIDER)
-        provider_id, served = await _prepare(client, dsn, headers("ministry_admin"),
-                                             provider_name)
-        staff = {**headers("provider_staff", provider_id=provider_id),
-                 "Content-Type": "application/json"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://registry.bench", timeout=120
+    ) as client:
+        provider_name = f"{BENCH_PROVIDER} {run}" if args.fresh_provider else BENCH_PROVIDER
+        provider_id, served = await _prepare(client, dsn, headers("ministry_admin"), provider_name)
+        staff = {
+            **headers("provider_staff", provider_id=provider_id),
+            "Content-Type": "application/json",
+        }
 
         def batch_headers(number: int) -> dict[str, str]:
             # as providers' systems send them (and as bench/run's ingest scenario does)
             return {**staff, "Idempotency-Key": f"ingest-{run}-{number}"}
-        bodies = [_batch(served, args.size, run, n, rng)
-                  for n in range(args.batches + 1)]
-        print(f"{len(served)} families served; batch of {args.size} records = "
-              f"{len(bodies[0]) / 1e6:.1f} MB; load {os.getloadavg()}")
+
+        bodies = [_batch(served, args.size, run, n, rng) for n in range(args.batches + 1)]
+        print(
+            f"{len(served)} families served; batch of {args.size} records = "
+            f"{len(bodies[0]) / 1e6:.1f} MB; load {os.getloadavg()}"
+        )
 
         # one untimed batch: connections, prepared statements, the app's first request
-        warm = await client.post(f"{API}/service-records/batch", content=bodies[0],
-                                 headers=batch_headers(0))
+        warm = await client.post(
+            f"{API}/service-records/batch", content=bodies[0], headers=batch_headers(0)
+        )
         assert warm.status_code == 200, warm.text[:2000]
         assert warm.json()["rejected"] == 0, warm.text[:2000]
         pids = await _backend_pids(dsn, name)
@@ -288,23 +336,31 @@ async def main() -> None:
         profiler = None
         if args.pyinstrument:
             from pyinstrument import Profiler
+
             profiler = Profiler(async_mode="enabled")
             profiler.start()
         walls = []
         for number in range(1, args.batches + 1):
             body = bodies[number]
             if args.resubmit:
-                first = await client.post(f"{API}/service-records/batch", content=body,
-                                          headers=batch_headers(-number))
+                first = await client.post(
+                    f"{API}/service-records/batch", content=body, headers=batch_headers(-number)
+                )
                 assert first.status_code == 200, first.text[:2000]
-                body = orjson.dumps({"records": [
-                    {**record, "units": record["units"] % 4 + 1}
-                    for record in orjson.loads(body)["records"]]})
+                body = orjson.dumps(
+                    {
+                        "records": [
+                            {**record, "units": record["units"] % 4 + 1}
+                            for record in orjson.loads(body)["records"]
+                        ]
+                    }
+                )
                 statements.reset()
                 collections.reset()
             py0, pg0, t0 = time.process_time(), _cpu(pids), time.perf_counter()
-            response = await client.post(f"{API}/service-records/batch",
-                                         content=body, headers=batch_headers(number))
+            response = await client.post(
+                f"{API}/service-records/batch", content=body, headers=batch_headers(number)
+            )
             wall = time.perf_counter() - t0
             py, pg = time.process_time() - py0, _cpu(pids) - pg0
             answer = orjson.loads(response.content)
@@ -312,20 +368,28 @@ async def main() -> None:
             assert answer["rejected"] == 0, response.text[:2000]
             walls.append(wall)
             split = statements.reset()
-            top = ", ".join(f"{kind} {seconds:.3f}" for kind, seconds in
-                            sorted(split.items(), key=lambda item: -item[1])[:6])
-            print(f"batch {number}: {wall:.3f} s = {args.size / wall:,.0f} rec/s | "
-                  f"python CPU {py:.3f} s (GC {collections.reset()}), postgres CPU {pg:.3f} s "
-                  f"| SQL {top}")
+            top = ", ".join(
+                f"{kind} {seconds:.3f}"
+                for kind, seconds in sorted(split.items(), key=lambda item: -item[1])[:6]
+            )
+            print(
+                f"batch {number}: {wall:.3f} s = {args.size / wall:,.0f} rec/s | "
+                f"python CPU {py:.3f} s (GC {collections.reset()}), postgres CPU {pg:.3f} s "
+                f"| SQL {top}"
+            )
         if profiler is not None:
             profiler.stop()
             args.pyinstrument.write_text(
-                profiler.output_html() if args.pyinstrument.suffix == ".html"
-                else profiler.output_text(show_all=False))
+                profiler.output_html()
+                if args.pyinstrument.suffix == ".html"
+                else profiler.output_text(show_all=False)
+            )
             print(f"pyinstrument profile: {args.pyinstrument}")
         median = statistics.median(walls)
-        print(f"median {median:.3f} s per batch ({args.size / median:,.0f} rec/s), "
-              f"min {min(walls):.3f}, max {max(walls):.3f}; load {os.getloadavg()}")
+        print(
+            f"median {median:.3f} s per batch ({args.size / median:,.0f} rec/s), "
+            f"min {min(walls):.3f}, max {max(walls):.3f}; load {os.getloadavg()}"
+        )
 
     await database.dispose()
 

@@ -37,10 +37,15 @@ class Request:
         body = spec.get("body")
         if body is not None and not isinstance(body, str):
             body = json.dumps(body, ensure_ascii=False)
-        headers = {"Host": host, "User-Agent": "registry-bench", "Accept": "application/json",
-                   **spec.get("headers", {})}
+        headers = {
+            "Host": host,
+            "User-Agent": "registry-bench",
+            "Accept": "application/json",
+            **spec.get("headers", {}),
+        }
         head = f"{spec.get('method', 'GET')} {spec['path']} HTTP/1.1\r\n" + "".join(
-            f"{name}: {value}\r\n" for name, value in headers.items())
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
         self.templated = "{seq}" in head or (body is not None and "{seq}" in body)
         self.head, self.body = head, body
         self.raw = b"" if self.templated else self._render(head, body)
@@ -49,8 +54,10 @@ class Request:
         if not self.templated:
             return self.raw
         n = str(next(seq))
-        return self._render(self.head.replace("{seq}", n),
-                           None if self.body is None else self.body.replace("{seq}", n))
+        return self._render(
+            self.head.replace("{seq}", n),
+            None if self.body is None else self.body.replace("{seq}", n),
+        )
 
     @staticmethod
     def _render(head: str, body: str | None) -> bytes:
@@ -100,10 +107,10 @@ class Connection(asyncio.Protocol):
         at = head.find(b"\r\ncontent-length:")
         if at >= 0:
             line_end = head.find(b"\r\n", at + 2)
-            length = int(head[at + 17:line_end if line_end > 0 else len(head)])
+            length = int(head[at + 17 : line_end if line_end > 0 else len(head)])
             if len(self.buffer) < start + length:
                 return None
-            del self.buffer[:start + length]
+            del self.buffer[: start + length]
             return status, length
         if b"\r\ntransfer-encoding: chunked" in head:
             return self._parse_chunked(status, start)
@@ -121,7 +128,7 @@ class Connection(asyncio.Protocol):
             if size == 0:
                 if self.buffer.find(b"\r\n", position) != position:
                     return None  # trailers are not expected; wait for the final CRLF
-                del self.buffer[:position + 2]
+                del self.buffer[: position + 2]
                 return status, size_total
             if len(self.buffer) < position + size + 2:
                 return None
@@ -129,8 +136,9 @@ class Connection(asyncio.Protocol):
             position += size + 2
 
 
-async def run(url: str, requests: list[Request], *, connections: int, duration: float,
-              request_timeout: float) -> dict[str, Any]:
+async def run(
+    url: str, requests: list[Request], *, connections: int, duration: float, request_timeout: float
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
@@ -195,8 +203,10 @@ async def run(url: str, requests: list[Request], *, connections: int, duration: 
         "failures": dict(failures),
         "latency_ms": {
             "mean": round(sum(ordered) / completed * 1000, 2) if completed else None,
-            **{f"p{q}": round(_percentile(ordered, q) * 1000, 2) if completed else None
-               for q in (50, 90, 99)},
+            **{
+                f"p{q}": round(_percentile(ordered, q) * 1000, 2) if completed else None
+                for q in (50, 90, 99)
+            },
             "max": round(ordered[-1] * 1000, 2) if completed else None,
         },
         "mean_body_bytes": round(body_bytes / completed) if completed else None,
@@ -230,8 +240,15 @@ def main() -> None:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    result = runner(run(args.url, requests, connections=args.connections,
-                        duration=args.duration, request_timeout=args.timeout))
+    result = runner(
+        run(
+            args.url,
+            requests,
+            connections=args.connections,
+            duration=args.duration,
+            request_timeout=args.timeout,
+        )
+    )
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -48,39 +48,111 @@ CREATED_BY = "bench-generate"
 MINISTRY = "bench-ministry-admin"  # who verified support criteria, changed statuses
 
 PROVIDER_COLUMNS = (
-    "id", "kind", "sector", "edrpou", "rnokpp", "full_name", "short_name", "name_key",
-    "legal_form", "status", "status_reason", "included_on", "excluded_on", "phone", "email",
-    "website", "oblast_code", "raion_code", "hromada_code", "settlement_code", "address_line",
-    "hromadas_served", "support_criteria_met", "support_verified_by", "support_verified_at",
-    "created_by", "created_at", "updated_at", "version",
+    "id",
+    "kind",
+    "sector",
+    "edrpou",
+    "rnokpp",
+    "full_name",
+    "short_name",
+    "name_key",
+    "legal_form",
+    "status",
+    "status_reason",
+    "included_on",
+    "excluded_on",
+    "phone",
+    "email",
+    "website",
+    "oblast_code",
+    "raion_code",
+    "hromada_code",
+    "settlement_code",
+    "address_line",
+    "hromadas_served",
+    "support_criteria_met",
+    "support_verified_by",
+    "support_verified_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
 )
 OFFER_COLUMNS = (
-    "provider_id", "service_code", "frequency", "places", "capacity", "tariff_amount",
-    "tariff_unit", "urgent", "active",
+    "provider_id",
+    "service_code",
+    "frequency",
+    "places",
+    "capacity",
+    "tariff_amount",
+    "tariff_unit",
+    "urgent",
+    "active",
 )
 STATUS_CHANGE_COLUMNS = (
-    "provider_id", "version", "from_status", "to_status", "effective_on", "reason", "actor",
+    "provider_id",
+    "version",
+    "from_status",
+    "to_status",
+    "effective_on",
+    "reason",
+    "actor",
     "changed_at",
 )
 
 KYIV_DISTRICTS = (
-    "Голосіївського", "Дарницького", "Деснянського", "Дніпровського", "Оболонського",
-    "Печерського", "Подільського", "Святошинського", "Солом’янського", "Шевченківського",
+    "Голосіївського",
+    "Дарницького",
+    "Деснянського",
+    "Дніпровського",
+    "Оболонського",
+    "Печерського",
+    "Подільського",
+    "Святошинського",
+    "Солом’янського",
+    "Шевченківського",
 )
 NGO_NAMES = (
-    "Надія", "Світанок", "Турбота", "Крок назустріч", "Відродження", "Добре серце",
-    "Рука допомоги", "Разом", "Джерело", "Берегиня", "Промінь", "Оберіг",
-    "Право на дитинство", "Сила громади", "Повернення додому", "Плече ветерана",
-    "Мир у родині", "Нове життя", "Калина", "Паростки", "Родина поруч", "Острів надії",
-    "Теплий дім", "Ветеранський простір", "Дитячі мрії", "Відкриті серця",
+    "Надія",
+    "Світанок",
+    "Турбота",
+    "Крок назустріч",
+    "Відродження",
+    "Добре серце",
+    "Рука допомоги",
+    "Разом",
+    "Джерело",
+    "Берегиня",
+    "Промінь",
+    "Оберіг",
+    "Право на дитинство",
+    "Сила громади",
+    "Повернення додому",
+    "Плече ветерана",
+    "Мир у родині",
+    "Нове життя",
+    "Калина",
+    "Паростки",
+    "Родина поруч",
+    "Острів надії",
+    "Теплий дім",
+    "Ветеранський простір",
+    "Дитячі мрії",
+    "Відкриті серця",
 )
 NGO_FORMS = (
     ("громадська організація", "Громадська організація", "ГО"),
     ("благодійний фонд", "Благодійний фонд", "БФ"),
     ("благодійна організація", "Благодійна організація", "БО"),
 )
-CRITERIA = ("accompaniment_experience", "in_register", "mobile_team", "no_sanctions",
-            "psychologist", "trained_staff")
+CRITERIA = (
+    "accompaniment_experience",
+    "in_register",
+    "mobile_team",
+    "no_sanctions",
+    "psychologist",
+    "trained_staff",
+)
 EXCLUSION_REASONS = (
     "припинення діяльності за рішенням засновників",
     "невідповідність критеріям діяльності надавачів соціальних послуг",
@@ -144,11 +216,23 @@ _CATALOGUE: dict[str, tuple[tuple[str, str, tuple[str, ...], bool], ...]] = {
     ),
 }
 #: Offers each kind picks from its catalogue (at least, at most); the first is always offered.
-_OFFER_COUNTS = {"centre": (4, 7), "care": (2, 3), "state": (1, 3), "ngo": (1, 4),
-                 "entrepreneur": (1, 1), "person": (1, 1)}
+_OFFER_COUNTS = {
+    "centre": (4, 7),
+    "care": (2, 3),
+    "state": (1, 3),
+    "ngo": (1, 4),
+    "entrepreneur": (1, 1),
+    "person": (1, 1),
+}
 #: How much of a hromada's family links each kind of provider draws, relative.
-LINK_WEIGHTS = {"centre": 10.0, "care": 6.0, "state": 1.0, "ngo": 2.0, "entrepreneur": 1.0,
-                "person": 0.5}
+LINK_WEIGHTS = {
+    "centre": 10.0,
+    "care": 6.0,
+    "state": 1.0,
+    "ngo": 2.0,
+    "entrepreneur": 1.0,
+    "person": 0.5,
+}
 _HOURLY = "година"
 
 
@@ -170,8 +254,15 @@ class Register:
     """The whole register: rows for the three tables and, per hromada, its active providers
     with their link weights."""
 
-    def __init__(self, *, hromadas: list[Hromada], weights: list[int], services: set[str],
-                 seed: int, today: date) -> None:
+    def __init__(
+        self,
+        *,
+        hromadas: list[Hromada],
+        weights: list[int],
+        services: set[str],
+        seed: int,
+        today: date,
+    ) -> None:
         self.rng = random.Random(seed * 1000 + 999)
         self.today = today
         self.services = services
@@ -183,8 +274,15 @@ class Register:
         self.people = itertools.count()
         self.numbers = itertools.count(1)
         kyiv = Hromada(KYIV, KYIV, None, name="Київ")
-        for role, count in (("centre", 1), ("centre", 10), ("care", 10), ("state", 3),
-                            ("ngo", 30), ("entrepreneur", 6), ("person", 3)):
+        for role, count in (
+            ("centre", 1),
+            ("centre", 10),
+            ("care", 10),
+            ("state", 3),
+            ("ngo", 30),
+            ("entrepreneur", 6),
+            ("person", 3),
+        ):
             for n in range(count):
                 # The city's own centre and one district's centre make 11 "centres".
                 district = KYIV_DISTRICTS[n % len(KYIV_DISTRICTS)] if count > 1 else None
@@ -208,12 +306,24 @@ class Register:
         (4) a few, a rural hromada (1) its centre at most and now and then one more."""
         rng = self.rng
         if weight >= 40:
-            return ["centre", "centre", "care", "care", "state", *["ngo"] * 8,
-                    "entrepreneur", "entrepreneur", "person"]
+            return [
+                "centre",
+                "centre",
+                "care",
+                "care",
+                "state",
+                *["ngo"] * 8,
+                "entrepreneur",
+                "entrepreneur",
+                "person",
+            ]
         if weight >= 4:
             roles = ["centre", "care"]
-            roles += [role for role, p in (("ngo", 0.6), ("ngo", 0.3), ("entrepreneur", 0.3),
-                                           ("state", 0.1)) if rng.random() < p]
+            roles += [
+                role
+                for role, p in (("ngo", 0.6), ("ngo", 0.3), ("entrepreneur", 0.3), ("state", 0.1))
+                if rng.random() < p
+            ]
             return roles
         roles = ["centre"] if rng.random() < 0.9 else []
         roles += [role for role, p in (("ngo", 0.12), ("person", 0.08)) if rng.random() < p]
@@ -231,8 +341,9 @@ class Register:
         # Communal centres were registered when the register opened; others since.
         opened = EARLIEST_STATUS_DATE + timedelta(days=30)
         earliest = opened if role in ("centre", "care", "state") else opened + timedelta(days=200)
-        applied_on = earliest + timedelta(days=rng.randrange(
-            max(1, (self.today - earliest).days - 60)))
+        applied_on = earliest + timedelta(
+            days=rng.randrange(max(1, (self.today - earliest).days - 60))
+        )
         history = self._history(role, applied_on)
         status, reason, included_on, excluded_on = "pending", None, None, None
         for to, effective_on, why in history:
@@ -252,32 +363,83 @@ class Register:
             criteria = sorted(rng.sample(CRITERIA, rng.randint(4, len(CRITERIA))))
         settlement = hromada.cities[0] if hromada.cities else None
         streets = KYIV_STREETS if hromada.is_kyiv else STREETS
-        self.provider_rows.append((
-            provider_id, kind, sector, edrpou_code, rnokpp, full_name, short_name,
-            provider_name_key(full_name, short_name), legal_form, status, reason,
-            included_on, excluded_on,
-            f"+380{rng.choice(_PHONE_CODES)}{rng.randrange(10**7):07d}"
-            if rng.random() < 0.9 else None,
-            f"office{number}@social-services.org.ua" if rng.random() < 0.7 else None,
-            f"https://provider{number}.org.ua" if role == "ngo" and rng.random() < 0.4 else None,
-            hromada.oblast_code, hromada.raion_code, hromada.code, settlement,
-            f"{rng.choice(streets)}, {rng.randint(1, 150)}", [hromada.code], criteria,
-            MINISTRY if criteria else None,
-            moments[-1] if criteria else None,
-            CREATED_BY, created_at, moments[-1], len(changes),
-        ))
+        self.provider_rows.append(
+            (
+                provider_id,
+                kind,
+                sector,
+                edrpou_code,
+                rnokpp,
+                full_name,
+                short_name,
+                provider_name_key(full_name, short_name),
+                legal_form,
+                status,
+                reason,
+                included_on,
+                excluded_on,
+                f"+380{rng.choice(_PHONE_CODES)}{rng.randrange(10**7):07d}"
+                if rng.random() < 0.9
+                else None,
+                f"office{number}@social-services.org.ua" if rng.random() < 0.7 else None,
+                f"https://provider{number}.org.ua"
+                if role == "ngo" and rng.random() < 0.4
+                else None,
+                hromada.oblast_code,
+                hromada.raion_code,
+                hromada.code,
+                settlement,
+                f"{rng.choice(streets)}, {rng.randint(1, 150)}",
+                [hromada.code],
+                criteria,
+                MINISTRY if criteria else None,
+                moments[-1] if criteria else None,
+                CREATED_BY,
+                created_at,
+                moments[-1],
+                len(changes),
+            )
+        )
         self.offer_rows.extend(
-            (provider_id, offer.code, offer.frequency, list(offer.places), offer.capacity,
-             offer.tariff[0] if offer.tariff else None, offer.tariff[1] if offer.tariff else None,
-             offer.urgent, True)
-            for offer in offers)
+            (
+                provider_id,
+                offer.code,
+                offer.frequency,
+                list(offer.places),
+                offer.capacity,
+                offer.tariff[0] if offer.tariff else None,
+                offer.tariff[1] if offer.tariff else None,
+                offer.urgent,
+                True,
+            )
+            for offer in offers
+        )
         self.status_rows.extend(
-            (provider_id, version, changes[version - 2][0] if version > 1 else None, to,
-             effective_on, why, CREATED_BY if version == 1 else MINISTRY, moment)
+            (
+                provider_id,
+                version,
+                changes[version - 2][0] if version > 1 else None,
+                to,
+                effective_on,
+                why,
+                CREATED_BY if version == 1 else MINISTRY,
+                moment,
+            )
             for version, ((to, effective_on, why), moment) in enumerate(
-                zip(changes, moments, strict=True), start=1))
-        self.providers.append(Provider(provider_id, role, hromada.code, status, included_on,
-                                       offers, f"bench-staff-{number}"))
+                zip(changes, moments, strict=True), start=1
+            )
+        )
+        self.providers.append(
+            Provider(
+                provider_id,
+                role,
+                hromada.code,
+                status,
+                included_on,
+                offers,
+                f"bench-staff-{number}",
+            )
+        )
 
     def _history(self, role: str, applied_on: date) -> list[tuple[str, date, str | None]]:
         """Status changes after the application: most are included within weeks; recent
@@ -293,7 +455,8 @@ class Register:
         history: list[tuple[str, date, str | None]] = [("active", included_on, None)]
         if role != "centre" and rng.random() < 0.03 and (self.today - included_on).days > 60:
             excluded_on = included_on + timedelta(
-                days=rng.randint(30, (self.today - included_on).days))
+                days=rng.randint(30, (self.today - included_on).days)
+            )
             history.append(("excluded", excluded_on, rng.choice(EXCLUSION_REASONS)))
         return history
 
@@ -303,60 +466,112 @@ class Register:
         if not catalogue:
             return ()
         least, most = _OFFER_COUNTS[role]
-        chosen = [catalogue[0], *rng.sample(catalogue[1:], min(
-            len(catalogue) - 1, rng.randint(least, most) - 1))]
+        chosen = [
+            catalogue[0],
+            *rng.sample(catalogue[1:], min(len(catalogue) - 1, rng.randint(least, most) - 1)),
+        ]
         offers = []
         for code, frequency, places, urgent in sorted(chosen):
             kept = tuple(sorted(p for p in places if p == places[0] or rng.random() < 0.6))
             individual = role in ("entrepreneur", "person")
-            capacity = (rng.randint(1, 3) if role == "person" else rng.randint(3, 12)
-                        if individual else rng.choice((None, rng.randint(10, 400))))
-            tariff = ((Decimal(rng.choice((120, 150, 180, 200, 250))).quantize(Decimal("1.00")),
-                       _HOURLY) if individual else None)
+            capacity = (
+                rng.randint(1, 3)
+                if role == "person"
+                else rng.randint(3, 12)
+                if individual
+                else rng.choice((None, rng.randint(10, 400)))
+            )
+            tariff = (
+                (Decimal(rng.choice((120, 150, 180, 200, 250))).quantize(Decimal("1.00")), _HOURLY)
+                if individual
+                else None
+            )
             offers.append(Offer(code, frequency, kept, capacity, tariff, urgent))
         return tuple(offers)
 
-    def _names(self, role: str, hromada: Hromada, district: str | None
-               ) -> tuple[str, str, str, str | None, str | None]:
+    def _names(
+        self, role: str, hromada: Hromada, district: str | None
+    ) -> tuple[str, str, str, str | None, str | None]:
         """(kind, sector, full name, short name, legal form)."""
         rng = self.rng
         place = _genitive(hromada.name)
         match role:
             case "centre" if hromada.is_kyiv and district:
-                return ("organisation", "communal",
-                        f"Центр соціальних служб {district} району міста Києва",
-                        f"ЦСС {district} району", "комунальна установа")
+                return (
+                    "organisation",
+                    "communal",
+                    f"Центр соціальних служб {district} району міста Києва",
+                    f"ЦСС {district} району",
+                    "комунальна установа",
+                )
             case "centre" if hromada.is_kyiv:
-                return ("organisation", "communal", "Київський міський центр соціальних служб",
-                        "КМЦСС", "комунальна установа")
+                return (
+                    "organisation",
+                    "communal",
+                    "Київський міський центр соціальних служб",
+                    "КМЦСС",
+                    "комунальна установа",
+                )
             case "centre":
-                return ("organisation", "communal",
-                        f"Центр надання соціальних послуг {place} територіальної громади",
-                        f"ЦНСП {place} громади", "комунальна установа")
+                return (
+                    "organisation",
+                    "communal",
+                    f"Центр надання соціальних послуг {place} територіальної громади",
+                    f"ЦНСП {place} громади",
+                    "комунальна установа",
+                )
             case "care" if hromada.is_kyiv and district:
-                return ("organisation", "communal",
-                        f"Територіальний центр соціального обслуговування {district} району "
-                        "міста Києва", f"Терцентр {district} району", "комунальна установа")
+                return (
+                    "organisation",
+                    "communal",
+                    f"Територіальний центр соціального обслуговування {district} району "
+                    "міста Києва",
+                    f"Терцентр {district} району",
+                    "комунальна установа",
+                )
             case "care":
-                return ("organisation", "communal",
-                        f"Територіальний центр соціального обслуговування (надання соціальних "
-                        f"послуг) {place} громади", f"Терцентр {place} громади",
-                        "комунальна установа")
+                return (
+                    "organisation",
+                    "communal",
+                    f"Територіальний центр соціального обслуговування (надання соціальних "
+                    f"послуг) {place} громади",
+                    f"Терцентр {place} громади",
+                    "комунальна установа",
+                )
             case "state":
-                what = rng.choice(("Центр соціальної реабілітації дітей з інвалідністю",
-                                   "Геріатричний пансіонат", "Центр комплексної реабілітації"))
-                return ("organisation", "state", f"Державна установа «{what}»",
-                        f"ДУ «{what}»", "державна установа")
+                what = rng.choice(
+                    (
+                        "Центр соціальної реабілітації дітей з інвалідністю",
+                        "Геріатричний пансіонат",
+                        "Центр комплексної реабілітації",
+                    )
+                )
+                return (
+                    "organisation",
+                    "state",
+                    f"Державна установа «{what}»",
+                    f"ДУ «{what}»",
+                    "державна установа",
+                )
             case "ngo":
                 legal_form, title, prefix = rng.choice(NGO_FORMS)
                 name = rng.choice(NGO_NAMES)
-                return ("organisation", "non_state", f"{title} «{name}»", f"{prefix} «{name}»",
-                        legal_form)
+                return (
+                    "organisation",
+                    "non_state",
+                    f"{title} «{name}»",
+                    f"{prefix} «{name}»",
+                    legal_form,
+                )
             case "entrepreneur":
                 person = self._person_name()
-                return ("individual_entrepreneur", "non_state",
-                        f"Фізична особа – підприємець {person}", f"ФОП {person}",
-                        "фізична особа – підприємець")
+                return (
+                    "individual_entrepreneur",
+                    "non_state",
+                    f"Фізична особа – підприємець {person}",
+                    f"ФОП {person}",
+                    "фізична особа – підприємець",
+                )
             case _:
                 return ("natural_person", "non_state", self._person_name(), None, None)
 
@@ -365,8 +580,10 @@ class Register:
         surname = rng.choice(SURNAMES)
         father = rng.choice(MALE_NAMES)[0]
         if rng.random() < 0.7:
-            return (f"{feminine_surname(surname)} {rng.choice(FEMALE_NAMES)[0]} "
-                    f"{patronymic(father, 'female')}")
+            return (
+                f"{feminine_surname(surname)} {rng.choice(FEMALE_NAMES)[0]} "
+                f"{patronymic(father, 'female')}"
+            )
         return f"{surname} {rng.choice(MALE_NAMES)[0]} {patronymic(father, 'male')}"
 
     def _edrpou(self, sector: str) -> str:
@@ -388,7 +605,7 @@ class Register:
 
 
 def _genitive(hromada_name: str) -> str:
-    """"Бучанська" → "Бучанської" (hromada names are feminine adjectives)."""
+    """ "Бучанська" → "Бучанської" (hromada names are feminine adjectives)."""
     if hromada_name.endswith("ька"):
         return hromada_name[:-1] + "ої"
     return hromada_name

@@ -48,8 +48,10 @@ class Context:
     def provider_staff(self) -> dict[str, str]:
         """Headers of the sampled Kyiv provider's staff, for JSON bodies."""
         if self.provider_id is None or not self.provider_families:
-            raise SystemExit("this database has no provider samples (bench.kyiv_provider): "
-                             "generate it again with bench/generate")
+            raise SystemExit(
+                "this database has no provider samples (bench.kyiv_provider): "
+                "generate it again with bench/generate"
+            )
         token = self.token("provider_staff", provider_id=self.provider_id, sub="bench-staff")
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -73,24 +75,28 @@ class Scenario:
 
 def family_by_id(ctx: Context) -> list[RequestSpec]:
     headers = ctx.officer()
-    return [{"method": "GET", "path": f"{API}/families/{family_id}", "headers": headers}
-            for family_id in ctx.kyiv_family_ids]
+    return [
+        {"method": "GET", "path": f"{API}/families/{family_id}", "headers": headers}
+        for family_id in ctx.kyiv_family_ids
+    ]
 
 
 def bare_family_by_id(ctx: Context) -> list[RequestSpec]:
-    return [{"method": "GET", "path": f"/families/{family_id}"}
-            for family_id in ctx.kyiv_family_ids]
+    return [
+        {"method": "GET", "path": f"/families/{family_id}"} for family_id in ctx.kyiv_family_ids
+    ]
 
 
 def search_name_typo(ctx: Context) -> list[RequestSpec]:
     headers = ctx.officer()
-    return [{"method": "GET", "path": f"{API}/families?q={quote(q)}", "headers": headers}
-            for q in ctx.search_terms]
+    return [
+        {"method": "GET", "path": f"{API}/families?q={quote(q)}", "headers": headers}
+        for q in ctx.search_terms
+    ]
 
 
 def list_hromada(ctx: Context) -> list[RequestSpec]:
-    return [{"method": "GET", "path": f"{API}/families?hromada={KYIV}",
-             "headers": ctx.officer()}]
+    return [{"method": "GET", "path": f"{API}/families?hromada={KYIV}", "headers": ctx.officer()}]
 
 
 def bare_list_hromada(ctx: Context) -> list[RequestSpec]:
@@ -107,11 +113,17 @@ def _record(ctx: Context, n: int, external_ref: str) -> dict[str, Any]:
     family_id, person_id = ctx.provider_families[n % len(ctx.provider_families)]
     offers = sorted(ctx.provider_offers.items())
     code, places = offers[n % len(offers)]
-    return {"family_id": family_id, "person_id": person_id if n % 2 else None,
-            "service_code": code, "place": places[n // len(offers) % len(places)],
-            "delivered_on": (date.today() - timedelta(days=1 + n % 28)).isoformat(),
-            "units": 1 + n % 3, "duration_minutes": 60, "outcome": "delivered",
-            "external_ref": external_ref}
+    return {
+        "family_id": family_id,
+        "person_id": person_id if n % 2 else None,
+        "service_code": code,
+        "place": places[n // len(offers) % len(places)],
+        "delivered_on": (date.today() - timedelta(days=1 + n % 28)).isoformat(),
+        "units": 1 + n % 3,
+        "duration_minutes": 60,
+        "outcome": "delivered",
+        "external_ref": external_ref,
+    }
 
 
 def _run_tag() -> str:
@@ -124,37 +136,68 @@ def _run_tag() -> str:
 def post_service_record(ctx: Context) -> list[RequestSpec]:
     tag = _run_tag()
     headers = {**ctx.provider_staff(), "Idempotency-Key": f"bench-{tag}-{{seq}}"}
-    return [{"method": "POST", "path": f"{API}/service-records", "headers": headers,
-             "body": _record(ctx, n, f"bench-{tag}-{{seq}}")}
-            for n in range(2 * len(ctx.provider_families))]
+    return [
+        {
+            "method": "POST",
+            "path": f"{API}/service-records",
+            "headers": headers,
+            "body": _record(ctx, n, f"bench-{tag}-{{seq}}"),
+        }
+        for n in range(2 * len(ctx.provider_families))
+    ]
 
 
 def ingest_service_records(ctx: Context) -> list[RequestSpec]:
     tag = _run_tag()
     headers = {**ctx.provider_staff(), "Idempotency-Key": f"bench-batch-{tag}-{{seq}}"}
     records = [_record(ctx, n, f"bench-{tag}-{{seq}}-{n}") for n in range(BATCH_SIZE)]
-    return [{"method": "POST", "path": f"{API}/service-records/batch", "headers": headers,
-             "body": {"records": records}}]
+    return [
+        {
+            "method": "POST",
+            "path": f"{API}/service-records/batch",
+            "headers": headers,
+            "body": {"records": records},
+        }
+    ]
 
 
 def cases_visit_overdue(ctx: Context) -> list[RequestSpec]:
-    return [{"method": "GET", "path": f"{API}/cases?visit_overdue=true",
-             "headers": ctx.officer()}]
+    return [{"method": "GET", "path": f"{API}/cases?visit_overdue=true", "headers": ctx.officer()}]
 
 
 SCENARIOS = [
-    Scenario("family_by_id", "GET one family with its members (own hromada, Kyiv)",
-             registry=family_by_id, bare=bare_family_by_id),
-    Scenario("search_name_typo",
-             "GET /families?q= a member's surname with a one-letter typo and first name",
-             registry=search_name_typo),
-    Scenario("list_hromada", "GET /families?hromada= first page (50 families and members)",
-             registry=list_hromada, bare=bare_list_hromada),
-    Scenario("post_service_record",
-             "POST one service record (Idempotency-Key, a new external_ref) as provider staff",
-             registry=post_service_record),
-    Scenario("ingest_service_records", "POST a batch of 10 000 service records",
-             registry=ingest_service_records, connections=2, items_per_request=BATCH_SIZE),
-    Scenario("cases_visit_overdue", "GET /cases?visit_overdue=true first page (Kyiv)",
-             registry=cases_visit_overdue),
+    Scenario(
+        "family_by_id",
+        "GET one family with its members (own hromada, Kyiv)",
+        registry=family_by_id,
+        bare=bare_family_by_id,
+    ),
+    Scenario(
+        "search_name_typo",
+        "GET /families?q= a member's surname with a one-letter typo and first name",
+        registry=search_name_typo,
+    ),
+    Scenario(
+        "list_hromada",
+        "GET /families?hromada= first page (50 families and members)",
+        registry=list_hromada,
+        bare=bare_list_hromada,
+    ),
+    Scenario(
+        "post_service_record",
+        "POST one service record (Idempotency-Key, a new external_ref) as provider staff",
+        registry=post_service_record,
+    ),
+    Scenario(
+        "ingest_service_records",
+        "POST a batch of 10 000 service records",
+        registry=ingest_service_records,
+        connections=2,
+        items_per_request=BATCH_SIZE,
+    ),
+    Scenario(
+        "cases_visit_overdue",
+        "GET /cases?visit_overdue=true first page (Kyiv)",
+        registry=cases_visit_overdue,
+    ),
 ]

@@ -135,8 +135,12 @@ def verifier(test_keys: tuple[SigningKey, VerificationKeys]) -> TokenVerifier:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE,
-                    data_dir=tmp_path_factory.mktemp("data"), max_body_bytes=64 * 1024)
+    return Settings(
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        data_dir=tmp_path_factory.mktemp("data"),
+        max_body_bytes=64 * 1024,
+    )
 
 
 TokenFactory = Callable[..., str]
@@ -147,8 +151,14 @@ def make_token(signing_key: SigningKey) -> TokenFactory:
     """``make_token("community_officer", territory=KYIV)``: a valid token for that role."""
 
     def factory(role: str, sub: str | None = None, **claims: Any) -> str:
-        return issue(signing_key, issuer=ISSUER, audience=AUDIENCE,
-                     subject=sub or f"test-{role}", role=role, **claims)
+        return issue(
+            signing_key,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            subject=sub or f"test-{role}",
+            role=role,
+            **claims,
+        )
 
     return factory
 

@@ -45,9 +45,16 @@ def person(**overrides: Any) -> dict[str, Any]:
 
 
 def child(**overrides: Any) -> dict[str, Any]:
-    return person(**{"first_name": "Марʼяна", "patronymic": "Андріївна",
-                     "birth_date": "2016-09-01", "relation": "child", "rnokpp": None,
-                     **overrides})
+    return person(
+        **{
+            "first_name": "Марʼяна",
+            "patronymic": "Андріївна",
+            "birth_date": "2016-09-01",
+            "relation": "child",
+            "rnokpp": None,
+            **overrides,
+        }
+    )
 
 
 def family(hromada: str = KYIV, **overrides: Any) -> dict[str, Any]:
@@ -57,8 +64,11 @@ def family(hromada: str = KYIV, **overrides: Any) -> dict[str, Any]:
         "phone": "+380441234567",
         "categories": ["idp", "large_family"],
         "factors": ["hostilities_harm", "low_income"],
-        "consent": {"given_at": "2025-03-01T10:00:00Z", "given_by": "head of the family",
-                    "scope": ["registry", "social_accompaniment"]},
+        "consent": {
+            "given_at": "2025-03-01T10:00:00Z",
+            "given_by": "head of the family",
+            "scope": ["registry", "social_accompaniment"],
+        },
         "members": [person()],
     }
     body.update(overrides)
@@ -107,8 +117,9 @@ def unzr(born: date | str) -> str:
     return unzr_for(born, next(_serials) % 10000)
 
 
-async def create_family(client: Any, headers: dict[str, str], body: dict[str, Any]
-                        ) -> dict[str, Any]:
+async def create_family(
+    client: Any, headers: dict[str, str], body: dict[str, Any]
+) -> dict[str, Any]:
     """POST the family; it must be created. Returns the created family."""
     response = await client.post(FAMILIES, json=body, headers=headers)
     assert response.status_code == 201, response.text
@@ -165,17 +176,22 @@ def provider_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create_provider(client: Any, headers: dict[str, str],
-                          body: dict[str, Any] | None = None, *, activate: bool = True
-                          ) -> dict[str, Any]:
+async def create_provider(
+    client: Any,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+    *,
+    activate: bool = True,
+) -> dict[str, Any]:
     """POST the provider (it must be created) and, when ``activate``, include it in the
     register. Returns the provider."""
     response = await client.post(PROVIDERS, json=body or provider_body(), headers=headers)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     if activate:
-        response = await client.post(f"{PROVIDERS}/{created['id']}/status",
-                                     json={"to": "active"}, headers=headers)
+        response = await client.post(
+            f"{PROVIDERS}/{created['id']}/status", json={"to": "active"}, headers=headers
+        )
         assert response.status_code == 200, response.text
         created = response.json()
     return created

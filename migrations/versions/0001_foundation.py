@@ -30,12 +30,15 @@ def upgrade() -> None:
         sa.Column("parent_code", sa.String(19), nullable=True),
         sa.PrimaryKeyConstraint("code", name="pk_territories"),
         sa.ForeignKeyConstraint(
-            ["parent_code"], ["territories.code"],
+            ["parent_code"],
+            ["territories.code"],
             name="fk_territories_parent_code_territories",
         ),
         sa.CheckConstraint("code ~ '^UA[0-9]{17}$'", name="ck_territories_code_format"),
-        sa.CheckConstraint("category IN ('O','K','P','H','M','T','C','X','B')",
-                           name="ck_territories_category_known"),
+        sa.CheckConstraint(
+            "category IN ('O','K','P','H','M','T','C','X','B')",
+            name="ck_territories_category_known",
+        ),
     )
     # Keyset pages are ordered by code within a filter: (filter column, code).
     op.create_index("ix_territories_parent_code_code", "territories", ["parent_code", "code"])
@@ -50,8 +53,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("checksum", sa.String(64), nullable=False),
         sa.Column("row_count", sa.Integer(), nullable=False),
-        sa.Column("imported_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "imported_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("name", name="pk_reference_imports"),
     )
 
@@ -63,15 +67,17 @@ def upgrade() -> None:
         sa.Column("event_count", sa.Integer(), nullable=False),
         sa.Column("previous_digest", sa.LargeBinary(), nullable=True),
         sa.Column("digest", sa.LargeBinary(), nullable=False),
-        sa.Column("sealed_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "sealed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_audit_blocks"),
     )
     op.create_table(
         "audit_events",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("role", sa.Text(), nullable=False),
         sa.Column("action", sa.Text(), nullable=False),
@@ -82,22 +88,17 @@ def upgrade() -> None:
         sa.Column("outcome", sa.Text(), nullable=False),
         sa.Column("block_id", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_audit_events"),
-        sa.ForeignKeyConstraint(["block_id"], ["audit_blocks.id"],
-                                name="fk_audit_events_block_id_audit_blocks"),
+        sa.ForeignKeyConstraint(
+            ["block_id"], ["audit_blocks.id"], name="fk_audit_events_block_id_audit_blocks"
+        ),
         sa.CheckConstraint("outcome IN ('success', 'denied')", name="ck_audit_events_outcome"),
     )
     # The writing transaction, read by the sealer (SQLAlchemy has no xid8 type).
-    op.execute(
-        "ALTER TABLE audit_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()"
-    )
+    op.execute("ALTER TABLE audit_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()")
     op.create_index("ix_audit_events_actor_id", "audit_events", ["actor", "id"])
     op.create_index("ix_audit_events_occurred_at", "audit_events", ["occurred_at"])
-    op.execute(
-        "CREATE INDEX ix_audit_events_resource_ids ON audit_events USING gin (resource_ids)"
-    )
-    op.execute(
-        "CREATE INDEX ix_audit_events_unsealed ON audit_events (id) WHERE block_id IS NULL"
-    )
+    op.execute("CREATE INDEX ix_audit_events_resource_ids ON audit_events USING gin (resource_ids)")
+    op.execute("CREATE INDEX ix_audit_events_unsealed ON audit_events (id) WHERE block_id IS NULL")
     op.create_index("ix_audit_events_block_id", "audit_events", ["block_id"])
 
     # Append-only, enforced by the database: the one change allowed is the sealer stamping

@@ -23,57 +23,101 @@ SERVICES = [
     ("001.0", "Інформування", "Informing", "prevention", "simple", False),
     ("002.0", "Консультування", "Counselling", "prevention", "simple", True),
     ("003.0", "Посередництво (медіація)", "Mediation", "support", "simple", True),
-    ("004.0", "Представництво інтересів", "Representation of interests", "support", "simple",
-     True),
+    ("004.0", "Представництво інтересів", "Representation of interests", "support", "simple", True),
     ("009.1", "Підтримане проживання", "Supported living", "support", "complex", True),
-    ("010.2", "Супровід прийомних сімей та дитячих будинків сімейного типу",
-     "Accompaniment of foster families and family-type children's homes", "support",
-     "complex", True),
-    ("012.0", "Екстрене (кризове) втручання", "Emergency (crisis) intervention", "support",
-     "complex", True),
+    (
+        "010.2",
+        "Супровід прийомних сімей та дитячих будинків сімейного типу",
+        "Accompaniment of foster families and family-type children's homes",
+        "support",
+        "complex",
+        True,
+    ),
+    (
+        "012.0",
+        "Екстрене (кризове) втручання",
+        "Emergency (crisis) intervention",
+        "support",
+        "complex",
+        True,
+    ),
     ("013.0", "Соціальна адаптація", "Social adaptation", "support", "complex", True),
     ("015.1", "Догляд вдома", "Home care", "care", "complex", True),
     ("015.2", "Стаціонарний догляд", "Residential care", "care", "complex", False),
     ("015.3", "Денний догляд", "Day care", "care", "complex", True),
-    ("017.1", "Соціальна реабілітація осіб з інтелектуальними та психічними порушеннями",
-     "Social rehabilitation of persons with intellectual and mental impairments", "support",
-     "complex", False),
-    ("017.3", "Соціально-психологічна реабілітація осіб із залежністю від психоактивних "
-     "речовин", "Socio-psychological rehabilitation of persons dependent on psychoactive "
-     "substances", "support", "complex", False),
-    ("018.1", "Відпочинок для батьків, які доглядають дітей з інвалідністю",
-     "Respite for parents caring for children with disability", "care", "complex", False),
+    (
+        "017.1",
+        "Соціальна реабілітація осіб з інтелектуальними та психічними порушеннями",
+        "Social rehabilitation of persons with intellectual and mental impairments",
+        "support",
+        "complex",
+        False,
+    ),
+    (
+        "017.3",
+        "Соціально-психологічна реабілітація осіб із залежністю від психоактивних речовин",
+        "Socio-psychological rehabilitation of persons dependent on psychoactive substances",
+        "support",
+        "complex",
+        False,
+    ),
+    (
+        "018.1",
+        "Відпочинок для батьків, які доглядають дітей з інвалідністю",
+        "Respite for parents caring for children with disability",
+        "care",
+        "complex",
+        False,
+    ),
     ("021.0", "Фізичний супровід", "Physical escort", "support", "simple", True),
 ]
 
 # What a civil-society provider must meet to support servicemembers' families (the 2023 pilot
 # names criteria without publishing a list: these are sensible defaults kept as data).
 SUPPORT_CRITERIA = [
-    ("in_register", "Включений до Реєстру надавачів соціальних послуг",
-     "Included in the Register of providers of social services"),
-    ("accompaniment_experience", "Досвід соціального супроводу сімей не менше року",
-     "At least a year of experience in social accompaniment of families"),
-    ("trained_staff", "Працівники пройшли навчання з підтримки військовослужбовців та їхніх "
-     "сімей", "Staff trained in supporting servicemembers and their families"),
+    (
+        "in_register",
+        "Включений до Реєстру надавачів соціальних послуг",
+        "Included in the Register of providers of social services",
+    ),
+    (
+        "accompaniment_experience",
+        "Досвід соціального супроводу сімей не менше року",
+        "At least a year of experience in social accompaniment of families",
+    ),
+    (
+        "trained_staff",
+        "Працівники пройшли навчання з підтримки військовослужбовців та їхніх сімей",
+        "Staff trained in supporting servicemembers and their families",
+    ),
     ("psychologist", "У штаті є психолог", "A psychologist on staff"),
-    ("mobile_team", "Може працювати з сім'єю за місцем проживання",
-     "Can work with families where they live"),
-    ("no_sanctions", "Не перебуває під санкціями та не пов'язаний з державою-агресором",
-     "Not under sanctions and not linked to the aggressor state"),
+    (
+        "mobile_team",
+        "Може працювати з сім'єю за місцем проживання",
+        "Can work with families where they live",
+    ),
+    (
+        "no_sanctions",
+        "Не перебуває під санкціями та не пов'язаний з державою-агресором",
+        "Not under sanctions and not linked to the aggressor state",
+    ),
 ]
 
 
 def _territory_fk(table: str, column: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], ["territories.code"],
-                                   name=f"fk_{table}_{column}_territories")
+    return sa.ForeignKeyConstraint(
+        [column], ["territories.code"], name=f"fk_{table}_{column}_territories"
+    )
 
 
 def _timestamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
     ]
 
@@ -91,11 +135,20 @@ def upgrade() -> None:
         *_timestamps(),
         sa.PrimaryKeyConstraint("code", name="pk_services"),
     )
-    op.bulk_insert(services, [
-        {"code": code, "name_uk": uk, "name_en": en, "purpose": purpose, "kind": kind,
-         "is_basic": basic}
-        for code, uk, en, purpose, kind, basic in SERVICES
-    ])
+    op.bulk_insert(
+        services,
+        [
+            {
+                "code": code,
+                "name_uk": uk,
+                "name_en": en,
+                "purpose": purpose,
+                "kind": kind,
+                "is_basic": basic,
+            }
+            for code, uk, en, purpose, kind, basic in SERVICES
+        ],
+    )
 
     criteria = op.create_table(
         "support_criteria",
@@ -106,10 +159,13 @@ def upgrade() -> None:
         sa.Column("sort_order", sa.SmallInteger(), nullable=False),
         sa.PrimaryKeyConstraint("code", name="pk_support_criteria"),
     )
-    op.bulk_insert(criteria, [
-        {"code": code, "name_uk": uk, "name_en": en, "sort_order": i}
-        for i, (code, uk, en) in enumerate(SUPPORT_CRITERIA, start=1)
-    ])
+    op.bulk_insert(
+        criteria,
+        [
+            {"code": code, "name_uk": uk, "name_en": en, "sort_order": i}
+            for i, (code, uk, en) in enumerate(SUPPORT_CRITERIA, start=1)
+        ],
+    )
 
     op.create_table(
         "providers",
@@ -134,27 +190,32 @@ def upgrade() -> None:
         sa.Column("hromada_code", sa.String(19), nullable=False),
         sa.Column("settlement_code", sa.String(19), nullable=True),
         sa.Column("address_line", sa.Text(), nullable=True),
-        sa.Column("hromadas_served", postgresql.ARRAY(sa.String(19)), server_default="{}",
-                  nullable=False),
-        sa.Column("support_criteria_met", postgresql.ARRAY(sa.Text()), server_default="{}",
-                  nullable=False),
+        sa.Column(
+            "hromadas_served", postgresql.ARRAY(sa.String(19)), server_default="{}", nullable=False
+        ),
+        sa.Column(
+            "support_criteria_met", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False
+        ),
         sa.Column("support_verified_by", sa.Text(), nullable=True),
         sa.Column("support_verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.Text(), nullable=False),
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_providers"),
-        sa.CheckConstraint("edrpou IS NOT NULL OR rnokpp IS NOT NULL",
-                           name="ck_providers_identified"),
-        *(_territory_fk("providers", column) for column in
-          ("oblast_code", "raion_code", "hromada_code", "settlement_code")),
+        sa.CheckConstraint(
+            "edrpou IS NOT NULL OR rnokpp IS NOT NULL", name="ck_providers_identified"
+        ),
+        *(
+            _territory_fk("providers", column)
+            for column in ("oblast_code", "raion_code", "hromada_code", "settlement_code")
+        ),
     )
     op.create_index("uq_providers_edrpou", "providers", ["edrpou"], unique=True)
     op.create_index("uq_providers_rnokpp", "providers", ["rnokpp"], unique=True)
     op.create_index("ix_providers_hromada_code_id", "providers", ["hromada_code", "id"])
-    op.execute("CREATE INDEX ix_providers_hromadas_served ON providers "
-               "USING gin (hromadas_served)")
-    op.execute("CREATE INDEX ix_providers_name_key_trgm ON providers "
-               "USING gin (name_key gin_trgm_ops)")
+    op.execute("CREATE INDEX ix_providers_hromadas_served ON providers USING gin (hromadas_served)")
+    op.execute(
+        "CREATE INDEX ix_providers_name_key_trgm ON providers USING gin (name_key gin_trgm_ops)"
+    )
 
     op.create_table(
         "provider_services",
@@ -168,13 +229,16 @@ def upgrade() -> None:
         sa.Column("urgent", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="true", nullable=False),
         sa.PrimaryKeyConstraint("provider_id", "service_code", name="pk_provider_services"),
-        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
-                                name="fk_provider_services_provider_id_providers"),
-        sa.ForeignKeyConstraint(["service_code"], ["services.code"],
-                                name="fk_provider_services_service_code_services"),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name="fk_provider_services_provider_id_providers"
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_code"], ["services.code"], name="fk_provider_services_service_code_services"
+        ),
     )
-    op.create_index("ix_provider_services_service_code", "provider_services",
-                    ["service_code", "provider_id"])
+    op.create_index(
+        "ix_provider_services_service_code", "provider_services", ["service_code", "provider_id"]
+    )
 
     # Every change of register status, with its date and reason.
     op.create_table(
@@ -186,26 +250,34 @@ def upgrade() -> None:
         sa.Column("effective_on", sa.Date(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("actor", sa.Text(), nullable=False),
-        sa.Column("changed_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "changed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("provider_id", "version", name="pk_provider_status_changes"),
-        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
-                                name="fk_provider_status_changes_provider_id_providers"),
+        sa.ForeignKeyConstraint(
+            ["provider_id"],
+            ["providers.id"],
+            name="fk_provider_status_changes_provider_id_providers",
+        ),
     )
 
     # A provider's access to a family is granted and revoked, never deleted: the grant's
     # history answers "who could see this family, when".
     op.add_column("family_provider_access", sa.Column("granted_by", sa.Text(), nullable=True))
     op.add_column("family_provider_access", sa.Column("reason", sa.Text(), nullable=True))
-    op.add_column("family_provider_access",
-                  sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "family_provider_access", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True)
+    )
     op.add_column("family_provider_access", sa.Column("revoked_by", sa.Text(), nullable=True))
-    op.add_column("family_provider_access",
-                  sa.Column("revoke_reason", sa.Text(), nullable=True))
-    op.create_foreign_key("fk_family_provider_access_provider_id_providers",
-                          "family_provider_access", "providers", ["provider_id"], ["id"])
-    op.create_index("ix_family_provider_access_family_id", "family_provider_access",
-                    ["family_id"])
+    op.add_column("family_provider_access", sa.Column("revoke_reason", sa.Text(), nullable=True))
+    op.create_foreign_key(
+        "fk_family_provider_access_provider_id_providers",
+        "family_provider_access",
+        "providers",
+        ["provider_id"],
+        ["id"],
+    )
+    op.create_index("ix_family_provider_access_family_id", "family_provider_access", ["family_id"])
 
     op.create_table(
         "service_records",
@@ -235,26 +307,30 @@ def upgrade() -> None:
         sa.Column("change_reason", sa.Text(), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_service_records"),
-        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
-                                name="fk_service_records_provider_id_providers"),
-        sa.ForeignKeyConstraint(["family_id"], ["families.id"],
-                                name="fk_service_records_family_id_families"),
-        sa.ForeignKeyConstraint(["person_id"], ["persons.id"],
-                                name="fk_service_records_person_id_persons"),
-        sa.ForeignKeyConstraint(["service_code"], ["services.code"],
-                                name="fk_service_records_service_code_services"),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name="fk_service_records_provider_id_providers"
+        ),
+        sa.ForeignKeyConstraint(
+            ["family_id"], ["families.id"], name="fk_service_records_family_id_families"
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["persons.id"], name="fk_service_records_person_id_persons"
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_code"], ["services.code"], name="fk_service_records_service_code_services"
+        ),
     )
-    op.create_index("uq_service_records_provider_id_external_ref", "service_records",
-                    ["provider_id", "external_ref"], unique=True)
-    op.create_index("ix_service_records_provider_id_id", "service_records",
-                    ["provider_id", "id"])
+    op.create_index(
+        "uq_service_records_provider_id_external_ref",
+        "service_records",
+        ["provider_id", "external_ref"],
+        unique=True,
+    )
+    op.create_index("ix_service_records_provider_id_id", "service_records", ["provider_id", "id"])
     op.create_index("ix_service_records_family_id", "service_records", ["family_id"])
-    op.create_index("ix_service_records_hromada_code_id", "service_records",
-                    ["hromada_code", "id"])
-    op.create_index("ix_service_records_oblast_code_id", "service_records",
-                    ["oblast_code", "id"])
-    op.create_index("ix_service_records_raion_code_id", "service_records",
-                    ["raion_code", "id"])
+    op.create_index("ix_service_records_hromada_code_id", "service_records", ["hromada_code", "id"])
+    op.create_index("ix_service_records_oblast_code_id", "service_records", ["oblast_code", "id"])
+    op.create_index("ix_service_records_raion_code_id", "service_records", ["raion_code", "id"])
 
     # Earlier versions of a service record, kept when an amendment or a void supersedes them.
     op.create_table(
@@ -265,12 +341,15 @@ def upgrade() -> None:
         sa.Column("changed_by", sa.Text(), nullable=False),
         sa.Column("change_reason", sa.Text(), nullable=True),
         sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("valid_to", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.PrimaryKeyConstraint("service_record_id", "version",
-                                name="pk_service_record_versions"),
-        sa.ForeignKeyConstraint(["service_record_id"], ["service_records.id"],
-                                name="fk_service_record_versions_service_record_id_service_records"),
+        sa.Column(
+            "valid_to", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("service_record_id", "version", name="pk_service_record_versions"),
+        sa.ForeignKeyConstraint(
+            ["service_record_id"],
+            ["service_records.id"],
+            name="fk_service_record_versions_service_record_id_service_records",
+        ),
     )
 
 
@@ -278,10 +357,18 @@ def downgrade() -> None:
     for table in ("service_record_versions", "service_records"):
         op.drop_table(table)
     op.drop_index("ix_family_provider_access_family_id", "family_provider_access")
-    op.drop_constraint("fk_family_provider_access_provider_id_providers",
-                       "family_provider_access", type_="foreignkey")
+    op.drop_constraint(
+        "fk_family_provider_access_provider_id_providers",
+        "family_provider_access",
+        type_="foreignkey",
+    )
     for column in ("revoke_reason", "revoked_by", "revoked_at", "reason", "granted_by"):
         op.drop_column("family_provider_access", column)
-    for table in ("provider_status_changes", "provider_services", "providers",
-                  "support_criteria", "services"):
+    for table in (
+        "provider_status_changes",
+        "provider_services",
+        "providers",
+        "support_criteria",
+        "services",
+    ):
         op.drop_table(table)

@@ -20,16 +20,18 @@ depends_on: str | Sequence[str] | None = None
 def _created() -> list[sa.Column]:
     return [
         sa.Column("created_by", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     ]
 
 
 def _versioned() -> list[sa.Column]:
     return [
         *_created(),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
     ]
 
@@ -74,16 +76,19 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         *_versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_cases"),
-        sa.ForeignKeyConstraint(["family_id"], ["families.id"],
-                                name="fk_cases_family_id_families"),
+        sa.ForeignKeyConstraint(["family_id"], ["families.id"], name="fk_cases_family_id_families"),
     )
     op.create_index("ix_cases_hromada_code_id", "cases", ["hromada_code", "id"])
     op.create_index("ix_cases_oblast_code_id", "cases", ["oblast_code", "id"])
     op.create_index("ix_cases_family_id", "cases", ["family_id"])
     op.create_index("ix_cases_worker_sub", "cases", ["worker_sub"])
     # The open cases a manager watches: overdue visits, overdue assessments.
-    op.create_index("ix_cases_open_visit_due_on", "cases", ["visit_due_on"],
-                    postgresql_where=sa.text("status IN ('active', 'review')"))
+    op.create_index(
+        "ix_cases_open_visit_due_on",
+        "cases",
+        ["visit_due_on"],
+        postgresql_where=sa.text("status IN ('active', 'review')"),
+    )
 
     op.create_table(
         "case_transitions",
@@ -94,8 +99,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("details", postgresql.JSONB(), nullable=True),
         sa.Column("actor", sa.Text(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("case_id", "version", name="pk_case_transitions"),
         _case_fk("case_transitions"),
     )
@@ -141,10 +145,12 @@ def upgrade() -> None:
         *_versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_case_measures"),
         _case_fk("case_measures"),
-        sa.ForeignKeyConstraint(["service_code"], ["services.code"],
-                                name="fk_case_measures_service_code_services"),
-        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
-                                name="fk_case_measures_provider_id_providers"),
+        sa.ForeignKeyConstraint(
+            ["service_code"], ["services.code"], name="fk_case_measures_service_code_services"
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name="fk_case_measures_provider_id_providers"
+        ),
     )
     op.create_index("ix_case_measures_case_id", "case_measures", ["case_id"])
 
@@ -164,12 +170,15 @@ def upgrade() -> None:
         *_versioned(),
         sa.PrimaryKeyConstraint("id", name="pk_referrals"),
         _case_fk("referrals"),
-        sa.ForeignKeyConstraint(["measure_id"], ["case_measures.id"],
-                                name="fk_referrals_measure_id_case_measures"),
-        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
-                                name="fk_referrals_provider_id_providers"),
-        sa.ForeignKeyConstraint(["service_code"], ["services.code"],
-                                name="fk_referrals_service_code_services"),
+        sa.ForeignKeyConstraint(
+            ["measure_id"], ["case_measures.id"], name="fk_referrals_measure_id_case_measures"
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name="fk_referrals_provider_id_providers"
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_code"], ["services.code"], name="fk_referrals_service_code_services"
+        ),
     )
     op.create_index("ix_referrals_case_id", "referrals", ["case_id"])
     op.create_index("ix_referrals_provider_id_id", "referrals", ["provider_id", "id"])
@@ -180,15 +189,13 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("visited_on", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("participants", postgresql.ARRAY(sa.Text()), server_default="{}",
-                  nullable=False),
+        sa.Column("participants", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
         *_created(),
         sa.PrimaryKeyConstraint("id", name="pk_case_visits"),
         _case_fk("case_visits"),
     )
-    op.create_index("ix_case_visits_case_id_visited_on", "case_visits",
-                    ["case_id", "visited_on"])
+    op.create_index("ix_case_visits_case_id_visited_on", "case_visits", ["case_id", "visited_on"])
 
     op.create_table(
         "case_reviews",
@@ -204,13 +211,21 @@ def upgrade() -> None:
     op.create_index("ix_case_reviews_case_id", "case_reviews", ["case_id"])
 
     # Service records may name the case they serve.
-    op.create_foreign_key("fk_service_records_case_id_cases", "service_records", "cases",
-                          ["case_id"], ["id"])
+    op.create_foreign_key(
+        "fk_service_records_case_id_cases", "service_records", "cases", ["case_id"], ["id"]
+    )
 
 
 def downgrade() -> None:
-    op.drop_constraint("fk_service_records_case_id_cases", "service_records",
-                       type_="foreignkey")
-    for table in ("case_reviews", "case_visits", "referrals", "case_measures", "case_plans",
-                  "case_assessments", "case_transitions", "cases"):
+    op.drop_constraint("fk_service_records_case_id_cases", "service_records", type_="foreignkey")
+    for table in (
+        "case_reviews",
+        "case_visits",
+        "referrals",
+        "case_measures",
+        "case_plans",
+        "case_assessments",
+        "case_transitions",
+        "cases",
+    ):
         op.drop_table(table)

@@ -24,25 +24,35 @@ def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
     for key in KEYS:
         op.drop_index(f"ix_persons_{key}_trgm", "persons")
-        op.execute(f"CREATE INDEX ix_persons_oblast_code_{key}_trgm ON persons "
-                   f"USING gin (oblast_code, {key} gin_trgm_ops)")
+        op.execute(
+            f"CREATE INDEX ix_persons_oblast_code_{key}_trgm ON persons "
+            f"USING gin (oblast_code, {key} gin_trgm_ops)"
+        )
 
     # Search trusts persons.oblast_code to be the family's, so the database keeps it so: the
     # foreign key includes it and follows a family that moves to another oblast.
-    op.execute("UPDATE persons SET oblast_code = families.oblast_code FROM families "
-               "WHERE families.id = persons.family_id "
-               "AND persons.oblast_code <> families.oblast_code")
+    op.execute(
+        "UPDATE persons SET oblast_code = families.oblast_code FROM families "
+        "WHERE families.id = persons.family_id "
+        "AND persons.oblast_code <> families.oblast_code"
+    )
     op.create_unique_constraint("uq_families_id_oblast_code", "families", ["id", "oblast_code"])
     op.drop_constraint("fk_persons_family_id_families", "persons", type_="foreignkey")
-    op.create_foreign_key("fk_persons_family_id_families", "persons", "families",
-                          ["family_id", "oblast_code"], ["id", "oblast_code"],
-                          onupdate="CASCADE")
+    op.create_foreign_key(
+        "fk_persons_family_id_families",
+        "persons",
+        "families",
+        ["family_id", "oblast_code"],
+        ["id", "oblast_code"],
+        onupdate="CASCADE",
+    )
 
 
 def downgrade() -> None:
     op.drop_constraint("fk_persons_family_id_families", "persons", type_="foreignkey")
-    op.create_foreign_key("fk_persons_family_id_families", "persons", "families",
-                          ["family_id"], ["id"])
+    op.create_foreign_key(
+        "fk_persons_family_id_families", "persons", "families", ["family_id"], ["id"]
+    )
     op.drop_constraint("uq_families_id_oblast_code", "families", type_="unique")
     for key in KEYS:
         op.drop_index(f"ix_persons_oblast_code_{key}_trgm", "persons")

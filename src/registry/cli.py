@@ -22,18 +22,35 @@ DEMO_TERRITORY = "UA80000000000093317"
 DEMO_UNIT_ID = "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"
 
 
-def _token(settings: Settings, role: Role, *, sub: str | None = None,
-           territory: str | None = None, provider_id: str | None = None,
-           unit_id: str | None = None, scope: str | None = None, ttl: int = 3600) -> str:
+def _token(
+    settings: Settings,
+    role: Role,
+    *,
+    sub: str | None = None,
+    territory: str | None = None,
+    provider_id: str | None = None,
+    unit_id: str | None = None,
+    scope: str | None = None,
+    ttl: int = 3600,
+) -> str:
     from registry.auth.keys import development_keys
     from registry.auth.tokens import issue
 
     if settings.jwt_jwks_file is not None:
         raise SystemExit("REGISTRY_JWT_JWKS_FILE is set: tokens come from the identity provider.")
     key, _ = development_keys(settings.development_keys_dir)
-    return issue(key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                 subject=sub or f"dev-{role.value}", role=role.value, ttl_seconds=ttl,
-                 territory=territory, provider_id=provider_id, unit_id=unit_id, scope=scope)
+    return issue(
+        key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        subject=sub or f"dev-{role.value}",
+        role=role.value,
+        ttl_seconds=ttl,
+        territory=territory,
+        provider_id=provider_id,
+        unit_id=unit_id,
+        scope=scope,
+    )
 
 
 def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
@@ -47,8 +64,9 @@ def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
         Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID},
         Role.INTEGRATION: {"scope": "territories:read reference:read providers:read families:read"},
     }
-    return {role.value: _token(settings, role, ttl=ttl, **confinement.get(role, {}))
-            for role in Role}
+    return {
+        role.value: _token(settings, role, ttl=ttl, **confinement.get(role, {})) for role in Role
+    }
 
 
 def _prepare(url: str, settings: Settings) -> None:
@@ -67,16 +85,19 @@ def _seed_demo(url: str) -> None:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
             async with database.transaction() as session:
-                return (await seed_demo_providers(session),
-                        await seed_demo_families(session))
+                return (await seed_demo_providers(session), await seed_demo_families(session))
         finally:
             await database.dispose()
 
     started = time.perf_counter()
     providers, added = asyncio.run(run())
     print(f"demo providers added: {providers}", file=sys.stderr)
-    print(f"demo families added: {added} ({time.perf_counter() - started:.2f} s)"
-          if added else "demo families already present: none added", file=sys.stderr)
+    print(
+        f"demo families added: {added} ({time.perf_counter() - started:.2f} s)"
+        if added
+        else "demo families already present: none added",
+        file=sys.stderr,
+    )
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -94,14 +115,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
                 print(f"  {role:18} {token}")
         os.environ["REGISTRY_DATABASE_URL"] = url  # the workers inherit it
         get_settings.cache_clear()
-        print(f"ready in {time.perf_counter() - started:.2f} s: "
-              f"http://{args.host}:{args.port}/docs", file=sys.stderr)
+        print(
+            f"ready in {time.perf_counter() - started:.2f} s: http://{args.host}:{args.port}/docs",
+            file=sys.stderr,
+        )
         # uvicorn re-raises the signal that stopped it once it has shut down; as SystemExit it
         # unwinds through this block, which stops the embedded cluster cleanly.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run("registry.main:create_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, access_log=False, log_config=None,
-                    proxy_headers=True)
+        uvicorn.run(
+            "registry.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+        )
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -123,9 +153,18 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
-    print(_token(settings, Role(args.role), sub=args.sub, territory=args.territory,
-                 provider_id=args.provider_id, unit_id=args.unit_id, scope=args.scope,
-                 ttl=args.ttl))
+    print(
+        _token(
+            settings,
+            Role(args.role),
+            sub=args.sub,
+            territory=args.territory,
+            provider_id=args.provider_id,
+            unit_id=args.unit_id,
+            scope=args.scope,
+            ttl=args.ttl,
+        )
+    )
 
 
 def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
@@ -211,8 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="seed demo data, print tokens")
     serve.set_defaults(handler=cmd_serve)
 
-    commands.add_parser("migrate", help="migrate the schema, import reference data"
-                        ).set_defaults(handler=cmd_migrate)
+    commands.add_parser("migrate", help="migrate the schema, import reference data").set_defaults(
+        handler=cmd_migrate
+    )
     seed = commands.add_parser("seed", help="load reference (and with --demo, demo) data")
     seed.add_argument("--demo", action="store_true")
     seed.set_defaults(handler=cmd_seed)
@@ -236,10 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(handler=cmd_audit)
 
     services = commands.add_parser(
-        "services", help="import the official classifier of social services",
+        "services",
+        help="import the official classifier of social services",
         description="Import a UTF-8 CSV file with the header "
-                    "code,name_uk,name_en,purpose,kind,is_basic,active: services are added or "
-                    "updated by code; a file with any bad row changes nothing.")
+        "code,name_uk,name_en,purpose,kind,is_basic,active: services are added or "
+        "updated by code; a file with any bad row changes nothing.",
+    )
     services.add_argument("action", choices=["import"])
     services.add_argument("file", type=Path, help="the CSV file")
     services.set_defaults(handler=cmd_services)

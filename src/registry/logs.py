@@ -17,7 +17,8 @@ import structlog
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     # JSON lines are rendered by orjson straight to bytes: a line is written per request.
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(serializer=orjson.dumps) if json
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if json
         else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
@@ -31,7 +32,10 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=(structlog.BytesLoggerFactory(sys.stdout.buffer) if json
-                        else structlog.PrintLoggerFactory(sys.stdout)),
+        logger_factory=(
+            structlog.BytesLoggerFactory(sys.stdout.buffer)
+            if json
+            else structlog.PrintLoggerFactory(sys.stdout)
+        ),
         cache_logger_on_first_use=True,
     )

@@ -97,8 +97,11 @@ def create_app(
             )
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
-        sealer = (asyncio.create_task(_seal_periodically(app.state.database, settings))
-                  if seal_audit else None)
+        sealer = (
+            asyncio.create_task(_seal_periodically(app.state.database, settings))
+            if seal_audit
+            else None
+        )
         # What exists by now (modules, the application, its routes and schemas) lives as long
         # as the process: out of the cyclic collector's sight, its full collections stop
         # walking it (a 10 000-record batch set off collections costing 0.4–0.8 s).
@@ -137,8 +140,16 @@ def create_app(
     # Each area's router hangs off the application itself (not off an /api/v1 router):
     # a request is matched through every level of nesting. No router-wide authentication
     # either: each operation's permission dependency authenticates.
-    for area in (territories, reference, families, service_records, services, providers,
-                 cases, audit):
+    for area in (
+        territories,
+        reference,
+        families,
+        service_records,
+        services,
+        providers,
+        cases,
+        audit,
+    ):
         app.include_router(area.router, prefix="/api/v1", responses=problem_responses(401))
 
     original_openapi = app.openapi

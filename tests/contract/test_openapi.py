@@ -40,14 +40,25 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _differences(committed: dict[str, Any], served: dict[str, Any]) -> list[str]:
-    found = [f"paths.{path}" for path in sorted(set(committed["paths"]) | set(served["paths"]))
-             if committed["paths"].get(path) != served["paths"].get(path)]
-    schemas = (committed.get("components", {}).get("schemas", {}),
-               served.get("components", {}).get("schemas", {}))
-    found += [f"components.schemas.{name}" for name in sorted(set(schemas[0]) | set(schemas[1]))
-              if schemas[0].get(name) != schemas[1].get(name)]
-    found += [key for key in sorted(set(committed) | set(served))
-              if key not in ("paths", "components") and committed.get(key) != served.get(key)]
+    found = [
+        f"paths.{path}"
+        for path in sorted(set(committed["paths"]) | set(served["paths"]))
+        if committed["paths"].get(path) != served["paths"].get(path)
+    ]
+    schemas = (
+        committed.get("components", {}).get("schemas", {}),
+        served.get("components", {}).get("schemas", {}),
+    )
+    found += [
+        f"components.schemas.{name}"
+        for name in sorted(set(schemas[0]) | set(schemas[1]))
+        if schemas[0].get(name) != schemas[1].get(name)
+    ]
+    found += [
+        key
+        for key in sorted(set(committed) | set(served))
+        if key not in ("paths", "components") and committed.get(key) != served.get(key)
+    ]
     return found
 
 
@@ -69,8 +80,13 @@ def test_the_document_is_written_the_way_registry_openapi_writes_it(served):
 
 def test_the_document_describes_the_api(served):
     paths = set(served["paths"])
-    assert {"/api/v1/territories", "/api/v1/territories/{code}", "/api/v1/audit-events",
-            "/health/live", "/health/ready"} <= paths
+    assert {
+        "/api/v1/territories",
+        "/api/v1/territories/{code}",
+        "/api/v1/audit-events",
+        "/health/live",
+        "/health/ready",
+    } <= paths
     assert served["openapi"].startswith("3.")
     assert served["info"]["title"] == "Social Services Registry API"
 
@@ -92,8 +108,7 @@ def test_the_bearer_scheme_is_http_bearer(served):
 
 def _api_operations() -> list[tuple[str, str]]:
     spec = json.loads(json.dumps(create_app().openapi()))
-    return [(method, path) for method, path, _ in _operations(spec)
-            if path.startswith("/api/v1/")]
+    return [(method, path) for method, path, _ in _operations(spec) if path.startswith("/api/v1/")]
 
 
 API_OPERATIONS = _api_operations()

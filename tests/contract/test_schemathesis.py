@@ -89,8 +89,11 @@ def _all_checks() -> list[Callable[..., Any]]:
     own; ``object_level_authorization`` needs a WFC identities document, which our own
     ``peers_cannot_reach_families`` stands in for)."""
     load_all_checks()
-    return [check for check in CHECKS.get_all()
-            if not isinstance(check, type) and check.__name__ != "object_level_authorization"]
+    return [
+        check
+        for check in CHECKS.get_all()
+        if not isinstance(check, type) and check.__name__ != "object_level_authorization"
+    ]
 
 
 async def _clone_template(database_url: str, template: str | None = None) -> str:
@@ -100,8 +103,7 @@ async def _clone_template(database_url: str, template: str | None = None) -> str
     name = f"{base}_contract_{uuid.uuid4().hex[:8]}"
     admin = await _admin(database_url)
     try:
-        await admin.execute(
-            f'CREATE DATABASE "{name}" TEMPLATE "{template or base + "_template"}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template or base + "_template"}"')
     finally:
         await admin.close()
     return _with_database(database_url, name)
@@ -111,15 +113,19 @@ async def _seed(url: str) -> dict[str, str]:
     """The demo providers, and a Kyiv family linked to the demo provider: what service
     records and cases need to exist before a generated request can be valid."""
     database = Database.connect(url, pooled=False)
-    caller = Caller(Principal(sub="contract-seed", role=Role.COMMUNITY_OFFICER,
-                              territory=KYIV), request_id="contract-seed")
+    caller = Caller(
+        Principal(sub="contract-seed", role=Role.COMMUNITY_OFFICER, territory=KYIV),
+        request_id="contract-seed",
+    )
     try:
         async with database.transaction() as session:
             await seed_demo_providers(session)
             created = await family_commands.create_family(
-                session, caller, FamilyCreate.model_validate(family(KYIV)).model_dump())
-            await family_links.link(session, caller, created["id"],
-                                    uuid.UUID(DEMO_PROVIDER_ID), "contract")
+                session, caller, FamilyCreate.model_validate(family(KYIV)).model_dump()
+            )
+            await family_links.link(
+                session, caller, created["id"], uuid.UUID(DEMO_PROVIDER_ID), "contract"
+            )
     finally:
         await database.dispose()
     return {"family_id": str(created["id"]), "person_id": str(created["members"][0]["id"])}
@@ -146,8 +152,7 @@ async def _drop(database_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-async def contract_database(database_url: str, contract_template: str
-                            ) -> AsyncIterator[Database]:
+async def contract_database(database_url: str, contract_template: str) -> AsyncIterator[Database]:
     url = await _clone_template(database_url, contract_template)
     database = Database.connect(url, pooled=False)
     try:
@@ -174,17 +179,21 @@ class AppUnderTest:
 
     def use(self, app: FastAPI | None, tokens: dict[str, str]) -> None:
         self.app = app
-        self.tokens = {stand_in(role).encode(): f"Bearer {token}".encode()
-                       for role, token in tokens.items()}
+        self.tokens = {
+            stand_in(role).encode(): f"Bearer {token}".encode() for role, token in tokens.items()
+        }
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.app is None:
             raise RuntimeError("the app_under_test fixture is not active")
         if scope["type"] == "http":
-            scope = {**scope, "headers": [
-                (name, self.tokens.get(value, value) if name == b"authorization" else value)
-                for name, value in scope["headers"]
-            ]}
+            scope = {
+                **scope,
+                "headers": [
+                    (name, self.tokens.get(value, value) if name == b"authorization" else value)
+                    for name, value in scope["headers"]
+                ],
+            }
         await self.app(scope, receive, send)
 
 
@@ -203,8 +212,9 @@ def role_for(path: str) -> str | None:
 
 
 APP = AppUnderTest()
-schema = schemathesis.openapi.from_path(SPEC, config=schemathesis.config.SchemathesisConfig
-                                       .from_path(CONFIG))
+schema = schemathesis.openapi.from_path(
+    SPEC, config=schemathesis.config.SchemathesisConfig.from_path(CONFIG)
+)
 schema.app = APP
 
 
@@ -221,9 +231,10 @@ class RoleToken:
 
 @pytest.fixture(scope="module")
 def app_under_test(contract_database, settings, verifier, make_token) -> Iterator[AppUnderTest]:
-    APP.use(create_app(settings, database=contract_database, verifier=verifier, seal_audit=False),
-            {name: make_token(role, sub=name, **claims)
-             for name, (role, claims) in IDENTITIES.items()})
+    APP.use(
+        create_app(settings, database=contract_database, verifier=verifier, seal_audit=False),
+        {name: make_token(role, sub=name, **claims) for name, (role, claims) in IDENTITIES.items()},
+    )
     yield APP
     APP.use(None, {})
 
@@ -240,8 +251,13 @@ def only_values_the_api_knows(case: schemathesis.Case) -> None:
         pass
     elif isinstance(case.query, dict):
         case.query.pop("cursor", None)
-        for name, known in (("parent", KYIV_OBLAST), ("hromada", KYIV), ("territory", KYIV),
-                            ("category", "idp"), ("factor", "low_income")):
+        for name, known in (
+            ("parent", KYIV_OBLAST),
+            ("hromada", KYIV),
+            ("territory", KYIV),
+            ("category", "idp"),
+            ("factor", "low_income"),
+        ):
             if case.query.get(name) is not None:
                 case.query[name] = known
     if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
@@ -280,8 +296,11 @@ def _known_family_values(body: dict[str, Any]) -> None:
     if isinstance(consent, dict):
         # A patch may send part of the consent, but on a family without one the merged
         # consent must still say when, by whom and for what: give all three.
-        consent.update(given_at="2025-01-01T00:00:00Z", given_by=consent.get("given_by") or "x",
-                       scope=consent.get("scope") or ["registry"])
+        consent.update(
+            given_at="2025-01-01T00:00:00Z",
+            given_by=consent.get("given_by") or "x",
+            scope=consent.get("scope") or ["registry"],
+        )
     for person in [body, *(m for m in body.get("members") or [] if isinstance(m, dict))]:
         for identifier in ("rnokpp", "unzr"):
             if person.get(identifier) is not None:
@@ -304,8 +323,12 @@ def _known_record_values(case: schemathesis.Case) -> None:
             case.body = records
         return
     if isinstance(case.body, dict):
-        for name, known in (("family_id", SEEDED.get("family_id")), ("service_code", "002.0"),
-                            ("place", "home"), ("delivered_on", "2025-01-01")):
+        for name, known in (
+            ("family_id", SEEDED.get("family_id")),
+            ("service_code", "002.0"),
+            ("place", "home"),
+            ("delivered_on", "2025-01-01"),
+        ):
             if case.body.get(name) is not None:
                 case.body[name] = known
         for name in ("person_id", "case_id"):
@@ -314,8 +337,14 @@ def _known_record_values(case: schemathesis.Case) -> None:
 
 
 def _valid_record(n: int) -> dict[str, Any]:
-    return {"family_id": SEEDED.get("family_id"), "service_code": "002.0", "place": "home",
-            "delivered_on": "2025-01-01", "outcome": "delivered", "units": 1 + n % 3}
+    return {
+        "family_id": SEEDED.get("family_id"),
+        "service_code": "002.0",
+        "place": "home",
+        "delivered_on": "2025-01-01",
+        "outcome": "delivered",
+        "units": 1 + n % 3,
+    }
 
 
 def _known_case_values(body: dict[str, Any]) -> None:
@@ -371,8 +400,9 @@ def _known_provider_values(body: dict[str, Any]) -> None:
             body.update(edrpou=base + edrpou.calc_check_digit(base), rnokpp=None)
         else:
             number = f"8{serial:08d}"
-            body.update(edrpou=None, rnokpp=number + rntrc.calc_check_digit(number),
-                        sector="non_state")
+            body.update(
+                edrpou=None, rnokpp=number + rntrc.calc_check_digit(number), sector="non_state"
+            )
         body.setdefault("sector", "non_state")
     if body.get("hromada_code") is not None:
         body["hromada_code"] = KYIV
@@ -388,7 +418,7 @@ def _known_provider_values(body: dict[str, Any]) -> None:
     for offer, code in zip(offers, KNOWN_SERVICES, strict=False):
         offer["service_code"] = code
     if isinstance(body.get("services"), list):
-        body["services"] = offers[:len(KNOWN_SERVICES)]
+        body["services"] = offers[: len(KNOWN_SERVICES)]
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -412,13 +442,17 @@ def peers_cannot_reach_families(
     if family_id is None:
         return None
     as_peer = {"Authorization": stand_in(PEER)}
-    peer_read = schema["/api/v1/families/{family_id}"]["GET"].Case(
-        path_parameters={"family_id": family_id}, headers=as_peer).call()
+    peer_read = (
+        schema["/api/v1/families/{family_id}"]["GET"]
+        .Case(path_parameters={"family_id": family_id}, headers=as_peer)
+        .call()
+    )
     if peer_read.status_code != 404:
-        raise AssertionError(f"a peer in another hromada got {peer_read.status_code} for a "
-                             f"family of {case.operation.label}")
-    peer_list = schema["/api/v1/families"]["GET"].Case(query={"limit": 200},
-                                                       headers=as_peer).call()
+        raise AssertionError(
+            f"a peer in another hromada got {peer_read.status_code} for a "
+            f"family of {case.operation.label}"
+        )
+    peer_list = schema["/api/v1/families"]["GET"].Case(query={"limit": 200}, headers=as_peer).call()
     if str(family_id) in peer_list.text:
         raise AssertionError("a peer in another hromada listed the family")
     return True
@@ -437,18 +471,30 @@ def test_api_conforms_to_its_contract(case: schemathesis.Case, app_under_test) -
 def test_every_check_runs() -> None:
     names = {check.__name__ for check in _all_checks()}
     assert {
-        "not_a_server_error", "status_code_conformance", "content_type_conformance",
-        "response_headers_conformance", "response_schema_conformance",
-        "negative_data_rejection", "positive_data_acceptance", "missing_required_header",
-        "unsupported_method", "allow_header_conformance", "ignored_auth",
-        "use_after_free", "ensure_resource_availability", "peers_cannot_reach_families",
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "positive_data_acceptance",
+        "missing_required_header",
+        "unsupported_method",
+        "allow_header_conformance",
+        "ignored_auth",
+        "use_after_free",
+        "ensure_resource_availability",
+        "peers_cannot_reach_families",
     } <= names
 
 
 @pytest.mark.parametrize(
     ("path", "role"),
-    [("/api/v1/audit-events", "auditor"), ("/api/v1/territories", "ministry_admin"),
-     ("/api/v1/families", "kyiv_officer")],
+    [
+        ("/api/v1/audit-events", "auditor"),
+        ("/api/v1/territories", "ministry_admin"),
+        ("/api/v1/families", "kyiv_officer"),
+    ],
 )
 def test_stand_in_tokens_reach_the_app_as_real_ones(app_under_test, path, role) -> None:
     assert role_for(path) == role
@@ -490,13 +536,16 @@ class ScenarioDatabases:
 
 
 @pytest.fixture
-def app_on_fresh_database(app_under_test, database_url, contract_template, settings, verifier,
-                          make_token) -> Iterator[ScenarioDatabases]:
+def app_on_fresh_database(
+    app_under_test, database_url, contract_template, settings, verifier, make_token
+) -> Iterator[ScenarioDatabases]:
     """The application, pointed at a new database by each sequence (the stateless run leaves
     records behind)."""
     app = create_app(settings, verifier=verifier, seal_audit=False)
-    APP.use(app, {name: make_token(role, sub=name, **claims)
-                  for name, (role, claims) in IDENTITIES.items()})
+    APP.use(
+        app,
+        {name: make_token(role, sub=name, **claims) for name, (role, claims) in IDENTITIES.items()},
+    )
     databases = ScenarioDatabases(database_url, contract_template, app)
     yield databases
     databases.stop()
@@ -506,12 +555,18 @@ def app_on_fresh_database(app_under_test, database_url, contract_template, setti
 #: Sequence runs: which operations each one calls, and the answers it must have met (one
 #: machine over the whole API follows any one link too rarely to count on it).
 SEQUENCES: dict[str, tuple[str | None, set[tuple[str, int]]]] = {
-    "families": (r"^/api/v1/(families|territories)", {
-        ("POST /api/v1/families", 201), ("GET /api/v1/families/{family_id}", 200)}),
-    "providers": (r"^/api/v1/(providers|services|support-criteria)", {
-        ("POST /api/v1/providers", 201), ("GET /api/v1/providers/{provider_id}", 200)}),
-    "cases": (r"^/api/v1/(cases|referrals|caseload)", {
-        ("POST /api/v1/cases", 201), ("GET /api/v1/cases/{case_id}", 200)}),
+    "families": (
+        r"^/api/v1/(families|territories)",
+        {("POST /api/v1/families", 201), ("GET /api/v1/families/{family_id}", 200)},
+    ),
+    "providers": (
+        r"^/api/v1/(providers|services|support-criteria)",
+        {("POST /api/v1/providers", 201), ("GET /api/v1/providers/{provider_id}", 200)},
+    ),
+    "cases": (
+        r"^/api/v1/(cases|referrals|caseload)",
+        {("POST /api/v1/cases", 201), ("GET /api/v1/cases/{case_id}", 200)},
+    ),
 }
 
 
@@ -542,14 +597,29 @@ def test_api_conforms_in_sequences(app_on_fresh_database, area: str) -> None:
             super().after_call(response, case)
             answered.add((case.operation.label, response.status_code))
 
-        def validate_response(self, response: schemathesis.Response, case: schemathesis.Case,
-                              additional_checks: Any = None, **kwargs: Any) -> None:
-            case.validate_response(response, checks=checks, additional_checks=additional_checks,
-                                   transport_kwargs=kwargs or None,
-                                   recorder=getattr(self, "recorder", None))
+        def validate_response(
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            case.validate_response(
+                response,
+                checks=checks,
+                additional_checks=additional_checks,
+                transport_kwargs=kwargs or None,
+                recorder=getattr(self, "recorder", None),
+            )
 
     # No shrinking: each step changes the database, so a shortened replay would not meet the
     # state the failing run met; the failure is reported as found.
-    Sequences.run(settings=settings(HYPOTHESIS, max_examples=20, stateful_step_count=10,
-                                    phases=[Phase.explicit, Phase.reuse, Phase.generate]))
+    Sequences.run(
+        settings=settings(
+            HYPOTHESIS,
+            max_examples=20,
+            stateful_step_count=10,
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        )
+    )
     assert expected <= answered, sorted(expected - answered)

@@ -40,8 +40,9 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def caller(sub: str = "writer", role: Role = Role.SOCIAL_WORKER) -> Caller:
-    return Caller(Principal(sub=sub, role=role), request_id=f"req-{uuid.uuid4().hex[:8]}",
-                  purpose="testing")
+    return Caller(
+        Principal(sub=sub, role=role), request_id=f"req-{uuid.uuid4().hex[:8]}", purpose="testing"
+    )
 
 
 @pytest.fixture
@@ -73,8 +74,10 @@ async def wait_settled(db: Database, ids: list[int]) -> None:
     while True:
         async with db.transaction() as session:
             settled = await session.scalar(
-                text("SELECT count(*) FROM audit_events WHERE id = ANY(:ids) "
-                     "AND xid < pg_snapshot_xmin(pg_current_snapshot())"),
+                text(
+                    "SELECT count(*) FROM audit_events WHERE id = ANY(:ids) "
+                    "AND xid < pg_snapshot_xmin(pg_current_snapshot())"
+                ),
                 {"ids": ids},
             )
         if settled == len(ids):
@@ -140,8 +143,9 @@ async def _sealed_and_unsealed(db: Database) -> dict[str, int]:
     return {"sealed": sealed[0], "unsealed": unsealed, "block": block["id"]}
 
 
-async def _assert_refused(db: Database, table: str, attempts: list[str],
-                          ids: dict[str, int]) -> None:
+async def _assert_refused(
+    db: Database, table: str, attempts: list[str], ids: dict[str, int]
+) -> None:
     before_events = await _all_rows(db, "audit_events")
     before_blocks = await _all_rows(db, "audit_blocks")
     for sql in attempts:
@@ -158,34 +162,45 @@ async def _assert_refused(db: Database, table: str, attempts: list[str],
 
 async def test_database_refuses_changes_to_audit_events(fresh_db):
     ids = await _sealed_and_unsealed(fresh_db)
-    await _assert_refused(fresh_db, "audit_events", [
-        "UPDATE audit_events SET actor = 'mallory' WHERE id = :sealed",
-        "UPDATE audit_events SET actor = 'mallory' WHERE id = :unsealed",
-        "UPDATE audit_events SET occurred_at = now() - interval '1 day' WHERE id = :unsealed",
-        "UPDATE audit_events SET block_id = NULL WHERE id = :sealed",
-        "UPDATE audit_events SET block_id = block_id WHERE id = :sealed",
-        # stamping is allowed only with every other column unchanged
-        "UPDATE audit_events SET block_id = :block, outcome = 'denied' WHERE id = :unsealed",
-        "DELETE FROM audit_events WHERE id = :sealed",
-        "DELETE FROM audit_events WHERE id = :unsealed",
-        "TRUNCATE audit_events",
-    ], ids)
+    await _assert_refused(
+        fresh_db,
+        "audit_events",
+        [
+            "UPDATE audit_events SET actor = 'mallory' WHERE id = :sealed",
+            "UPDATE audit_events SET actor = 'mallory' WHERE id = :unsealed",
+            "UPDATE audit_events SET occurred_at = now() - interval '1 day' WHERE id = :unsealed",
+            "UPDATE audit_events SET block_id = NULL WHERE id = :sealed",
+            "UPDATE audit_events SET block_id = block_id WHERE id = :sealed",
+            # stamping is allowed only with every other column unchanged
+            "UPDATE audit_events SET block_id = :block, outcome = 'denied' WHERE id = :unsealed",
+            "DELETE FROM audit_events WHERE id = :sealed",
+            "DELETE FROM audit_events WHERE id = :unsealed",
+            "TRUNCATE audit_events",
+        ],
+        ids,
+    )
 
 
 async def test_database_refuses_changes_to_audit_blocks(fresh_db):
     ids = await _sealed_and_unsealed(fresh_db)
-    await _assert_refused(fresh_db, "audit_blocks", [
-        "UPDATE audit_blocks SET digest = '\\x00'::bytea WHERE id = :block",
-        "UPDATE audit_blocks SET event_count = 1 WHERE id = :block",
-        "DELETE FROM audit_blocks WHERE id = :block",
-        "TRUNCATE audit_blocks CASCADE",
-    ], ids)
+    await _assert_refused(
+        fresh_db,
+        "audit_blocks",
+        [
+            "UPDATE audit_blocks SET digest = '\\x00'::bytea WHERE id = :block",
+            "UPDATE audit_blocks SET event_count = 1 WHERE id = :block",
+            "DELETE FROM audit_blocks WHERE id = :block",
+            "TRUNCATE audit_blocks CASCADE",
+        ],
+        ids,
+    )
 
 
 async def _all_rows(db: Database, table: str) -> list[tuple[object, ...]]:
     async with db.transaction() as session:
-        return [tuple(row) for row in await session.execute(
-            text(f"SELECT * FROM {table} ORDER BY id"))]
+        return [
+            tuple(row) for row in await session.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+        ]
 
 
 async def test_refusal_inside_a_transaction_rolls_it_back(connection):
@@ -195,11 +210,18 @@ async def test_refusal_inside_a_transaction_rolls_it_back(connection):
     await session.flush()
     with pytest.raises(DBAPIError, match="append-only"):
         async with connection.begin_nested():
-            await connection.execute(text(
-                "UPDATE audit_events SET actor = 'mallory' WHERE actor = 'refused-writer'"))
-    actors = (await connection.execute(text(
-        "SELECT actor FROM audit_events WHERE actor IN ('refused-writer', 'mallory')"
-    ))).scalars().all()
+            await connection.execute(
+                text("UPDATE audit_events SET actor = 'mallory' WHERE actor = 'refused-writer'")
+            )
+    actors = (
+        (
+            await connection.execute(
+                text("SELECT actor FROM audit_events WHERE actor IN ('refused-writer', 'mallory')")
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert actors == ["refused-writer"]
     await session.close()
 
@@ -218,7 +240,10 @@ async def test_seal_blocks_chain_and_nothing_new_seals_nothing(fresh_db):
     (block1,) = await blocks(fresh_db)
     assert block1["previous_digest"] is None
     assert (block1["first_event_id"], block1["last_event_id"], block1["event_count"]) == (
-        first[0], first[-1], 3)
+        first[0],
+        first[-1],
+        3,
+    )
     assert len(block1["digest"]) == 32
     assert set((await block_ids_of(fresh_db, first)).values()) == {block1["id"]}
 
@@ -231,7 +256,10 @@ async def test_seal_blocks_chain_and_nothing_new_seals_nothing(fresh_db):
     assert block2["previous_digest"] == block1["digest"]
     assert block2["digest"] != block1["digest"]
     assert (block2["first_event_id"], block2["last_event_id"], block2["event_count"]) == (
-        second[0], second[-1], 2)
+        second[0],
+        second[-1],
+        2,
+    )
     assert set((await block_ids_of(fresh_db, second)).values()) == {block2["id"]}
 
     report = await verify_db(fresh_db)
@@ -249,7 +277,10 @@ async def test_seal_respects_block_size(fresh_db):
     assert await seal_once(fresh_db, block_size=2) == 0
     sealed = await blocks(fresh_db)
     assert [(b["first_event_id"], b["last_event_id"]) for b in sealed] == [
-        (ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[4])]
+        (ids[0], ids[1]),
+        (ids[2], ids[3]),
+        (ids[4], ids[4]),
+    ]
     report = await verify_db(fresh_db)
     assert report.intact
     assert (report.blocks, report.events) == (3, 5)
@@ -262,7 +293,8 @@ async def test_event_of_an_open_transaction_waits_until_it_commits(fresh_db):
     try:
         await record(open_session, caller("slow-writer"), "update", "case", ["c-1"])
         pending = await open_session.scalar(
-            text("SELECT id FROM audit_events WHERE actor = 'slow-writer'"))
+            text("SELECT id FROM audit_events WHERE actor = 'slow-writer'")
+        )
         # committed after the open transaction began writing: it could still precede it
         (late,) = await write_committed(fresh_db, 1)
 
@@ -304,8 +336,9 @@ async def test_rolled_back_event_is_never_sealed(fresh_db):
 
 
 async def _edit_actor(db: Database, first: list[int], second: list[int]) -> None:
-    await as_attacker(db, "UPDATE audit_events SET actor = 'someone-else' WHERE id = :id",
-                      {"id": first[1]})
+    await as_attacker(
+        db, "UPDATE audit_events SET actor = 'someone-else' WHERE id = :id", {"id": first[1]}
+    )
 
 
 async def _delete_event(db: Database, first: list[int], second: list[int]) -> None:
@@ -324,8 +357,10 @@ async def _stamp_into_old_block(db: Database, first: list[int], second: list[int
     """No superuser needed: the trigger lets anyone stamp an unsealed event with a block."""
     (unsealed,) = await write_committed(db, 1, sub="forger")
     async with db.engine.begin() as conn:
-        await conn.execute(text("UPDATE audit_events SET block_id = :b WHERE id = :id"),
-                           {"b": await _block_of(db, first[0]), "id": unsealed})
+        await conn.execute(
+            text("UPDATE audit_events SET block_id = :b WHERE id = :id"),
+            {"b": await _block_of(db, first[0]), "id": unsealed},
+        )
 
 
 async def _block_of(db: Database, event_id: int) -> int:
@@ -368,7 +403,8 @@ async def test_verify_names_the_tampered_block(fresh_db, tampering):
     else:
         found = 2 if tampering == "delete-event" else 4
         assert f"block {block1}: events added or removed ({found} found, 3 sealed)" in (
-            report.problems)
+            report.problems
+        )
 
 
 async def test_verify_detects_a_rewritten_block_digest(fresh_db):
@@ -377,14 +413,25 @@ async def test_verify_detects_a_rewritten_block_digest(fresh_db):
     block2 = await _block_of(fresh_db, second[0])
     # The attacker edits an event and re-digests its block to match: the next block's link
     # to it breaks.
-    await as_attacker(fresh_db, "UPDATE audit_events SET actor = 'someone-else' WHERE id = :id",
-                      {"id": first[0]})
+    await as_attacker(
+        fresh_db, "UPDATE audit_events SET actor = 'someone-else' WHERE id = :id", {"id": first[0]}
+    )
     async with fresh_db.transaction() as session:
-        events = list((await session.execute(
-            text(f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE block_id = :b ORDER BY id"),
-            {"b": block1})).mappings())
-    await as_attacker(fresh_db, "UPDATE audit_blocks SET digest = :d WHERE id = :b",
-                      {"d": block_digest(None, events), "b": block1})
+        events = list(
+            (
+                await session.execute(
+                    text(
+                        f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE block_id = :b ORDER BY id"
+                    ),
+                    {"b": block1},
+                )
+            ).mappings()
+        )
+    await as_attacker(
+        fresh_db,
+        "UPDATE audit_blocks SET digest = :d WHERE id = :b",
+        {"d": block_digest(None, events), "b": block1},
+    )
     report = await verify_db(fresh_db)
     assert report.problems == [f"block {block2}: chain broken (previous digest differs)"]
 
@@ -400,9 +447,11 @@ async def test_concurrent_writers_and_the_sealer_never_wait(fresh_db):
         await first.flush()
         # the first transaction holds its insert uncommitted; the second is not held up
         await asyncio.wait_for(
-            record(second, caller("writer-b"), "update", "family", ["b"]), timeout=3)
+            record(second, caller("writer-b"), "update", "family", ["b"]), timeout=3
+        )
         await asyncio.wait_for(
-            record(first, caller("writer-a"), "update", "family", ["a2"]), timeout=3)
+            record(first, caller("writer-a"), "update", "family", ["a2"]), timeout=3
+        )
         # neither is the sealer: it skips what is still in flight
         assert await asyncio.wait_for(seal_once(fresh_db), timeout=3) == 0
         await asyncio.wait_for(second.commit(), timeout=3)
@@ -411,8 +460,11 @@ async def test_concurrent_writers_and_the_sealer_never_wait(fresh_db):
         await first.close()
         await second.close()
     async with fresh_db.transaction() as session:
-        actors = (await session.execute(
-            text("SELECT actor FROM audit_events ORDER BY id"))).scalars().all()
+        actors = (
+            (await session.execute(text("SELECT actor FROM audit_events ORDER BY id")))
+            .scalars()
+            .all()
+        )
     assert sorted(actors) == ["writer-a", "writer-a", "writer-b"]
 
 
@@ -451,8 +503,9 @@ async def test_cli_verify_exit_code(fresh_db, cli_database, capsys):
     assert report["intact"] is True
     assert (report["blocks"], report["events"]) == (2, 5)
 
-    await as_attacker(fresh_db, "UPDATE audit_events SET purpose = 'other' WHERE id = :id",
-                      {"id": first[2]})
+    await as_attacker(
+        fresh_db, "UPDATE audit_events SET purpose = 'other' WHERE id = :id", {"id": first[2]}
+    )
     assert await asyncio.to_thread(_run_cli, "audit", "verify") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["intact"] is False
@@ -475,15 +528,22 @@ async def test_cli_seal_then_verify(fresh_db, cli_database, monkeypatch, capsys)
 # --- HTTP: reading the log -------------------------------------------------------------------
 
 
-async def _write(connection: AsyncConnection, sub: str, resource_ids: list[str],
-                 occurred_at: datetime | None = None) -> int:
+async def _write(
+    connection: AsyncConnection,
+    sub: str,
+    resource_ids: list[str],
+    occurred_at: datetime | None = None,
+) -> int:
     async with Database.bound_to(connection).transaction() as session:
         if occurred_at is None:
             await record(session, caller(sub), "read", "family", resource_ids)
         else:
-            await session.execute(insert(AuditEvent).values(
-                **event_values(caller(sub), "read", "family", resource_ids),
-                occurred_at=occurred_at))
+            await session.execute(
+                insert(AuditEvent).values(
+                    **event_values(caller(sub), "read", "family", resource_ids),
+                    occurred_at=occurred_at,
+                )
+            )
         return await session.scalar(text("SELECT max(id) FROM audit_events"))
 
 
@@ -494,11 +554,16 @@ def _auditor(make_token, sub: str = "auditor-1") -> dict[str, str]:
 async def test_auditor_lists_events_and_the_read_is_recorded(client, connection, make_token):
     writer = f"writer-{uuid.uuid4().hex[:8]}"
     auditor = f"auditor-{uuid.uuid4().hex[:8]}"
-    ids = [await _write(connection, writer, ["fam-1", "fam-2"]),
-           await _write(connection, writer, ["fam-3"])]
+    ids = [
+        await _write(connection, writer, ["fam-1", "fam-2"]),
+        await _write(connection, writer, ["fam-3"]),
+    ]
 
-    response = await client.get(EVENTS, params={"actor": writer},
-                                headers={**_auditor(make_token, auditor), "X-Purpose": "review"})
+    response = await client.get(
+        EVENTS,
+        params={"actor": writer},
+        headers={**_auditor(make_token, auditor), "X-Purpose": "review"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert [item["id"] for item in body["items"]] == ids
@@ -516,20 +581,36 @@ async def test_auditor_lists_events_and_the_read_is_recorded(client, connection,
     assert item["request_id"].startswith("req-")
     assert datetime.fromisoformat(item["occurred_at"]).tzinfo is not None
 
-    recorded = (await connection.execute(
-        text("SELECT role, action, resource_type, resource_ids, outcome, purpose, request_id "
-             "FROM audit_events WHERE actor = :a"), {"a": auditor})).mappings().all()
+    recorded = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT role, action, resource_type, resource_ids, outcome, purpose, "
+                    "request_id "
+                    "FROM audit_events WHERE actor = :a"
+                ),
+                {"a": auditor},
+            )
+        )
+        .mappings()
+        .all()
+    )
     assert len(recorded) == 1
     read = recorded[0]
     assert (read["role"], read["action"], read["resource_type"], read["outcome"]) == (
-        "auditor", "list", "audit_event", "success")
+        "auditor",
+        "list",
+        "audit_event",
+        "success",
+    )
     assert read["resource_ids"] == [str(i) for i in ids]
     assert read["purpose"] == "review"
     assert read["request_id"] == response.headers["x-request-id"]
 
     # and that recorded read is itself listed to the next reader
-    again = await client.get(EVENTS, params={"actor": auditor},
-                             headers=_auditor(make_token, "auditor-2"))
+    again = await client.get(
+        EVENTS, params={"actor": auditor}, headers=_auditor(make_token, "auditor-2")
+    )
     assert [i["action"] for i in again.json()["items"]] == ["list"]
 
 
@@ -590,47 +671,76 @@ async def test_pagination(client, connection, make_token):
     page2 = second.json()
     assert [i["id"] for i in page2["items"]] == [ids[1]]
     assert page2["items"] != page1["items"]
-    same = await client.get(EVENTS, params={"actor": writer, "limit": 1, "cursor": cursor},
-                            headers=headers)
+    same = await client.get(
+        EVENTS, params={"actor": writer, "limit": 1, "cursor": cursor}, headers=headers
+    )
     assert same.json()["items"] == page2["items"]
 
-    last = await client.get(EVENTS, params={"actor": writer, "limit": 1,
-                                            "cursor": page2["next_cursor"]}, headers=headers)
+    last = await client.get(
+        EVENTS,
+        params={"actor": writer, "limit": 1, "cursor": page2["next_cursor"]},
+        headers=headers,
+    )
     page3 = last.json()
     assert [i["id"] for i in page3["items"]] == [ids[2]]
     assert page3["next_cursor"] is None
     assert "Link" not in last.headers
 
     # each page read recorded exactly the ids it returned
-    reads = (await connection.execute(
-        text("SELECT resource_ids FROM audit_events WHERE actor = 'auditor-1' "
-             "AND action = 'list' ORDER BY id"))).scalars().all()
+    reads = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT resource_ids FROM audit_events WHERE actor = 'auditor-1' "
+                    "AND action = 'list' ORDER BY id"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert reads[-4:] == [[str(ids[0])], [str(ids[1])], [str(ids[1])], [str(ids[2])]]
 
 
 async def test_non_auditor_is_refused_and_the_refusal_recorded(client, connection, make_token):
     sub = f"admin-{uuid.uuid4().hex[:8]}"
-    response = await client.get(EVENTS, headers={**bearer(make_token("ministry_admin", sub=sub)),
-                                                 "X-Purpose": "curiosity"})
+    response = await client.get(
+        EVENTS, headers={**bearer(make_token("ministry_admin", sub=sub)), "X-Purpose": "curiosity"}
+    )
     assert response.status_code == 403
     assert response.headers["content-type"] == PROBLEM_JSON
     problem = response.json()
     assert problem["status"] == 403
     assert problem["type"].endswith(":forbidden")
 
-    denied = (await connection.execute(
-        text("SELECT role, action, resource_type, outcome, purpose, request_id "
-             "FROM audit_events WHERE actor = :s"), {"s": sub})).mappings().all()
+    denied = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT role, action, resource_type, outcome, purpose, request_id "
+                    "FROM audit_events WHERE actor = :s"
+                ),
+                {"s": sub},
+            )
+        )
+        .mappings()
+        .all()
+    )
     assert len(denied) == 1
     event = denied[0]
     assert (event["role"], event["outcome"], event["purpose"]) == (
-        "ministry_admin", "denied", "curiosity")
+        "ministry_admin",
+        "denied",
+        "curiosity",
+    )
     assert event["action"] == "list_audit_events"
     assert event["resource_type"] == "audit"
     assert event["request_id"] == response.headers["x-request-id"]
     # and nothing was listed on its behalf
-    listed = await connection.scalar(text(
-        "SELECT count(*) FROM audit_events WHERE actor = :s AND outcome = 'success'"), {"s": sub})
+    listed = await connection.scalar(
+        text("SELECT count(*) FROM audit_events WHERE actor = :s AND outcome = 'success'"),
+        {"s": sub},
+    )
     assert listed == 0
 
 
@@ -687,8 +797,10 @@ async def test_invalid_query_is_422(client, make_token, name, value):
 
 async def test_a_cursor_past_the_bigint_range_is_invalid_input(client, make_token):
     # base64url of ["99999999999999999999999"]: an int the database cannot hold
-    response = await client.get("/api/v1/audit-events",
-                                params={"cursor": "WyI5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OSJd"},
-                                headers=bearer(make_token("auditor")))
+    response = await client.get(
+        "/api/v1/audit-events",
+        params={"cursor": "WyI5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OSJd"},
+        headers=bearer(make_token("auditor")),
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.cursor"

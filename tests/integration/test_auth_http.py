@@ -33,8 +33,14 @@ def _segment(value: Any) -> str:
 
 def _claims(role: str = "ministry_admin") -> dict[str, Any]:
     now = int(time.time())
-    return {"iss": ISSUER, "aud": AUDIENCE, "sub": "forger", "role": role,
-            "iat": now, "exp": now + 600}
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "forger",
+        "role": role,
+        "iat": now,
+        "exp": now + 600,
+    }
 
 
 def _public_key(key: SigningKey, encoding: serialization.Encoding) -> bytes:
@@ -88,8 +94,10 @@ def _without_scheme(key: SigningKey, make_token: TokenFactory) -> tuple[dict[str
 
 UNAUTHENTICATED: dict[str, Credentials] = {
     "no header": lambda k, m: ({}, ""),
-    "basic scheme": lambda k, m: ({"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
-                                  "dXNlcjpwYXNzd29yZA=="),
+    "basic scheme": lambda k, m: (
+        {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
+        "dXNlcjpwYXNzd29yZA==",
+    ),
     "token without scheme": _without_scheme,
     "empty bearer": lambda k, m: ({"Authorization": "Bearer "}, ""),
     "malformed": _bearer_of(lambda k, m: "not.a-jwt.at-all"),
@@ -159,8 +167,11 @@ async def test_auditor_may_not_read_territories(
 async def test_ministry_analyst_may_read_territories(
     client: httpx.AsyncClient, make_token: TokenFactory
 ) -> None:
-    response = await client.get(TERRITORIES, params={"category": "O", "limit": 200},
-                                headers=bearer(make_token("ministry_analyst")))
+    response = await client.get(
+        TERRITORIES,
+        params={"category": "O", "limit": 200},
+        headers=bearer(make_token("ministry_analyst")),
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert len(response.json()["items"]) == 25

@@ -70,30 +70,54 @@ def colleague(make_token) -> dict[str, str]:
 class Cases:
     """Drives cases through the API, sending each change with the case's current ETag."""
 
-    def __init__(self, client: httpx.AsyncClient, officer: dict[str, str],
-                 worker: dict[str, str], clock: Clock) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        officer: dict[str, str],
+        worker: dict[str, str],
+        clock: Clock,
+    ) -> None:
         self.client, self.officer, self.worker, self.clock = client, officer, worker, clock
 
     async def open(self, **overrides: Any) -> dict[str, Any]:
         created = await create_family(self.client, self.officer, family(KYIV))
-        body = {"family_id": created["id"], "source": "report",
-                "reporter": {"kind": "school", "name": "Школа №5"},
-                "summary": "дитина пропускає школу", "received_on": MONDAY.isoformat(),
-                **overrides}
+        body = {
+            "family_id": created["id"],
+            "source": "report",
+            "reporter": {"kind": "school", "name": "Школа №5"},
+            "summary": "дитина пропускає школу",
+            "received_on": MONDAY.isoformat(),
+            **overrides,
+        }
         response = await self.client.post(CASES, json=body, headers=self.officer)
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    async def send(self, case: dict[str, Any], path: str, body: dict[str, Any], *,
-                   headers: dict[str, str] | None = None, method: str = "POST"
-                   ) -> httpx.Response:
+    async def send(
+        self,
+        case: dict[str, Any],
+        path: str,
+        body: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        method: str = "POST",
+    ) -> httpx.Response:
         return await self.client.request(
-            method, f"{CASES}/{case['id']}/{path}", json=body,
-            headers={**(headers or self.worker), "If-Match": f'"{case["version"]}"'})
+            method,
+            f"{CASES}/{case['id']}/{path}",
+            json=body,
+            headers={**(headers or self.worker), "If-Match": f'"{case["version"]}"'},
+        )
 
-    async def do(self, case: dict[str, Any], path: str, body: dict[str, Any], *,
-                 headers: dict[str, str] | None = None, method: str = "POST"
-                 ) -> dict[str, Any]:
+    async def do(
+        self,
+        case: dict[str, Any],
+        path: str,
+        body: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        method: str = "POST",
+    ) -> dict[str, Any]:
         response = await self.send(case, path, body, headers=headers, method=method)
         assert response.status_code == 200, response.text
         return dict(response.json())
@@ -105,8 +129,7 @@ class Cases:
         """A new case brought to ``status`` the way the standard allows, every requirement
         of the next step met."""
         case = await self.open()
-        case = await self.do(case, "assignment", {"worker_sub": "worker-1"},
-                             headers=self.officer)
+        case = await self.do(case, "assignment", {"worker_sub": "worker-1"}, headers=self.officer)
         if status is S.REFERRED:
             return case
         if status is S.SUSPENDED:
@@ -115,21 +138,35 @@ class Cases:
             return await self.move(case, status, reason="because", closure_reason="no_grounds")
         if status is S.TRANSFERRED:  # an active case handed to another worker
             active = await self.reach(S.ACTIVE)
-            return await self.do(active, "transitions", {
-                "to": "transferred", "reason": "відпустка",
-                "transfer_to": {"worker_sub": "worker-1"}}, headers=self.officer)
+            return await self.do(
+                active,
+                "transitions",
+                {
+                    "to": "transferred",
+                    "reason": "відпустка",
+                    "transfer_to": {"worker_sub": "worker-1"},
+                },
+                headers=self.officer,
+            )
         case = await self.move(case, S.ASSESSMENT)
         case = await self.do(case, "assessment", complete_assessment(), method="PUT")
-        case = await self.do(case, "decision", {"decision": "provide",
-                                                "reason": "СЖО підтверджено"})
+        case = await self.do(
+            case, "decision", {"decision": "provide", "reason": "СЖО підтверджено"}
+        )
         if status is S.ASSESSMENT:
             return case
         case = await self.move(case, S.PLANNING)
         case = await self.do(case, "plan", agreed_plan(), method="PUT")
-        measure = await self.client.post(f"{CASES}/{case['id']}/measures", json={
-            "description": "психологічна підтримка", "service_code": "002.0",
-            "responsible": "worker-1", "due_on": (MONDAY + timedelta(days=30)).isoformat()},
-            headers=self.worker)
+        measure = await self.client.post(
+            f"{CASES}/{case['id']}/measures",
+            json={
+                "description": "психологічна підтримка",
+                "service_code": "002.0",
+                "responsible": "worker-1",
+                "due_on": (MONDAY + timedelta(days=30)).isoformat(),
+            },
+            headers=self.worker,
+        )
         assert measure.status_code == 201, measure.text
         case = await self.get(case)
         if status is S.PLANNING:
@@ -139,24 +176,29 @@ class Cases:
             return case
         return await self.move(case, S.REVIEW)
 
-    async def get(self, case: dict[str, Any], headers: dict[str, str] | None = None
-                  ) -> dict[str, Any]:
-        response = await self.client.get(f"{CASES}/{case['id']}",
-                                         headers=headers or self.worker)
+    async def get(
+        self, case: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        response = await self.client.get(f"{CASES}/{case['id']}", headers=headers or self.worker)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
 
 def complete_assessment() -> dict[str, Any]:
-    return {"child_development": {"level": "medium", "notes": "відставання у читанні"},
-            "parenting_capacity": {"level": "low", "notes": "мати працює у дві зміни"},
-            "family_environment": {"level": "high", "notes": "пошкоджене житло"},
-            "conclusions": "потрібен соціальний супровід", "complete": True}
+    return {
+        "child_development": {"level": "medium", "notes": "відставання у читанні"},
+        "parenting_capacity": {"level": "low", "notes": "мати працює у дві зміни"},
+        "family_environment": {"level": "high", "notes": "пошкоджене житло"},
+        "conclusions": "потрібен соціальний супровід",
+        "complete": True,
+    }
 
 
 def agreed_plan() -> dict[str, Any]:
-    return {"goals": ["регулярне відвідування школи"],
-            "agreement": {"agreed_by": "мати", "agreed_at": f"{MONDAY.isoformat()}T10:00:00Z"}}
+    return {
+        "goals": ["регулярне відвідування школи"],
+        "agreement": {"agreed_by": "мати", "agreed_at": f"{MONDAY.isoformat()}T10:00:00Z"},
+    }
 
 
 @pytest.fixture
@@ -186,10 +228,17 @@ async def test_every_forbidden_transition_is_a_409_naming_the_allowed(cases, off
     for to in CaseStatus:
         if to in allowed:
             continue
-        response = await cases.send(case, "transitions",
-                                    {"to": to.value, "reason": "x", "closure_reason": "other",
-                                     "transfer_to": {"worker_sub": "worker-1"}},
-                                    headers=officer)
+        response = await cases.send(
+            case,
+            "transitions",
+            {
+                "to": to.value,
+                "reason": "x",
+                "closure_reason": "other",
+                "transfer_to": {"worker_sub": "worker-1"},
+            },
+            headers=officer,
+        )
         problem = assert_problem(response, 409)
         if start is S.CLOSED:
             assert "closed" in problem["detail"]
@@ -198,8 +247,10 @@ async def test_every_forbidden_transition_is_a_409_naming_the_allowed(cases, off
     assert (await cases.get(case))["version"] == case["version"]  # nothing changed
 
 
-@pytest.mark.parametrize(("start", "to"), [
-    (start, to) for start, targets in TRANSITIONS.items() for to in sorted(targets)])
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [(start, to) for start, targets in TRANSITIONS.items() for to in sorted(targets)],
+)
 async def test_every_allowed_transition_succeeds_and_is_recorded(cases, officer, start, to):
     case = await cases.reach(start)
     extra: dict[str, Any] = {"reason": "за рішенням"}
@@ -210,8 +261,9 @@ async def test_every_allowed_transition_succeeds_and_is_recorded(cases, officer,
     moved = await cases.do(case, "transitions", {"to": to.value, **extra}, headers=officer)
     assert moved["status"] == to
     assert moved["version"] == case["version"] + 1
-    history = (await cases.client.get(f"{CASES}/{case['id']}/history",
-                                      headers=officer)).json()["items"]
+    history = (await cases.client.get(f"{CASES}/{case['id']}/history", headers=officer)).json()[
+        "items"
+    ]
     assert (history[-1]["from_status"], history[-1]["to_status"]) == (start, to)
     assert history[-1]["actor"] == "test-community_officer"
 
@@ -228,24 +280,28 @@ async def test_a_suspended_case_resumes_where_it_stopped(cases):
 
 async def test_what_each_step_requires(cases, officer):
     case = await cases.open()
-    missing = assert_problem(await cases.send(case, "transitions", {"to": "assessment"},
-                                              headers=officer), 409)
+    missing = assert_problem(
+        await cases.send(case, "transitions", {"to": "assessment"}, headers=officer), 409
+    )
     assert missing["missing"] == ["worker"]
     case = await cases.do(case, "assignment", {"worker_sub": "worker-1"}, headers=officer)
     case = await cases.move(case, S.ASSESSMENT)
     problem = assert_problem(await cases.send(case, "transitions", {"to": "planning"}), 409)
     assert problem["missing"] == ["completed_assessment", "decision_to_provide"]
-    incomplete = await cases.send(case, "assessment", {"conclusions": "ще триває",
-                                                       "complete": True}, method="PUT")
+    incomplete = await cases.send(
+        case, "assessment", {"conclusions": "ще триває", "complete": True}, method="PUT"
+    )
     assert {e["field"] for e in assert_problem(incomplete, 422)["errors"]} == {
-        "body.child_development.level", "body.parenting_capacity.level",
-        "body.family_environment.level"}
-    assert_problem(await cases.send(case, "decision", {"decision": "provide", "reason": "x"}),
-                   409)
+        "body.child_development.level",
+        "body.parenting_capacity.level",
+        "body.family_environment.level",
+    }
+    assert_problem(await cases.send(case, "decision", {"decision": "provide", "reason": "x"}), 409)
     case = await cases.do(case, "assessment", complete_assessment(), method="PUT")
     assert case["assessment"]["completed_by"] == "worker-1"
-    assert_problem(await cases.send(case, "assessment", complete_assessment(), method="PUT"),
-                   409)  # a completed assessment no longer changes
+    assert_problem(
+        await cases.send(case, "assessment", complete_assessment(), method="PUT"), 409
+    )  # a completed assessment no longer changes
     case = await cases.do(case, "decision", {"decision": "provide", "reason": "так"})
     case = await cases.move(case, S.PLANNING)
     problem = assert_problem(await cases.send(case, "transitions", {"to": "active"}), 409)
@@ -254,8 +310,7 @@ async def test_what_each_step_requires(cases, officer):
     problem = assert_problem(await cases.send(case, "transitions", {"to": "active"}), 409)
     assert problem["missing"] == ["agreed_plan", "measure"]
     closing = await cases.send(case, "transitions", {"to": "closed", "reason": "x"})
-    assert [e["field"] for e in assert_problem(closing, 422)["errors"]] == [
-        "body.closure_reason"]
+    assert [e["field"] for e in assert_problem(closing, 422)["errors"]] == ["body.closure_reason"]
 
 
 async def test_every_change_needs_the_current_etag(cases, officer):
@@ -270,11 +325,16 @@ async def test_every_change_needs_the_current_etag(cases, officer):
 async def test_a_closed_case_is_read_only(cases, officer):
     case = await cases.reach(S.CLOSED)
     assert case["closure"]["reason"] == "no_grounds"
-    for path, body in (("assignment", {"worker_sub": "w"}), ("decision", {
-            "decision": "refuse", "reason": "x"})):
+    for path, body in (
+        ("assignment", {"worker_sub": "w"}),
+        ("decision", {"decision": "refuse", "reason": "x"}),
+    ):
         assert_problem(await cases.send(case, path, body, headers=officer), 409)
-    visit = await cases.client.post(f"{CASES}/{case['id']}/visits", json={
-        "visited_on": MONDAY.isoformat(), "kind": "home"}, headers=cases.worker)
+    visit = await cases.client.post(
+        f"{CASES}/{case['id']}/visits",
+        json={"visited_on": MONDAY.isoformat(), "kind": "home"},
+        headers=cases.worker,
+    )
     assert_problem(visit, 409)
 
 
@@ -290,8 +350,9 @@ async def test_overdue_assessments_are_found_by_the_clock(cases, clock, officer)
     listed = (await cases.client.get(CASES, params=overdue, headers=officer)).json()["items"]
     assert [c["id"] for c in listed] == [case["id"]]
     assert listed[0]["assessment_overdue"] is True
-    not_overdue = (await cases.client.get(CASES, params={"assessment_overdue": "false"},
-                                          headers=officer)).json()["items"]
+    not_overdue = (
+        await cases.client.get(CASES, params={"assessment_overdue": "false"}, headers=officer)
+    ).json()["items"]
     assert case["id"] not in [c["id"] for c in not_overdue]
 
 
@@ -299,24 +360,35 @@ async def test_a_visit_is_due_every_14_days_while_active(cases, clock, officer):
     case = await cases.reach(S.ACTIVE)
     assert case["visit_due_on"] == (MONDAY + timedelta(days=14)).isoformat()
     clock.advance(10)
-    visit = await cases.client.post(f"{CASES}/{case['id']}/visits", json={
-        "visited_on": clock.day.isoformat(), "kind": "home", "participants": ["мати", "син"],
-        "notes": "житлові умови покращились"}, headers=cases.worker)
+    visit = await cases.client.post(
+        f"{CASES}/{case['id']}/visits",
+        json={
+            "visited_on": clock.day.isoformat(),
+            "kind": "home",
+            "participants": ["мати", "син"],
+            "notes": "житлові умови покращились",
+        },
+        headers=cases.worker,
+    )
     assert visit.status_code == 201, visit.text
     case = await cases.get(case)
     assert case["visit_due_on"] == (clock.day + timedelta(days=14)).isoformat()
     clock.advance(15)
-    overdue = (await cases.client.get(CASES, params={"visit_overdue": "true"},
-                                      headers=officer)).json()["items"]
+    overdue = (
+        await cases.client.get(CASES, params={"visit_overdue": "true"}, headers=officer)
+    ).json()["items"]
     assert [c["id"] for c in overdue] == [case["id"]]
     case = await cases.move(case, S.REVIEW)
     case = await cases.move(case, S.SUSPENDED, reason="лікарня")
     assert case["visit_due_on"] is None
-    assert (await cases.client.get(CASES, params={"visit_overdue": "true"},
-                                   headers=officer)).json()["items"] == []
-    future = await cases.client.post(f"{CASES}/{case['id']}/visits", json={
-        "visited_on": (clock.day + timedelta(days=1)).isoformat(), "kind": "phone"},
-        headers=cases.worker)
+    assert (
+        await cases.client.get(CASES, params={"visit_overdue": "true"}, headers=officer)
+    ).json()["items"] == []
+    future = await cases.client.post(
+        f"{CASES}/{case['id']}/visits",
+        json={"visited_on": (clock.day + timedelta(days=1)).isoformat(), "kind": "phone"},
+        headers=cases.worker,
+    )
     assert_problem(future, 422)
 
 
@@ -324,14 +396,13 @@ async def test_accompaniment_lasts_six_months_unless_extended(cases, clock, offi
     case = await cases.reach(S.ACTIVE)
     assert case["accompaniment_until"] == "2026-09-02"
     clock.day = date(2026, 9, 3)
-    exceeded = (await cases.client.get(CASES, params={"duration_exceeded": "true"},
-                                       headers=officer)).json()["items"]
+    exceeded = (
+        await cases.client.get(CASES, params={"duration_exceeded": "true"}, headers=officer)
+    ).json()["items"]
     assert [c["id"] for c in exceeded] == [case["id"]]
     case = await cases.get(case)
-    assert_problem(await cases.send(case, "extension", {"until": "2026-09-01",
-                                                        "reason": "x"}), 422)
-    case = await cases.do(case, "extension", {"until": "2026-12-01",
-                                              "reason": "складний випадок"})
+    assert_problem(await cases.send(case, "extension", {"until": "2026-09-01", "reason": "x"}), 422)
+    case = await cases.do(case, "extension", {"until": "2026-12-01", "reason": "складний випадок"})
     assert (case["accompaniment_until"], case["duration_exceeded"]) == ("2026-12-01", False)
 
 
@@ -340,51 +411,67 @@ async def test_accompaniment_lasts_six_months_unless_extended(cases, clock, offi
 
 async def test_a_social_worker_works_only_their_own_cases(cases, colleague):
     case = await cases.reach(S.ACTIVE)
-    assert (await cases.client.get(f"{CASES}/{case['id']}", headers=colleague)
-            ).status_code == 200
+    assert (await cases.client.get(f"{CASES}/{case['id']}", headers=colleague)).status_code == 200
     for path, body in (("transitions", {"to": "review"}),):
         assert_problem(await cases.send(case, path, body, headers=colleague), 403)
-    visit = await cases.client.post(f"{CASES}/{case['id']}/visits", json={
-        "visited_on": MONDAY.isoformat(), "kind": "home"}, headers=colleague)
+    visit = await cases.client.post(
+        f"{CASES}/{case['id']}/visits",
+        json={"visited_on": MONDAY.isoformat(), "kind": "home"},
+        headers=colleague,
+    )
     assert_problem(visit, 403)
-    assign = await cases.send(case, "assignment", {"worker_sub": "worker-2"},
-                              headers=colleague)
+    assign = await cases.send(case, "assignment", {"worker_sub": "worker-2"}, headers=colleague)
     assert_problem(assign, 403)  # officers assign
 
 
 async def test_other_hromadas_do_not_see_a_case(cases, make_token):
     case = await cases.open()
-    for headers in (bearer(token(make_token, "community_officer", territory=IRPIN)),
-                    bearer(token(make_token, "social_worker", territory=BUCHA))):
-        assert (await cases.client.get(f"{CASES}/{case['id']}", headers=headers)
-                ).status_code == 404
-        assert_problem(await cases.send(case, "transitions", {"to": "closed"},
-                                        headers=headers), 404)
+    for headers in (
+        bearer(token(make_token, "community_officer", territory=IRPIN)),
+        bearer(token(make_token, "social_worker", territory=BUCHA)),
+    ):
+        assert (await cases.client.get(f"{CASES}/{case['id']}", headers=headers)).status_code == 404
+        assert_problem(
+            await cases.send(case, "transitions", {"to": "closed"}, headers=headers), 404
+        )
         assert (await cases.client.get(CASES, headers=headers)).json()["items"] == []
     for role in ("ministry_analyst", "auditor", "military_liaison"):
-        claims = {"unit_id": "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"} if role == (
-            "military_liaison") else {}
+        claims = (
+            {"unit_id": "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"}
+            if role == ("military_liaison")
+            else {}
+        )
         headers = bearer(token(make_token, role, **claims))
-        assert (await cases.client.get(f"{CASES}/{case['id']}", headers=headers)
-                ).status_code == 403
+        assert (await cases.client.get(f"{CASES}/{case['id']}", headers=headers)).status_code == 403
 
 
 async def test_a_transfer_moves_the_case_and_its_reach(cases, officer, make_token):
     case = await cases.reach(S.ACTIVE)
-    moved = await cases.send(case, "transitions", {
-        "to": "transferred", "reason": "сім'я переїхала",
-        "transfer_to": {"hromada_code": BUCHA}}, headers=officer)
+    moved = await cases.send(
+        case,
+        "transitions",
+        {"to": "transferred", "reason": "сім'я переїхала", "transfer_to": {"hromada_code": BUCHA}},
+        headers=officer,
+    )
     assert moved.status_code == 200, moved.text
-    assert (await cases.client.get(f"{CASES}/{case['id']}", headers=officer)
-            ).status_code == 404
+    assert (await cases.client.get(f"{CASES}/{case['id']}", headers=officer)).status_code == 404
     bucha = bearer(token(make_token, "community_officer", territory=BUCHA))
     there = (await cases.client.get(f"{CASES}/{case['id']}", headers=bucha)).json()
     assert (there["status"], there["hromada_code"], there["worker_sub"]) == (
-        "transferred", BUCHA, None)
-    history = (await cases.client.get(f"{CASES}/{case['id']}/history", headers=bucha)
-               ).json()["items"]
+        "transferred",
+        BUCHA,
+        None,
+    )
+    history = (await cases.client.get(f"{CASES}/{case['id']}/history", headers=bucha)).json()[
+        "items"
+    ]
     assert [h["to_status"] for h in history] == [
-        "referred", "assessment", "planning", "active", "transferred"]
+        "referred",
+        "assessment",
+        "planning",
+        "active",
+        "transferred",
+    ]
     assert history[-1]["details"]["from_hromada"] == KYIV
 
 
@@ -392,41 +479,58 @@ async def test_a_transfer_moves_the_case_and_its_reach(cases, officer, make_toke
 
 
 async def test_an_accepted_referral_shows_the_provider_only_what_it_needs(
-        cases, make_token, officer):
+    cases, make_token, officer
+):
     admin = bearer(token(make_token, "ministry_admin"))
     provider = await create_provider(cases.client, admin, provider_body())
     staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
     case = await cases.reach(S.ACTIVE)
     url = f"{CASES}/{case['id']}"
-    referral = await cases.client.post(f"{url}/referrals", json={
-        "provider_id": provider["id"], "service_code": "002.0", "note": "консультації"},
-        headers=cases.worker)
+    referral = await cases.client.post(
+        f"{url}/referrals",
+        json={"provider_id": provider["id"], "service_code": "002.0", "note": "консультації"},
+        headers=cases.worker,
+    )
     assert referral.status_code == 201, referral.text
     referral_id = referral.json()["id"]
     assert (await cases.client.get(url, headers=staff)).status_code == 404
     incoming = (await cases.client.get("/api/v1/referrals", headers=staff)).json()["items"]
     assert [r["id"] for r in incoming] == [referral_id]
 
-    accepted = await cases.client.post(f"/api/v1/referrals/{referral_id}/accept",
-                                       headers=staff)
+    accepted = await cases.client.post(f"/api/v1/referrals/{referral_id}/accept", headers=staff)
     assert accepted.json()["status"] == "accepted"
     seen = (await cases.client.get(url, headers=staff)).json()
-    assert set(seen) == {"id", "status", "hromada_code", "worker_sub", "family", "referrals",
-                         "version"}
+    assert set(seen) == {
+        "id",
+        "status",
+        "hromada_code",
+        "worker_sub",
+        "family",
+        "referrals",
+        "version",
+    }
     assert "reporter" not in seen
     assert {m["first_name"] for m in seen["family"]["members"]}
-    record = await cases.client.post("/api/v1/service-records", json={
-        "family_id": case["family_id"], "service_code": "002.0", "place": "home",
-        "delivered_on": MONDAY.isoformat(), "outcome": "delivered", "case_id": case["id"]},
-        headers=staff)
+    record = await cases.client.post(
+        "/api/v1/service-records",
+        json={
+            "family_id": case["family_id"],
+            "service_code": "002.0",
+            "place": "home",
+            "delivered_on": MONDAY.isoformat(),
+            "outcome": "delivered",
+            "case_id": case["id"],
+        },
+        headers=staff,
+    )
     assert record.status_code == 201, record.text
 
-    closed = await cases.client.post(f"/api/v1/referrals/{referral_id}/close",
-                                     headers=cases.worker)
+    closed = await cases.client.post(f"/api/v1/referrals/{referral_id}/close", headers=cases.worker)
     assert closed.json()["status"] == "closed"
     assert (await cases.client.get(url, headers=staff)).status_code == 404
-    assert (await cases.client.get(f"/api/v1/families/{case['family_id']}", headers=staff)
-            ).status_code == 404
+    assert (
+        await cases.client.get(f"/api/v1/families/{case['family_id']}", headers=staff)
+    ).status_code == 404
 
 
 async def test_a_declined_referral_grants_nothing(cases, make_token):
@@ -436,15 +540,23 @@ async def test_a_declined_referral_grants_nothing(cases, make_token):
     other = await create_provider(cases.client, admin, provider_body())
     stranger = bearer(token(make_token, "provider_staff", provider_id=other["id"]))
     case = await cases.reach(S.PLANNING)
-    referral = (await cases.client.post(f"{CASES}/{case['id']}/referrals", json={
-        "provider_id": provider["id"]}, headers=cases.worker)).json()
+    referral = (
+        await cases.client.post(
+            f"{CASES}/{case['id']}/referrals",
+            json={"provider_id": provider["id"]},
+            headers=cases.worker,
+        )
+    ).json()
     url = f"/api/v1/referrals/{referral['id']}"
     assert (await cases.client.post(f"{url}/accept", headers=stranger)).status_code == 404
     assert_problem(await cases.client.post(f"{url}/decline", json={}, headers=staff), 422)
-    declined = await cases.client.post(f"{url}/decline", json={"reason": "немає місць"},
-                                       headers=staff)
+    declined = await cases.client.post(
+        f"{url}/decline", json={"reason": "немає місць"}, headers=staff
+    )
     assert (declined.json()["status"], declined.json()["decline_reason"]) == (
-        "declined", "немає місць")
+        "declined",
+        "немає місць",
+    )
     assert_problem(await cases.client.post(f"{url}/accept", headers=staff), 409)
     assert (await cases.client.get(f"{CASES}/{case['id']}", headers=staff)).status_code == 404
 
@@ -454,18 +566,26 @@ async def test_a_declined_referral_grants_nothing(cases, make_token):
 
 async def test_the_caseload_counts_what_a_manager_needs(cases, clock, officer, make_token):
     await cases.reach(S.ACTIVE)
-    await cases.reach(S.REFERRED)            # assigned to worker-1
-    await cases.open()                        # unassigned
+    await cases.reach(S.REFERRED)  # assigned to worker-1
+    await cases.open()  # unassigned
     closed = await cases.reach(S.CLOSED)
     assert closed["status"] == "closed"
-    clock.day = MONDAY + timedelta(days=20)   # the visit and the open assessments are overdue
+    clock.day = MONDAY + timedelta(days=20)  # the visit and the open assessments are overdue
     load = (await cases.client.get("/api/v1/caseload", headers=officer)).json()
     assert load["as_of"] == clock.day.isoformat()
     (worker,) = load["workers"]
-    assert (worker["worker_sub"], worker["open_cases"], worker["visits_overdue"],
-            worker["assessments_overdue"]) == ("worker-1", 2, 1, 1)
+    assert (
+        worker["worker_sub"],
+        worker["open_cases"],
+        worker["visits_overdue"],
+        worker["assessments_overdue"],
+    ) == ("worker-1", 2, 1, 1)
     (hromada,) = load["hromadas"]
-    assert (hromada["hromada_code"], hromada["open_cases"], hromada["unassigned"],
-            hromada["workers"]) == (KYIV, 3, 1, 1)
+    assert (
+        hromada["hromada_code"],
+        hromada["open_cases"],
+        hromada["unassigned"],
+        hromada["workers"],
+    ) == (KYIV, 3, 1, 1)
     irpin = bearer(token(make_token, "community_officer", territory=IRPIN))
     assert (await cases.client.get("/api/v1/caseload", headers=irpin)).json()["hromadas"] == []

@@ -42,6 +42,7 @@ async def test_a_failed_statement_discards_its_connection(pooled: Database) -> N
 async def test_a_cancelled_statement_leaves_a_usable_pool(pooled: Database) -> None:
     """A client that hangs up mid-request cancels the statement; the next request still gets
     a working connection (the pool has just one)."""
+
     async def slow() -> None:
         async with pooled.statement_connection() as connection:
             await connection.fetchval("SELECT pg_sleep(30)")

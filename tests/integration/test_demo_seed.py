@@ -31,20 +31,41 @@ async def _seed(connection, families: int = FAMILIES) -> int:
 
 
 async def _persons(connection):
-    return (await connection.execute(text(
-        "SELECT p.* FROM persons p JOIN families f ON f.id = p.family_id "
-        "WHERE f.created_by = :actor"), {"actor": DEMO_ACTOR})).mappings().all()
+    return (
+        (
+            await connection.execute(
+                text(
+                    "SELECT p.* FROM persons p JOIN families f ON f.id = p.family_id "
+                    "WHERE f.created_by = :actor"
+                ),
+                {"actor": DEMO_ACTOR},
+            )
+        )
+        .mappings()
+        .all()
+    )
 
 
 async def test_seeding_adds_the_families_once(connection):
     assert await _seed(connection) == FAMILIES
     assert await _seed(connection) == 0
-    count = await connection.scalar(text(
-        "SELECT count(*) FROM families WHERE created_by = :actor"), {"actor": DEMO_ACTOR})
+    count = await connection.scalar(
+        text("SELECT count(*) FROM families WHERE created_by = :actor"), {"actor": DEMO_ACTOR}
+    )
     assert count == FAMILIES
-    sizes = (await connection.execute(text(
-        "SELECT count(*) FROM persons p JOIN families f ON f.id = p.family_id "
-        "WHERE f.created_by = :actor GROUP BY f.id"), {"actor": DEMO_ACTOR})).scalars().all()
+    sizes = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT count(*) FROM persons p JOIN families f ON f.id = p.family_id "
+                    "WHERE f.created_by = :actor GROUP BY f.id"
+                ),
+                {"actor": DEMO_ACTOR},
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert len(sizes) == FAMILIES
     assert min(sizes) >= 1
     assert max(sizes) <= 6
@@ -58,8 +79,7 @@ async def test_members_have_valid_names_and_identifiers(connection):
         for part in ("last_name", "first_name", "patronymic"):
             assert clean_name_part(person[part]) == person[part]
         if person["rnokpp"] is not None:
-            validate_rnokpp(person["rnokpp"], birth_date=person["birth_date"],
-                            sex=person["sex"])
+            validate_rnokpp(person["rnokpp"], birth_date=person["birth_date"], sex=person["sex"])
             assert not person["rnokpp_refused"]
         if person["unzr"] is not None:
             validate_unzr(person["unzr"], birth_date=person["birth_date"])
@@ -79,8 +99,7 @@ async def test_patronymics_agree_in_sex_and_children_share_the_fathers(connectio
     for person in persons:
         by_family.setdefault(person["family_id"], []).append(person)
     for members in by_family.values():
-        fathers = [m for m in members if m["sex"] == "male" and m["relation"] in
-                   ("head", "spouse")]
+        fathers = [m for m in members if m["sex"] == "male" and m["relation"] in ("head", "spouse")]
         children = [m for m in members if m["relation"] == "child"]
         couple = any(m["relation"] == "spouse" for m in members)
         if couple and len(fathers) == 1 and children:
@@ -110,8 +129,14 @@ def test_patronymics_follow_the_fathers_name(father, male, female):
 
 @pytest.mark.parametrize(
     ("masculine", "feminine"),
-    [("Ковальський", "Ковальська"), ("Білий", "Біла"), ("Шевченко", "Шевченко"),
-     ("Ковальчук", "Ковальчук"), ("Прокопʼюк", "Прокопʼюк"), ("Григорʼєв", "Григорʼєва")],
+    [
+        ("Ковальський", "Ковальська"),
+        ("Білий", "Біла"),
+        ("Шевченко", "Шевченко"),
+        ("Ковальчук", "Ковальчук"),
+        ("Прокопʼюк", "Прокопʼюк"),
+        ("Григорʼєв", "Григорʼєва"),
+    ],
 )
 def test_surnames_agree_in_sex_where_the_language_wants(masculine, feminine):
     assert feminine_surname(masculine) == feminine
@@ -119,8 +144,9 @@ def test_surnames_agree_in_sex_where_the_language_wants(masculine, feminine):
 
 async def test_families_lie_in_hromadas_with_their_oblast_and_raion(connection):
     await _seed(connection)
-    wrong = await connection.scalar(text(
-        """
+    wrong = await connection.scalar(
+        text(
+            """
         SELECT count(*) FROM families f
         JOIN territories h ON h.code = f.hromada_code
         LEFT JOIN territories r ON r.code = h.parent_code
@@ -135,37 +161,52 @@ async def test_families_lie_in_hromadas_with_their_oblast_and_raion(connection):
                                    OR s.parent_code = f.hromada_code)
                 ELSE false
             END)
-        """), {"actor": DEMO_ACTOR})
+        """
+        ),
+        {"actor": DEMO_ACTOR},
+    )
     assert wrong == 0
-    kyiv = await connection.scalar(text(
-        "SELECT count(*) FROM families WHERE created_by = :actor AND hromada_code = :kyiv"),
-        {"actor": DEMO_ACTOR, "kyiv": KYIV})
+    kyiv = await connection.scalar(
+        text("SELECT count(*) FROM families WHERE created_by = :actor AND hromada_code = :kyiv"),
+        {"actor": DEMO_ACTOR, "kyiv": KYIV},
+    )
     assert 0.2 * FAMILIES < kyiv < 0.4 * FAMILIES
-    members_elsewhere = await connection.scalar(text(
-        "SELECT count(*) FROM persons p JOIN families f ON f.id = p.family_id "
-        "WHERE f.created_by = :actor AND p.oblast_code <> f.oblast_code"),
-        {"actor": DEMO_ACTOR})
+    members_elsewhere = await connection.scalar(
+        text(
+            "SELECT count(*) FROM persons p JOIN families f ON f.id = p.family_id "
+            "WHERE f.created_by = :actor AND p.oblast_code <> f.oblast_code"
+        ),
+        {"actor": DEMO_ACTOR},
+    )
     assert members_elsewhere == 0
 
 
 async def test_categories_and_factors_are_known_codes(connection):
     await _seed(connection)
-    unknown = await connection.scalar(text(
-        """
+    unknown = await connection.scalar(
+        text(
+            """
         SELECT count(*) FROM families f
         WHERE f.created_by = :actor AND (
             NOT f.categories <@ ARRAY(SELECT code::text FROM recipient_categories)
             OR NOT f.factors <@ ARRAY(SELECT code::text FROM hardship_factors)
             OR cardinality(f.categories) > 3 OR cardinality(f.factors) > 3)
-        """), {"actor": DEMO_ACTOR})
-    assert unknown == 0
-    large_without_children = await connection.scalar(text(
         """
+        ),
+        {"actor": DEMO_ACTOR},
+    )
+    assert unknown == 0
+    large_without_children = await connection.scalar(
+        text(
+            """
         SELECT count(*) FROM families f
         WHERE f.created_by = :actor AND 'large_family' = ANY (f.categories)
           AND (SELECT count(*) FROM persons p
                WHERE p.family_id = f.id AND p.relation = 'child') < 3
-        """), {"actor": DEMO_ACTOR})
+        """
+        ),
+        {"actor": DEMO_ACTOR},
+    )
     assert large_without_children == 0
 
 

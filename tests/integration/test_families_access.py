@@ -47,32 +47,59 @@ class Reach:
 PROVIDER = uuid.UUID("6f1c2a7e-0000-4000-8000-000000000001")
 
 REACH = {
-    "bucha_worker": Reach({"role": "social_worker", "territory": BUCHA},
-                          sees=frozenset({"bucha"}), writes=True,
-                          creates_in=frozenset({"bucha"}), identifiers="full"),
-    "bucha_officer": Reach({"role": "community_officer", "territory": BUCHA},
-                           sees=frozenset({"bucha"}), writes=True,
-                           creates_in=frozenset({"bucha"}), identifiers="full"),
-    "irpin_officer": Reach({"role": "community_officer", "territory": IRPIN},
-                           sees=frozenset({"irpin"}), writes=True,
-                           creates_in=frozenset({"irpin"}), identifiers="full"),
-    "kyiv_oblast_regional": Reach({"role": "regional_officer", "territory": KYIV_OBLAST},
-                                  sees=frozenset({"bucha", "irpin"}), identifiers="masked"),
-    "lviv_worker": Reach({"role": "social_worker", "territory": LVIV},
-                         sees=frozenset({"lviv"}), writes=True,
-                         creates_in=frozenset({"lviv"}), identifiers="full"),
+    "bucha_worker": Reach(
+        {"role": "social_worker", "territory": BUCHA},
+        sees=frozenset({"bucha"}),
+        writes=True,
+        creates_in=frozenset({"bucha"}),
+        identifiers="full",
+    ),
+    "bucha_officer": Reach(
+        {"role": "community_officer", "territory": BUCHA},
+        sees=frozenset({"bucha"}),
+        writes=True,
+        creates_in=frozenset({"bucha"}),
+        identifiers="full",
+    ),
+    "irpin_officer": Reach(
+        {"role": "community_officer", "territory": IRPIN},
+        sees=frozenset({"irpin"}),
+        writes=True,
+        creates_in=frozenset({"irpin"}),
+        identifiers="full",
+    ),
+    "kyiv_oblast_regional": Reach(
+        {"role": "regional_officer", "territory": KYIV_OBLAST},
+        sees=frozenset({"bucha", "irpin"}),
+        identifiers="masked",
+    ),
+    "lviv_worker": Reach(
+        {"role": "social_worker", "territory": LVIV},
+        sees=frozenset({"lviv"}),
+        writes=True,
+        creates_in=frozenset({"lviv"}),
+        identifiers="full",
+    ),
     "admin": Reach({"role": "ministry_admin"}, sees=EVERYWHERE, identifiers="full"),
     "analyst": Reach({"role": "ministry_analyst"}, reads=False),
     "auditor": Reach({"role": "auditor"}, reads=False),
     "provider": Reach({"role": "provider_staff", "provider_id": str(PROVIDER)}),
-    "integration_reader": Reach({"role": "integration", "scope": "families:read",
-                                 "territory": KYIV_OBLAST},
-                                sees=frozenset({"bucha", "irpin"}), identifiers="masked"),
-    "integration_writer": Reach({"role": "integration",
-                                 "scope": "families:read families:write identifiers:read",
-                                 "territory": BUCHA},
-                                sees=frozenset({"bucha"}), writes=True,
-                                creates_in=frozenset({"bucha"}), identifiers="full"),
+    "integration_reader": Reach(
+        {"role": "integration", "scope": "families:read", "territory": KYIV_OBLAST},
+        sees=frozenset({"bucha", "irpin"}),
+        identifiers="masked",
+    ),
+    "integration_writer": Reach(
+        {
+            "role": "integration",
+            "scope": "families:read families:write identifiers:read",
+            "territory": BUCHA,
+        },
+        sees=frozenset({"bucha"}),
+        writes=True,
+        creates_in=frozenset({"bucha"}),
+        identifiers="full",
+    ),
 }
 READERS = [name for name, reach in REACH.items() if reach.reads]
 IDP_CERTIFICATE = "AB12345678"
@@ -91,15 +118,17 @@ async def families(client, make_token) -> dict[str, dict[str, Any]]:
     created = {}
     for place, hromada in PLACES.items():
         owner = bearer(token(make_token, "social_worker", territory=hromada))
-        created[place] = await create_family(client, owner, family(
-            hromada, members=[person(idp_certificate=IDP_CERTIFICATE), child()]))
+        created[place] = await create_family(
+            client,
+            owner,
+            family(hromada, members=[person(idp_certificate=IDP_CERTIFICATE), child()]),
+        )
     return created
 
 
 # --- operations on one family ------------------------------------------------------------------
 
-Operation = Callable[[httpx.AsyncClient, dict[str, str], dict[str, Any]],
-                     Awaitable[httpx.Response]]
+Operation = Callable[[httpx.AsyncClient, dict[str, str], dict[str, Any]], Awaitable[httpx.Response]]
 
 
 def _url(target: dict[str, Any], *rest: str) -> str:
@@ -127,30 +156,37 @@ async def _possible_duplicates(client, headers, target):
 
 
 async def _patch(client, headers, target):
-    return await client.patch(_url(target), json={"address_line": "вул. Нова, 2"},
-                              headers={**headers, "If-Match": '"1"'})
+    return await client.patch(
+        _url(target), json={"address_line": "вул. Нова, 2"}, headers={**headers, "If-Match": '"1"'}
+    )
 
 
 async def _archive(client, headers, target):
-    return await client.post(_url(target, "archive"), json={"reason": "moved abroad"},
-                             headers=headers)
+    return await client.post(
+        _url(target, "archive"), json={"reason": "moved abroad"}, headers=headers
+    )
 
 
 async def _add_member(client, headers, target):
-    return await client.post(_url(target, "members"), json=child(first_name="Іван",
-                                                                 sex="male"),
-                             headers=headers)
+    return await client.post(
+        _url(target, "members"), json=child(first_name="Іван", sex="male"), headers=headers
+    )
 
 
 async def _patch_member(client, headers, target):
-    return await client.patch(_url(target, "members", _member(target)),
-                              json={"patronymic": "Іванівна"},
-                              headers={**headers, "If-Match": '"1"'})
+    return await client.patch(
+        _url(target, "members", _member(target)),
+        json={"patronymic": "Іванівна"},
+        headers={**headers, "If-Match": '"1"'},
+    )
 
 
 async def _remove_member(client, headers, target):
-    return await client.post(_url(target, "members", _member(target), "remove"),
-                             json={"reason": "moved out"}, headers=headers)
+    return await client.post(
+        _url(target, "members", _member(target), "remove"),
+        json={"reason": "moved out"},
+        headers=headers,
+    )
 
 
 #: name → (call, whether it writes, its success status)
@@ -180,9 +216,15 @@ def without_request_id(response: httpx.Response) -> dict[str, Any]:
 
 async def assert_denial_recorded(connection, response: httpx.Response) -> None:
     request_id = response.headers["x-request-id"]
-    outcomes = (await connection.execute(text(
-        "SELECT outcome FROM audit_events WHERE request_id = :r"), {"r": request_id})
-    ).scalars().all()
+    outcomes = (
+        (
+            await connection.execute(
+                text("SELECT outcome FROM audit_events WHERE request_id = :r"), {"r": request_id}
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert outcomes == ["denied"], (response.request.url, outcomes)
 
 
@@ -213,11 +255,13 @@ async def test_operation_matrix(client, connection, make_token, families, princi
 
 
 @pytest.mark.parametrize("principal", list(REACH))
-async def test_list_shows_exactly_the_families_within_reach(client, make_token, families,
-                                                            principal):
+async def test_list_shows_exactly_the_families_within_reach(
+    client, make_token, families, principal
+):
     reach = REACH[principal]
-    response = await client.get(FAMILIES, params={"limit": 200},
-                                headers=headers_of(make_token, principal))
+    response = await client.get(
+        FAMILIES, params={"limit": 200}, headers=headers_of(make_token, principal)
+    )
     if not reach.reads:
         assert response.status_code == 403
         return
@@ -232,8 +276,9 @@ async def test_create_only_where_allowed(client, connection, make_token, princip
     reach = REACH[principal]
     count = "SELECT count(*) FROM families"
     before = await connection.scalar(text(count))
-    response = await client.post(FAMILIES, json=family(PLACES[place]),
-                                 headers=headers_of(make_token, principal))
+    response = await client.post(
+        FAMILIES, json=family(PLACES[place]), headers=headers_of(make_token, principal)
+    )
     if place in reach.creates_in:
         assert response.status_code == 201, response.text
         assert response.json()["hromada_code"] == PLACES[place]
@@ -264,8 +309,7 @@ def identifiers_of(member: dict[str, Any]) -> dict[str, str | None]:
     return {name: member[name] for name in ("rnokpp", "unzr", "idp_certificate")}
 
 
-@pytest.mark.parametrize(
-    "principal", [p for p in READERS if REACH[p].sees])
+@pytest.mark.parametrize("principal", [p for p in READERS if REACH[p].sees])
 async def test_identifiers_shown_according_to_role(client, make_token, families, principal):
     reach = REACH[principal]
     target = families[sorted(reach.sees)[0]]
@@ -284,8 +328,9 @@ async def test_identifiers_shown_according_to_role(client, make_token, families,
     assert identifiers_of(member) == expected
     members = (await client.get(_url(target, "members"), headers=headers)).json()["items"]
     assert identifiers_of(next(m for m in members if m["id"] == head["id"])) == expected
-    listed = (await client.get(FAMILIES, params={"rnokpp": head["rnokpp"]},
-                               headers=headers)).json()["items"]
+    listed = (
+        await client.get(FAMILIES, params={"rnokpp": head["rnokpp"]}, headers=headers)
+    ).json()["items"]
     assert [f["id"] for f in listed] == [target["id"]]
     assert identifiers_of(listed[0]["members"][0]) == expected
     # the detail (one statement, rows straight to JSON) says exactly what the list says
@@ -294,10 +339,13 @@ async def test_identifiers_shown_according_to_role(client, make_token, families,
 
 
 async def test_regional_officer_sees_identifiers_masked_to_two_characters(
-        client, make_token, families):
+    client, make_token, families
+):
     head = families["bucha"]["members"][0]
-    response = await client.get(_url(families["bucha"], "members", head["id"]),
-                                headers=headers_of(make_token, "kyiv_oblast_regional"))
+    response = await client.get(
+        _url(families["bucha"], "members", head["id"]),
+        headers=headers_of(make_token, "kyiv_oblast_regional"),
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["rnokpp"] == "********" + head["rnokpp"][-2:]
@@ -307,8 +355,7 @@ async def test_regional_officer_sees_identifiers_masked_to_two_characters(
     assert head["unzr"] not in response.text
 
 
-async def test_provider_sees_only_families_referred_to_it(client, connection, make_token,
-                                                          families):
+async def test_provider_sees_only_families_referred_to_it(client, connection, make_token, families):
     provider = await create_provider(client, headers_of(make_token, "admin"), provider_body())
     staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
     bucha = families["bucha"]
@@ -317,8 +364,9 @@ async def test_provider_sees_only_families_referred_to_it(client, connection, ma
     assert (await client.get(_url(bucha), headers=staff)).status_code == 404
 
     bucha_officer = bearer(token(make_token, "community_officer", territory=BUCHA))
-    linked = await client.post(_url(bucha, "providers"), json={"provider_id": provider["id"]},
-                               headers=bucha_officer)
+    linked = await client.post(
+        _url(bucha, "providers"), json={"provider_id": provider["id"]}, headers=bucha_officer
+    )
     assert linked.status_code == 201
 
     listed = (await client.get(FAMILIES, params={"limit": 200}, headers=staff)).json()
@@ -332,7 +380,8 @@ async def test_provider_sees_only_families_referred_to_it(client, connection, ma
     # only what serving the family needs: not its circumstances
     assert (got["categories"], got["factors"], got["consent"]) == (None, None, None)
     assert {(m["disability_group"], m["is_servicemember"]) for m in got["members"]} == {
-        (None, None)}
+        (None, None)
+    }
     for member in [*got["members"], *listed["items"][0]["members"]]:
         assert identifiers_of(member) == dict.fromkeys(("rnokpp", "unzr", "idp_certificate"))
     assert bucha["members"][0]["rnokpp"] not in response.text
@@ -352,37 +401,66 @@ async def test_provider_sees_only_families_referred_to_it(client, connection, ma
     assert (await client.get(_url(bucha), headers=other)).status_code == 404
 
 
-async def test_denied_event_names_the_actor_action_and_record(client, connection, make_token,
-                                                             families):
+async def test_denied_event_names_the_actor_action_and_record(
+    client, connection, make_token, families
+):
     sub = f"analyst-{uuid.uuid4().hex[:8]}"
     target = families["bucha"]
-    response = await client.get(_url(target), headers={
-        **bearer(make_token("ministry_analyst", sub=sub)), "X-Purpose": "curiosity"})
+    response = await client.get(
+        _url(target),
+        headers={**bearer(make_token("ministry_analyst", sub=sub)), "X-Purpose": "curiosity"},
+    )
     assert response.status_code == 403
     assert target["members"][0]["last_name"] not in response.text
-    events = (await connection.execute(text(
-        "SELECT role, action, resource_ids, outcome, purpose, request_id "
-        "FROM audit_events WHERE actor = :s"), {"s": sub})).mappings().all()
-    assert [dict(e) for e in events] == [{
-        "role": "ministry_analyst", "action": "get_family", "resource_ids": [target["id"]],
-        "outcome": "denied", "purpose": "curiosity",
-        "request_id": response.headers["x-request-id"]}]
+    events = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT role, action, resource_ids, outcome, purpose, request_id "
+                    "FROM audit_events WHERE actor = :s"
+                ),
+                {"s": sub},
+            )
+        )
+        .mappings()
+        .all()
+    )
+    assert [dict(e) for e in events] == [
+        {
+            "role": "ministry_analyst",
+            "action": "get_family",
+            "resource_ids": [target["id"]],
+            "outcome": "denied",
+            "purpose": "curiosity",
+            "request_id": response.headers["x-request-id"],
+        }
+    ]
 
 
-async def test_successful_reads_and_writes_are_audited(client, connection, make_token,
-                                                       families):
+async def test_successful_reads_and_writes_are_audited(client, connection, make_token, families):
     sub = f"worker-{uuid.uuid4().hex[:8]}"
     headers = bearer(token(make_token, "social_worker", sub=sub, territory=BUCHA))
     target = families["bucha"]
     read = await client.get(_url(target), headers=headers)
     written = await _patch(client, headers, target)
     assert (read.status_code, written.status_code) == (200, 200)
-    events = (await connection.execute(text(
-        "SELECT action, resource_ids, outcome, request_id FROM audit_events "
-        "WHERE actor = :s ORDER BY id"), {"s": sub})).mappings().all()
+    events = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT action, resource_ids, outcome, request_id FROM audit_events "
+                    "WHERE actor = :s ORDER BY id"
+                ),
+                {"s": sub},
+            )
+        )
+        .mappings()
+        .all()
+    )
     assert [(e["action"], e["outcome"], e["request_id"]) for e in events] == [
         ("get_family", "success", read.headers["x-request-id"]),
-        ("update_family", "success", written.headers["x-request-id"])]
+        ("update_family", "success", written.headers["x-request-id"]),
+    ]
     member_ids = {m["id"] for m in target["members"]}
     assert set(events[0]["resource_ids"]) == {target["id"], *member_ids}
     assert events[1]["resource_ids"] == [target["id"]]

@@ -17,21 +17,28 @@ async def officer(make_token):
 
 async def _refuse_audit_of(connection, action: str) -> None:
     """Make the database refuse audit events of ``action`` (rolled back with the test)."""
-    await connection.execute(text(
-        """
+    await connection.execute(
+        text(
+            """
         CREATE FUNCTION pg_temp.refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF NEW.action = TG_ARGV[0] THEN RAISE EXCEPTION 'audit store unavailable'; END IF;
             RETURN NEW;
-        END $$"""))
-    await connection.execute(text(
-        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW "
-        f"EXECUTE FUNCTION pg_temp.refuse_audit('{action}')"))
+        END $$"""
+        )
+    )
+    await connection.execute(
+        text(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW "
+            f"EXECUTE FUNCTION pg_temp.refuse_audit('{action}')"
+        )
+    )
 
 
 async def test_a_read_that_cannot_be_audited_discloses_nothing(client, connection, officer):
-    created = await client.post("/api/v1/families", json=factories.family(factories.BUCHA),
-                                headers=officer)
+    created = await client.post(
+        "/api/v1/families", json=factories.family(factories.BUCHA), headers=officer
+    )
     assert created.status_code == 201
     await _refuse_audit_of(connection, "get_family")
 
@@ -44,8 +51,11 @@ async def test_a_read_that_cannot_be_audited_discloses_nothing(client, connectio
 
 
 async def test_a_list_that_cannot_be_audited_discloses_nothing(client, connection, officer):
-    assert (await client.post("/api/v1/families", json=factories.family(factories.BUCHA),
-                              headers=officer)).status_code == 201
+    assert (
+        await client.post(
+            "/api/v1/families", json=factories.family(factories.BUCHA), headers=officer
+        )
+    ).status_code == 201
     await _refuse_audit_of(connection, "list_families")
 
     response = await client.get("/api/v1/families", params={"q": "Шевченко"}, headers=officer)
@@ -58,11 +68,19 @@ async def test_a_write_that_cannot_be_audited_changes_nothing(client, connection
     await _refuse_audit_of(connection, "create_family")
     before = await connection.scalar(text("SELECT count(*) FROM families"))
 
-    response = await client.post("/api/v1/families", json=factories.family(factories.BUCHA),
-                                 headers=officer)
+    response = await client.post(
+        "/api/v1/families", json=factories.family(factories.BUCHA), headers=officer
+    )
 
     assert response.status_code == 500
     assert await connection.scalar(text("SELECT count(*) FROM families")) == before
-    assert await connection.scalar(text("SELECT count(*) FROM persons WHERE name_key LIKE "
-                                        "'шевченко%' AND family_id NOT IN "
-                                        "(SELECT id FROM families)")) == 0
+    assert (
+        await connection.scalar(
+            text(
+                "SELECT count(*) FROM persons WHERE name_key LIKE "
+                "'шевченко%' AND family_id NOT IN "
+                "(SELECT id FROM families)"
+            )
+        )
+        == 0
+    )

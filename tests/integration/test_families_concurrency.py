@@ -38,8 +38,9 @@ async def test_two_patches_on_the_same_etag_one_wins_one_is_412(live, worker):
         family_url = f"{FAMILIES}/{created['id']}"
         headers = {**worker, "If-Match": '"1"'}
         changes = [{"phone": "+380671234567"}, {"address_line": "вул. Садова, 3"}]
-        answers = await asyncio.gather(*(
-            live.client.patch(family_url, json=change, headers=headers) for change in changes))
+        answers = await asyncio.gather(
+            *(live.client.patch(family_url, json=change, headers=headers) for change in changes)
+        )
 
         assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
         won = next(i for i, a in enumerate(answers) if a.status_code == 200)
@@ -49,8 +50,8 @@ async def test_two_patches_on_the_same_etag_one_wins_one_is_412(live, worker):
 
         current = (await live.client.get(family_url, headers=worker)).json()
         assert current["version"] == 2
-        (field, value), = changes[won].items()
-        (lost_field, _), = changes[1 - won].items()
+        ((field, value),) = changes[won].items()
+        ((lost_field, _),) = changes[1 - won].items()
         assert current[field] == value
         assert current[lost_field] == created[lost_field]
 
@@ -60,45 +61,64 @@ async def test_the_same_idempotency_key_twice_at_once_creates_one_family(live, w
         key = f"concurrent-create-{round_}"
         body = family(BUCHA)
         headers = {**worker, "Idempotency-Key": key}
-        answers = await asyncio.gather(*(
-            live.client.post(FAMILIES, json=body, headers=headers) for _ in range(2)))
+        answers = await asyncio.gather(
+            *(live.client.post(FAMILIES, json=body, headers=headers) for _ in range(2))
+        )
 
         assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
         assert answers[0].content == answers[1].content
-        assert sorted(a.headers.get("idempotent-replayed", "") for a in answers) == [
-            "", "true"]
+        assert sorted(a.headers.get("idempotent-replayed", "") for a in answers) == ["", "true"]
         family_id = answers[0].json()["id"]
-        assert await live.count("SELECT count(*) FROM families WHERE id = :i",
-                                i=family_id) == 1
-        assert await live.count("SELECT count(*) FROM persons WHERE rnokpp = :r",
-                                r=body["members"][0]["rnokpp"]) == 1
+        assert await live.count("SELECT count(*) FROM families WHERE id = :i", i=family_id) == 1
+        assert (
+            await live.count(
+                "SELECT count(*) FROM persons WHERE rnokpp = :r", r=body["members"][0]["rnokpp"]
+            )
+            == 1
+        )
     assert await live.count("SELECT count(*) FROM families") == ROUNDS
 
 
-async def _registrations(live: Live, headers: dict[str, str], via: str,
-                         members: list[dict[str, Any]]) -> list[httpx.Response]:
+async def _registrations(
+    live: Live, headers: dict[str, str], via: str, members: list[dict[str, Any]]
+) -> list[httpx.Response]:
     """Register each of ``members`` at the same time: each in a new family of its own, or
     each added to a family of its own made beforehand."""
     if via == "new_family":
-        return list(await asyncio.gather(*(
-            live.client.post(FAMILIES, json=family(BUCHA, members=[m]), headers=headers)
-            for m in members)))
-    targets = [await create_family(live.client, headers, family(BUCHA, members=[child()]))
-               for _ in members]
-    return list(await asyncio.gather(*(
-        live.client.post(f"{FAMILIES}/{t['id']}/members", json=m, headers=headers)
-        for t, m in zip(targets, members, strict=True))))
+        return list(
+            await asyncio.gather(
+                *(
+                    live.client.post(FAMILIES, json=family(BUCHA, members=[m]), headers=headers)
+                    for m in members
+                )
+            )
+        )
+    targets = [
+        await create_family(live.client, headers, family(BUCHA, members=[child()])) for _ in members
+    ]
+    return list(
+        await asyncio.gather(
+            *(
+                live.client.post(f"{FAMILIES}/{t['id']}/members", json=m, headers=headers)
+                for t, m in zip(targets, members, strict=True)
+            )
+        )
+    )
 
 
-async def _race(live: Live, headers: dict[str, str], via: str, identifier: str
-                ) -> tuple[httpx.Response, httpx.Response, str]:
+async def _race(
+    live: Live, headers: dict[str, str], via: str, identifier: str
+) -> tuple[httpx.Response, httpx.Response, str]:
     """Two people registered at once with the same identifier; (the 201, the 409, the
     identifier)."""
     born = "1988-07-21"
     number = {"rnokpp": rnokpp(born), "unzr": unzr(born)}[identifier]
-    twins = [person(first_name=name, birth_date=born,
-                    **{"rnokpp": None, "unzr": None, identifier: number})
-             for name in ("Олена", "Ольга")]
+    twins = [
+        person(
+            first_name=name, birth_date=born, **{"rnokpp": None, "unzr": None, identifier: number}
+        )
+        for name in ("Олена", "Ольга")
+    ]
     answers = await _registrations(live, headers, via, twins)
     assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
     created = next(a for a in answers if a.status_code == 201)
@@ -112,14 +132,16 @@ IDENTIFIER = pytest.mark.parametrize("identifier", ["rnokpp", "unzr"])
 
 @IDENTIFIER
 @VIA
-async def test_the_same_identifier_registered_twice_at_once_is_one_409(live, worker, via,
-                                                                        identifier):
+async def test_the_same_identifier_registered_twice_at_once_is_one_409(
+    live, worker, via, identifier
+):
     for _ in range(ROUNDS):
         _, conflict, number = await _race(live, worker, via, identifier)
         assert conflict.headers["content-type"] == "application/problem+json"
         assert conflict.json()["status"] == 409
-        assert await live.count(
-            f"SELECT count(*) FROM persons WHERE {identifier} = :n", n=number) == 1
+        assert (
+            await live.count(f"SELECT count(*) FROM persons WHERE {identifier} = :n", n=number) == 1
+        )
 
 
 @IDENTIFIER

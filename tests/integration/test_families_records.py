@@ -66,8 +66,9 @@ TABLES = ("families", "persons", "record_changes", "idempotency_keys")
 
 
 async def row_counts(connection) -> dict[str, int]:
-    return {table: await connection.scalar(text(f"SELECT count(*) FROM {table}"))
-            for table in TABLES}
+    return {
+        table: await connection.scalar(text(f"SELECT count(*) FROM {table}")) for table in TABLES
+    }
 
 
 def if_match(headers: dict[str, str], version: int | str) -> dict[str, str]:
@@ -86,14 +87,18 @@ async def test_create_answers_201_with_location_etag_and_the_derived_codes(clien
     assert response.headers["location"] == url(created["id"])
     assert response.headers["etag"] == '"1"'
     assert created["version"] == 1
-    assert (created["oblast_code"], created["raion_code"], created["hromada_code"],
-            created["settlement_code"]) == (KYIV_OBLAST, BUCHA_RAION, BUCHA, BUCHA_CITY)
+    assert (
+        created["oblast_code"],
+        created["raion_code"],
+        created["hromada_code"],
+        created["settlement_code"],
+    ) == (KYIV_OBLAST, BUCHA_RAION, BUCHA, BUCHA_CITY)
     assert created["status"] == "active"
     assert created["categories"] == ["idp", "large_family"]
     assert created["possible_duplicates"] == []
-    assert {(m["first_name"], m["relation"], m["status"], m["version"])
-            for m in created["members"]} == {("Оксана", "head", "active", 1),
-                                             ("Марʼяна", "child", "active", 1)}
+    assert {
+        (m["first_name"], m["relation"], m["status"], m["version"]) for m in created["members"]
+    } == {("Оксана", "head", "active", 1), ("Марʼяна", "child", "active", 1)}
 
     again = await client.get(response.headers["location"], headers=worker)
     assert again.status_code == 200
@@ -105,22 +110,31 @@ async def test_kyiv_city_is_a_hromada_and_its_own_oblast(client, make_token):
     kyiv = bearer(token(make_token, "social_worker", territory=KYIV))
     created = await create_family(client, kyiv, family(KYIV))
     assert (created["oblast_code"], created["raion_code"], created["hromada_code"]) == (
-        KYIV, None, KYIV)
+        KYIV,
+        None,
+        KYIV,
+    )
     regional = bearer(token(make_token, "regional_officer", territory=KYIV))
     assert (await client.get(url(created["id"]), headers=regional)).status_code == 200
 
 
-@pytest.mark.parametrize(("hromada", "settlement"), [
-    (IRPIN, BUCHA_CITY),  # a settlement of another hromada
-    (IRPIN, IRPIN),  # the hromada itself
-    (IRPIN, BUCHA_RAION),  # a raion
-    (IRPIN, "UA99999999999999999"),  # no such unit
-], ids=["other-hromada", "itself", "raion", "unknown"])
-async def test_settlement_must_lie_inside_the_hromada(client, connection, irpin_worker,
-                                                      hromada, settlement):
+@pytest.mark.parametrize(
+    ("hromada", "settlement"),
+    [
+        (IRPIN, BUCHA_CITY),  # a settlement of another hromada
+        (IRPIN, IRPIN),  # the hromada itself
+        (IRPIN, BUCHA_RAION),  # a raion
+        (IRPIN, "UA99999999999999999"),  # no such unit
+    ],
+    ids=["other-hromada", "itself", "raion", "unknown"],
+)
+async def test_settlement_must_lie_inside_the_hromada(
+    client, connection, irpin_worker, hromada, settlement
+):
     before = await row_counts(connection)
-    response = await client.post(FAMILIES, json=family(hromada, settlement_code=settlement),
-                                 headers=irpin_worker)
+    response = await client.post(
+        FAMILIES, json=family(hromada, settlement_code=settlement), headers=irpin_worker
+    )
     assert error_fields(response) == {"body.settlement_code"}
     assert await row_counts(connection) == before
 
@@ -130,8 +144,11 @@ async def test_a_settlement_inside_the_hromada_is_kept(client, worker):
     assert (created["hromada_code"], created["settlement_code"]) == (BUCHA, VORZEL)
 
 
-@pytest.mark.parametrize("code", [BUCHA_RAION, KYIV_OBLAST, BUCHA_CITY, "UA99999999999999999"],
-                         ids=["raion", "oblast", "settlement", "unknown"])
+@pytest.mark.parametrize(
+    "code",
+    [BUCHA_RAION, KYIV_OBLAST, BUCHA_CITY, "UA99999999999999999"],
+    ids=["raion", "oblast", "settlement", "unknown"],
+)
 async def test_hromada_code_must_name_a_hromada(client, connection, worker, code):
     before = await row_counts(connection)
     response = await client.post(FAMILIES, json=family(code), headers=worker)
@@ -139,12 +156,18 @@ async def test_hromada_code_must_name_a_hromada(client, connection, worker, code
     assert await row_counts(connection) == before
 
 
-@pytest.mark.parametrize(("overrides", "fields"), [
-    ({"categories": ["idp", "no_such_category"]}, {"body.categories"}),
-    ({"factors": ["low_income", "no_such_factor"]}, {"body.factors"}),
-    ({"categories": ["no_such_category"], "factors": ["no_such_factor"]},
-     {"body.categories", "body.factors"}),
-], ids=["category", "factor", "both"])
+@pytest.mark.parametrize(
+    ("overrides", "fields"),
+    [
+        ({"categories": ["idp", "no_such_category"]}, {"body.categories"}),
+        ({"factors": ["low_income", "no_such_factor"]}, {"body.factors"}),
+        (
+            {"categories": ["no_such_category"], "factors": ["no_such_factor"]},
+            {"body.categories", "body.factors"},
+        ),
+    ],
+    ids=["category", "factor", "both"],
+)
 async def test_unknown_reference_codes_are_422(client, connection, worker, overrides, fields):
     before = await row_counts(connection)
     response = await client.post(FAMILIES, json=family(BUCHA, **overrides), headers=worker)
@@ -165,19 +188,34 @@ INVALID = {
     "russian-yo": ({"patronymic": "Артёмівна"}, {}, "body.members.0.patronymic"),
     "digits": ({"last_name": "Шевченко2"}, {}, "body.members.0.last_name"),
     "leading-apostrophe": ({"first_name": "'Яна"}, {}, "body.members.0.first_name"),
-    "born-tomorrow": ({"birth_date": TOMORROW.isoformat(), "rnokpp": None, "unzr": None}, {},
-                      "body.members.0.birth_date"),
-    "born-before-1900": ({"birth_date": "1899-12-31", "rnokpp": None, "unzr": None}, {},
-                         "body.members.0.birth_date"),
-    "rnokpp-check-digit": ({"rnokpp": _VALID_RNOKPP[:9] + str((int(_VALID_RNOKPP[9]) + 1) % 10)},
-                           {}, "body.members.0.rnokpp"),
-    "rnokpp-other-birth-date": ({"rnokpp": rnokpp_for(OTHER_DAY, "female", 1)}, {},
-                                "body.members.0.rnokpp"),
+    "born-tomorrow": (
+        {"birth_date": TOMORROW.isoformat(), "rnokpp": None, "unzr": None},
+        {},
+        "body.members.0.birth_date",
+    ),
+    "born-before-1900": (
+        {"birth_date": "1899-12-31", "rnokpp": None, "unzr": None},
+        {},
+        "body.members.0.birth_date",
+    ),
+    "rnokpp-check-digit": (
+        {"rnokpp": _VALID_RNOKPP[:9] + str((int(_VALID_RNOKPP[9]) + 1) % 10)},
+        {},
+        "body.members.0.rnokpp",
+    ),
+    "rnokpp-other-birth-date": (
+        {"rnokpp": rnokpp_for(OTHER_DAY, "female", 1)},
+        {},
+        "body.members.0.rnokpp",
+    ),
     "rnokpp-other-sex": ({"rnokpp": rnokpp_for(BORN, "male", 1)}, {}, "body.members.0.rnokpp"),
     "rnokpp-and-refused": ({"rnokpp_refused": True}, {}, "body.members.0.rnokpp_refused"),
     "rnokpp-not-digits": ({"rnokpp": "31148001O5"}, {}, "body.members.0.rnokpp"),
-    "unzr-check-digit": ({"unzr": _VALID_UNZR[:13] + str((int(_VALID_UNZR[13]) + 1) % 10)}, {},
-                         "body.members.0.unzr"),
+    "unzr-check-digit": (
+        {"unzr": _VALID_UNZR[:13] + str((int(_VALID_UNZR[13]) + 1) % 10)},
+        {},
+        "body.members.0.unzr",
+    ),
     "unzr-other-birth-date": ({"unzr": unzr_for(OTHER_DAY, 1)}, {}, "body.members.0.unzr"),
     "unknown-member-field": ({"nickname": "Ксюша"}, {}, "body.members.0.nickname"),
     "bad-sex": ({"sex": "x"}, {}, "body.members.0.sex"),
@@ -187,21 +225,40 @@ INVALID = {
     "phone-letters": ({}, {"phone": "call me"}, "body.phone"),
     "phone-no-country": ({}, {"phone": "441234567"}, "body.phone"),
     "unknown-family-field": ({}, {"income": 1000}, "body.income"),
-    "consent-in-the-future": ({}, {"consent": {
-        "given_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
-        "given_by": "head", "scope": ["registry"]}}, "body.consent.given_at"),
-    "consent-without-offset": ({}, {"consent": {
-        "given_at": "2025-03-01T10:00:00", "given_by": "head", "scope": ["registry"]}},
-        "body.consent.given_at"),
-    "consent-unknown-purpose": ({}, {"consent": {
-        "given_at": "2025-03-01T10:00:00Z", "given_by": "head", "scope": ["marketing"]}},
-        "body.consent.scope.0"),
+    "consent-in-the-future": (
+        {},
+        {
+            "consent": {
+                "given_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+                "given_by": "head",
+                "scope": ["registry"],
+            }
+        },
+        "body.consent.given_at",
+    ),
+    "consent-without-offset": (
+        {},
+        {"consent": {"given_at": "2025-03-01T10:00:00", "given_by": "head", "scope": ["registry"]}},
+        "body.consent.given_at",
+    ),
+    "consent-unknown-purpose": (
+        {},
+        {
+            "consent": {
+                "given_at": "2025-03-01T10:00:00Z",
+                "given_by": "head",
+                "scope": ["marketing"],
+            }
+        },
+        "body.consent.scope.0",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(INVALID))
 async def test_invalid_input_is_422_naming_the_field_and_nothing_is_written(
-        client, connection, worker, case):
+    client, connection, worker, case
+):
     member_overrides, family_overrides, field = INVALID[case]
     body = family(BUCHA, members=[{**person(), **member_overrides}], **family_overrides)
     before = await row_counts(connection)
@@ -213,58 +270,90 @@ async def test_invalid_input_is_422_naming_the_field_and_nothing_is_written(
 async def test_an_invalid_member_is_422_on_add_too(client, connection, worker):
     created = await create_family(client, worker, family(BUCHA))
     before = await row_counts(connection)
-    response = await client.post(url(created["id"], "members"),
-                                 json=person(rnokpp=rnokpp_for(BORN, "male", 7)), headers=worker)
+    response = await client.post(
+        url(created["id"], "members"),
+        json=person(rnokpp=rnokpp_for(BORN, "male", 7)),
+        headers=worker,
+    )
     assert error_fields(response) == {"body.rnokpp"}
     assert await row_counts(connection) == before
 
 
 async def test_every_invalid_field_is_named_at_once(client, connection, worker):
     """Rules the schema can check (patterns, unknown fields) are all reported together."""
-    body = family(BUCHA, phone="call me", income=1,
-                  members=[person(last_name="Smith"), {**person(), "sex": "x"}])
+    body = family(
+        BUCHA,
+        phone="call me",
+        income=1,
+        members=[person(last_name="Smith"), {**person(), "sex": "x"}],
+    )
     response = await client.post(FAMILIES, json=body, headers=worker)
-    assert error_fields(response) == {"body.phone", "body.income", "body.members.0.last_name",
-                                      "body.members.1.sex"}
+    assert error_fields(response) == {
+        "body.phone",
+        "body.income",
+        "body.members.0.last_name",
+        "body.members.1.sex",
+    }
 
 
 async def test_every_invalid_field_is_named_at_once_by_the_domain_rules_too(
-        client, connection, worker):
+    client, connection, worker
+):
     """Rules only the domain checks (E.164, check digits) in the family and in two members:
     the client learns every bad field from one answer, not one per attempt."""
     bad_rnokpp = _VALID_RNOKPP[:9] + str((int(_VALID_RNOKPP[9]) + 1) % 10)
     bad_unzr = _VALID_UNZR[:13] + str((int(_VALID_UNZR[13]) + 1) % 10)
-    body = family(BUCHA, phone="+0441234567",
-                  members=[person(rnokpp=bad_rnokpp), person(first_name="Ірина", unzr=bad_unzr)])
+    body = family(
+        BUCHA,
+        phone="+0441234567",
+        members=[person(rnokpp=bad_rnokpp), person(first_name="Ірина", unzr=bad_unzr)],
+    )
     before = await row_counts(connection)
     response = await client.post(FAMILIES, json=body, headers=worker)
     assert await row_counts(connection) == before
-    assert error_fields(response) == {"body.phone", "body.members.0.rnokpp",
-                                      "body.members.1.unzr"}
+    assert error_fields(response) == {"body.phone", "body.members.0.rnokpp", "body.members.1.unzr"}
 
 
 @pytest.mark.parametrize("apostrophe", ["'", "’", "ʼ", "‘"])
 async def test_apostrophe_variants_are_stored_as_the_modifier_letter(client, worker, apostrophe):
-    created = await create_family(client, worker, family(BUCHA, members=[
-        person(first_name=f"Мар{apostrophe}яна", last_name=f"Солов{apostrophe}як",
-               patronymic=f"В{apostrophe}ячеславівна")]))
+    created = await create_family(
+        client,
+        worker,
+        family(
+            BUCHA,
+            members=[
+                person(
+                    first_name=f"Мар{apostrophe}яна",
+                    last_name=f"Солов{apostrophe}як",
+                    patronymic=f"В{apostrophe}ячеславівна",
+                )
+            ],
+        ),
+    )
     (member,) = created["members"]
     assert (member["first_name"], member["last_name"], member["patronymic"]) == (
-        "Марʼяна", "Соловʼяк", "Вʼячеславівна")
+        "Марʼяна",
+        "Соловʼяк",
+        "Вʼячеславівна",
+    )
 
 
 @pytest.mark.parametrize(
-    "phone", ["0671234567", "067 123-45-67", "067.123.45.67", "+380 67 123 45 67"])
+    "phone", ["0671234567", "067 123-45-67", "067.123.45.67", "+380 67 123 45 67"]
+)
 async def test_a_local_ukrainian_phone_gets_its_country_code(client, worker, phone):
     created = await create_family(client, worker, family(BUCHA, phone=phone))
     assert created["phone"] == "+380671234567"
 
 
 async def test_a_person_may_refuse_an_rnokpp(client, worker):
-    created = await create_family(client, worker, family(BUCHA, members=[
-        person(rnokpp=None, rnokpp_refused=True)]))
+    created = await create_family(
+        client, worker, family(BUCHA, members=[person(rnokpp=None, rnokpp_refused=True)])
+    )
     assert (created["members"][0]["rnokpp"], created["members"][0]["rnokpp_refused"]) == (
-        None, True)
+        None,
+        True,
+    )
 
 
 # --- changing: merge patch and optimistic concurrency ------------------------------------------
@@ -275,7 +364,8 @@ async def test_merge_patch_changes_only_what_is_sent(client, connection, worker)
     response = await client.patch(
         url(created["id"]),
         json={"phone": None, "address_line": "вул. Вокзальна, 7", "settlement_code": VORZEL},
-        headers={**if_match(worker, 1), "Content-Type": "application/merge-patch+json"})
+        headers={**if_match(worker, 1), "Content-Type": "application/merge-patch+json"},
+    )
     assert response.status_code == 200, response.text
     patched = response.json()
     assert response.headers["etag"] == '"2"'
@@ -283,20 +373,31 @@ async def test_merge_patch_changes_only_what_is_sent(client, connection, worker)
     assert patched["phone"] is None
     assert patched["address_line"] == "вул. Вокзальна, 7"
     assert patched["settlement_code"] == VORZEL
-    unchanged = ("hromada_code", "oblast_code", "raion_code", "categories", "factors",
-                 "consent", "members", "created_at", "status")
+    unchanged = (
+        "hromada_code",
+        "oblast_code",
+        "raion_code",
+        "categories",
+        "factors",
+        "consent",
+        "members",
+        "created_at",
+        "status",
+    )
     assert {k: patched[k] for k in unchanged} == {k: created[k] for k in unchanged}
     assert (await client.get(url(created["id"]), headers=worker)).json() == patched
 
 
 async def test_patching_consent_merges_and_null_removes_it(client, worker):
     created = await create_family(client, worker, family(BUCHA))
-    merged = await client.patch(url(created["id"]), json={"consent": {"given_by": "мати"}},
-                                headers=if_match(worker, 1))
+    merged = await client.patch(
+        url(created["id"]), json={"consent": {"given_by": "мати"}}, headers=if_match(worker, 1)
+    )
     assert merged.status_code == 200, merged.text
     assert merged.json()["consent"] == {**created["consent"], "given_by": "мати"}
-    cleared = await client.patch(url(created["id"]), json={"consent": None},
-                                 headers=if_match(worker, 2))
+    cleared = await client.patch(
+        url(created["id"]), json={"consent": None}, headers=if_match(worker, 2)
+    )
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["consent"] is None
     assert cleared.json()["version"] == 3
@@ -304,8 +405,9 @@ async def test_patching_consent_merges_and_null_removes_it(client, worker):
 
 async def test_a_patch_changing_nothing_keeps_the_version(client, worker):
     created = await create_family(client, worker, family(BUCHA))
-    response = await client.patch(url(created["id"]), json={"phone": created["phone"]},
-                                  headers=if_match(worker, 1))
+    response = await client.patch(
+        url(created["id"]), json={"phone": created["phone"]}, headers=if_match(worker, 1)
+    )
     assert response.status_code == 200
     assert (response.json()["version"], response.headers["etag"]) == (1, '"1"')
 
@@ -314,8 +416,9 @@ async def test_a_patch_changing_nothing_keeps_the_version(client, worker):
 async def test_null_on_a_required_field_is_422(client, connection, worker, field):
     created = await create_family(client, worker, family(BUCHA))
     before = await row_counts(connection)
-    response = await client.patch(url(created["id"]), json={field: None},
-                                  headers=if_match(worker, 1))
+    response = await client.patch(
+        url(created["id"]), json={field: None}, headers=if_match(worker, 1)
+    )
     assert error_fields(response) == {f"body.{field}"}
     assert await row_counts(connection) == before
     assert (await client.get(url(created["id"]), headers=worker)).json()["version"] == 1
@@ -323,8 +426,9 @@ async def test_null_on_a_required_field_is_422(client, connection, worker, field
 
 async def test_moving_a_family_out_of_your_hromada_is_403(client, worker):
     created = await create_family(client, worker, family(BUCHA))
-    response = await client.patch(url(created["id"]), json={"hromada_code": IRPIN},
-                                  headers=if_match(worker, 1))
+    response = await client.patch(
+        url(created["id"]), json={"hromada_code": IRPIN}, headers=if_match(worker, 1)
+    )
     problem(response, 403)
     assert (await client.get(url(created["id"]), headers=worker)).json()["hromada_code"] == BUCHA
 
@@ -333,8 +437,12 @@ async def test_patch_without_if_match_is_428(client, worker):
     created = await create_family(client, worker, family(BUCHA))
     member_id = created["members"][0]["id"]
     problem(await client.patch(url(created["id"]), json={"phone": None}, headers=worker), 428)
-    problem(await client.patch(url(created["id"], "members", member_id),
-                               json={"patronymic": None}, headers=worker), 428)
+    problem(
+        await client.patch(
+            url(created["id"], "members", member_id), json={"patronymic": None}, headers=worker
+        ),
+        428,
+    )
     again = (await client.get(url(created["id"]), headers=worker)).json()
     assert again == {k: v for k, v in created.items() if k != "possible_duplicates"}
 
@@ -342,22 +450,28 @@ async def test_patch_without_if_match_is_428(client, worker):
 async def test_stale_if_match_is_412_naming_the_fields_changed_since(client, worker):
     created = await create_family(client, worker, family(BUCHA))
     family_url = url(created["id"])
-    first = await client.patch(family_url, json={"phone": "+380671234567"},
-                               headers=if_match(worker, 1))
-    second = await client.patch(family_url, json={"address_line": "вул. Нова, 1",
-                                                  "factors": ["unemployment"]},
-                                headers=if_match(worker, 2))
+    first = await client.patch(
+        family_url, json={"phone": "+380671234567"}, headers=if_match(worker, 1)
+    )
+    second = await client.patch(
+        family_url,
+        json={"address_line": "вул. Нова, 1", "factors": ["unemployment"]},
+        headers=if_match(worker, 2),
+    )
     assert (first.status_code, second.status_code) == (200, 200)
 
-    stale = await client.patch(family_url, json={"categories": ["idp"]},
-                               headers=if_match(worker, 1))
+    stale = await client.patch(
+        family_url, json={"categories": ["idp"]}, headers=if_match(worker, 1)
+    )
     body = problem(stale, 412)
     assert body["current_version"] == 3
     assert body["changed_fields"] == ["address_line", "factors", "phone"]
     assert stale.headers["etag"] == '"3"'
 
-    body = problem(await client.patch(family_url, json={"categories": ["idp"]},
-                                      headers=if_match(worker, 2)), 412)
+    body = problem(
+        await client.patch(family_url, json={"categories": ["idp"]}, headers=if_match(worker, 2)),
+        412,
+    )
     assert body["changed_fields"] == ["address_line", "factors"]
 
     current = (await client.get(family_url, headers=worker)).json()
@@ -368,16 +482,19 @@ async def test_stale_if_match_is_412_naming_the_fields_changed_since(client, wor
 @pytest.mark.parametrize("tag", ['W/"1"', '"1"', ' "1" '])
 async def test_if_match_forms_accepted(client, worker, tag):
     created = await create_family(client, worker, family(BUCHA))
-    response = await client.patch(url(created["id"]), json={"phone": None},
-                                  headers=if_match(worker, tag))
+    response = await client.patch(
+        url(created["id"]), json={"phone": None}, headers=if_match(worker, tag)
+    )
     assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("tag", ['"abc"', "*x", '"2"'])
 async def test_if_match_naming_no_current_version_is_412(client, worker, tag):
     created = await create_family(client, worker, family(BUCHA))
-    problem(await client.patch(url(created["id"]), json={"phone": None},
-                               headers=if_match(worker, tag)), 412)
+    problem(
+        await client.patch(url(created["id"]), json={"phone": None}, headers=if_match(worker, tag)),
+        412,
+    )
 
 
 async def test_member_patch_merges_and_checks_its_own_version(client, worker):
@@ -387,37 +504,50 @@ async def test_member_patch_merges_and_checks_its_own_version(client, worker):
     got = await client.get(member_url, headers=worker)
     assert got.headers["etag"] == '"1"'
 
-    response = await client.patch(member_url, json={"patronymic": None,
-                                                    "disability_group": "II"},
-                                  headers=if_match(worker, 1))
+    response = await client.patch(
+        member_url, json={"patronymic": None, "disability_group": "II"}, headers=if_match(worker, 1)
+    )
     assert response.status_code == 200, response.text
     patched = response.json()
     assert (patched["patronymic"], patched["disability_group"], patched["version"]) == (
-        None, "II", 2)
+        None,
+        "II",
+        2,
+    )
     assert response.headers["etag"] == '"2"'
     assert {k: patched[k] for k in ("last_name", "first_name", "rnokpp", "unzr")} == {
-        k: member[k] for k in ("last_name", "first_name", "rnokpp", "unzr")}
+        k: member[k] for k in ("last_name", "first_name", "rnokpp", "unzr")
+    }
 
-    stale = await client.patch(member_url, json={"is_servicemember": True},
-                               headers=if_match(worker, 1))
+    stale = await client.patch(
+        member_url, json={"is_servicemember": True}, headers=if_match(worker, 1)
+    )
     body = problem(stale, 412)
     assert (body["current_version"], body["changed_fields"]) == (
-        2, ["disability_group", "patronymic"])
+        2,
+        ["disability_group", "patronymic"],
+    )
 
 
 @pytest.mark.parametrize("field", ["last_name", "birth_date", "sex"])
 async def test_null_on_a_required_member_field_is_422(client, worker, field):
     created = await create_family(client, worker, family(BUCHA))
-    response = await client.patch(url(created["id"], "members", created["members"][0]["id"]),
-                                  json={field: None}, headers=if_match(worker, 1))
+    response = await client.patch(
+        url(created["id"], "members", created["members"][0]["id"]),
+        json={field: None},
+        headers=if_match(worker, 1),
+    )
     assert error_fields(response) == {f"body.{field}"}
 
 
 async def test_member_patch_is_validated_as_a_whole(client, worker):
     """Changing the birth date alone leaves an RNOKPP and UNZR that no longer match it."""
     created = await create_family(client, worker, family(BUCHA))
-    response = await client.patch(url(created["id"], "members", created["members"][0]["id"]),
-                                  json={"birth_date": "1986-04-12"}, headers=if_match(worker, 1))
+    response = await client.patch(
+        url(created["id"], "members", created["members"][0]["id"]),
+        json={"birth_date": "1986-04-12"},
+        headers=if_match(worker, 1),
+    )
     assert error_fields(response) == {"body.rnokpp", "body.unzr"}
 
 
@@ -435,48 +565,69 @@ async def test_archive_needs_a_reason(client, worker, body):
 async def test_an_archived_family_is_kept_and_can_no_longer_change(client, connection, worker):
     created = await create_family(client, worker, family(BUCHA))
     member_id = created["members"][0]["id"]
-    response = await client.post(url(created["id"], "archive"),
-                                 json={"reason": "registered twice"}, headers=worker)
+    response = await client.post(
+        url(created["id"], "archive"), json={"reason": "registered twice"}, headers=worker
+    )
     assert response.status_code == 200, response.text
     archived = response.json()
     assert (archived["status"], archived["archive_reason"], archived["version"]) == (
-        "archived", "registered twice", 2)
+        "archived",
+        "registered twice",
+        2,
+    )
     assert archived["archived_at"] is not None
     assert response.headers["etag"] == '"2"'
     (ended,) = archived["members"]
     assert (ended["id"], ended["status"], ended["removal_reason"]) == (
-        member_id, "removed", "family archived: registered twice")
+        member_id,
+        "removed",
+        "family archived: registered twice",
+    )
     assert ended["removed_at"] is not None
 
     attempts = {
-        "patch": await client.patch(url(created["id"]), json={"phone": None},
-                                    headers=if_match(worker, 2)),
-        "add_member": await client.post(url(created["id"], "members"), json=child(),
-                                        headers=worker),
-        "patch_member": await client.patch(url(created["id"], "members", member_id),
-                                           json={"patronymic": None},
-                                           headers=if_match(worker, 1)),
-        "remove_member": await client.post(url(created["id"], "members", member_id, "remove"),
-                                           json={"reason": "left"}, headers=worker),
-        "archive": await client.post(url(created["id"], "archive"), json={"reason": "again"},
-                                     headers=worker),
+        "patch": await client.patch(
+            url(created["id"]), json={"phone": None}, headers=if_match(worker, 2)
+        ),
+        "add_member": await client.post(
+            url(created["id"], "members"), json=child(), headers=worker
+        ),
+        "patch_member": await client.patch(
+            url(created["id"], "members", member_id),
+            json={"patronymic": None},
+            headers=if_match(worker, 1),
+        ),
+        "remove_member": await client.post(
+            url(created["id"], "members", member_id, "remove"),
+            json={"reason": "left"},
+            headers=worker,
+        ),
+        "archive": await client.post(
+            url(created["id"], "archive"), json={"reason": "again"}, headers=worker
+        ),
     }
     assert {name: r.status_code for name, r in attempts.items()} == dict.fromkeys(attempts, 409)
     for r in attempts.values():
         problem(r, 409)
     assert (await client.get(url(created["id"]), headers=worker)).json() == archived
-    assert await connection.scalar(text("SELECT count(*) FROM families WHERE id = :i"),
-                                   {"i": created["id"]}) == 1
+    assert (
+        await connection.scalar(
+            text("SELECT count(*) FROM families WHERE id = :i"), {"i": created["id"]}
+        )
+        == 1
+    )
 
 
 async def test_archiving_frees_the_members_numbers_for_their_next_family(client, worker):
     member = person()
     created = await create_family(client, worker, family(BUCHA, members=[member]))
-    assert (await client.post(url(created["id"], "archive"), json={"reason": "moved"},
-                              headers=worker)).status_code == 200
+    assert (
+        await client.post(url(created["id"], "archive"), json={"reason": "moved"}, headers=worker)
+    ).status_code == 200
 
-    again = await client.post("/api/v1/families", json=family(BUCHA, members=[member]),
-                              headers=worker)
+    again = await client.post(
+        "/api/v1/families", json=family(BUCHA, members=[member]), headers=worker
+    )
 
     assert again.status_code == 201, again.text
 
@@ -484,8 +635,12 @@ async def test_archiving_frees_the_members_numbers_for_their_next_family(client,
 async def test_archive_with_a_stale_if_match_is_412(client, worker):
     created = await create_family(client, worker, family(BUCHA))
     await client.patch(url(created["id"]), json={"phone": None}, headers=if_match(worker, 1))
-    body = problem(await client.post(url(created["id"], "archive"), json={"reason": "x"},
-                                     headers=if_match(worker, 1)), 412)
+    body = problem(
+        await client.post(
+            url(created["id"], "archive"), json={"reason": "x"}, headers=if_match(worker, 1)
+        ),
+        412,
+    )
     assert body["changed_fields"] == ["phone"]
 
 
@@ -495,24 +650,34 @@ async def test_removing_a_member_keeps_the_record_with_the_reason(client, connec
     kid_url = url(created["id"], "members", kid["id"])
 
     problem(await client.post(kid_url + "/remove", json={}, headers=worker), 422)
-    response = await client.post(kid_url + "/remove", json={"reason": "placed in foster care"},
-                                 headers=worker)
+    response = await client.post(
+        kid_url + "/remove", json={"reason": "placed in foster care"}, headers=worker
+    )
     assert response.status_code == 200, response.text
     removed = response.json()
     assert (removed["status"], removed["removal_reason"], removed["version"]) == (
-        "removed", "placed in foster care", 2)
+        "removed",
+        "placed in foster care",
+        2,
+    )
     assert removed["removed_at"] is not None
     assert response.headers["etag"] == '"2"'
 
     members = (await client.get(url(created["id"], "members"), headers=worker)).json()["items"]
     assert {m["id"]: m["status"] for m in members} == {
-        m["id"]: ("removed" if m["id"] == kid["id"] else "active") for m in created["members"]}
-    assert await connection.scalar(text("SELECT count(*) FROM persons WHERE id = :i"),
-                                   {"i": kid["id"]}) == 1
+        m["id"]: ("removed" if m["id"] == kid["id"] else "active") for m in created["members"]
+    }
+    assert (
+        await connection.scalar(
+            text("SELECT count(*) FROM persons WHERE id = :i"), {"i": kid["id"]}
+        )
+        == 1
+    )
 
     problem(await client.post(kid_url + "/remove", json={"reason": "again"}, headers=worker), 409)
-    problem(await client.patch(kid_url, json={"patronymic": None}, headers=if_match(worker, 2)),
-            409)
+    problem(
+        await client.patch(kid_url, json={"patronymic": None}, headers=if_match(worker, 2)), 409
+    )
 
 
 # --- duplicate identifiers ---------------------------------------------------------------------
@@ -521,18 +686,26 @@ async def test_removing_a_member_keeps_the_record_with_the_reason(client, connec
 def _same_person_as(holder: dict[str, Any], identifier: str) -> dict[str, Any]:
     """Another record of ``holder``: the identifier shared, the other one left out."""
     other = "unzr" if identifier == "rnokpp" else "rnokpp"
-    return person(first_name="Ірина", birth_date=holder["birth_date"], sex=holder["sex"],
-                  **{identifier: holder[identifier], other: None})
+    return person(
+        first_name="Ірина",
+        birth_date=holder["birth_date"],
+        sex=holder["sex"],
+        **{identifier: holder[identifier], other: None},
+    )
 
 
 @pytest.mark.parametrize("identifier", ["rnokpp", "unzr"])
 async def test_a_known_identifier_in_a_new_family_is_409_naming_the_family(
-        client, connection, worker, identifier):
+    client, connection, worker, identifier
+):
     existing = await create_family(client, worker, family(BUCHA))
     holder = existing["members"][0]
     before = await row_counts(connection)
-    response = await client.post(FAMILIES, json=family(BUCHA, members=[
-        child(), _same_person_as(holder, identifier)]), headers=worker)
+    response = await client.post(
+        FAMILIES,
+        json=family(BUCHA, members=[child(), _same_person_as(holder, identifier)]),
+        headers=worker,
+    )
     body = problem(response, 409)
     assert body["existing_family_id"] == existing["id"]
     assert {e["field"] for e in body["errors"]} == {f"body.members.1.{identifier}"}
@@ -541,13 +714,16 @@ async def test_a_known_identifier_in_a_new_family_is_409_naming_the_family(
 
 @pytest.mark.parametrize("identifier", ["rnokpp", "unzr"])
 async def test_a_known_identifier_in_a_new_member_is_409_naming_the_family(
-        client, connection, worker, identifier):
+    client, connection, worker, identifier
+):
     existing = await create_family(client, worker, family(BUCHA))
     other = await create_family(client, worker, family(BUCHA, members=[child()]))
     before = await row_counts(connection)
-    response = await client.post(url(other["id"], "members"),
-                                 json=_same_person_as(existing["members"][0], identifier),
-                                 headers=worker)
+    response = await client.post(
+        url(other["id"], "members"),
+        json=_same_person_as(existing["members"][0], identifier),
+        headers=worker,
+    )
     body = problem(response, 409)
     assert body["existing_family_id"] == existing["id"]
     assert {e["field"] for e in body["errors"]} == {f"body.{identifier}"}
@@ -556,14 +732,17 @@ async def test_a_known_identifier_in_a_new_member_is_409_naming_the_family(
 
 @pytest.mark.parametrize("identifier", ["rnokpp", "unzr"])
 async def test_a_known_identifier_patched_into_a_member_is_409_naming_the_family(
-        client, worker, identifier):
+    client, worker, identifier
+):
     existing = await create_family(client, worker, family(BUCHA))
     holder = existing["members"][0]
-    other = await create_family(client, worker, family(BUCHA, members=[
-        person(first_name="Ірина", rnokpp=None, unzr=None)]))
+    other = await create_family(
+        client, worker, family(BUCHA, members=[person(first_name="Ірина", rnokpp=None, unzr=None)])
+    )
     member_url = url(other["id"], "members", other["members"][0]["id"])
-    response = await client.patch(member_url, json={identifier: holder[identifier]},
-                                  headers=if_match(worker, 1))
+    response = await client.patch(
+        member_url, json={identifier: holder[identifier]}, headers=if_match(worker, 1)
+    )
     body = problem(response, 409)
     assert body["existing_family_id"] == existing["id"]
     assert (await client.get(member_url, headers=worker)).json()[identifier] is None
@@ -575,23 +754,33 @@ async def _irpin_holder(client, irpin_worker) -> dict[str, Any]:
 
 @pytest.mark.parametrize("identifier", ["rnokpp", "unzr"])
 @pytest.mark.parametrize("via", ["family", "member", "patch"])
-async def test_a_holder_outside_your_reach_gives_a_neutral_409(client, worker, irpin_worker,
-                                                             via, identifier):
+async def test_a_holder_outside_your_reach_gives_a_neutral_409(
+    client, worker, irpin_worker, via, identifier
+):
     hidden = await _irpin_holder(client, irpin_worker)
     holder = hidden["members"][0]
     if via == "family":
-        response = await client.post(FAMILIES, json=family(BUCHA, members=[
-            _same_person_as(holder, identifier)]), headers=worker)
+        response = await client.post(
+            FAMILIES,
+            json=family(BUCHA, members=[_same_person_as(holder, identifier)]),
+            headers=worker,
+        )
     elif via == "member":
         mine = await create_family(client, worker, family(BUCHA, members=[child()]))
-        response = await client.post(url(mine["id"], "members"),
-                                     json=_same_person_as(holder, identifier), headers=worker)
+        response = await client.post(
+            url(mine["id"], "members"), json=_same_person_as(holder, identifier), headers=worker
+        )
     else:
-        mine = await create_family(client, worker, family(BUCHA, members=[
-            person(first_name="Ірина", rnokpp=None, unzr=None)]))
-        response = await client.patch(url(mine["id"], "members", mine["members"][0]["id"]),
-                                      json={identifier: holder[identifier]},
-                                      headers=if_match(worker, 1))
+        mine = await create_family(
+            client,
+            worker,
+            family(BUCHA, members=[person(first_name="Ірина", rnokpp=None, unzr=None)]),
+        )
+        response = await client.patch(
+            url(mine["id"], "members", mine["members"][0]["id"]),
+            json={identifier: holder[identifier]},
+            headers=if_match(worker, 1),
+        )
     body = problem(response, 409)
     assert "existing_family_id" not in body
     assert hidden["id"] not in response.text
@@ -602,32 +791,41 @@ async def test_two_members_of_one_new_family_with_the_same_rnokpp(client, connec
     """Refused without pointing at a family that does not exist (the one being created)."""
     twin = person()
     before = await row_counts(connection)
-    response = await client.post(FAMILIES, json=family(BUCHA, members=[
-        twin, {**twin, "first_name": "Ірина", "unzr": None}]), headers=worker)
+    response = await client.post(
+        FAMILIES,
+        json=family(BUCHA, members=[twin, {**twin, "first_name": "Ірина", "unzr": None}]),
+        headers=worker,
+    )
     assert response.status_code in (409, 422), response.text
     assert await row_counts(connection) == before
     named = response.json().get("existing_family_id")
     if named is not None:
         assert (await client.get(url(named), headers=worker)).status_code == 200, (
-            "the 409 names a family that does not exist")
+            "the 409 names a family that does not exist"
+        )
 
 
 @pytest.mark.parametrize("identifier", ["rnokpp", "unzr"])
 async def test_a_removed_member_may_join_another_family(client, worker, identifier):
     first = await create_family(client, worker, family(BUCHA, members=[person(), child()]))
     moving = first["members"][0]
-    removed = await client.post(url(first["id"], "members", moving["id"], "remove"),
-                                json={"reason": "moved to another household"}, headers=worker)
+    removed = await client.post(
+        url(first["id"], "members", moving["id"], "remove"),
+        json={"reason": "moved to another household"},
+        headers=worker,
+    )
     assert removed.status_code == 200
-    joined = await client.post(FAMILIES, json=family(BUCHA, members=[
-        _same_person_as(moving, identifier)]), headers=worker)
+    joined = await client.post(
+        FAMILIES, json=family(BUCHA, members=[_same_person_as(moving, identifier)]), headers=worker
+    )
     assert joined.status_code == 201, joined.text
     # and back again: the removed membership does not block re-adding either
     second = await create_family(client, worker, family(BUCHA, members=[child()]))
-    again = await client.post(url(second["id"], "members"),
-                              json=_same_person_as(moving, "rnokpp" if identifier == "unzr"
-                                                   else "unzr"),
-                              headers=worker)
+    again = await client.post(
+        url(second["id"], "members"),
+        json=_same_person_as(moving, "rnokpp" if identifier == "unzr" else "unzr"),
+        headers=worker,
+    )
     assert again.status_code == 201, again.text
 
 
@@ -638,8 +836,9 @@ async def _mariana_families(client, worker, irpin_worker) -> dict[str, dict[str,
     """Марʼяна Шевченко, born 2016-09-01, in a Bucha family and an Irpin one."""
     return {
         "bucha": await create_family(client, worker, family(BUCHA, members=[person(), child()])),
-        "irpin": await create_family(client, irpin_worker,
-                                     family(IRPIN, members=[person(), child()])),
+        "irpin": await create_family(
+            client, irpin_worker, family(IRPIN, members=[person(), child()])
+        ),
     }
 
 
@@ -648,7 +847,8 @@ def _mariana(found: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_same_name_and_birth_date_elsewhere_is_listed_as_a_possible_duplicate(
-        client, worker, irpin_worker):
+    client, worker, irpin_worker
+):
     existing = await _mariana_families(client, worker, irpin_worker)
     # the same name typed differently (apostrophe, case), no identifiers to compare
     again = child(first_name="Мар'яна", last_name="ШЕВЧЕНКО", unzr=None)
@@ -660,28 +860,36 @@ async def test_same_name_and_birth_date_elsewhere_is_listed_as_a_possible_duplic
     assert duplicate["matching_person_id"] == _mariana(existing["bucha"])["id"]
     assert duplicate["family_id"] == existing["bucha"]["id"]
     assert (duplicate["last_name"], duplicate["first_name"], duplicate["birth_date"]) == (
-        "Шевченко", "Марʼяна", "2016-09-01")
+        "Шевченко",
+        "Марʼяна",
+        "2016-09-01",
+    )
     assert duplicate["score"] == pytest.approx(1.0)
 
-    other_day = await client.post(FAMILIES, json=family(BUCHA, members=[
-        child(birth_date="2016-09-02")]), headers=worker)
+    other_day = await client.post(
+        FAMILIES, json=family(BUCHA, members=[child(birth_date="2016-09-02")]), headers=worker
+    )
     assert other_day.json()["possible_duplicates"] == []
 
 
 async def test_adding_a_possible_duplicate_member_lists_it(client, worker, irpin_worker):
     existing = await _mariana_families(client, worker, irpin_worker)
-    target = await create_family(client, worker, family(BUCHA, members=[
-        person(last_name="Коваль")]))
-    response = await client.post(url(target["id"], "members"), json=child(unzr=None),
-                                 headers=worker)
+    target = await create_family(
+        client, worker, family(BUCHA, members=[person(last_name="Коваль")])
+    )
+    response = await client.post(
+        url(target["id"], "members"), json=child(unzr=None), headers=worker
+    )
     assert response.status_code == 201, response.text
     added = response.json()
     assert [(d["person_id"], d["family_id"]) for d in added["possible_duplicates"]] == [
-        (added["id"], existing["bucha"]["id"])]
+        (added["id"], existing["bucha"]["id"])
+    ]
 
 
 async def test_possible_duplicates_lists_matches_in_visible_families_only(
-        client, make_token, worker, irpin_worker):
+    client, make_token, worker, irpin_worker
+):
     existing = await _mariana_families(client, worker, irpin_worker)
     third = await create_family(client, worker, family(BUCHA, members=[child(unzr=None)]))
     third_mariana = third["members"][0]
@@ -689,22 +897,41 @@ async def test_possible_duplicates_lists_matches_in_visible_families_only(
     def matches(response: httpx.Response) -> set[tuple[str, str, str]]:
         assert response.status_code == 200, response.text
         assert response.json()["next_cursor"] is None
-        return {(d["person_id"], d["matching_person_id"], d["family_id"])
-                for d in response.json()["items"]}
+        return {
+            (d["person_id"], d["matching_person_id"], d["family_id"])
+            for d in response.json()["items"]
+        }
 
     duplicates_url = url(third["id"], "possible-duplicates")
     assert matches(await client.get(duplicates_url, headers=worker)) == {
-        (third_mariana["id"], _mariana(existing["bucha"])["id"], existing["bucha"]["id"])}
+        (third_mariana["id"], _mariana(existing["bucha"])["id"], existing["bucha"]["id"])
+    }
     regional = bearer(token(make_token, "regional_officer", territory=KYIV_OBLAST))
     assert matches(await client.get(duplicates_url, headers=regional)) == {
         (third_mariana["id"], _mariana(existing[place])["id"], existing[place]["id"])
-        for place in ("bucha", "irpin")}
+        for place in ("bucha", "irpin")
+    }
     # a family with no one alike
-    lonely = await create_family(client, worker, family(BUCHA, members=[
-        person(last_name="Ґонта", first_name="Іван", sex="male", patronymic=None,
-               rnokpp=None, unzr=None)]))
-    assert matches(await client.get(url(lonely["id"], "possible-duplicates"),
-                                    headers=worker)) == set()
+    lonely = await create_family(
+        client,
+        worker,
+        family(
+            BUCHA,
+            members=[
+                person(
+                    last_name="Ґонта",
+                    first_name="Іван",
+                    sex="male",
+                    patronymic=None,
+                    rnokpp=None,
+                    unzr=None,
+                )
+            ],
+        ),
+    )
+    assert (
+        matches(await client.get(url(lonely["id"], "possible-duplicates"), headers=worker)) == set()
+    )
 
 
 # --- idempotent creation -----------------------------------------------------------------------
@@ -723,8 +950,10 @@ async def test_a_replay_returns_the_first_answer_byte_for_byte(client, connectio
     assert "idempotent-replayed" not in first.headers
     # the same JSON value, keys in another order
     reordered = dict(reversed(list(body.items())))
-    replays = [await client.post(FAMILIES, json=b, headers=_with_key(worker, key))
-               for b in (body, reordered)]
+    replays = [
+        await client.post(FAMILIES, json=b, headers=_with_key(worker, key))
+        for b in (body, reordered)
+    ]
     for replay in replays:
         assert replay.status_code == 201
         assert replay.content == first.content
@@ -732,13 +961,19 @@ async def test_a_replay_returns_the_first_answer_byte_for_byte(client, connectio
         assert replay.headers["location"] == first.headers["location"]
         assert replay.headers["etag"] == first.headers["etag"]
     after = await row_counts(connection)
-    assert (after["families"], after["persons"]) == (before["families"] + 1,
-                                                     before["persons"] + 1)
+    assert (after["families"], after["persons"]) == (before["families"] + 1, before["persons"] + 1)
     # each replay discloses the family again, so each is audited
     request_ids = [r.headers["x-request-id"] for r in replays]
-    audited = (await connection.execute(text(
-        "SELECT resource_ids FROM audit_events WHERE request_id = ANY(:r)"),
-        {"r": request_ids})).scalars().all()
+    audited = (
+        (
+            await connection.execute(
+                text("SELECT resource_ids FROM audit_events WHERE request_id = ANY(:r)"),
+                {"r": request_ids},
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert len(audited) == 2
     assert all(first.json()["id"] in ids for ids in audited)
 
@@ -748,11 +983,19 @@ async def test_the_same_key_with_another_body_is_409(client, connection, worker)
     first = await client.post(FAMILIES, json=family(BUCHA), headers=_with_key(worker, key))
     assert first.status_code == 201
     before = await row_counts(connection)
-    problem(await client.post(FAMILIES, json=family(BUCHA, phone="0671234567"),
-                              headers=_with_key(worker, key)), 409)
+    problem(
+        await client.post(
+            FAMILIES, json=family(BUCHA, phone="0671234567"), headers=_with_key(worker, key)
+        ),
+        409,
+    )
     created = await create_family(client, worker, family(BUCHA))  # a path without the key
-    problem(await client.post(url(created["id"], "members"), json=child(),
-                              headers=_with_key(worker, key)), 409)
+    problem(
+        await client.post(
+            url(created["id"], "members"), json=child(), headers=_with_key(worker, key)
+        ),
+        409,
+    )
     assert (await row_counts(connection))["families"] == before["families"] + 1
 
 
@@ -760,9 +1003,15 @@ async def test_keys_belong_to_their_caller(client, connection, make_token):
     key = "shared-key-1"
     body = family(BUCHA, members=[person(rnokpp=None, unzr=None)])
     answers = [
-        await client.post(FAMILIES, json=body, headers=_with_key(
-            bearer(token(make_token, "social_worker", sub=sub, territory=BUCHA)), key))
-        for sub in ("worker-a", "worker-b")]
+        await client.post(
+            FAMILIES,
+            json=body,
+            headers=_with_key(
+                bearer(token(make_token, "social_worker", sub=sub, territory=BUCHA)), key
+            ),
+        )
+        for sub in ("worker-a", "worker-b")
+    ]
     assert [a.status_code for a in answers] == [201, 201]
     assert answers[0].json()["id"] != answers[1].json()["id"]
     assert "idempotent-replayed" not in answers[1].headers
@@ -772,10 +1021,12 @@ async def test_adding_a_member_is_idempotent_too(client, connection, worker):
     created = await create_family(client, worker, family(BUCHA))
     key = str(uuid.uuid4())
     body = child()
-    first = await client.post(url(created["id"], "members"), json=body,
-                              headers=_with_key(worker, key))
-    replay = await client.post(url(created["id"], "members"), json=body,
-                               headers=_with_key(worker, key))
+    first = await client.post(
+        url(created["id"], "members"), json=body, headers=_with_key(worker, key)
+    )
+    replay = await client.post(
+        url(created["id"], "members"), json=body, headers=_with_key(worker, key)
+    )
     assert (first.status_code, replay.status_code) == (201, 201)
     assert replay.content == first.content
     assert replay.headers["idempotent-replayed"] == "true"
@@ -786,8 +1037,9 @@ async def test_adding_a_member_is_idempotent_too(client, connection, worker):
 
 async def test_a_refused_request_does_not_use_up_its_key(client, worker):
     key = str(uuid.uuid4())
-    bad = await client.post(FAMILIES, json=family(BUCHA, phone="+0441234567"),
-                            headers=_with_key(worker, key))
+    bad = await client.post(
+        FAMILIES, json=family(BUCHA, phone="+0441234567"), headers=_with_key(worker, key)
+    )
     assert bad.status_code == 422
     good = await client.post(FAMILIES, json=family(BUCHA), headers=_with_key(worker, key))
     assert good.status_code == 201, good.text

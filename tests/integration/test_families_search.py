@@ -51,36 +51,90 @@ async def seeded(client, connection, make_token, worker) -> dict[str, dict[str, 
         return bearer(token(make_token, "social_worker", territory=hromada))
 
     families = {
-        "shevchenko": family(BUCHA, categories=["idp", "large_family"],
-                             factors=["hostilities_harm", "low_income"],
-                             members=[person(), child(birth_date=years_ago(10))]),
-        "shevchenkiv": family(BUCHA, categories=["veteran_family"], factors=["unemployment"],
-                              members=[person(last_name="Шевченків", first_name="Петро",
-                                              patronymic="Іванович", sex="male",
-                                              birth_date="1979-02-03")]),
-        "levchenko": family(BUCHA, categories=["single_parent"], factors=["low_income"],
-                            members=[
-                                person(last_name="Левченко", first_name="Ганна",
-                                       patronymic="Іванівна", birth_date="1990-06-30"),
-                                child(last_name="Левченко", first_name="Денис",
-                                      patronymic="Олегович", sex="male",
-                                      birth_date=years_ago(17))]),
-        "zghurskyi": family(BUCHA, categories=["low_income"], factors=["disability"], members=[
-            person(last_name="Згурський", first_name="Богдан", patronymic="Іванович",
-                   sex="male", birth_date="1970-01-15"),
-            child(last_name="Згурська", first_name="Ірина", patronymic="Богданівна",
-                  birth_date=years_ago(19))]),
-        "kovalenko": family(BUCHA, categories=[], factors=["domestic_violence"], members=[
-            person(last_name="Коваленко", first_name="Євгенія", patronymic="Олегівна",
-                   birth_date="1995-11-11")]),
+        "shevchenko": family(
+            BUCHA,
+            categories=["idp", "large_family"],
+            factors=["hostilities_harm", "low_income"],
+            members=[person(), child(birth_date=years_ago(10))],
+        ),
+        "shevchenkiv": family(
+            BUCHA,
+            categories=["veteran_family"],
+            factors=["unemployment"],
+            members=[
+                person(
+                    last_name="Шевченків",
+                    first_name="Петро",
+                    patronymic="Іванович",
+                    sex="male",
+                    birth_date="1979-02-03",
+                )
+            ],
+        ),
+        "levchenko": family(
+            BUCHA,
+            categories=["single_parent"],
+            factors=["low_income"],
+            members=[
+                person(
+                    last_name="Левченко",
+                    first_name="Ганна",
+                    patronymic="Іванівна",
+                    birth_date="1990-06-30",
+                ),
+                child(
+                    last_name="Левченко",
+                    first_name="Денис",
+                    patronymic="Олегович",
+                    sex="male",
+                    birth_date=years_ago(17),
+                ),
+            ],
+        ),
+        "zghurskyi": family(
+            BUCHA,
+            categories=["low_income"],
+            factors=["disability"],
+            members=[
+                person(
+                    last_name="Згурський",
+                    first_name="Богдан",
+                    patronymic="Іванович",
+                    sex="male",
+                    birth_date="1970-01-15",
+                ),
+                child(
+                    last_name="Згурська",
+                    first_name="Ірина",
+                    patronymic="Богданівна",
+                    birth_date=years_ago(19),
+                ),
+            ],
+        ),
+        "kovalenko": family(
+            BUCHA,
+            categories=[],
+            factors=["domestic_violence"],
+            members=[
+                person(
+                    last_name="Коваленко",
+                    first_name="Євгенія",
+                    patronymic="Олегівна",
+                    birth_date="1995-11-11",
+                )
+            ],
+        ),
         "irpin": family(IRPIN, members=[person(), child()]),
         "lviv": family(LVIV, members=[person(), child()]),
     }
     created = {}
     for name, body in families.items():
         created[name] = await create_family(client, local(body["hromada_code"]), body)
-    archived = await client.post(f"{FAMILIES}/{created['kovalenko']['id']}/archive",
-                                 json={"reason": "moved abroad"}, headers=worker)
+    archived = await client.post(
+        f"{FAMILIES}/{created['kovalenko']['id']}/archive",
+        json={"reason": "moved abroad"},
+        headers=worker,
+    )
     assert archived.status_code == 200
     created["kovalenko"] = archived.json()
     return created
@@ -89,8 +143,9 @@ async def seeded(client, connection, make_token, worker) -> dict[str, dict[str, 
 BUCHA_FAMILIES = {"shevchenko", "shevchenkiv", "levchenko", "zghurskyi", "kovalenko"}
 
 
-async def listed(client: httpx.AsyncClient, connection, headers: dict[str, str],
-                 **params: Any) -> list[str]:
+async def listed(
+    client: httpx.AsyncClient, connection, headers: dict[str, str], **params: Any
+) -> list[str]:
     """The ids of the families one page lists; checks that the page's audit event names
     exactly those families."""
     response = await client.get(FAMILIES, params={"limit": 200, **params}, headers=headers)
@@ -101,11 +156,27 @@ async def listed(client: httpx.AsyncClient, connection, headers: dict[str, str],
 
 
 async def assert_audited(connection, response: httpx.Response, ids: list[str]) -> None:
-    events = (await connection.execute(text(
-        "SELECT action, resource_type, resource_ids, outcome FROM audit_events "
-        "WHERE request_id = :r"), {"r": response.headers["x-request-id"]})).mappings().all()
-    assert [dict(e) for e in events] == [{"action": "list_families", "resource_type": "family",
-                                          "resource_ids": ids, "outcome": "success"}]
+    events = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT action, resource_type, resource_ids, outcome FROM audit_events "
+                    "WHERE request_id = :r"
+                ),
+                {"r": response.headers["x-request-id"]},
+            )
+        )
+        .mappings()
+        .all()
+    )
+    assert [dict(e) for e in events] == [
+        {
+            "action": "list_families",
+            "resource_type": "family",
+            "resource_ids": ids,
+            "outcome": "success",
+        }
+    ]
 
 
 def names(seeded: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
@@ -116,27 +187,30 @@ def names(seeded: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
 # --- by name ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("q", "found"), [
-    ("шевченко", ["shevchenko"]),
-    ("ШЕВЧЕНКО", ["shevchenko"]),
-    ("шЕвЧеНкО оКсАнА", ["shevchenko"]),
-    ("Мар'яна", ["shevchenko"]),
-    ("Марʼяна", ["shevchenko"]),
-    ("Мар’яна", ["shevchenko"]),
-    ("Маряна", ["shevchenko"]),
-    ("Шевчнко", ["shevchenko"]),  # a letter missing
-    ("Згурский", ["zghurskyi"]),  # a Russian spelling
-    ("Shevchenko", ["shevchenko"]),
-    ("shevchenko oksana", ["shevchenko"]),
-    ("Mariana", ["shevchenko"]),
-    ("Zghurskyi", ["zghurskyi"]),
-    ("Zghurska", ["zghurskyi"]),
-    ("Yevheniia", ["kovalenko"]),
-    ("Levchenko Denys", ["levchenko"]),
-])
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("шевченко", ["shevchenko"]),
+        ("ШЕВЧЕНКО", ["shevchenko"]),
+        ("шЕвЧеНкО оКсАнА", ["shevchenko"]),
+        ("Мар'яна", ["shevchenko"]),
+        ("Марʼяна", ["shevchenko"]),
+        ("Мар’яна", ["shevchenko"]),
+        ("Маряна", ["shevchenko"]),
+        ("Шевчнко", ["shevchenko"]),  # a letter missing
+        ("Згурский", ["zghurskyi"]),  # a Russian spelling
+        ("Shevchenko", ["shevchenko"]),
+        ("shevchenko oksana", ["shevchenko"]),
+        ("Mariana", ["shevchenko"]),
+        ("Zghurskyi", ["zghurskyi"]),
+        ("Zghurska", ["zghurskyi"]),
+        ("Yevheniia", ["kovalenko"]),
+        ("Levchenko Denys", ["levchenko"]),
+    ],
+)
 async def test_name_search_finds_the_family(client, connection, worker, seeded, q, found):
     ids = await listed(client, connection, worker, q=q)
-    assert names(seeded, ids)[:len(found)] == found, names(seeded, ids)
+    assert names(seeded, ids)[: len(found)] == found, names(seeded, ids)
 
 
 @pytest.mark.parametrize("q", ["Петренко", "Ivanenko", "Ярема"])
@@ -150,7 +224,9 @@ async def test_best_match_comes_first(client, connection, worker, seeded):
     assert names(seeded, await listed(client, connection, worker, q="Шевченко")) == expected
     assert names(seeded, await listed(client, connection, worker, q="Shevchenko")) == expected
     assert names(seeded, await listed(client, connection, worker, q="Шевченків")) == [
-        "shevchenkiv", "shevchenko"]
+        "shevchenkiv",
+        "shevchenko",
+    ]
 
 
 @pytest.mark.parametrize("q", ["12", "--", "' '"])
@@ -165,13 +241,29 @@ async def test_a_former_member_still_finds_the_family(client, connection, worker
     next to the family they belong to now."""
     shevchenko = seeded["shevchenko"]
     mariana = next(m for m in shevchenko["members"] if m["relation"] == "child")
-    removed = await client.post(f"{FAMILIES}/{shevchenko['id']}/members/{mariana['id']}/remove",
-                                json={"reason": "moved to her father"}, headers=worker)
+    removed = await client.post(
+        f"{FAMILIES}/{shevchenko['id']}/members/{mariana['id']}/remove",
+        json={"reason": "moved to her father"},
+        headers=worker,
+    )
     assert removed.status_code == 200
-    fathers = await client.post(FAMILIES, json=family(BUCHA, members=[person(
-        last_name="Шевченко", first_name="Андрій", sex="male", rnokpp=None,
-        birth_date="1983-02-02"), {**child(first_name="Марʼяна", birth_date="2016-09-01",
-                                          rnokpp=None), "unzr": None}]), headers=worker)
+    fathers = await client.post(
+        FAMILIES,
+        json=family(
+            BUCHA,
+            members=[
+                person(
+                    last_name="Шевченко",
+                    first_name="Андрій",
+                    sex="male",
+                    rnokpp=None,
+                    birth_date="1983-02-02",
+                ),
+                {**child(first_name="Марʼяна", birth_date="2016-09-01", rnokpp=None), "unzr": None},
+            ],
+        ),
+        headers=worker,
+    )
     assert fathers.status_code == 201, fathers.text
     found = await listed(client, connection, worker, q="Марʼяна Шевченко")
     assert set(found) == {shevchenko["id"], fathers.json()["id"]}
@@ -184,25 +276,34 @@ async def test_a_former_member_still_finds_the_family(client, connection, worker
 async def test_exact_lookup_by_rnokpp_and_unzr(client, connection, worker, regional, seeded):
     head = seeded["shevchenko"]["members"][0]
     assert await listed(client, connection, worker, rnokpp=head["rnokpp"]) == [
-        seeded["shevchenko"]["id"]]
+        seeded["shevchenko"]["id"]
+    ]
     assert await listed(client, connection, worker, unzr=head["unzr"]) == [
-        seeded["shevchenko"]["id"]]
+        seeded["shevchenko"]["id"]
+    ]
     teenager = seeded["levchenko"]["members"][-1]
     assert await listed(client, connection, worker, unzr=teenager["unzr"]) == [
-        seeded["levchenko"]["id"]]
+        seeded["levchenko"]["id"]
+    ]
     near_miss = head["unzr"][:-1] + ("1" if head["unzr"].endswith("0") else "0")
     assert await listed(client, connection, worker, unzr=near_miss) == []
     # the Irpin family's head is found only by those who may see it
     irpin_head = seeded["irpin"]["members"][0]
     assert await listed(client, connection, worker, rnokpp=irpin_head["rnokpp"]) == []
     assert await listed(client, connection, regional, rnokpp=irpin_head["rnokpp"]) == [
-        seeded["irpin"]["id"]]
+        seeded["irpin"]["id"]
+    ]
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("rnokpp", "12345"), ("rnokpp", "123456789a"), ("unzr", "1985041200015"),
-    ("unzr", "19850412-0001"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("rnokpp", "12345"),
+        ("rnokpp", "123456789a"),
+        ("unzr", "1985041200015"),
+        ("unzr", "19850412-0001"),
+    ],
+)
 async def test_a_malformed_identifier_is_422(client, worker, name, value):
     response = await client.get(FAMILIES, params={name: value}, headers=worker)
     assert response.status_code == 422
@@ -212,46 +313,54 @@ async def test_a_malformed_identifier_is_422(client, worker, name, value):
 # --- filters -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("params", "found"), [
-    ({}, BUCHA_FAMILIES),
-    ({"category": "single_parent"}, {"levchenko"}),
-    ({"category": "idp"}, {"shevchenko"}),
-    ({"category": "foster_family"}, set()),
-    ({"factor": "low_income"}, {"shevchenko", "levchenko"}),
-    ({"factor": "disability"}, {"zghurskyi"}),
-    ({"status": "archived"}, {"kovalenko"}),
-    ({"status": "active"}, BUCHA_FAMILIES - {"kovalenko"}),
-    ({"has_child_under": 18}, {"shevchenko", "levchenko"}),  # 10 and 17, not 19
-    ({"has_child_under": 11}, {"shevchenko"}),
-    ({"has_child_under": 17}, {"shevchenko"}),  # 17 is not under 17
-    ({"has_child_under": 20}, {"shevchenko", "levchenko", "zghurskyi"}),
-    ({"factor": "low_income", "has_child_under": 12}, {"shevchenko"}),
-    ({"hromada": BUCHA, "status": "active", "category": "low_income"}, {"zghurskyi"}),
-    ({"q": "Шевченко", "factor": "low_income"}, {"shevchenko", "levchenko"}),
-])
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({}, BUCHA_FAMILIES),
+        ({"category": "single_parent"}, {"levchenko"}),
+        ({"category": "idp"}, {"shevchenko"}),
+        ({"category": "foster_family"}, set()),
+        ({"factor": "low_income"}, {"shevchenko", "levchenko"}),
+        ({"factor": "disability"}, {"zghurskyi"}),
+        ({"status": "archived"}, {"kovalenko"}),
+        ({"status": "active"}, BUCHA_FAMILIES - {"kovalenko"}),
+        ({"has_child_under": 18}, {"shevchenko", "levchenko"}),  # 10 and 17, not 19
+        ({"has_child_under": 11}, {"shevchenko"}),
+        ({"has_child_under": 17}, {"shevchenko"}),  # 17 is not under 17
+        ({"has_child_under": 20}, {"shevchenko", "levchenko", "zghurskyi"}),
+        ({"factor": "low_income", "has_child_under": 12}, {"shevchenko"}),
+        ({"hromada": BUCHA, "status": "active", "category": "low_income"}, {"zghurskyi"}),
+        ({"q": "Шевченко", "factor": "low_income"}, {"shevchenko", "levchenko"}),
+    ],
+)
 async def test_filters(client, connection, worker, seeded, params, found):
     assert set(names(seeded, await listed(client, connection, worker, **params))) == found
 
 
 async def test_hromada_filter_within_a_wider_reach(client, connection, regional, seeded):
     assert set(names(seeded, await listed(client, connection, regional, hromada=IRPIN))) == {
-        "irpin"}
+        "irpin"
+    }
     assert set(names(seeded, await listed(client, connection, regional, hromada=BUCHA))) == (
-        BUCHA_FAMILIES)
+        BUCHA_FAMILIES
+    )
     # a hromada outside the reach is not an error; it simply has nothing to show
     assert await listed(client, connection, regional, hromada=LVIV) == []
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("hromada", "UA99999999999999999"),  # no such unit
-    ("hromada", BUCHA_RAION),  # a raion, not a hromada
-    ("hromada", "Буча"),
-    ("category", "no_such_category"),
-    ("factor", "no_such_factor"),
-    ("status", "deleted"),
-    ("has_child_under", "0"),
-    ("has_child_under", "many"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("hromada", "UA99999999999999999"),  # no such unit
+        ("hromada", BUCHA_RAION),  # a raion, not a hromada
+        ("hromada", "Буча"),
+        ("category", "no_such_category"),
+        ("factor", "no_such_factor"),
+        ("status", "deleted"),
+        ("has_child_under", "0"),
+        ("has_child_under", "many"),
+    ],
+)
 async def test_an_unknown_filter_value_is_422(client, worker, name, value):
     response = await client.get(FAMILIES, params={name: value}, headers=worker)
     assert response.status_code == 422, response.text
@@ -262,8 +371,9 @@ async def test_an_unknown_filter_value_is_422(client, worker, name, value):
 # --- pages -------------------------------------------------------------------------------------
 
 
-async def walk(client: httpx.AsyncClient, connection, headers: dict[str, str],
-               **params: Any) -> list[str]:
+async def walk(
+    client: httpx.AsyncClient, connection, headers: dict[str, str], **params: Any
+) -> list[str]:
     """Every id, following ``Link: rel="next"`` two at a time; checks each page's cursor,
     link and audit event."""
     ids: list[str] = []
@@ -290,10 +400,12 @@ async def walk(client: httpx.AsyncClient, connection, headers: dict[str, str],
         response = await client.get(match.group(1), headers=headers)
 
 
-@pytest.mark.parametrize("params", [{}, {"q": "Шевченко"}, {"q": "Shevchenko"},
-                                    {"status": "active"}])
-async def test_pages_walk_every_result_once_in_a_stable_order(client, connection, regional,
-                                                              seeded, params):
+@pytest.mark.parametrize(
+    "params", [{}, {"q": "Шевченко"}, {"q": "Shevchenko"}, {"status": "active"}]
+)
+async def test_pages_walk_every_result_once_in_a_stable_order(
+    client, connection, regional, seeded, params
+):
     everything = await listed(client, connection, regional, **params)
     assert len(everything) >= 3
     walked = await walk(client, connection, regional, **params)
@@ -306,8 +418,9 @@ async def test_a_cursor_from_another_list_is_422(client, worker, seeded):
     plain = await client.get(FAMILIES, params={"limit": 1}, headers=worker)
     cursor = plain.json()["next_cursor"]
     assert cursor
-    response = await client.get(FAMILIES, params={"limit": 1, "q": "Шевченко",
-                                                  "cursor": cursor}, headers=worker)
+    response = await client.get(
+        FAMILIES, params={"limit": 1, "q": "Шевченко", "cursor": cursor}, headers=worker
+    )
     assert response.status_code == 422
     assert {e["field"] for e in response.json()["errors"]} == {"query.cursor"}
 
@@ -315,12 +428,21 @@ async def test_a_cursor_from_another_list_is_422(client, worker, seeded):
 # --- confinement -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [
-    {}, {"q": "Шевченко"}, {"q": "Shevchenko"}, {"q": "Марʼяна"}, {"has_child_under": 18},
-    {"factor": "low_income"}, {"category": "idp"},
-])
-async def test_search_never_reaches_outside_the_hromada(client, connection, make_token,
-                                                        seeded, params):
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": "Шевченко"},
+        {"q": "Shevchenko"},
+        {"q": "Марʼяна"},
+        {"has_child_under": 18},
+        {"factor": "low_income"},
+        {"category": "idp"},
+    ],
+)
+async def test_search_never_reaches_outside_the_hromada(
+    client, connection, make_token, seeded, params
+):
     """The Irpin and Lviv families match every one of these searches, but only their own
     hromada's workers find them."""
     for place, hromada in (("bucha", BUCHA), ("irpin", IRPIN), ("lviv", LVIV)):
@@ -336,18 +458,24 @@ async def test_search_never_reaches_outside_the_hromada(client, connection, make
 MATCHING_SHEVCHENKO = {"shevchenko", "shevchenkiv", "levchenko", "irpin", "lviv"}
 
 
-@pytest.mark.parametrize(("claims", "found"), [
-    ({"role": "ministry_admin"}, MATCHING_SHEVCHENKO),
-    ({"role": "regional_officer", "territory": KYIV_OBLAST}, MATCHING_SHEVCHENKO - {"lviv"}),
-    ({"role": "integration", "scope": "families:read", "territory": BUCHA_RAION},
-     MATCHING_SHEVCHENKO - {"lviv"}),
-    ({"role": "integration", "scope": "families:read", "territory": LVIV_OBLAST}, {"lviv"}),
-    ({"role": "integration", "scope": "families:read"}, MATCHING_SHEVCHENKO),
-    ({"role": "community_officer", "territory": IRPIN}, {"irpin"}),
-])
+@pytest.mark.parametrize(
+    ("claims", "found"),
+    [
+        ({"role": "ministry_admin"}, MATCHING_SHEVCHENKO),
+        ({"role": "regional_officer", "territory": KYIV_OBLAST}, MATCHING_SHEVCHENKO - {"lviv"}),
+        (
+            {"role": "integration", "scope": "families:read", "territory": BUCHA_RAION},
+            MATCHING_SHEVCHENKO - {"lviv"},
+        ),
+        ({"role": "integration", "scope": "families:read", "territory": LVIV_OBLAST}, {"lviv"}),
+        ({"role": "integration", "scope": "families:read"}, MATCHING_SHEVCHENKO),
+        ({"role": "community_officer", "territory": IRPIN}, {"irpin"}),
+    ],
+)
 @pytest.mark.parametrize("q", ["Шевченко", "Shevchenko"])
-async def test_name_search_covers_the_whole_reach(client, connection, make_token, seeded,
-                                                  claims, found, q):
+async def test_name_search_covers_the_whole_reach(
+    client, connection, make_token, seeded, claims, found, q
+):
     """Search looks for names only in the caller's oblast (inside the index); whatever the
     reach, it finds every matching family within it."""
     claims = dict(claims)
@@ -355,19 +483,30 @@ async def test_name_search_covers_the_whole_reach(client, connection, make_token
     assert set(names(seeded, await listed(client, connection, headers, q=q))) == found
 
 
-async def test_a_family_moved_to_another_oblast_is_found_there(client, connection, make_token,
-                                                               seeded):
+async def test_a_family_moved_to_another_oblast_is_found_there(
+    client, connection, make_token, seeded
+):
     """A member's oblast follows the family's (the database keeps them equal), so name search
     in the new oblast finds the family and the old oblast no longer does."""
     mover = bearer(token(make_token, "integration", scope="families:read families:write"))
     lviv = seeded["lviv"]
-    moved = await client.patch(f"{FAMILIES}/{lviv['id']}", json={"hromada_code": BUCHA},
-                               headers={**mover, "If-Match": f'"{lviv["version"]}"'})
+    moved = await client.patch(
+        f"{FAMILIES}/{lviv['id']}",
+        json={"hromada_code": BUCHA},
+        headers={**mover, "If-Match": f'"{lviv["version"]}"'},
+    )
     assert moved.status_code == 200, moved.text
     assert moved.json()["oblast_code"] == KYIV_OBLAST
-    oblasts = (await connection.execute(text(
-        "SELECT DISTINCT oblast_code FROM persons WHERE family_id = :id"),
-        {"id": lviv["id"]})).scalars().all()
+    oblasts = (
+        (
+            await connection.execute(
+                text("SELECT DISTINCT oblast_code FROM persons WHERE family_id = :id"),
+                {"id": lviv["id"]},
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert oblasts == [KYIV_OBLAST]
     bucha = bearer(token(make_token, "community_officer", territory=BUCHA))
     assert "lviv" in names(seeded, await listed(client, connection, bucha, q="Шевченко"))

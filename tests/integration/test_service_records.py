@@ -45,10 +45,16 @@ def officer(make_token) -> dict[str, str]:
 @pytest.fixture
 async def provider(client, admin) -> dict[str, Any]:
     """An active provider offering counselling (at home, online) and crisis intervention."""
-    return await create_provider(client, admin, provider_body(services=[
-        {"service_code": "002.0", "frequency": "periodic", "places": ["home", "online"]},
-        {"service_code": "012.0", "frequency": "crisis", "places": ["home"]},
-    ]))
+    return await create_provider(
+        client,
+        admin,
+        provider_body(
+            services=[
+                {"service_code": "002.0", "frequency": "periodic", "places": ["home", "online"]},
+                {"service_code": "012.0", "frequency": "crisis", "places": ["home"]},
+            ]
+        ),
+    )
 
 
 @pytest.fixture
@@ -56,11 +62,14 @@ def staff(make_token, provider) -> dict[str, str]:
     return bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
 
 
-async def link(client: httpx.AsyncClient, officer: dict[str, str], family_id: str,
-               provider_id: str) -> httpx.Response:
-    return await client.post(f"/api/v1/families/{family_id}/providers",
-                             json={"provider_id": provider_id, "reason": "referred"},
-                             headers=officer)
+async def link(
+    client: httpx.AsyncClient, officer: dict[str, str], family_id: str, provider_id: str
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/families/{family_id}/providers",
+        json={"provider_id": provider_id, "reason": "referred"},
+        headers=officer,
+    )
 
 
 @pytest.fixture
@@ -72,9 +81,15 @@ async def served(client, officer, provider) -> dict[str, Any]:
 
 
 def record(family_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"family_id": family_id, "service_code": "002.0",
-            "delivered_on": (date.today() - timedelta(days=3)).isoformat(), "units": 1,
-            "duration_minutes": 60, "place": "home", "outcome": "delivered"}
+    body = {
+        "family_id": family_id,
+        "service_code": "002.0",
+        "delivered_on": (date.today() - timedelta(days=3)).isoformat(),
+        "units": 1,
+        "duration_minutes": 60,
+        "place": "home",
+        "outcome": "delivered",
+    }
     body.update(overrides)
     return body
 
@@ -87,10 +102,12 @@ async def count(connection, sql: str = "SELECT count(*) FROM service_records") -
 
 
 async def test_a_provider_records_a_service_for_a_family_referred_to_it(
-        client, staff, served, provider):
+    client, staff, served, provider
+):
     member = served["members"][0]["id"]
-    response = await client.post(RECORDS, json=record(served["id"], person_id=member,
-                                                      external_ref="crm-1"), headers=staff)
+    response = await client.post(
+        RECORDS, json=record(served["id"], person_id=member, external_ref="crm-1"), headers=staff
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["provider_id"] == provider["id"]
@@ -106,14 +123,16 @@ async def test_a_provider_records_a_service_for_a_family_referred_to_it(
 
 
 async def test_every_broken_rule_is_reported_and_nothing_is_written(
-        client, staff, served, connection, officer):
+    client, staff, served, connection, officer
+):
     stranger = await create_family(client, officer, family(KYIV))  # not linked
     cases = {
         "family_id": record(stranger["id"]),
         "service_code": record(served["id"], service_code="015.1"),
         "place": record(served["id"], place="residential"),
-        "delivered_on": record(served["id"],
-                               delivered_on=(date.today() + timedelta(days=1)).isoformat()),
+        "delivered_on": record(
+            served["id"], delivered_on=(date.today() + timedelta(days=1)).isoformat()
+        ),
         "person_id": record(served["id"], person_id=stranger["members"][0]["id"]),
     }
     for field, body in cases.items():
@@ -121,23 +140,26 @@ async def test_every_broken_rule_is_reported_and_nothing_is_written(
         problem = assert_problem(response, 422)
         assert [e["field"] for e in problem["errors"]] == [f"body.{field}"], field
 
-    everything_wrong = record(stranger["id"], service_code="015.1",
-                              delivered_on="2019-12-31")
-    problem = assert_problem(await client.post(RECORDS, json=everything_wrong, headers=staff),
-                             422)
+    everything_wrong = record(stranger["id"], service_code="015.1", delivered_on="2019-12-31")
+    problem = assert_problem(await client.post(RECORDS, json=everything_wrong, headers=staff), 422)
     assert {e["field"] for e in problem["errors"]} == {
-        "body.family_id", "body.service_code", "body.delivered_on"}
+        "body.family_id",
+        "body.service_code",
+        "body.delivered_on",
+    }
     assert await count(connection) == 0
 
 
 async def test_references_to_rows_that_do_not_exist_are_refused(
-        client, admin, staff, served, connection):
+    client, admin, staff, served, connection
+):
     """service_records has no foreign keys (migration 0006): the submission itself proves every
     row a record points at, for one record, in a batch, and in an amendment."""
     missing = str(uuid.uuid4())
     etag = (await client.get("/api/v1/services/012.0", headers=admin)).headers["ETag"]
-    deactivated = await client.patch("/api/v1/services/012.0", json={"active": False},
-                                      headers={**admin, "If-Match": etag})
+    deactivated = await client.patch(
+        "/api/v1/services/012.0", json={"active": False}, headers={**admin, "If-Match": etag}
+    )
     assert deactivated.status_code == 200, deactivated.text
     cases = {
         "family_id": record(missing),
@@ -152,22 +174,34 @@ async def test_references_to_rows_that_do_not_exist_are_refused(
     problem = assert_problem(await client.post(RECORDS, json=inactive, headers=staff), 422)
     assert [e["field"] for e in problem["errors"]] == ["body.service_code"]
 
-    batch = (await client.post(BATCH, json={"records": [*cases.values(), inactive]},
-                               headers=staff)).json()
+    batch = (
+        await client.post(BATCH, json={"records": [*cases.values(), inactive]}, headers=staff)
+    ).json()
     assert batch["accepted"] == 0
     assert [[e["field"] for e in r["errors"]] for r in batch["results"]] == [
-        ["records.0.family_id"], ["records.1.person_id"], ["records.2.case_id"],
-        ["records.3.service_code"], ["records.4.service_code"]]
+        ["records.0.family_id"],
+        ["records.1.person_id"],
+        ["records.2.case_id"],
+        ["records.3.service_code"],
+        ["records.4.service_code"],
+    ]
     assert await count(connection) == 0
 
     created = (await client.post(RECORDS, json=record(served["id"]), headers=staff)).json()
-    for field, value in {"family_id": missing, "person_id": missing, "case_id": missing,
-                         "service_code": "999.9"}.items():
-        amended = await client.post(f"{RECORDS}/{created['id']}/amendments",
-                                    json={"reason": "x", field: value},
-                                    headers={**staff, "If-Match": '"1"'})
-        assert [e["field"] for e in assert_problem(amended, 422)["errors"]] == [
-            f"body.{field}"], field
+    for field, value in {
+        "family_id": missing,
+        "person_id": missing,
+        "case_id": missing,
+        "service_code": "999.9",
+    }.items():
+        amended = await client.post(
+            f"{RECORDS}/{created['id']}/amendments",
+            json={"reason": "x", field: value},
+            headers={**staff, "If-Match": '"1"'},
+        )
+        assert [e["field"] for e in assert_problem(amended, 422)["errors"]] == [f"body.{field}"], (
+            field
+        )
 
 
 def test_rows_service_records_point_at_are_never_deleted():
@@ -179,10 +213,14 @@ def test_rows_service_records_point_at_are_never_deleted():
     deleting = re.compile(
         r"(DELETE\s+FROM|TRUNCATE(\s+TABLE)?)\s+(ONLY\s+)?(" + "|".join(tables) + r")\b"
         r"|\bdelete\((" + "|".join(models) + r")\b"
-        r"|\b(" + "|".join(models) + r")\.__table__\.delete\(", re.IGNORECASE)
-    found = [f"{path.relative_to(SRC)}: {match.group(0)}"
-             for path in sorted(SRC.rglob("*.py"))
-             for match in deleting.finditer(path.read_text(encoding="utf-8"))]
+        r"|\b(" + "|".join(models) + r")\.__table__\.delete\(",
+        re.IGNORECASE,
+    )
+    found = [
+        f"{path.relative_to(SRC)}: {match.group(0)}"
+        for path in sorted(SRC.rglob("*.py"))
+        for match in deleting.finditer(path.read_text(encoding="utf-8"))
+    ]
     assert found == []
     assert deleting.search("await session.execute(delete(Family).where(x))")
     assert deleting.search('text("DELETE FROM persons WHERE id = :id")')
@@ -192,7 +230,11 @@ async def test_shape_errors_are_422_before_anything_else(client, staff, served):
     bad = record(served["id"], units=0, place="garden", outcome=None, unknown=1)
     problem = assert_problem(await client.post(RECORDS, json=bad, headers=staff), 422)
     assert {e["field"] for e in problem["errors"]} >= {
-        "body.units", "body.place", "body.outcome", "body.unknown"}
+        "body.units",
+        "body.place",
+        "body.outcome",
+        "body.unknown",
+    }
 
 
 async def test_only_an_active_provider_submits(client, admin, make_token, served, officer):
@@ -206,16 +248,26 @@ async def test_only_an_active_provider_submits(client, admin, make_token, served
 
 
 async def test_only_providers_submit(client, make_token, admin, officer, served):
-    for headers in (admin, officer, bearer(token(make_token, "social_worker", territory=KYIV)),
-                    bearer(token(make_token, "integration", scope="service-records:write"))):
-        assert_problem(await client.post(RECORDS, json=record(served["id"]), headers=headers),
-                       403)
+    for headers in (
+        admin,
+        officer,
+        bearer(token(make_token, "social_worker", territory=KYIV)),
+        bearer(token(make_token, "integration", scope="service-records:write")),
+    ):
+        assert_problem(await client.post(RECORDS, json=record(served["id"]), headers=headers), 403)
 
 
 async def test_an_integration_client_of_a_provider_submits_for_it(
-        client, make_token, provider, served):
-    system = bearer(token(make_token, "integration", provider_id=provider["id"],
-                          scope="service-records:write service-records:read"))
+    client, make_token, provider, served
+):
+    system = bearer(
+        token(
+            make_token,
+            "integration",
+            provider_id=provider["id"],
+            scope="service-records:write service-records:read",
+        )
+    )
     response = await client.post(RECORDS, json=record(served["id"]), headers=system)
     assert response.status_code == 201, response.text
     assert response.json()["provider_id"] == provider["id"]
@@ -227,7 +279,8 @@ async def test_an_integration_client_of_a_provider_submits_for_it(
 
 
 async def test_reads_are_confined_to_the_provider_and_the_territory(
-        client, make_token, admin, staff, served):
+    client, make_token, admin, staff, served
+):
     created = (await client.post(RECORDS, json=record(served["id"]), headers=staff)).json()
     url = f"{RECORDS}/{created['id']}"
     other = await create_provider(client, admin, provider_body())
@@ -236,8 +289,10 @@ async def test_reads_are_confined_to_the_provider_and_the_territory(
         "kyiv officer": (bearer(token(make_token, "community_officer", territory=KYIV)), 200),
         "kyiv regional": (bearer(token(make_token, "regional_officer", territory=KYIV)), 200),
         "irpin officer": (bearer(token(make_token, "community_officer", territory=IRPIN)), 404),
-        "other provider": (bearer(token(make_token, "provider_staff",
-                                        provider_id=other["id"])), 404),
+        "other provider": (
+            bearer(token(make_token, "provider_staff", provider_id=other["id"])),
+            404,
+        ),
         "social worker": (bearer(token(make_token, "social_worker", territory=KYIV)), 403),
         "analyst": (bearer(token(make_token, "ministry_analyst")), 403),
     }
@@ -254,17 +309,20 @@ async def test_reads_are_confined_to_the_provider_and_the_territory(
             assert (await client.get(f"{url}/{path}", headers=headers)).status_code == status
 
 
-async def test_another_provider_cannot_correct_a_record(client, make_token, admin, staff,
-                                                      served):
+async def test_another_provider_cannot_correct_a_record(client, make_token, admin, staff, served):
     created = (await client.post(RECORDS, json=record(served["id"]), headers=staff)).json()
     other = await create_provider(client, admin, provider_body())
-    headers = {**bearer(token(make_token, "provider_staff", provider_id=other["id"])),
-               "If-Match": '"1"'}
+    headers = {
+        **bearer(token(make_token, "provider_staff", provider_id=other["id"])),
+        "If-Match": '"1"',
+    }
     url = f"{RECORDS}/{created['id']}"
-    assert (await client.post(f"{url}/amendments", json={"reason": "x", "units": 2},
-                              headers=headers)).status_code == 404
-    assert (await client.post(f"{url}/void", json={"reason": "x"},
-                              headers=headers)).status_code == 404
+    assert (
+        await client.post(f"{url}/amendments", json={"reason": "x", "units": 2}, headers=headers)
+    ).status_code == 404
+    assert (
+        await client.post(f"{url}/void", json={"reason": "x"}, headers=headers)
+    ).status_code == 404
 
 
 # --- idempotency and the provider's own reference ------------------------------------------------
@@ -294,10 +352,14 @@ async def test_the_external_reference_upserts(client, staff, served, connection)
     changed = await client.post(RECORDS, json={**body, "units": 3}, headers=staff)
     assert changed.status_code == 200
     assert (changed.json()["id"], changed.json()["version"], changed.json()["units"]) == (
-        first.json()["id"], 2, 3)
+        first.json()["id"],
+        2,
+        3,
+    )
     assert changed.headers["ETag"] == '"2"'
-    history = (await client.get(f"{RECORDS}/{first.json()['id']}/history",
-                                headers=staff)).json()["items"]
+    history = (await client.get(f"{RECORDS}/{first.json()['id']}/history", headers=staff)).json()[
+        "items"
+    ]
     assert [(v["version"], v["record"]["units"]) for v in history] == [(1, 1), (2, 3)]
     assert history[0]["valid_to"] is not None
     assert history[1]["valid_to"] is None
@@ -308,14 +370,15 @@ async def test_the_external_reference_upserts(client, staff, served, connection)
 
 
 async def test_a_batch_accepts_and_rejects_each_record_on_its_own(
-        client, staff, served, connection):
+    client, staff, served, connection
+):
     stranger = str(uuid.uuid4())
     records = [
         record(served["id"], external_ref="b-1"),
-        record(stranger, external_ref="b-2"),                     # not referred
-        record(served["id"], units=-1),                           # shape
+        record(stranger, external_ref="b-2"),  # not referred
+        record(served["id"], units=-1),  # shape
         record(served["id"], service_code="012.0", external_ref="b-4"),
-        record(served["id"], external_ref="b-1"),                 # repeated reference
+        record(served["id"], external_ref="b-1"),  # repeated reference
         "not an object",
     ]
     response = await client.post(BATCH, json={"records": records}, headers=staff)
@@ -323,59 +386,79 @@ async def test_a_batch_accepts_and_rejects_each_record_on_its_own(
     body = response.json()
     assert (body["accepted"], body["rejected"]) == (2, 4)
     statuses = [(r["index"], r["status"], r["outcome"]) for r in body["results"]]
-    assert statuses == [(0, "accepted", "created"), (1, "rejected", None),
-                        (2, "rejected", None), (3, "accepted", "created"),
-                        (4, "rejected", None), (5, "rejected", None)]
+    assert statuses == [
+        (0, "accepted", "created"),
+        (1, "rejected", None),
+        (2, "rejected", None),
+        (3, "accepted", "created"),
+        (4, "rejected", None),
+        (5, "rejected", None),
+    ]
     errors = {r["index"]: [e["field"] for e in r["errors"]] for r in body["results"]}
     assert errors[1] == ["records.1.family_id"]
     assert errors[2] == ["records.2.units"]
     assert errors[4] == ["records.4.external_ref"]
-    stored = {row[0] for row in (await connection.execute(
-        text("SELECT id::text FROM service_records"))).all()}
+    stored = {
+        row[0]
+        for row in (await connection.execute(text("SELECT id::text FROM service_records"))).all()
+    }
     assert stored == {body["results"][0]["id"], body["results"][3]["id"]}
 
 
 async def test_ndjson_batches_are_read_line_by_line(client, staff, served, connection):
-    lines = b"\n".join(orjson.dumps(record(served["id"], external_ref=f"n-{i}"))
-                       for i in range(50)) + b"\n"
-    response = await client.post(BATCH, content=lines,
-                                 headers={**staff, "Content-Type": "application/x-ndjson"})
+    lines = (
+        b"\n".join(orjson.dumps(record(served["id"], external_ref=f"n-{i}")) for i in range(50))
+        + b"\n"
+    )
+    response = await client.post(
+        BATCH, content=lines, headers={**staff, "Content-Type": "application/x-ndjson"}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == 50
     assert await count(connection) == 50
     # submitted again: the references name the same records, unchanged
-    again = (await client.post(BATCH, content=lines, headers={
-        **staff, "Content-Type": "application/x-ndjson"})).json()
+    again = (
+        await client.post(
+            BATCH, content=lines, headers={**staff, "Content-Type": "application/x-ndjson"}
+        )
+    ).json()
     assert {r["outcome"] for r in again["results"]} == {"unchanged"}
     assert await count(connection) == 50
 
 
 async def test_an_atomic_batch_stores_nothing_when_one_record_fails(
-        client, staff, served, connection):
-    records = [record(served["id"]) for _ in range(5)] + [
-        record(served["id"], place="phone")]
-    response = await client.post(BATCH, params={"atomic": "true"},
-                                 json={"records": records}, headers=staff)
+    client, staff, served, connection
+):
+    records = [record(served["id"]) for _ in range(5)] + [record(served["id"], place="phone")]
+    response = await client.post(
+        BATCH, params={"atomic": "true"}, json={"records": records}, headers=staff
+    )
     problem = assert_problem(response, 422)
     assert [e["field"] for e in problem["errors"]] == ["records.5.place"]
     assert await count(connection) == 0
-    audited = await count(connection, "SELECT count(*) FROM audit_events "
-                                      "WHERE action = 'submit_service_record_batch'")
+    audited = await count(
+        connection, "SELECT count(*) FROM audit_events WHERE action = 'submit_service_record_batch'"
+    )
     assert audited == 0
 
-    fixed = await client.post(BATCH, params={"atomic": "true"},
-                              json={"records": records[:5]}, headers=staff)
+    fixed = await client.post(
+        BATCH, params={"atomic": "true"}, json={"records": records[:5]}, headers=staff
+    )
     assert fixed.json()["accepted"] == 5
     assert await count(connection) == 5
 
 
-async def test_a_batch_is_one_audit_event_listing_every_record(client, staff, served,
-                                                              connection):
-    body = (await client.post(BATCH, json={"records": [record(served["id"])] * 3},
-                              headers=staff)).json()
-    (ids,) = (await connection.execute(text(
-        "SELECT resource_ids FROM audit_events WHERE action = 'submit_service_record_batch'"
-    ))).one()
+async def test_a_batch_is_one_audit_event_listing_every_record(client, staff, served, connection):
+    body = (
+        await client.post(BATCH, json={"records": [record(served["id"])] * 3}, headers=staff)
+    ).json()
+    (ids,) = (
+        await connection.execute(
+            text(
+                "SELECT resource_ids FROM audit_events WHERE action = 'submit_service_record_batch'"
+            )
+        )
+    ).one()
     assert set(ids) == {r["id"] for r in body["results"]} | {served["id"]}
 
 
@@ -386,8 +469,7 @@ async def test_malformed_batches_are_refused_whole(client, staff, served, connec
         ({"json": {"records": []}}, 422),
         ({"json": [record(served["id"])]}, 422),
         ({"json": {"records": [record(served["id"])], "extra": 1}}, 422),
-        ({"content": b"{}\n" * 10_001, "headers": {"Content-Type": "application/x-ndjson"}},
-         422),
+        ({"content": b"{}\n" * 10_001, "headers": {"Content-Type": "application/x-ndjson"}}, 422),
     ]
     for kwargs, status in cases:
         headers = {**staff, **kwargs.pop("headers", {})}
@@ -402,52 +484,77 @@ async def test_an_amendment_is_a_new_version_with_history(client, staff, served)
     created = (await client.post(RECORDS, json=record(served["id"]), headers=staff)).json()
     url = f"{RECORDS}/{created['id']}"
 
-    assert_problem(await client.post(f"{url}/amendments", json={"reason": "typo", "units": 2},
-                                     headers=staff), 428)
-    amended = await client.post(f"{url}/amendments", json={"reason": "two sessions, not one",
-                                                           "units": 2, "notes": "follow-up"},
-                                headers={**staff, "If-Match": '"1"'})
+    assert_problem(
+        await client.post(f"{url}/amendments", json={"reason": "typo", "units": 2}, headers=staff),
+        428,
+    )
+    amended = await client.post(
+        f"{url}/amendments",
+        json={"reason": "two sessions, not one", "units": 2, "notes": "follow-up"},
+        headers={**staff, "If-Match": '"1"'},
+    )
     assert amended.status_code == 200, amended.text
     assert (amended.json()["version"], amended.json()["units"]) == (2, 2)
     assert amended.json()["change_reason"] == "two sessions, not one"
     assert amended.headers["ETag"] == '"2"'
 
-    stale = await client.post(f"{url}/amendments", json={"reason": "again", "units": 4},
-                              headers={**staff, "If-Match": '"1"'})
+    stale = await client.post(
+        f"{url}/amendments",
+        json={"reason": "again", "units": 4},
+        headers={**staff, "If-Match": '"1"'},
+    )
     assert assert_problem(stale, 412)["changed_fields"] == ["notes", "units"]
-    unchanged = await client.post(f"{url}/amendments", json={"reason": "same", "units": 2},
-                                  headers={**staff, "If-Match": '"2"'})
+    unchanged = await client.post(
+        f"{url}/amendments",
+        json={"reason": "same", "units": 2},
+        headers={**staff, "If-Match": '"2"'},
+    )
     assert_problem(unchanged, 422)
-    invalid = await client.post(f"{url}/amendments", json={"reason": "x", "place": "street"},
-                                headers={**staff, "If-Match": '"2"'})
+    invalid = await client.post(
+        f"{url}/amendments",
+        json={"reason": "x", "place": "street"},
+        headers={**staff, "If-Match": '"2"'},
+    )
     assert [e["field"] for e in assert_problem(invalid, 422)["errors"]] == ["body.place"]
-    null = await client.post(f"{url}/amendments", json={"reason": "x", "units": None},
-                             headers={**staff, "If-Match": '"2"'})
+    null = await client.post(
+        f"{url}/amendments",
+        json={"reason": "x", "units": None},
+        headers={**staff, "If-Match": '"2"'},
+    )
     assert_problem(null, 422)
 
     history = (await client.get(f"{url}/history", headers=staff)).json()["items"]
     assert [(v["version"], v["record"]["units"], v["change_reason"]) for v in history] == [
-        (1, 1, None), (2, 2, "two sessions, not one")]
+        (1, 1, None),
+        (2, 2, "two sessions, not one"),
+    ]
 
 
 async def test_a_voided_record_stays_and_cannot_change(client, staff, served, connection):
-    created = (await client.post(RECORDS, json=record(served["id"], external_ref="v-1"),
-                                 headers=staff)).json()
+    created = (
+        await client.post(RECORDS, json=record(served["id"], external_ref="v-1"), headers=staff)
+    ).json()
     url = f"{RECORDS}/{created['id']}"
-    voided = await client.post(f"{url}/void", json={"reason": "entered for the wrong family"},
-                               headers=staff)
+    voided = await client.post(
+        f"{url}/void", json={"reason": "entered for the wrong family"}, headers=staff
+    )
     assert voided.status_code == 200
     assert (voided.json()["status"], voided.json()["version"]) == ("voided", 2)
     assert voided.json()["void_reason"] == "entered for the wrong family"
 
-    assert_problem(await client.post(f"{url}/void", json={"reason": "again"}, headers=staff),
-                   409)
-    assert_problem(await client.post(f"{url}/amendments", json={"reason": "x", "units": 5},
-                                     headers={**staff, "If-Match": '"2"'}), 409)
-    resubmitted = await client.post(RECORDS, json=record(served["id"], external_ref="v-1"),
-                                    headers=staff)
-    assert [e["field"] for e in assert_problem(resubmitted, 422)["errors"]] == [
-        "body.external_ref"]
+    assert_problem(await client.post(f"{url}/void", json={"reason": "again"}, headers=staff), 409)
+    assert_problem(
+        await client.post(
+            f"{url}/amendments",
+            json={"reason": "x", "units": 5},
+            headers={**staff, "If-Match": '"2"'},
+        ),
+        409,
+    )
+    resubmitted = await client.post(
+        RECORDS, json=record(served["id"], external_ref="v-1"), headers=staff
+    )
+    assert [e["field"] for e in assert_problem(resubmitted, 422)["errors"]] == ["body.external_ref"]
     history = (await client.get(f"{url}/history", headers=staff)).json()["items"]
     assert [v["record"]["status"] for v in history] == ["active", "voided"]
     assert await count(connection) == 1
@@ -459,24 +566,28 @@ async def test_a_voided_record_stays_and_cannot_change(client, staff, served, co
 
 
 async def test_revoking_the_link_ends_submissions_and_visibility(
-        client, officer, staff, served, provider):
-    assert (await client.get(f"/api/v1/families/{served['id']}", headers=staff)
-            ).status_code == 200
+    client, officer, staff, served, provider
+):
+    assert (await client.get(f"/api/v1/families/{served['id']}", headers=staff)).status_code == 200
     relink = await link(client, officer, served["id"], provider["id"])
     assert relink.status_code == 200  # already linked: nothing changes
 
     revoked = await client.post(
         f"/api/v1/families/{served['id']}/providers/{provider['id']}/revoke",
-        json={"reason": "services completed"}, headers=officer)
+        json={"reason": "services completed"},
+        headers=officer,
+    )
     assert revoked.status_code == 200
     assert (revoked.json()["active"], revoked.json()["revoke_reason"]) == (
-        False, "services completed")
-    assert (await client.get(f"/api/v1/families/{served['id']}", headers=staff)
-            ).status_code == 404
+        False,
+        "services completed",
+    )
+    assert (await client.get(f"/api/v1/families/{served['id']}", headers=staff)).status_code == 404
     assert_problem(await client.post(RECORDS, json=record(served["id"]), headers=staff), 422)
 
-    links = (await client.get(f"/api/v1/families/{served['id']}/providers",
-                              headers=officer)).json()["items"]
+    links = (
+        await client.get(f"/api/v1/families/{served['id']}/providers", headers=officer)
+    ).json()["items"]
     assert [(x["provider_id"], x["active"]) for x in links] == [(provider["id"], False)]
     assert (await link(client, officer, served["id"], provider["id"])).status_code == 201
 

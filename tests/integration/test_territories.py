@@ -16,21 +16,36 @@ EXPECTED = {"O": 25, "K": 2, "P": 136, "H": 1772, "M": 461, "C": 27261, "X": 197
 
 
 async def test_the_whole_codifier_is_imported(connection):
-    counts = dict((await connection.execute(
-        text("SELECT category, count(*) FROM territories GROUP BY category"))).all())
+    counts = dict(
+        (
+            await connection.execute(
+                text("SELECT category, count(*) FROM territories GROUP BY category")
+            )
+        ).all()
+    )
     assert counts == EXPECTED
     assert sum(counts.values()) == 31744
 
 
 async def test_every_unit_hangs_off_a_broader_parent(connection):
-    orphans = await connection.scalar(text(
-        "SELECT count(*) FROM territories t LEFT JOIN territories p ON p.code = t.parent_code "
-        "WHERE (t.parent_code IS NULL) <> (t.category IN ('O', 'K')) "
-        "   OR (t.parent_code IS NOT NULL AND p.level >= t.level)"))
+    orphans = await connection.scalar(
+        text(
+            "SELECT count(*) FROM territories t LEFT JOIN territories p ON p.code = t.parent_code "
+            "WHERE (t.parent_code IS NULL) <> (t.category IN ('O', 'K')) "
+            "   OR (t.parent_code IS NOT NULL AND p.level >= t.level)"
+        )
+    )
     assert orphans == 0
-    hromada_parents = set((await connection.execute(text(
-        "SELECT DISTINCT p.category FROM territories t JOIN territories p "
-        "ON p.code = t.parent_code WHERE t.category = 'H'"))).scalars())
+    hromada_parents = set(
+        (
+            await connection.execute(
+                text(
+                    "SELECT DISTINCT p.category FROM territories t JOIN territories p "
+                    "ON p.code = t.parent_code WHERE t.category = 'H'"
+                )
+            )
+        ).scalars()
+    )
     assert hromada_parents == {"P"}
 
 
@@ -59,8 +74,10 @@ async def test_codes_are_checked_for_shape_existence_and_category(
 
 
 async def test_an_unknown_parent_filter_is_invalid_input(client, make_token):
-    response = await client.get("/api/v1/territories", params={"parent": "UA99999999999999999"},
-                                headers=bearer(make_token("ministry_admin")))
+    response = await client.get(
+        "/api/v1/territories",
+        params={"parent": "UA99999999999999999"},
+        headers=bearer(make_token("ministry_admin")),
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.parent"
-

@@ -32,8 +32,11 @@ def _imports(path: Path) -> set[str]:
 
 
 def _offending(path: Path, forbidden: tuple[str, ...]) -> list[str]:
-    return sorted(name for name in _imports(path)
-                  if any(name == f or name.startswith(f + ".") for f in forbidden))
+    return sorted(
+        name
+        for name in _imports(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    )
 
 
 FORBIDDEN = {
@@ -62,8 +65,11 @@ def test_domain_never_commits() -> None:
     commits = []
     for path in _modules("domain"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "commit"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "commit"
+            ):
                 commits.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert commits == [], "domain/ must only flush; the request's unit of work commits"
 
@@ -100,12 +106,17 @@ def test_every_api_operation_authenticates_through_a_permission() -> None:
     app = create_app(Settings(database_url=None))
 
     def unguarded() -> list[str]:
-        operations = [(path, route) for path, route in _api_operations(app.router.routes)
-                      if route.tags != ["health"] and route.include_in_schema]
+        operations = [
+            (path, route)
+            for path, route in _api_operations(app.router.routes)
+            if route.tags != ["health"] and route.include_in_schema
+        ]
         assert len(operations) > 50
-        return [f"{sorted(route.methods)} {path}" for path, route in operations
-                if not any(name.startswith("require_")
-                           for name in _dependency_names(route.dependant))]
+        return [
+            f"{sorted(route.methods)} {path}"
+            for path, route in operations
+            if not any(name.startswith("require_") for name in _dependency_names(route.dependant))
+        ]
 
     assert unguarded() == []
 

@@ -98,7 +98,7 @@ def test_rnokpp_single_digit_change_is_rejected(
     birth: date, sex: str, serial: int, position: int, delta: int
 ) -> None:
     number = rnokpp_for(birth, sex, serial)
-    changed = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1:]
+    changed = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1 :]
     # The official check digit is (sum mod 11) mod 10: remainders 0 and 10 share digit 0, so
     # the checksum misses a few changes; the birth date still catches those in digits 1-5.
     checksum_catches = _rnokpp_check_digit(changed[:9]) != changed[9]
@@ -222,7 +222,7 @@ def test_mask_identifier_keeps_only_the_last_two_characters(value: str) -> None:
     assert len(masked) == len(value)
     shown = 2 if len(value) > 2 else 0
     assert masked[: len(value) - shown] == "*" * (len(value) - shown)
-    assert masked[len(value) - shown:] == value[len(value) - shown:]
+    assert masked[len(value) - shown :] == value[len(value) - shown :]
 
 
 def test_mask_identifier_passes_none_through() -> None:

@@ -44,7 +44,7 @@ def _rnokpp_sum(base: str) -> int:
 
 
 def _changed(number: str, position: int, digit: str) -> str:
-    return number[:position] + digit + number[position + 1:]
+    return number[:position] + digit + number[position + 1 :]
 
 
 # --- EDRPOU ------------------------------------------------------------------------------------
@@ -70,7 +70,8 @@ def test_an_edrpou_with_a_changed_check_digit_is_refused(base, shift):
 
 @given(edrpou_bases, st.integers(0, 6), digits)
 def test_an_edrpou_with_another_changed_digit_is_refused_unless_the_fold_hides_it(
-        base, position, digit):
+    base, position, digit
+):
     assume(digit != base[position])
     number = base + edrpou.calc_check_digit(base)
     changed_base = _changed(base, position, digit)
@@ -108,7 +109,8 @@ def test_an_rnokpp_with_a_changed_check_digit_is_refused(base, shift):
 
 @given(rnokpp_bases, st.integers(0, 8), digits)
 def test_an_rnokpp_with_another_changed_digit_is_refused_unless_the_fold_hides_it(
-        base, position, digit):
+    base, position, digit
+):
     assume(digit != base[position])
     number = base + rntrc.calc_check_digit(base)
     changed = _changed(number, position, digit)
@@ -125,9 +127,15 @@ def test_an_rnokpp_with_another_changed_digit_is_refused_unless_the_fold_hides_i
 
 def _organisation(**overrides):
     base = "2000000"
-    return {"kind": "organisation", "sector": "non_state",
-            "edrpou": base + edrpou.calc_check_digit(base), "rnokpp": None,
-            "full_name": "ГО «Дружня громада»", "short_name": None, **overrides}
+    return {
+        "kind": "organisation",
+        "sector": "non_state",
+        "edrpou": base + edrpou.calc_check_digit(base),
+        "rnokpp": None,
+        "full_name": "ГО «Дружня громада»",
+        "short_name": None,
+        **overrides,
+    }
 
 
 def _fields(error: pytest.ExceptionInfo[InvalidInput]) -> set[str]:
@@ -152,8 +160,9 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_the_name_key_joins_both_names_folded():
-    cleaned = clean_provider(_organisation(full_name="Фонд «Обʼєднані»",
-                                           short_name="БФ 'Обʼєднані'"))
+    cleaned = clean_provider(
+        _organisation(full_name="Фонд «Обʼєднані»", short_name="БФ 'Обʼєднані'")
+    )
     assert cleaned["name_key"] == "фонд «обєднані» бф обєднані"
 
 
@@ -162,16 +171,20 @@ def test_the_name_key_joins_both_names_folded():
 
 def test_the_transitions_are_the_registers():
     assert {(a.value, b.value) for a, targets in TRANSITIONS.items() for b in targets} == {
-        ("pending", "active"), ("pending", "excluded"), ("active", "excluded"),
-        ("excluded", "pending")}
+        ("pending", "active"),
+        ("pending", "excluded"),
+        ("active", "excluded"),
+        ("excluded", "pending"),
+    }
     assert allowed_transitions("active") == (ProviderStatus.EXCLUDED,)
 
 
 def test_a_status_change_needs_a_reason_to_exclude_and_a_date_not_in_the_future():
     today = date(2025, 6, 1)
     assert status_change_problems("active", None, today, today) == []
-    assert {p.field for p in status_change_problems(
-        "excluded", None, today + timedelta(days=1), today)} == {"body.reason",
-                                                                 "body.effective_on"}
-    assert [p.field for p in status_change_problems(
-        "pending", None, date(2019, 12, 31), today)] == ["body.effective_on"]
+    assert {
+        p.field for p in status_change_problems("excluded", None, today + timedelta(days=1), today)
+    } == {"body.reason", "body.effective_on"}
+    assert [
+        p.field for p in status_change_problems("pending", None, date(2019, 12, 31), today)
+    ] == ["body.effective_on"]

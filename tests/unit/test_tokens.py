@@ -84,15 +84,22 @@ def hs256_forge(secret: bytes, header: dict[str, Any], payload: dict[str, Any]) 
 def claims(**overrides: Any) -> dict[str, Any]:
     """A complete, currently valid claim set; ``None`` removes a claim."""
     now = int(time.time())
-    base: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42",
-                            "role": "ministry_admin", "iat": now, "exp": now + 600}
+    base: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user-42",
+        "role": "ministry_admin",
+        "iat": now,
+        "exp": now + 600,
+    }
     base.update(overrides)
     return {name: value for name, value in base.items() if value is not None}
 
 
 def sign(key: SigningKey, payload: dict[str, Any], **headers: Any) -> str:
-    token: str = jwt.encode(payload, key.private_pem.decode(), algorithm="RS256",
-                            headers={"kid": key.kid, **headers})
+    token: str = jwt.encode(
+        payload, key.private_pem.decode(), algorithm="RS256", headers={"kid": key.kid, **headers}
+    )
     return token
 
 
@@ -136,8 +143,10 @@ def other_key(tmp_path: Path) -> SigningKey:
 
 
 def public_key_bytes(key: SigningKey, encoding: serialization.Encoding) -> bytes:
-    return rsa_private(key).public_key().public_bytes(
-        encoding, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        rsa_private(key)
+        .public_key()
+        .public_bytes(encoding, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
@@ -166,13 +175,21 @@ REJECTED: dict[str, Forger] = {
     "header not utf-8": lambda k, o: b64url(b"\xff\xfe\xfd") + "." + segment(claims()) + ".c2ln",
     "over-long": lambda k, o: sign(k, claims(padding="x" * 9000)),
     "valid header, payload not json": lambda k, o: (
-        segment(_header(k)) + "." + b64url(b"{not json") + "."
-        + b64url(rsa_private(k).sign(
-            (segment(_header(k)) + "." + b64url(b"{not json")).encode(),
-            padding.PKCS1v15(), hashes.SHA256()))
+        segment(_header(k))
+        + "."
+        + b64url(b"{not json")
+        + "."
+        + b64url(
+            rsa_private(k).sign(
+                (segment(_header(k)) + "." + b64url(b"{not json")).encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        )
     ),
-    "expired": lambda k, o: sign(k, claims(iat=int(time.time()) - 7200,
-                                           exp=int(time.time()) - 3600)),
+    "expired": lambda k, o: sign(
+        k, claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+    ),
     "expired beyond leeway": lambda k, o: sign(k, claims(exp=int(time.time()) - 120)),
     "not yet valid": lambda k, o: sign(k, claims(nbf=int(time.time()) + 3600)),
     "exp is a string": lambda k, o: sign(k, claims(exp=str(int(time.time()) + 600))),
@@ -191,38 +208,61 @@ REJECTED: dict[str, Forger] = {
         forge({"alg": "none", "kid": k.kid}, claims()) + sign(k, claims()).rsplit(".", 1)[1]
     ),
     "alg missing": lambda k, o: forge({"kid": k.kid}, claims(), b"sig"),
-    "alg not a string": lambda k, o: rs256_forge(rsa_private(k), _header(k, alg=["RS256"]),
-                                                 claims()),
-    "alg RS512": lambda k, o: jwt.encode(claims(), k.private_pem.decode(), algorithm="RS512",
-                                         headers={"kid": k.kid}),
+    "alg not a string": lambda k, o: rs256_forge(
+        rsa_private(k), _header(k, alg=["RS256"]), claims()
+    ),
+    "alg RS512": lambda k, o: jwt.encode(
+        claims(), k.private_pem.decode(), algorithm="RS512", headers={"kid": k.kid}
+    ),
     "alg PS256": lambda k, o: (
-        segment(_header(k, alg="PS256")) + "." + segment(claims()) + "." + b64url(
-            rsa_private(k).sign(signing_input(_header(k, alg="PS256"), claims()),
-                                padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()))
+        segment(_header(k, alg="PS256"))
+        + "."
+        + segment(claims())
+        + "."
+        + b64url(
+            rsa_private(k).sign(
+                signing_input(_header(k, alg="PS256"), claims()),
+                padding.PSS(padding.MGF1(hashes.SHA256()), 32),
+                hashes.SHA256(),
+            )
+        )
     ),
     "HS256 with public key PEM": lambda k, o: hs256_forge(
         public_key_bytes(k, serialization.Encoding.PEM),
-        {"alg": "HS256", "typ": "JWT", "kid": k.kid}, claims()),
+        {"alg": "HS256", "typ": "JWT", "kid": k.kid},
+        claims(),
+    ),
     "HS256 with public key DER": lambda k, o: hs256_forge(
         public_key_bytes(k, serialization.Encoding.DER),
-        {"alg": "HS256", "typ": "JWT", "kid": k.kid}, claims()),
+        {"alg": "HS256", "typ": "JWT", "kid": k.kid},
+        claims(),
+    ),
     "HS256 with public key PEM, no kid": lambda k, o: hs256_forge(
-        public_key_bytes(k, serialization.Encoding.PEM), {"alg": "HS256"}, claims()),
+        public_key_bytes(k, serialization.Encoding.PEM), {"alg": "HS256"}, claims()
+    ),
     "unknown kid": lambda k, o: sign(o, claims()),
     "unknown kid, right signature": lambda k, o: rs256_forge(
-        rsa_private(k), _header(k, kid="not-" + k.kid), claims()),
+        rsa_private(k), _header(k, kid="not-" + k.kid), claims()
+    ),
     "no kid": lambda k, o: rs256_forge(rsa_private(k), dict(_RS256), claims()),
-    "kid not a string": lambda k, o: rs256_forge(rsa_private(k), _header(k, kid=[k.kid]),
-                                                 claims()),
+    "kid not a string": lambda k, o: rs256_forge(rsa_private(k), _header(k, kid=[k.kid]), claims()),
     "other RSA key, same kid": lambda k, o: sign(
-        SigningKey(k.kid, "RS256", o.private_pem), claims()),
+        SigningKey(k.kid, "RS256", o.private_pem), claims()
+    ),
     "RS256 header signed by an EC key": lambda k, o: es256_forge(
-        ec.generate_private_key(ec.SECP256R1()), _header(k), claims()),
+        ec.generate_private_key(ec.SECP256R1()), _header(k), claims()
+    ),
     "ES256 header on an RSA kid": lambda k, o: es256_forge(
-        ec.generate_private_key(ec.SECP256R1()), _header(k, alg="ES256"), claims()),
+        ec.generate_private_key(ec.SECP256R1()), _header(k, alg="ES256"), claims()
+    ),
     "tampered payload": lambda k, o: (
-        lambda t: t.split(".")[0] + "." + segment(claims(role="auditor", sub="someone-else"))
-        + "." + t.split(".")[2]
+        lambda t: (
+            t.split(".")[0]
+            + "."
+            + segment(claims(role="auditor", sub="someone-else"))
+            + "."
+            + t.split(".")[2]
+        )
     )(sign(k, claims())),
     "signature stripped": lambda k, o: sign(k, claims()).rsplit(".", 1)[0] + ".",
 }
@@ -268,8 +308,10 @@ PRINCIPAL_REJECTED: dict[str, dict[str, Any]] = {
     "regional officer without territory": {"role": "regional_officer"},
     "social worker without territory": {"role": "social_worker"},
     "provider staff without provider_id": {"role": "provider_staff"},
-    "provider staff with non-UUID provider_id": {"role": "provider_staff",
-                                                 "provider_id": "provider-7"},
+    "provider staff with non-UUID provider_id": {
+        "role": "provider_staff",
+        "provider_id": "provider-7",
+    },
     "provider staff with integer provider_id": {"role": "provider_staff", "provider_id": 7},
     "military liaison without unit_id": {"role": "military_liaison"},
     "military liaison with non-UUID unit_id": {"role": "military_liaison", "unit_id": "7th"},
@@ -281,8 +323,10 @@ PRINCIPAL_REJECTED: dict[str, dict[str, Any]] = {
     "territory with a letter": {"role": "community_officer", "territory": KYIV[:-1] + "X"},
     "territory with trailing newline": {"role": "community_officer", "territory": KYIV + "\n"},
     "territory with leading space": {"role": "community_officer", "territory": " " + KYIV},
-    "territory with non-ASCII digits": {"role": "community_officer",
-                                        "territory": "UA" + "\u0661" * 17},
+    "territory with non-ASCII digits": {
+        "role": "community_officer",
+        "territory": "UA" + "\u0661" * 17,
+    },
     "territory an integer": {"role": "community_officer", "territory": 80000000000093317},
     "territory on a ministry role, malformed": {"role": "ministry_admin", "territory": "UA1"},
 }
@@ -347,8 +391,7 @@ def test_valid_token_verifies(verifier: TokenVerifier, key: SigningKey) -> None:
 
 
 def test_token_made_by_issue_verifies(verifier: TokenVerifier, key: SigningKey) -> None:
-    token = tokens.issue(key, issuer=ISSUER, audience=AUDIENCE, subject="auditor-1",
-                         role="auditor")
+    token = tokens.issue(key, issuer=ISSUER, audience=AUDIENCE, subject="auditor-1", role="auditor")
     principal = Principal.from_claims(verifier.verify(token))
     assert principal.role is Role.AUDITOR
     assert principal.permissions == frozenset({Permission.AUDIT_READ})
@@ -371,10 +414,13 @@ def test_every_role_gets_its_permissions(
     verifier: TokenVerifier, key: SigningKey, role: Role
 ) -> None:
     confinement = {
-        "territory": KYIV, "provider_id": str(uuid.uuid4()), "unit_id": str(uuid.uuid4()),
+        "territory": KYIV,
+        "provider_id": str(uuid.uuid4()),
+        "unit_id": str(uuid.uuid4()),
     }
-    principal = Principal.from_claims(verifier.verify(sign(key, claims(role=role.value,
-                                                                       **confinement))))
+    principal = Principal.from_claims(
+        verifier.verify(sign(key, claims(role=role.value, **confinement)))
+    )
     assert principal.role is role
     assert principal.permissions == ROLE_PERMISSIONS[role]
     assert principal.permissions  # every human role can do something
@@ -382,12 +428,14 @@ def test_every_role_gets_its_permissions(
 
 def test_confined_roles_carry_their_confinement(verifier: TokenVerifier, key: SigningKey) -> None:
     provider = uuid.uuid4()
-    staff = Principal.from_claims(verifier.verify(
-        sign(key, claims(role="provider_staff", provider_id=str(provider)))))
+    staff = Principal.from_claims(
+        verifier.verify(sign(key, claims(role="provider_staff", provider_id=str(provider))))
+    )
     assert staff.provider_id == provider
     assert staff.territory is None
-    officer = Principal.from_claims(verifier.verify(
-        sign(key, claims(role="community_officer", territory=KYIV))))
+    officer = Principal.from_claims(
+        verifier.verify(sign(key, claims(role="community_officer", territory=KYIV)))
+    )
     assert officer.territory == KYIV
     assert officer.can(Permission.FAMILIES_WRITE)
 
@@ -410,9 +458,7 @@ def test_integration_permissions_are_exactly_its_known_scopes(
     assert not principal.can(Permission.FAMILIES_WRITE)
 
 
-def test_integration_without_scope_may_do_nothing(
-    verifier: TokenVerifier, key: SigningKey
-) -> None:
+def test_integration_without_scope_may_do_nothing(verifier: TokenVerifier, key: SigningKey) -> None:
     principal = Principal.from_claims(verifier.verify(sign(key, claims(role="integration"))))
     assert principal.permissions == frozenset()
     assert not any(principal.can(p) for p in Permission)
@@ -422,10 +468,18 @@ def test_ec_key_verifies_es256_and_refuses_rs256_header(tmp_path: Path) -> None:
     """The kid's key type decides the algorithm: an EC key never verifies an RS256 header."""
     private = ec.generate_private_key(ec.SECP256R1())
     numbers = private.public_key().public_numbers()
-    jwk = {"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "ec-1",
-           "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big"))}
-    verifier = TokenVerifier(VerificationKeys.from_jwks({"keys": [jwk]}),
-                             issuer=ISSUER, audience=AUDIENCE)
+    jwk = {
+        "kty": "EC",
+        "crv": "P-256",
+        "use": "sig",
+        "alg": "ES256",
+        "kid": "ec-1",
+        "x": b64url(numbers.x.to_bytes(32, "big")),
+        "y": b64url(numbers.y.to_bytes(32, "big")),
+    }
+    verifier = TokenVerifier(
+        VerificationKeys.from_jwks({"keys": [jwk]}), issuer=ISSUER, audience=AUDIENCE
+    )
     good = es256_forge(private, {"alg": "ES256", "kid": "ec-1"}, claims())
     assert verifier.verify(good)["sub"] == "user-42"
     mismatched = es256_forge(private, {"alg": "RS256", "kid": "ec-1"}, claims())
@@ -451,6 +505,7 @@ def _move_clocks(monkeypatch: pytest.MonkeyPatch, to: float, *, jose_too: bool) 
     """Make ``time.time`` (the cache's clock) and optionally jose's clock read ``to``."""
     monkeypatch.setattr(tokens.time, "time", lambda: to)
     if jose_too:
+
         class Later(datetime):
             @classmethod
             def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
@@ -560,7 +615,16 @@ def test_a_token_issued_in_the_future_is_rejected(tmp_path: Path) -> None:
     key, public = development_keys(tmp_path)
     verifier = TokenVerifier(public, issuer="iss", audience="aud")
     now = int(time.time())
-    token = tokens.sign({"iss": "iss", "aud": "aud", "sub": "s", "role": "auditor",
-                         "iat": now + 3600, "exp": now + 7200}, key)
+    token = tokens.sign(
+        {
+            "iss": "iss",
+            "aud": "aud",
+            "sub": "s",
+            "role": "auditor",
+            "iat": now + 3600,
+            "exp": now + 7200,
+        },
+        key,
+    )
     with pytest.raises(Unauthenticated, match="in the future"):
         verifier.verify(token)

@@ -42,13 +42,17 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 Purpose = Annotated[
     str | None,
-    Header(max_length=200, pattern=r"^[^\x00-\x1f]*$",
-           description="Why the caller needs the data; kept in the audit log."),
+    Header(
+        max_length=200,
+        pattern=r"^[^\x00-\x1f]*$",
+        description="Why the caller needs the data; kept in the audit log.",
+    ),
 ]
 
 
-def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None,
-            purpose: str | None) -> Caller:
+def _caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, purpose: str | None
+) -> Caller:
     """The verified caller (401 without a valid bearer token), kept on the request so that
     the access log names the subject and a refusal rendered later is audited as theirs."""
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -61,8 +65,9 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None,
     return caller
 
 
-async def caller_of(request: Request, credentials: Credentials,
-                    x_purpose: Purpose = None) -> Caller:
+async def caller_of(
+    request: Request, credentials: Credentials, x_purpose: Purpose = None
+) -> Caller:
     """The caller, whatever they may do (the permission dependencies below check that)."""
     return _caller(request, credentials, x_purpose)
 
@@ -73,8 +78,9 @@ def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
     """
 
     # Flat on purpose: FastAPI solves every node of the dependency tree on every request.
-    async def dependency(request: Request, credentials: Credentials,
-                         x_purpose: Purpose = None) -> Caller:
+    async def dependency(
+        request: Request, credentials: Credentials, x_purpose: Purpose = None
+    ) -> Caller:
         caller = _caller(request, credentials, x_purpose)
         if not caller.principal.can(permission):
             raise Forbidden(f"The {caller.principal.role.value} role may not do this.")
@@ -119,8 +125,10 @@ def _decode_cursor(cursor: str) -> tuple[Any, ...]:
     except (binascii.Error, ValueError):
         values = None
     if not isinstance(values, list) or not values:
-        raise InvalidInput("The cursor is not one this API issued.",
-                           errors=[FieldError("query.cursor", "not a cursor from this list")])
+        raise InvalidInput(
+            "The cursor is not one this API issued.",
+            errors=[FieldError("query.cursor", "not a cursor from this list")],
+        )
     return tuple(values)
 
 
@@ -130,8 +138,11 @@ async def page_request(
     ),
     cursor: Annotated[
         str | None,
-        Query(max_length=1024, pattern=r"^[A-Za-z0-9_\-]+$",
-              description="`next_cursor` of the previous page."),
+        Query(
+            max_length=1024,
+            pattern=r"^[A-Za-z0-9_\-]+$",
+            description="`next_cursor` of the previous page.",
+        ),
     ] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, after=_decode_cursor(cursor) if cursor else None)

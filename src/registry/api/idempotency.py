@@ -44,9 +44,16 @@ class Idempotency:
         """The JSON response for ``content``, stored as this key's answer."""
         body = orjson.dumps(content)
         if self.key is not None:
-            await idempotency.store(self.session, self.actor, self.key, status_code=status_code,
-                                    headers=headers, body=body, resource_type=resource_type,
-                                    resource_ids=resource_ids)
+            await idempotency.store(
+                self.session,
+                self.actor,
+                self.key,
+                status_code=status_code,
+                headers=headers,
+                body=body,
+                resource_type=resource_type,
+                resource_ids=resource_ids,
+            )
         return Response(body, status_code=status_code, headers=headers, media_type=_JSON)
 
 
@@ -69,10 +76,12 @@ async def _idempotency(
     caller: Annotated[Caller, Depends(caller_of)],
     idempotency_key: Annotated[
         str | None,
-        Header(pattern=KEY_PATTERN,
-               description="A key of your choosing (e.g. a UUID) that makes a retry of this "
-                           "request return the first answer instead of creating again. "
-                           "Reusing it for a different request is a 409."),
+        Header(
+            pattern=KEY_PATTERN,
+            description="A key of your choosing (e.g. a UUID) that makes a retry of this "
+            "request return the first answer instead of creating again. "
+            "Reusing it for a different request is a 409.",
+        ),
     ] = None,
 ) -> Idempotency:
     actor = caller.principal.sub
@@ -85,11 +94,17 @@ async def _idempotency(
     if earlier.fingerprint != fingerprint or earlier.status_code is None:
         raise Conflict("This Idempotency-Key was used for a different request; use a new key.")
     # The replay discloses what the first answer did: audit it as the same action again.
-    await record(session, caller, _route_name(request), earlier.resource_type or "unknown",
-                 earlier.resource_ids)
+    await record(
+        session,
+        caller,
+        _route_name(request),
+        earlier.resource_type or "unknown",
+        earlier.resource_ids,
+    )
     headers = {**earlier.headers, "Idempotent-Replayed": "true"}
-    replay = Response(earlier.body, status_code=earlier.status_code, headers=headers,
-                      media_type=_JSON)
+    replay = Response(
+        earlier.body, status_code=earlier.status_code, headers=headers, media_type=_JSON
+    )
     return Idempotency(idempotency_key, actor, session, replay)
 
 

@@ -69,7 +69,8 @@ class RequestContextMiddleware:
             if status_holder["started"]:
                 raise
             response = problem_response(
-                500, "An unexpected error occurred; quote the request id when reporting it.",
+                500,
+                "An unexpected error occurred; quote the request id when reporting it.",
                 request_id=request_id,
             )
             await response(scope, receive, send_with_headers)
@@ -91,16 +92,20 @@ class RequestContextMiddleware:
                 try:
                     too_large = int(value) > self.max_body_bytes
                 except ValueError:
-                    return problem_response(400, "Content-Length is not a number.",
-                                            request_id=request_id)
+                    return problem_response(
+                        400, "Content-Length is not a number.", request_id=request_id
+                    )
                 if too_large:
                     return problem_response(
-                        413, f"The request body is larger than {self.max_body_bytes} bytes.",
+                        413,
+                        f"The request body is larger than {self.max_body_bytes} bytes.",
                         request_id=request_id,
                     )
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
             return problem_response(
-                422, "The address contains a NUL character.", request_id=request_id,
+                422,
+                "The address contains a NUL character.",
+                request_id=request_id,
                 errors=[{"field": "query", "message": "must not contain NUL (%00)"}],
             )
         return None

@@ -45,9 +45,16 @@ def links(path: dict[str, str], **operations: str) -> dict[str, Any]:
     """OpenAPI links from a created record to what can be done with it next (clients and
     the stateful contract test follow them); ``If-Match`` comes from the ETag."""
     return {
-        name: {"operationId": operation_id,
-               "parameters": {**{f"path.{k}": v for k, v in path.items()},
-                              **({"header.If-Match": "$response.header.ETag"}
-                                 if operation_id.startswith("update_") else {})}}
+        name: {
+            "operationId": operation_id,
+            "parameters": {
+                **{f"path.{k}": v for k, v in path.items()},
+                **(
+                    {"header.If-Match": "$response.header.ETag"}
+                    if operation_id.startswith("update_")
+                    else {}
+                ),
+            },
+        }
         for name, operation_id in operations.items()
     }

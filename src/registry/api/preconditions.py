@@ -11,14 +11,20 @@ from registry.errors import PreconditionFailed
 
 IfMatch = Annotated[
     str,
-    Header(alias="If-Match", max_length=40,
-           description="The `ETag` of the version your change is based on (428 without it, "
-                       "412 when the record has changed since)."),
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description="The `ETag` of the version your change is based on (428 without it, "
+        "412 when the record has changed since).",
+    ),
 ]
 OptionalIfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", max_length=40,
-           description="The `ETag` of the version you read; checked when sent."),
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description="The `ETag` of the version you read; checked when sent.",
+    ),
 ]
 
 

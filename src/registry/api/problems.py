@@ -61,8 +61,9 @@ def problem_response(
         body["errors"] = errors
     if extensions:
         body.update(extensions)
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                     media_type=PROBLEM_JSON)
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_JSON
+    )
 
 
 def reason(status: int) -> str:
@@ -84,19 +85,29 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     problems = error.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
-        return problem_response(400, "The request body is not valid JSON.",
-                                request_id=_request_id(request))
-    if any(p.get("type") == "missing" and tuple(p.get("loc", ())) == ("header", "If-Match")
-           for p in problems):
+        return problem_response(
+            400, "The request body is not valid JSON.", request_id=_request_id(request)
+        )
+    if any(
+        p.get("type") == "missing" and tuple(p.get("loc", ())) == ("header", "If-Match")
+        for p in problems
+    ):
         # Optimistic concurrency is not optional on updates: RFC 6585's answer, not a 422.
-        return problem_response(428, "Send If-Match with the ETag of the version you read.",
-                                request_id=_request_id(request))
+        return problem_response(
+            428,
+            "Send If-Match with the ETag of the version you read.",
+            request_id=_request_id(request),
+        )
     errors = [
         {"field": _field_name(p.get("loc", ())), "message": str(p.get("msg", "invalid"))}
         for p in problems
     ]
-    return problem_response(422, "The request has invalid fields; see errors.",
-                            request_id=_request_id(request), errors=errors)
+    return problem_response(
+        422,
+        "The request has invalid fields; see errors.",
+        request_id=_request_id(request),
+        errors=errors,
+    )
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -109,14 +120,18 @@ async def _http_error(request: Request, error: Exception) -> Response:
         detail = "This resource does not support the method; see Allow."
         # The route that answered knows only its own methods; the path may have more.
         headers["Allow"] = ", ".join(allowed_methods(request.scope) or [headers.get("Allow", "")])
-    return problem_response(error.status_code, detail, request_id=_request_id(request),
-                            headers=headers)
+    return problem_response(
+        error.status_code, detail, request_id=_request_id(request), headers=headers
+    )
 
 
 async def _invalid_cursor(request: Request, error: Exception) -> Response:
-    return problem_response(422, "The cursor does not belong to this list.",
-                            request_id=_request_id(request),
-                            errors=[{"field": "query.cursor", "message": str(error)}])
+    return problem_response(
+        422,
+        "The cursor does not belong to this list.",
+        request_id=_request_id(request),
+        errors=[{"field": "query.cursor", "message": str(error)}],
+    )
 
 
 async def _domain_error(request: Request, error: Exception) -> Response:

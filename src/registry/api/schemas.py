@@ -51,8 +51,9 @@ _SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\
 def text_field(max_length: int) -> Any:
     """A free-text input field: not blank and without NUL. The spec's pattern says both, since
     stripping would turn whitespace that satisfies ``minLength`` into nothing."""
-    return Field(min_length=1, max_length=max_length,
-                 pattern=f"^[^\\x00]*[^{_SPACE}\\x00][^\\x00]*$")
+    return Field(
+        min_length=1, max_length=max_length, pattern=f"^[^\\x00]*[^{_SPACE}\\x00][^\\x00]*$"
+    )
 
 
 #: In a merge patch, a field that may be left out but not cleared: null is refused, and the

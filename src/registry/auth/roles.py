@@ -51,9 +51,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MINISTRY_ADMIN: frozenset(
         _EVERYONE
         | {
-            P.CLASSIFIERS_MANAGE, P.PROVIDERS_MANAGE, P.MILITARY_MANAGE, P.PROGRAMMES_MANAGE,
-            P.FAMILIES_READ, P.IDENTIFIERS_READ, P.CASES_READ, P.SERVICE_RECORDS_READ,
-            P.MILITARY_READ, P.PROGRAMMES_READ, P.REPORTS_READ,
+            P.CLASSIFIERS_MANAGE,
+            P.PROVIDERS_MANAGE,
+            P.MILITARY_MANAGE,
+            P.PROGRAMMES_MANAGE,
+            P.FAMILIES_READ,
+            P.IDENTIFIERS_READ,
+            P.CASES_READ,
+            P.SERVICE_RECORDS_READ,
+            P.MILITARY_READ,
+            P.PROGRAMMES_READ,
+            P.REPORTS_READ,
         }
     ),
     Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
@@ -64,8 +72,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMMUNITY_OFFICER: frozenset(
         _EVERYONE
         | {
-            P.FAMILIES_READ, P.FAMILIES_WRITE, P.IDENTIFIERS_READ, P.CASES_READ, P.CASES_WRITE,
-            P.SERVICE_RECORDS_READ, P.PROGRAMMES_READ, P.PROGRAMMES_WRITE, P.REPORTS_READ,
+            P.FAMILIES_READ,
+            P.FAMILIES_WRITE,
+            P.IDENTIFIERS_READ,
+            P.CASES_READ,
+            P.CASES_WRITE,
+            P.SERVICE_RECORDS_READ,
+            P.PROGRAMMES_READ,
+            P.PROGRAMMES_WRITE,
+            P.REPORTS_READ,
             # communal providers of their own hromada only (the providers domain checks)
             P.PROVIDERS_MANAGE,
         }
@@ -75,8 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {P.FAMILIES_READ, P.FAMILIES_WRITE, P.IDENTIFIERS_READ, P.CASES_READ, P.CASES_WRITE}
     ),
     Role.PROVIDER_STAFF: frozenset(
-        _EVERYONE
-        | {P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.SERVICE_RECORDS_WRITE}
+        _EVERYONE | {P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.SERVICE_RECORDS_WRITE}
     ),
     Role.MILITARY_LIAISON: frozenset(_EVERYONE | {P.MILITARY_READ, P.MILITARY_WRITE}),
     # An integration client may do exactly what its token's scopes name.

@@ -49,8 +49,10 @@ class TokenVerifier:
     def __init__(
         self, keys: VerificationKeys, *, issuer: str, audience: str, cache_size: int = 4096
     ) -> None:
-        self._keys = {kid: jwk.construct(key, key.get("alg") or _default_alg(key))
-                      for kid, key in keys.by_kid.items()}
+        self._keys = {
+            kid: jwk.construct(key, key.get("alg") or _default_alg(key))
+            for kid, key in keys.by_kid.items()
+        }
         self._key_types = {kid: key["kty"] for kid, key in keys.by_kid.items()}
         self._issuer = issuer
         self._audience = audience
@@ -130,8 +132,9 @@ def _default_alg(key: dict[str, Any]) -> str:
 
 def sign(claims: dict[str, Any], key: SigningKey) -> str:
     """Sign ``claims`` with the development key (for ``registry token`` and the tests)."""
-    token: str = jwt.encode(claims, key.private_pem.decode(), algorithm=key.algorithm,
-                            headers={"kid": key.kid})
+    token: str = jwt.encode(
+        claims, key.private_pem.decode(), algorithm=key.algorithm, headers={"kid": key.kid}
+    )
     return token
 
 
@@ -147,7 +150,13 @@ def issue(
 ) -> str:
     """A complete development token for ``role``; ``extra`` adds confinement claims or scope."""
     now = int(time.time())
-    claims = {"iss": issuer, "aud": audience, "sub": subject, "role": role,
-              "iat": now, "exp": now + ttl_seconds}
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
     claims.update({name: value for name, value in extra.items() if value is not None})
     return sign(claims, key)

@@ -21,8 +21,12 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 class Database:
     """Owns the engine and hands out sessions; the API makes one per request."""
 
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
-                 bound: AsyncConnection | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        bound: AsyncConnection | None = None,
+    ) -> None:
         self.engine = engine
         self._sessions = sessions
         self._bound = bound
@@ -34,8 +38,9 @@ class Database:
         """``pooled=False`` opens a connection per session: for callers that run on more
         than one event loop (a pooled asyncpg connection belongs to its loop)."""
         options: dict[str, Any] = {
-            "connect_args": {"server_settings": {"application_name": "registry",
-                                                 "timezone": "UTC"}},
+            "connect_args": {
+                "server_settings": {"application_name": "registry", "timezone": "UTC"}
+            },
             # An error's text would otherwise carry the statement's parameters (names,
             # identifiers) into the log of an unexpected failure.
             "hide_parameters": True,

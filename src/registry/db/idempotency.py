@@ -54,19 +54,36 @@ async def claim(
     session: AsyncSession, actor: str, key: str, fingerprint: str
 ) -> StoredAnswer | None:
     """Claim ``key`` for this request (``None``), or return what an earlier request stored."""
-    claimed = (await session.execute(
-        insert(IdempotencyKey).values(actor=actor, key=key, fingerprint=fingerprint)
-        .on_conflict_do_nothing().returning(_k.key)
-    )).scalar()
+    claimed = (
+        await session.execute(
+            insert(IdempotencyKey)
+            .values(actor=actor, key=key, fingerprint=fingerprint)
+            .on_conflict_do_nothing()
+            .returning(_k.key)
+        )
+    ).scalar()
     if claimed is not None:
         return None
-    row = (await session.execute(
-        select(_k.fingerprint, _k.status_code, _k.headers, _k.body, _k.resource_type,
-               _k.resource_ids)
-        .where(_k.actor == actor, _k.key == key)
-    )).one()
-    return StoredAnswer(row.fingerprint, row.status_code, row.headers or {}, row.body or b"",
-                        row.resource_type, list(row.resource_ids or []))
+    row = (
+        await session.execute(
+            select(
+                _k.fingerprint,
+                _k.status_code,
+                _k.headers,
+                _k.body,
+                _k.resource_type,
+                _k.resource_ids,
+            ).where(_k.actor == actor, _k.key == key)
+        )
+    ).one()
+    return StoredAnswer(
+        row.fingerprint,
+        row.status_code,
+        row.headers or {},
+        row.body or b"",
+        row.resource_type,
+        list(row.resource_ids or []),
+    )
 
 
 async def store(
@@ -83,6 +100,11 @@ async def store(
     await session.execute(
         IdempotencyKey.__table__.update()  # type: ignore[attr-defined]
         .where(_k.actor == actor, _k.key == key)
-        .values(status_code=status_code, headers=headers, body=body,
-                resource_type=resource_type, resource_ids=[str(i) for i in resource_ids])
+        .values(
+            status_code=status_code,
+            headers=headers,
+            body=body,
+            resource_type=resource_type,
+            resource_ids=[str(i) for i in resource_ids],
+        )
     )

@@ -44,10 +44,15 @@ async def note_change(
     changed_fields: Iterable[str],
     actor: str,
 ) -> None:
-    await session.execute(insert(RecordChange).values(
-        resource_type=resource_type, resource_id=resource_id, version=version,
-        changed_fields=sorted(set(changed_fields)), actor=actor,
-    ))
+    await session.execute(
+        insert(RecordChange).values(
+            resource_type=resource_type,
+            resource_id=resource_id,
+            version=version,
+            changed_fields=sorted(set(changed_fields)),
+            actor=actor,
+        )
+    )
 
 
 async def require_current(
@@ -61,16 +66,25 @@ async def require_current(
     naming the fields changed since that version."""
     if expected_version == current_version:
         return
-    changed = (await session.execute(
-        select(func.unnest(_c.changed_fields)).distinct()
-        .where(_c.resource_type == resource_type, _c.resource_id == resource_id,
-               _c.version > expected_version)
-    )).scalars().all()
+    changed = (
+        (
+            await session.execute(
+                select(func.unnest(_c.changed_fields))
+                .distinct()
+                .where(
+                    _c.resource_type == resource_type,
+                    _c.resource_id == resource_id,
+                    _c.version > expected_version,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     raise PreconditionFailed(
         f"The record is at version {current_version}, not {expected_version}; "
         "read it again and reapply your change.",
-        extensions={"current_version": current_version,
-                    "changed_fields": sorted(changed)},
+        extensions={"current_version": current_version, "changed_fields": sorted(changed)},
         headers={"ETag": etag(current_version)},
     )
 

@@ -29,8 +29,12 @@ class AuditEventOut(Schema):
     block_id: int | None
 
 
-@router.get("", response_model=PageOf[AuditEventOut], name="list_audit_events",
-            responses=problem_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=PageOf[AuditEventOut],
+    name="list_audit_events",
+    responses=problem_responses(401, 403, 422),
+)
 async def list_audit_events(
     request: Request,
     response: Response,
@@ -44,7 +48,9 @@ async def list_audit_events(
 ) -> dict[str, object]:
     """Events oldest first. This read is itself recorded."""
     result = await list_events(
-        session, caller, page,
+        session,
+        caller,
+        page,
         AuditFilter(actor=actor, resource_id=resource_id, since=since, until=until),
     )
     return page_body(request, response, result, list(result.items))

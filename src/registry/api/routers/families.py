@@ -57,8 +57,10 @@ _IDENTIFIERS_NOTE = (
     "for regional_officer and other integration clients; always null for provider_staff."
 )
 
-_NOT_FOR_PROVIDERS = ("Null for provider_staff: a provider is told only what serving the "
-                      "family needs (names, ages, contact).")
+_NOT_FOR_PROVIDERS = (
+    "Null for provider_staff: a provider is told only what serving the "
+    "family needs (names, ages, contact)."
+)
 Name = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=NAME_PATTERN)]
 Code = Annotated[str, Field(pattern=REFERENCE_CODE)]
 FamilyId = Annotated[uuid.UUID, Path(description="The family's id.")]
@@ -83,8 +85,10 @@ class ConsentIn(InputSchema):
 class ConsentPatch(InputSchema):
     given_at: Rfc3339DateTime | NotNull = None
     given_by: Annotated[str, text_field(200)] | NotNull = None
-    scope: Annotated[list[ConsentPurpose],
-                     Field(min_length=1, max_length=len(ConsentPurpose))] | NotNull = None
+    scope: (
+        Annotated[list[ConsentPurpose], Field(min_length=1, max_length=len(ConsentPurpose))]
+        | NotNull
+    ) = None
 
     _not_null = field_validator("given_at", "given_by", "scope")(refuse_null)
 
@@ -97,19 +101,25 @@ class PersonFields(InputSchema):
     sex: Sex
     relation: Relation = Field(description="Relation to the family.")
     rnokpp: str | None = Field(
-        default=None, pattern=RNOKPP_PATTERN,
+        default=None,
+        pattern=RNOKPP_PATTERN,
         description="Taxpayer number; must agree with birth_date and sex (numbers starting "
-                    "with 8 encode neither).")
+        "with 8 encode neither).",
+    )
     rnokpp_refused: bool = Field(
-        default=False, description="The person refused an RNOKPP (then `rnokpp` is null).")
+        default=False, description="The person refused an RNOKPP (then `rnokpp` is null)."
+    )
     unzr: str | None = Field(
-        default=None, pattern=UNZR_PATTERN,
-        description="Demographic register number YYYYMMDD-NNNNC; the date must be the birth "
-                    "date.")
+        default=None,
+        pattern=UNZR_PATTERN,
+        description="Demographic register number YYYYMMDD-NNNNC; the date must be the birth date.",
+    )
     disability_group: DisabilityGroup | None = None
     idp_certificate: str | None = Field(
-        default=None, pattern=IDP_CERTIFICATE_PATTERN,
-        description="Number of the IDP registration certificate.")
+        default=None,
+        pattern=IDP_CERTIFICATE_PATTERN,
+        description="Number of the IDP registration certificate.",
+    )
     is_servicemember: bool = False
 
 
@@ -133,8 +143,15 @@ class PersonPatch(InputSchema):
     idp_certificate: str | None = Field(default=None, pattern=IDP_CERTIFICATE_PATTERN)
     is_servicemember: bool | NotNull = None
 
-    _not_null = field_validator("last_name", "first_name", "birth_date", "sex", "relation",
-                                "rnokpp_refused", "is_servicemember")(refuse_null)
+    _not_null = field_validator(
+        "last_name",
+        "first_name",
+        "birth_date",
+        "sex",
+        "relation",
+        "rnokpp_refused",
+        "is_servicemember",
+    )(refuse_null)
 
 
 class Person(Schema):
@@ -151,8 +168,7 @@ class Person(Schema):
     unzr: str | None = Field(description="UNZR." + _IDENTIFIERS_NOTE)
     disability_group: DisabilityGroup | None
     idp_certificate: str | None = Field(description="IDP certificate." + _IDENTIFIERS_NOTE)
-    is_servicemember: bool | None = Field(description="Null for provider_staff (not "
-                                                      "disclosed).")
+    is_servicemember: bool | None = Field(description="Null for provider_staff (not disclosed).")
     status: Literal["active", "removed"]
     removal_reason: str | None
     removed_at: datetime | None
@@ -180,19 +196,27 @@ class PersonCreated(Person):
 
 
 class FamilyCreate(InputSchema):
-    hromada_code: str = Field(pattern=CODE_PATTERN,
-                              description="KATOTTG code of the hromada (category H, or K).")
+    hromada_code: str = Field(
+        pattern=CODE_PATTERN, description="KATOTTG code of the hromada (category H, or K)."
+    )
     settlement_code: str | None = Field(
-        default=None, pattern=CODE_PATTERN,
-        description="KATOTTG code of a settlement inside the hromada.")
+        default=None,
+        pattern=CODE_PATTERN,
+        description="KATOTTG code of a settlement inside the hromada.",
+    )
     address_line: Annotated[str, text_field(300)] | None = None
     phone: str | None = Field(
-        default=None, max_length=32, pattern=PHONE_PATTERN,
-        description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.")
-    categories: list[Code] = Field(default_factory=list, max_length=20,
-                                   description="Codes of `/recipient-categories`.")
-    factors: list[Code] = Field(default_factory=list, max_length=30,
-                                description="Codes of `/hardship-factors`.")
+        default=None,
+        max_length=32,
+        pattern=PHONE_PATTERN,
+        description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.",
+    )
+    categories: list[Code] = Field(
+        default_factory=list, max_length=20, description="Codes of `/recipient-categories`."
+    )
+    factors: list[Code] = Field(
+        default_factory=list, max_length=30, description="Codes of `/hardship-factors`."
+    )
     consent: ConsentIn | None = None
     members: list[PersonCreate] = Field(default_factory=list, max_length=30)
 
@@ -239,20 +263,31 @@ class FamilyCreated(Family):
 
 
 _FAMILY_LINKS = links(
-    {"family_id": "$response.body#/id"}, GetFamily="get_family", UpdateFamily="update_family",
-    ArchiveFamily="archive_family", AddMember="add_member", ListMembers="list_members",
-    ListPossibleDuplicates="list_possible_duplicates")
+    {"family_id": "$response.body#/id"},
+    GetFamily="get_family",
+    UpdateFamily="update_family",
+    ArchiveFamily="archive_family",
+    AddMember="add_member",
+    ListMembers="list_members",
+    ListPossibleDuplicates="list_possible_duplicates",
+)
 _MEMBER_LINKS = links(
     {"family_id": "$response.body#/family_id", "person_id": "$response.body#/id"},
-    GetMember="get_member", UpdateMember="update_member", RemoveMember="remove_member")
+    GetMember="get_member",
+    UpdateMember="update_member",
+    RemoveMember="remove_member",
+)
 
 
 def _patch_values(patch: InputSchema) -> dict[str, Any]:
     """The fields the client sent (null included), as plain values."""
     values = patch.model_dump(exclude_unset=True)
     if isinstance(values.get("consent"), dict):
-        values["consent"] = {k: v for k, v in values["consent"].items()
-                             if k in patch.consent.model_fields_set}  # type: ignore[attr-defined]
+        values["consent"] = {
+            k: v
+            for k, v in values["consent"].items()
+            if k in patch.consent.model_fields_set  # type: ignore[attr-defined]
+        }
     return values
 
 
@@ -263,11 +298,22 @@ def _family_location(request: Request, family_id: uuid.UUID) -> str:
 # --- families ----------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=FamilyCreated, name="create_family",
-             responses={**problem_responses(403, 409, 422),
-                        201: {"headers": {"Location": {"schema": {"type": "string"}},
-                                          "ETag": {"schema": {"type": "string"}}},
-                              "links": _FAMILY_LINKS}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=FamilyCreated,
+    name="create_family",
+    responses={
+        **problem_responses(403, 409, 422),
+        201: {
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}},
+            },
+            "links": _FAMILY_LINKS,
+        },
+    },
+)
 async def create_family(
     request: Request,
     caller: FamiliesWrite,
@@ -285,52 +331,89 @@ async def create_family(
     family = await commands.create_family(session, caller, body.model_dump())
     content = FamilyCreated.model_validate(family).model_dump(mode="json")
     return await idempotency.respond(
-        content, status_code=201,
-        headers={"Location": _family_location(request, family["id"]),
-                 "ETag": etag(family["version"])},
-        resource_type=queries.FAMILY, resource_ids=[family["id"]])
+        content,
+        status_code=201,
+        headers={
+            "Location": _family_location(request, family["id"]),
+            "ETag": etag(family["version"]),
+        },
+        resource_type=queries.FAMILY,
+        resource_ids=[family["id"]],
+    )
 
 
-@router.get("", response_model=PageOf[Family], name="list_families",
-            responses=problem_responses(403, 422))
+@router.get(
+    "", response_model=PageOf[Family], name="list_families", responses=problem_responses(403, 422)
+)
 async def list_families(
     request: Request,
     response: Response,
     caller: FamiliesRead,
     session: Session,
     page: Pagination,
-    q: Annotated[str | None, Query(
-        min_length=2, max_length=100, pattern=r"[A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії]",
-        description="The name, or part of it, of a current or former member: Cyrillic or "
-                    "Latin (the official "
-                    "transliteration), any case and apostrophe, a typo allowed. Results "
-                    "come best match first.")] = None,
-    rnokpp: Annotated[str | None, Query(pattern=RNOKPP_PATTERN,
-                                        description="A current or former member's RNOKPP, "
-                                                    "exactly.")] = None,
-    unzr: Annotated[str | None, Query(pattern=r"^[0-9]{8}-[0-9]{5}$",
-                                      description="A current or former member's UNZR, "
-                                                  "exactly.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=100,
+            pattern=r"[A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії]",
+            description="The name, or part of it, of a current or former member: Cyrillic or "
+            "Latin (the official "
+            "transliteration), any case and apostrophe, a typo allowed. Results "
+            "come best match first.",
+        ),
+    ] = None,
+    rnokpp: Annotated[
+        str | None,
+        Query(pattern=RNOKPP_PATTERN, description="A current or former member's RNOKPP, exactly."),
+    ] = None,
+    unzr: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{8}-[0-9]{5}$",
+            description="A current or former member's UNZR, exactly.",
+        ),
+    ] = None,
     hromada: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     category: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
     factor: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
     status: Annotated[Literal["active", "archived"] | None, Query()] = None,
-    has_child_under: Annotated[int | None, Query(
-        ge=1, le=25, description="Has an active member younger than this many years.")] = None,
+    has_child_under: Annotated[
+        int | None,
+        Query(ge=1, le=25, description="Has an active member younger than this many years."),
+    ] = None,
 ) -> Response:
     """Families within your reach, filtered; each one returned is recorded in the audit log."""
-    result = await queries.list_families(session, caller, page, queries.FamilyFilter(
-        q=q, rnokpp=rnokpp, unzr=unzr, hromada=hromada, category=category, factor=factor,
-        status=status, has_child_under=has_child_under))
+    result = await queries.list_families(
+        session,
+        caller,
+        page,
+        queries.FamilyFilter(
+            q=q,
+            rnokpp=rnokpp,
+            unzr=unzr,
+            hromada=hromada,
+            category=category,
+            factor=factor,
+            status=status,
+            has_child_under=has_child_under,
+        ),
+    )
     body = page_body(request, response, result, result.items)
     # (the items have the shape of ``Family``; a test holds them equal to ``get_family``'s)
     link = response.headers.get("link")
     return _rows_as_json(body, {"Link": link} if link else {})
 
 
-@router.get("/{family_id}", response_model=Family, name="get_family",
-            responses={**problem_responses(403, 404, 422),
-                       200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/{family_id}",
+    response_model=Family,
+    name="get_family",
+    responses={
+        **problem_responses(403, 404, 422),
+        200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
+    },
+)
 async def get_family(request: Request, caller: FamiliesRead, family_id: FamilyId) -> Response:
     """One family with its current and former members; the `ETag` is its version."""
     # The most frequent request: one statement reads and audits (see ``read_family``), and
@@ -345,15 +428,28 @@ async def get_family(request: Request, caller: FamiliesRead, family_id: FamilyId
 def _rows_as_json(body: object, headers: dict[str, str]) -> Response:
     """Rows read on the driver connection, written straight to JSON in the shape of the
     response model (asyncpg has its own UUID type, which orjson writes through str())."""
-    return Response(orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z),
-                    media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z),
+        media_type="application/json",
+        headers=headers,
+    )
 
 
-@router.patch("/{family_id}", response_model=Family, name="update_family",
-              openapi_extra={"requestBody": {"content": {
-                  "application/merge-patch+json": {
-                      "schema": {"$ref": "#/components/schemas/FamilyPatch"}}}}},
-              responses=problem_responses(403, 404, 409, 412, 422, 428))
+@router.patch(
+    "/{family_id}",
+    response_model=Family,
+    name="update_family",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/FamilyPatch"}
+                }
+            }
+        }
+    },
+    responses=problem_responses(403, 404, 409, 412, 422, 428),
+)
 async def update_family(
     response: Response,
     caller: FamiliesWrite,
@@ -365,14 +461,17 @@ async def update_family(
     """Change the family's own fields (JSON merge patch). `If-Match` is required; a stale one
     is a 412 naming the fields changed since."""
     version = required_version(if_match)
-    family = await commands.update_family(session, caller, family_id, _patch_values(body),
-                                          version)
+    family = await commands.update_family(session, caller, family_id, _patch_values(body), version)
     response.headers["ETag"] = etag(family["version"])
     return family
 
 
-@router.post("/{family_id}/archive", response_model=Family, name="archive_family",
-             responses=problem_responses(403, 404, 409, 412, 422))
+@router.post(
+    "/{family_id}/archive",
+    response_model=Family,
+    name="archive_family",
+    responses=problem_responses(403, 404, 409, 412, 422),
+)
 async def archive_family(
     response: Response,
     caller: FamiliesWrite,
@@ -382,14 +481,19 @@ async def archive_family(
     if_match: OptionalIfMatch = None,
 ) -> dict[str, Any]:
     """Archive the family (nothing is deleted). `If-Match` is checked when sent."""
-    family = await commands.archive_family(session, caller, family_id, body.reason,
-                                           version_from(if_match))
+    family = await commands.archive_family(
+        session, caller, family_id, body.reason, version_from(if_match)
+    )
     response.headers["ETag"] = etag(family["version"])
     return family
 
 
-@router.get("/{family_id}/possible-duplicates", response_model=PageOf[PossibleDuplicate],
-            name="list_possible_duplicates", responses=problem_responses(403, 404, 422))
+@router.get(
+    "/{family_id}/possible-duplicates",
+    response_model=PageOf[PossibleDuplicate],
+    name="list_possible_duplicates",
+    responses=problem_responses(403, 404, 422),
+)
 async def list_possible_duplicates(
     caller: FamiliesRead, session: Session, family_id: FamilyId
 ) -> dict[str, object]:
@@ -402,12 +506,22 @@ async def list_possible_duplicates(
 # --- members -----------------------------------------------------------------------------------
 
 
-@router.post("/{family_id}/members", status_code=201, response_model=PersonCreated,
-             name="add_member",
-             responses={**problem_responses(403, 404, 409, 422),
-                        201: {"headers": {"Location": {"schema": {"type": "string"}},
-                                          "ETag": {"schema": {"type": "string"}}},
-                              "links": _MEMBER_LINKS}})
+@router.post(
+    "/{family_id}/members",
+    status_code=201,
+    response_model=PersonCreated,
+    name="add_member",
+    responses={
+        **problem_responses(403, 404, 409, 422),
+        201: {
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}},
+            },
+            "links": _MEMBER_LINKS,
+        },
+    },
+)
 async def add_member(
     request: Request,
     caller: FamiliesWrite,
@@ -424,24 +538,36 @@ async def add_member(
     content = PersonCreated.model_validate(person).model_dump(mode="json")
     location = request.url_for("get_member", family_id=family_id, person_id=person["id"]).path
     return await idempotency.respond(
-        content, status_code=201,
+        content,
+        status_code=201,
         headers={"Location": str(location), "ETag": etag(person["version"])},
-        resource_type=commands.PERSON, resource_ids=[person["id"], family_id])
+        resource_type=commands.PERSON,
+        resource_ids=[person["id"], family_id],
+    )
 
 
-@router.get("/{family_id}/members", response_model=PageOf[Person], name="list_members",
-            responses=problem_responses(403, 404, 422))
+@router.get(
+    "/{family_id}/members",
+    response_model=PageOf[Person],
+    name="list_members",
+    responses=problem_responses(403, 404, 422),
+)
 async def list_members(
     caller: FamiliesRead, session: Session, family_id: FamilyId
 ) -> dict[str, object]:
     """Current and former members (a family has few: one page)."""
-    return {"items": await queries.list_members(session, caller, family_id),
-            "next_cursor": None}
+    return {"items": await queries.list_members(session, caller, family_id), "next_cursor": None}
 
 
-@router.get("/{family_id}/members/{person_id}", response_model=Person, name="get_member",
-            responses={**problem_responses(403, 404, 422),
-                       200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/{family_id}/members/{person_id}",
+    response_model=Person,
+    name="get_member",
+    responses={
+        **problem_responses(403, 404, 422),
+        200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
+    },
+)
 async def get_member(
     response: Response,
     caller: FamiliesRead,
@@ -455,11 +581,21 @@ async def get_member(
     return person
 
 
-@router.patch("/{family_id}/members/{person_id}", response_model=Person, name="update_member",
-              openapi_extra={"requestBody": {"content": {
-                  "application/merge-patch+json": {
-                      "schema": {"$ref": "#/components/schemas/PersonPatch"}}}}},
-              responses=problem_responses(403, 404, 409, 412, 422, 428))
+@router.patch(
+    "/{family_id}/members/{person_id}",
+    response_model=Person,
+    name="update_member",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/PersonPatch"}
+                }
+            }
+        }
+    },
+    responses=problem_responses(403, 404, 409, 412, 422, 428),
+)
 async def update_member(
     response: Response,
     caller: FamiliesWrite,
@@ -472,14 +608,19 @@ async def update_member(
     """Change a member (JSON merge patch). `If-Match` is required; a stale one is a 412
     naming the fields changed since."""
     version = required_version(if_match)
-    person = await commands.update_member(session, caller, family_id, person_id,
-                                          _patch_values(body), version)
+    person = await commands.update_member(
+        session, caller, family_id, person_id, _patch_values(body), version
+    )
     response.headers["ETag"] = etag(person["version"])
     return person
 
 
-@router.post("/{family_id}/members/{person_id}/remove", response_model=Person,
-             name="remove_member", responses=problem_responses(403, 404, 409, 412, 422))
+@router.post(
+    "/{family_id}/members/{person_id}/remove",
+    response_model=Person,
+    name="remove_member",
+    responses=problem_responses(403, 404, 409, 412, 422),
+)
 async def remove_member(
     response: Response,
     caller: FamiliesWrite,
@@ -490,8 +631,9 @@ async def remove_member(
     if_match: OptionalIfMatch = None,
 ) -> dict[str, Any]:
     """End the person's membership, with the reason; the record stays as history."""
-    person = await commands.remove_member(session, caller, family_id, person_id, body.reason,
-                                          version_from(if_match))
+    person = await commands.remove_member(
+        session, caller, family_id, person_id, body.reason, version_from(if_match)
+    )
     response.headers["ETag"] = etag(person["version"])
     return person
 
@@ -523,22 +665,33 @@ class ProviderLink(Schema):
 ProviderIdPath = Annotated[uuid.UUID, Path(description="The provider's id.")]
 
 
-@router.get("/{family_id}/providers", response_model=PageOf[ProviderLink],
-            name="list_family_providers", responses=problem_responses(403, 404, 422))
+@router.get(
+    "/{family_id}/providers",
+    response_model=PageOf[ProviderLink],
+    name="list_family_providers",
+    responses=problem_responses(403, 404, 422),
+)
 async def list_family_providers(
     caller: FamiliesRead, session: Session, family_id: FamilyId
 ) -> dict[str, object]:
     """Providers linked to the family, current first, revoked links as history (a
     provider's staff see only their own link)."""
-    return {"items": await links_domain.list_links(session, caller, family_id),
-            "next_cursor": None}
+    return {"items": await links_domain.list_links(session, caller, family_id), "next_cursor": None}
 
 
-@router.post("/{family_id}/providers", status_code=201, response_model=ProviderLink,
-             name="link_family_provider",
-             responses={**problem_responses(403, 404, 409, 422),
-                        200: {"description": "The family was already linked to the provider.",
-                              "model": ProviderLink}})
+@router.post(
+    "/{family_id}/providers",
+    status_code=201,
+    response_model=ProviderLink,
+    name="link_family_provider",
+    responses={
+        **problem_responses(403, 404, 409, 422),
+        200: {
+            "description": "The family was already linked to the provider.",
+            "model": ProviderLink,
+        },
+    },
+)
 async def link_family_provider(
     response: Response,
     caller: FamiliesWrite,
@@ -549,14 +702,19 @@ async def link_family_provider(
     """Link the family to a provider that serves it (community officers): the provider's
     staff may then see the family and record the services they deliver to it. Linking again
     while linked changes nothing (200)."""
-    link, granted = await links_domain.link(session, caller, family_id, body.provider_id,
-                                            body.reason)
+    link, granted = await links_domain.link(
+        session, caller, family_id, body.provider_id, body.reason
+    )
     response.status_code = 201 if granted else 200
     return link
 
 
-@router.post("/{family_id}/providers/{provider_id}/revoke", response_model=ProviderLink,
-             name="revoke_family_provider", responses=problem_responses(403, 404, 422))
+@router.post(
+    "/{family_id}/providers/{provider_id}/revoke",
+    response_model=ProviderLink,
+    name="revoke_family_provider",
+    responses=problem_responses(403, 404, 422),
+)
 async def revoke_family_provider(
     caller: FamiliesWrite,
     session: Session,

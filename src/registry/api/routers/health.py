@@ -17,15 +17,15 @@ class Health(Schema):
     status: str
 
 
-@router.get("/live", response_model=Health, name="health_live",
-            responses=problem_responses(500))
+@router.get("/live", response_model=Health, name="health_live", responses=problem_responses(500))
 async def live() -> Health:
     """The process is up."""
     return Health(status="ok")
 
 
-@router.get("/ready", response_model=Health, name="health_ready",
-            responses=problem_responses(500, 503))
+@router.get(
+    "/ready", response_model=Health, name="health_ready", responses=problem_responses(500, 503)
+)
 async def ready(request: Request) -> Health | object:
     """The process can reach its database."""
     database: Database = request.app.state.database
@@ -33,6 +33,7 @@ async def ready(request: Request) -> Health | object:
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database means "not ready"
-        return problem_response(503, "The database is not reachable.",
-                                request_id=request.state.request_id)
+        return problem_response(
+            503, "The database is not reachable.", request_id=request.state.request_id
+        )
     return Health(status="ok")

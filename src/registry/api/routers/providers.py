@@ -56,9 +56,11 @@ WEBSITE_PATTERN = rf"^https?://[^/?#@{_SPACE}]+\.[^/?#@{_SPACE}]+(?:[/?#][^{_SPA
 #: A sum of money as decimal text (no binary floating point): up to 10 digits and 2 decimals.
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
 CRITERION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-_RNOKPP_NOTE = (" An individual's RNOKPP is personal data: shown in full to callers holding "
-                "`providers:manage` or `identifiers:read`, masked to its last 2 digits for "
-                "others.")
+_RNOKPP_NOTE = (
+    " An individual's RNOKPP is personal data: shown in full to callers holding "
+    "`providers:manage` or `identifiers:read`, masked to its last 2 digits for "
+    "others."
+)
 
 
 def _json_integer(value: Any) -> Any:
@@ -80,10 +82,12 @@ ShortText = Annotated[str, text_field(200)]
 
 
 class TariffIn(InputSchema):
-    amount: str = Field(pattern=AMOUNT_PATTERN, examples=["150.00"],
-                        description="Hryvnias, as decimal text.")
-    unit: ShortText = Field(examples=["година"], description="What the amount is paid for "
-                                                             "(an hour, a visit, a month).")
+    amount: str = Field(
+        pattern=AMOUNT_PATTERN, examples=["150.00"], description="Hryvnias, as decimal text."
+    )
+    unit: ShortText = Field(
+        examples=["година"], description="What the amount is paid for (an hour, a visit, a month)."
+    )
 
 
 class Tariff(Schema):
@@ -92,9 +96,10 @@ class Tariff(Schema):
 
 
 class OfferIn(InputSchema):
-    service_code: str = Field(pattern=SERVICE_CODE_PATTERN,
-                              description="An active service of `/services`, at most once "
-                                          "per provider.")
+    service_code: str = Field(
+        pattern=SERVICE_CODE_PATTERN,
+        description="An active service of `/services`, at most once per provider.",
+    )
     frequency: Frequency
     places: list[Place] = Field(min_length=1, max_length=len(Place))
     capacity: Capacity | None = Field(default=None, description="Recipients served at once.")
@@ -115,37 +120,49 @@ class Offer(Schema):
 
 class ProviderCreate(InputSchema):
     kind: ProviderKind
-    sector: Sector = Field(description="Individual entrepreneurs and natural persons are "
-                                       "always `non_state`.")
-    edrpou: str | None = Field(default=None, pattern=EDRPOU_PATTERN,
-                               description="Organisations only (required for them).")
-    rnokpp: str | None = Field(default=None, pattern=RNOKPP_PATTERN,
-                               description="Individual entrepreneurs and natural persons only "
-                                           "(required for them).")
+    sector: Sector = Field(
+        description="Individual entrepreneurs and natural persons are always `non_state`."
+    )
+    edrpou: str | None = Field(
+        default=None, pattern=EDRPOU_PATTERN, description="Organisations only (required for them)."
+    )
+    rnokpp: str | None = Field(
+        default=None,
+        pattern=RNOKPP_PATTERN,
+        description="Individual entrepreneurs and natural persons only (required for them).",
+    )
     full_name: Annotated[str, text_field(500)]
     short_name: ShortText | None = None
-    legal_form: ShortText | None = Field(default=None,
-                                         examples=["громадська організація"])
+    legal_form: ShortText | None = Field(default=None, examples=["громадська організація"])
     phone: str | None = Field(
-        default=None, max_length=32, pattern=PHONE_PATTERN,
-        description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.")
+        default=None,
+        max_length=32,
+        pattern=PHONE_PATTERN,
+        description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.",
+    )
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     website: str | None = Field(default=None, max_length=300, pattern=WEBSITE_PATTERN)
-    hromada_code: str = Field(pattern=CODE_PATTERN,
-                              description="KATOTTG code of the hromada of the address "
-                                          "(category H, or K).")
-    settlement_code: str | None = Field(default=None, pattern=CODE_PATTERN,
-                                        description="A settlement inside that hromada.")
+    hromada_code: str = Field(
+        pattern=CODE_PATTERN,
+        description="KATOTTG code of the hromada of the address (category H, or K).",
+    )
+    settlement_code: str | None = Field(
+        default=None, pattern=CODE_PATTERN, description="A settlement inside that hromada."
+    )
     address_line: Annotated[str, text_field(300)] | None = None
     hromadas_served: list[HromadaCode] | None = Field(
-        default=None, max_length=2000,
+        default=None,
+        max_length=2000,
         description="Hromadas (category H or K) where the provider serves; omitted or null: "
-                    "the hromada of its address.")
+        "the hromada of its address.",
+    )
     services: list[OfferIn] = Field(default_factory=list, max_length=200)
     support_criteria_met: list[CriterionCode] = Field(
-        default_factory=list, max_length=50,
+        default_factory=list,
+        max_length=50,
         description="Codes of `/support-criteria` the provider meets; the server records who "
-                    "verified them and when.")
+        "verified them and when.",
+    )
 
 
 class ProviderPatch(InputSchema):
@@ -169,9 +186,15 @@ class ProviderPatch(InputSchema):
     services: Annotated[list[OfferIn], Field(max_length=200)] | NotNull = None
     support_criteria_met: Annotated[list[CriterionCode], Field(max_length=50)] | NotNull = None
 
-    _not_null = field_validator("kind", "sector", "full_name", "hromada_code",
-                                "hromadas_served", "services",
-                                "support_criteria_met")(refuse_null)
+    _not_null = field_validator(
+        "kind",
+        "sector",
+        "full_name",
+        "hromada_code",
+        "hromadas_served",
+        "services",
+        "support_criteria_met",
+    )(refuse_null)
 
 
 class ServicememberSupport(Schema):
@@ -211,12 +234,16 @@ class Provider(Schema):
 
 
 class StatusChangeIn(InputSchema):
-    to: ProviderStatus = Field(description="pending → active or excluded; active → excluded; "
-                                           "excluded → pending (a new application).")
+    to: ProviderStatus = Field(
+        description="pending → active or excluded; active → excluded; "
+        "excluded → pending (a new application)."
+    )
     reason: Annotated[str, text_field(1000)] | None = Field(
-        default=None, description="Required to exclude.")
-    effective_on: IsoDate | None = Field(default=None,
-                                      description="Default today; not in the future.")
+        default=None, description="Required to exclude."
+    )
+    effective_on: IsoDate | None = Field(
+        default=None, description="Default today; not in the future."
+    )
 
 
 class StatusChange(Schema):
@@ -233,16 +260,30 @@ class StatusChange(Schema):
 
 
 _PROVIDER_LINKS = links(
-    {"provider_id": "$response.body#/id"}, GetProvider="get_provider",
-    UpdateProvider="update_provider", ChangeProviderStatus="change_provider_status",
-    GetProviderStatusHistory="get_provider_status_history")
+    {"provider_id": "$response.body#/id"},
+    GetProvider="get_provider",
+    UpdateProvider="update_provider",
+    ChangeProviderStatus="change_provider_status",
+    GetProviderStatusHistory="get_provider_status_history",
+)
 
 
-@router.post("", status_code=201, response_model=Provider, name="create_provider",
-             responses={**problem_responses(403, 409, 422),
-                        201: {"headers": {"Location": {"schema": {"type": "string"}},
-                                          "ETag": {"schema": {"type": "string"}}},
-                              "links": _PROVIDER_LINKS}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=Provider,
+    name="create_provider",
+    responses={
+        **problem_responses(403, 409, 422),
+        201: {
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}},
+            },
+            "links": _PROVIDER_LINKS,
+        },
+    },
+)
 async def create_provider(
     request: Request,
     caller: ProvidersManage,
@@ -259,45 +300,76 @@ async def create_provider(
     content = Provider.model_validate(provider).model_dump(mode="json")
     location = request.url_for("get_provider", provider_id=provider["id"]).path
     return await idempotency.respond(
-        content, status_code=201,
+        content,
+        status_code=201,
         headers={"Location": str(location), "ETag": etag(provider["version"])},
-        resource_type=queries.PROVIDER, resource_ids=[provider["id"]])
+        resource_type=queries.PROVIDER,
+        resource_ids=[provider["id"]],
+    )
 
 
-@router.get("", response_model=PageOf[Provider], name="list_providers",
-            responses=problem_responses(403, 422))
+@router.get(
+    "",
+    response_model=PageOf[Provider],
+    name="list_providers",
+    responses=problem_responses(403, 422),
+)
 async def list_providers(
     request: Request,
     response: Response,
     caller: ProvidersRead,
     session: Session,
     page: Pagination,
-    service_code: Annotated[str | None, Query(pattern=SERVICE_CODE_PATTERN,
-                                              description="Offers this service.")] = None,
-    hromada: Annotated[str | None, Query(pattern=CODE_PATTERN,
-                                         description="Serves this hromada.")] = None,
+    service_code: Annotated[
+        str | None, Query(pattern=SERVICE_CODE_PATTERN, description="Offers this service.")
+    ] = None,
+    hromada: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="Serves this hromada.")
+    ] = None,
     sector: Annotated[Sector | None, Query()] = None,
     kind: Annotated[ProviderKind | None, Query()] = None,
     status: Annotated[ProviderStatus | None, Query()] = None,
-    q: Annotated[str | None, Query(
-        min_length=2, max_length=200,
-        pattern=r"^[^\x00]*[0-9A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії][^\x00]*$",
-        description="Part of the full or short name, any case and apostrophe; a typo "
-                    "allowed.")] = None,
-    edrpou: Annotated[str | None, Query(pattern=EDRPOU_PATTERN,
-                                        description="Exactly this EDRPOU.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=200,
+            pattern=r"^[^\x00]*[0-9A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії][^\x00]*$",
+            description="Part of the full or short name, any case and apostrophe; a typo allowed.",
+        ),
+    ] = None,
+    edrpou: Annotated[
+        str | None, Query(pattern=EDRPOU_PATTERN, description="Exactly this EDRPOU.")
+    ] = None,
 ) -> dict[str, object]:
     """Search the register (no personal data but individuals' entries: each provider
     returned is recorded in the audit log)."""
-    result = await queries.list_providers(session, caller, page, queries.ProviderFilter(
-        service_code=service_code, hromada=hromada, sector=sector, kind=kind, status=status,
-        q=q, edrpou=edrpou))
+    result = await queries.list_providers(
+        session,
+        caller,
+        page,
+        queries.ProviderFilter(
+            service_code=service_code,
+            hromada=hromada,
+            sector=sector,
+            kind=kind,
+            status=status,
+            q=q,
+            edrpou=edrpou,
+        ),
+    )
     return page_body(request, response, result, result.items)
 
 
-@router.get("/{provider_id}", response_model=Provider, name="get_provider",
-            responses={**problem_responses(403, 404, 422),
-                       200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/{provider_id}",
+    response_model=Provider,
+    name="get_provider",
+    responses={
+        **problem_responses(403, 404, 422),
+        200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
+    },
+)
 async def get_provider(
     response: Response, caller: ProvidersRead, session: Session, provider_id: ProviderId
 ) -> dict[str, Any]:
@@ -307,11 +379,21 @@ async def get_provider(
     return provider
 
 
-@router.patch("/{provider_id}", response_model=Provider, name="update_provider",
-              openapi_extra={"requestBody": {"content": {
-                  "application/merge-patch+json": {
-                      "schema": {"$ref": "#/components/schemas/ProviderPatch"}}}}},
-              responses=problem_responses(403, 404, 409, 412, 422, 428))
+@router.patch(
+    "/{provider_id}",
+    response_model=Provider,
+    name="update_provider",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/ProviderPatch"}
+                }
+            }
+        }
+    },
+    responses=problem_responses(403, 404, 409, 412, 422, 428),
+)
 async def update_provider(
     response: Response,
     caller: ProvidersManage,
@@ -323,15 +405,23 @@ async def update_provider(
     """Change the provider's entry (JSON merge patch; `services` replaces the whole list).
     `If-Match` is required; a stale one is a 412 naming the fields changed since. An
     excluded provider's entry is not changed (409)."""
-    provider = await commands.update_provider(session, caller, provider_id,
-                                              body.model_dump(exclude_unset=True),
-                                              required_version(if_match))
+    provider = await commands.update_provider(
+        session,
+        caller,
+        provider_id,
+        body.model_dump(exclude_unset=True),
+        required_version(if_match),
+    )
     response.headers["ETag"] = etag(provider["version"])
     return provider
 
 
-@router.post("/{provider_id}/status", response_model=Provider, name="change_provider_status",
-             responses=problem_responses(403, 404, 409, 412, 422))
+@router.post(
+    "/{provider_id}/status",
+    response_model=Provider,
+    name="change_provider_status",
+    responses=problem_responses(403, 404, 409, 412, 422),
+)
 async def change_provider_status(
     response: Response,
     caller: ProvidersManage,
@@ -343,18 +433,30 @@ async def change_provider_status(
     """Move the provider in the register: include (`active`), refuse or exclude (`excluded`,
     with a reason), or take a new application (`pending`). A transition not allowed from the
     current status is a 409 listing the `allowed` ones. `If-Match` is checked when sent."""
-    provider = await commands.change_status(session, caller, provider_id, body.to,
-                                            body.reason, body.effective_on,
-                                            version_from(if_match))
+    provider = await commands.change_status(
+        session,
+        caller,
+        provider_id,
+        body.to,
+        body.reason,
+        body.effective_on,
+        version_from(if_match),
+    )
     response.headers["ETag"] = etag(provider["version"])
     return provider
 
 
-@router.get("/{provider_id}/status-history", response_model=PageOf[StatusChange],
-            name="get_provider_status_history", responses=problem_responses(403, 404, 422))
+@router.get(
+    "/{provider_id}/status-history",
+    response_model=PageOf[StatusChange],
+    name="get_provider_status_history",
+    responses=problem_responses(403, 404, 422),
+)
 async def get_provider_status_history(
     caller: ProvidersRead, session: Session, provider_id: ProviderId
 ) -> dict[str, object]:
     """Every register status the provider has had, oldest first (one page)."""
-    return {"items": await queries.status_history(session, caller, provider_id),
-            "next_cursor": None}
+    return {
+        "items": await queries.status_history(session, caller, provider_id),
+        "next_cursor": None,
+    }

@@ -26,8 +26,9 @@ from registry.domain.versioning import etag
 
 router = APIRouter(prefix="/services", tags=["services"])
 
-ServiceCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The classifier code.",
-                                  examples=["002.0"])]
+ServiceCode = Annotated[
+    str, Path(pattern=CODE_PATTERN, description="The classifier code.", examples=["002.0"])
+]
 ServiceName = Annotated[str, text_field(NAME_MAX_LENGTH)]
 
 
@@ -37,8 +38,9 @@ class ServiceCreate(InputSchema):
     name_en: ServiceName = Field(description="The name in English.")
     purpose: Purpose
     kind: ServiceKind
-    is_basic: StrictBool = Field(default=False, description="A basic service every hromada "
-                                                            "must ensure.")
+    is_basic: StrictBool = Field(
+        default=False, description="A basic service every hromada must ensure."
+    )
     active: StrictBool = True
 
 
@@ -52,8 +54,9 @@ class ServicePatch(InputSchema):
     is_basic: StrictBool | NotNull = None
     active: StrictBool | NotNull = None
 
-    _not_null = field_validator("name_uk", "name_en", "purpose", "kind", "is_basic",
-                                "active")(refuse_null)
+    _not_null = field_validator("name_uk", "name_en", "purpose", "kind", "is_basic", "active")(
+        refuse_null
+    )
 
 
 class Service(Schema):
@@ -63,19 +66,23 @@ class Service(Schema):
     purpose: Purpose
     kind: ServiceKind
     is_basic: bool = Field(description="A basic service every hromada must ensure.")
-    active: bool = Field(description="Inactive services are kept for the records that name "
-                                     "them; providers cannot newly offer them.")
+    active: bool = Field(
+        description="Inactive services are kept for the records that name "
+        "them; providers cannot newly offer them."
+    )
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Also sent as the `ETag`; send it back in `If-Match`.")
 
 
-_SERVICE_LINKS = links({"code": "$response.body#/code"}, GetService="get_service",
-                       UpdateService="update_service")
+_SERVICE_LINKS = links(
+    {"code": "$response.body#/code"}, GetService="get_service", UpdateService="update_service"
+)
 
 
-@router.get("", response_model=PageOf[Service], name="list_services",
-            responses=problem_responses(403, 422))
+@router.get(
+    "", response_model=PageOf[Service], name="list_services", responses=problem_responses(403, 422)
+)
 async def list_services(
     request: Request,
     response: Response,
@@ -84,23 +91,38 @@ async def list_services(
     page: Pagination,
     purpose: Annotated[Purpose | None, Query()] = None,
     kind: Annotated[ServiceKind | None, Query()] = None,
-    basic: Annotated[bool | None, Query(description="Basic services only (true) or the "
-                                                    "others (false).")] = None,
+    basic: Annotated[
+        bool | None, Query(description="Basic services only (true) or the others (false).")
+    ] = None,
     active: Annotated[bool | None, Query()] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100,
-                                   pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
-                                   description="Part of the Ukrainian or English name, any "
-                                               "case.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+            description="Part of the Ukrainian or English name, any case.",
+        ),
+    ] = None,
 ) -> dict[str, object]:
     """Services of the classifier in code order."""
-    result = await classifier.list_services(session, page, classifier.ServiceFilter(
-        purpose=purpose, kind=kind, basic=basic, active=active, q=q))
+    result = await classifier.list_services(
+        session,
+        page,
+        classifier.ServiceFilter(purpose=purpose, kind=kind, basic=basic, active=active, q=q),
+    )
     return page_body(request, response, result, list(result.items))
 
 
-@router.get("/{code}", response_model=Service, name="get_service",
-            responses={**problem_responses(403, 404, 422),
-                       200: {"headers": {"ETag": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/{code}",
+    response_model=Service,
+    name="get_service",
+    responses={
+        **problem_responses(403, 404, 422),
+        200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
+    },
+)
 async def get_service(
     response: Response, _caller: ReferenceRead, session: Session, code: ServiceCode
 ) -> dict[str, Any]:
@@ -110,11 +132,22 @@ async def get_service(
     return service
 
 
-@router.post("", status_code=201, response_model=Service, name="create_service",
-             responses={**problem_responses(403, 409, 422),
-                        201: {"headers": {"Location": {"schema": {"type": "string"}},
-                                          "ETag": {"schema": {"type": "string"}}},
-                              "links": _SERVICE_LINKS}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=Service,
+    name="create_service",
+    responses={
+        **problem_responses(403, 409, 422),
+        201: {
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}},
+            },
+            "links": _SERVICE_LINKS,
+        },
+    },
+)
 async def create_service(
     request: Request,
     caller: ClassifiersManage,
@@ -129,17 +162,32 @@ async def create_service(
     service = await classifier.create_service(session, caller, body.model_dump())
     content = Service.model_validate(service).model_dump(mode="json")
     return await idempotency.respond(
-        content, status_code=201,
-        headers={"Location": str(request.url_for("get_service", code=service["code"]).path),
-                 "ETag": etag(service["version"])},
-        resource_type=classifier.SERVICE, resource_ids=[service["code"]])
+        content,
+        status_code=201,
+        headers={
+            "Location": str(request.url_for("get_service", code=service["code"]).path),
+            "ETag": etag(service["version"]),
+        },
+        resource_type=classifier.SERVICE,
+        resource_ids=[service["code"]],
+    )
 
 
-@router.patch("/{code}", response_model=Service, name="update_service",
-              openapi_extra={"requestBody": {"content": {
-                  "application/merge-patch+json": {
-                      "schema": {"$ref": "#/components/schemas/ServicePatch"}}}}},
-              responses=problem_responses(403, 404, 412, 422, 428))
+@router.patch(
+    "/{code}",
+    response_model=Service,
+    name="update_service",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/ServicePatch"}
+                }
+            }
+        }
+    },
+    responses=problem_responses(403, 404, 412, 422, 428),
+)
 async def update_service(
     response: Response,
     caller: ClassifiersManage,
@@ -150,8 +198,8 @@ async def update_service(
 ) -> dict[str, Any]:
     """Change a service (JSON merge patch); deactivate it instead of deleting. `If-Match` is
     required; a stale one is a 412 naming the fields changed since."""
-    service = await classifier.update_service(session, caller, code,
-                                              body.model_dump(exclude_unset=True),
-                                              required_version(if_match))
+    service = await classifier.update_service(
+        session, caller, code, body.model_dump(exclude_unset=True), required_version(if_match)
+    )
     response.headers["ETag"] = etag(service["version"])
     return service

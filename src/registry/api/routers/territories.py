@@ -14,8 +14,14 @@ from registry.domain.territories.categories import CODE_PATTERN, Category
 
 router = APIRouter(prefix="/territories", tags=["territories"])
 
-Code = Annotated[str, Path(pattern=CODE_PATTERN, description="KATOTTG code: UA + 17 digits.",
-                           examples=["UA80000000000093317"])]
+Code = Annotated[
+    str,
+    Path(
+        pattern=CODE_PATTERN,
+        description="KATOTTG code: UA + 17 digits.",
+        examples=["UA80000000000093317"],
+    ),
+]
 
 
 class TerritoryOut(Schema):
@@ -30,16 +36,21 @@ class TerritoryDetail(TerritoryOut):
     ancestors: list[TerritoryOut]
 
 
-@router.get("", response_model=PageOf[TerritoryOut], name="list_territories",
-            responses=problem_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=PageOf[TerritoryOut],
+    name="list_territories",
+    responses=problem_responses(401, 403, 422),
+)
 async def list_territories(
     request: Request,
     response: Response,
     _caller: TerritoriesRead,
     session: Session,
     page: Pagination,
-    parent: Annotated[str | None, Query(pattern=CODE_PATTERN,
-                                        description="Direct children of this unit.")] = None,
+    parent: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="Direct children of this unit.")
+    ] = None,
     category: Annotated[Category | None, Query(description="O, K, P, H, M, T, C, X or B.")] = None,
     q: Annotated[
         str | None,
@@ -53,8 +64,12 @@ async def list_territories(
     return page_body(request, response, result, list(result.items))
 
 
-@router.get("/{code}", response_model=TerritoryDetail, name="get_territory",
-            responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/{code}",
+    response_model=TerritoryDetail,
+    name="get_territory",
+    responses=problem_responses(401, 403, 404, 422),
+)
 async def get_territory(_caller: TerritoriesRead, session: Session, code: Code) -> object:
     """One unit with its ancestors, broadest first."""
     return await queries.get_territory(session, code)

@@ -17,8 +17,17 @@ from registry.errors import Forbidden
 
 _e = AuditEvent.__table__.c  # type: ignore[attr-defined]
 _COLUMNS = (
-    _e.id, _e.occurred_at, _e.actor, _e.role, _e.action, _e.resource_type, _e.resource_ids,
-    _e.request_id, _e.purpose, _e.outcome, _e.block_id,
+    _e.id,
+    _e.occurred_at,
+    _e.actor,
+    _e.role,
+    _e.action,
+    _e.resource_type,
+    _e.resource_ids,
+    _e.request_id,
+    _e.purpose,
+    _e.outcome,
+    _e.block_id,
 )
 
 

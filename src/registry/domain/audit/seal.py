@@ -56,17 +56,21 @@ async def seal(session: AsyncSession, block_size: int) -> int:
     """Seal up to ``block_size`` settled events into one block; how many were sealed."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEALER_LOCK})
     events = (
-        await session.execute(
-            text(
-                f"""
+        (
+            await session.execute(
+                text(
+                    f"""
                 SELECT {_EVENT_COLUMNS} FROM audit_events
                 WHERE block_id IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot())
                 ORDER BY id LIMIT :limit
                 """  # noqa: S608 (a constant column list)
-            ),
-            {"limit": block_size},
+                ),
+                {"limit": block_size},
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     if not events:
         return 0
     previous = await session.scalar(
@@ -146,7 +150,9 @@ async def verify(session: AsyncSession) -> VerificationReport:
         report.events += len(events)
         ids = [event["id"] for event in events]
         if (len(ids), ids[:1], ids[-1:]) != (
-            block["event_count"], [block["first_event_id"]], [block["last_event_id"]]
+            block["event_count"],
+            [block["first_event_id"]],
+            [block["last_event_id"]],
         ):
             report.problems.append(
                 f"block {block['id']}: events added or removed "

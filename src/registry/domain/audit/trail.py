@@ -65,18 +65,39 @@ async def record(
     )
 
 
-def audit_insert(action: str, resource_type: str, resource_ids: ColumnElement[Any],
-                 *, source: FromClause | None = None) -> Insert:
+def audit_insert(
+    action: str,
+    resource_type: str,
+    resource_ids: ColumnElement[Any],
+    *,
+    source: FromClause | None = None,
+) -> Insert:
     """The audit event of ``action`` as an INSERT … SELECT, for a statement that reads and
     audits in one. The caller's details are bound parameters (``actor``, ``role``,
     ``request_id``, ``purpose``); with ``source``, the event is written only when it has a
     row (the record read exists)."""
-    event = select(bindparam("actor", type_=Text), bindparam("role", type_=Text),
-                   literal(action), literal(resource_type), resource_ids,
-                   bindparam("request_id", type_=Text), bindparam("purpose", type_=Text),
-                   literal(Outcome.SUCCESS.value))
+    event = select(
+        bindparam("actor", type_=Text),
+        bindparam("role", type_=Text),
+        literal(action),
+        literal(resource_type),
+        resource_ids,
+        bindparam("request_id", type_=Text),
+        bindparam("purpose", type_=Text),
+        literal(Outcome.SUCCESS.value),
+    )
     if source is not None:
         event = event.select_from(source)
     return insert(AuditEvent).from_select(
-        ["actor", "role", "action", "resource_type", "resource_ids", "request_id", "purpose",
-         "outcome"], event)
+        [
+            "actor",
+            "role",
+            "action",
+            "resource_type",
+            "resource_ids",
+            "request_id",
+            "purpose",
+            "outcome",
+        ],
+        event,
+    )

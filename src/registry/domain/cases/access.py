@@ -38,16 +38,20 @@ def visible_cases(principal: Principal) -> ColumnElement[bool]:
         case Role.INTEGRATION:
             if territory is None:
                 return true()
-            return or_(_c.oblast_code == territory, _c.raion_code == territory,
-                       _c.hromada_code == territory)
+            return or_(
+                _c.oblast_code == territory,
+                _c.raion_code == territory,
+                _c.hromada_code == territory,
+            )
         case _:
             return false()
 
 
 def referred_to(principal: Principal) -> Any:
     """The cases referred to the caller's provider (accepted referrals)."""
-    return select(_ref.case_id).where(_ref.provider_id == principal.provider_id,
-                                      _ref.status == "accepted")
+    return select(_ref.case_id).where(
+        _ref.provider_id == principal.provider_id, _ref.status == "accepted"
+    )
 
 
 def require_worker_of(principal: Principal, case: dict[str, Any]) -> None:
@@ -61,8 +65,10 @@ def require_worker_of(principal: Principal, case: dict[str, Any]) -> None:
         case Role.SOCIAL_WORKER if case["worker_sub"] == principal.sub:
             return
         case Role.SOCIAL_WORKER:
-            raise Forbidden("The case is assigned to another social worker (or to none); "
-                            "you may read it, not work it.")
+            raise Forbidden(
+                "The case is assigned to another social worker (or to none); "
+                "you may read it, not work it."
+            )
         case Role.INTEGRATION:
             return
     raise Forbidden(f"The {principal.role.value} role may not work cases.")
@@ -71,6 +77,7 @@ def require_worker_of(principal: Principal, case: dict[str, Any]) -> None:
 def require_manager_of(principal: Principal) -> None:
     """Assigning workers and transferring cases is the community officer's."""
     if principal.role is Role.COMMUNITY_OFFICER or (
-            principal.role is Role.INTEGRATION and principal.can(Permission.CASES_WRITE)):
+        principal.role is Role.INTEGRATION and principal.can(Permission.CASES_WRITE)
+    ):
         return
     raise Forbidden("Only a community officer assigns and transfers cases.")

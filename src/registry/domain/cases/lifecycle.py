@@ -40,8 +40,9 @@ VISITED = frozenset({S.ACTIVE, S.REVIEW})
 OPEN = frozenset(set(CaseStatus) - {S.CLOSED})
 
 
-def allowed_transitions(status: CaseStatus, suspended_from: CaseStatus | None = None
-                        ) -> frozenset[CaseStatus]:
+def allowed_transitions(
+    status: CaseStatus, suspended_from: CaseStatus | None = None
+) -> frozenset[CaseStatus]:
     allowed = TRANSITIONS[status]
     if status is S.SUSPENDED and suspended_from is not None:
         allowed = allowed | {suspended_from}

@@ -17,7 +17,8 @@ from registry.db import base as _base  # noqa: F401  (the naming convention)
 def _timestamp() -> datetime:
     return Field(  # type: ignore[no-any-return]
         default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
 
 
 def _optional(column_type: Any) -> Any:
@@ -31,13 +32,15 @@ def _required(column_type: Any, *args: Any, **kwargs: Any) -> Any:
 def _case_id(primary_key: bool = False) -> uuid.UUID:
     if primary_key:
         return Field(  # type: ignore[no-any-return]
-            sa_column=Column(Uuid, ForeignKey("cases.id"), primary_key=True))
+            sa_column=Column(Uuid, ForeignKey("cases.id"), primary_key=True)
+        )
     return _required(Uuid, ForeignKey("cases.id"))  # type: ignore[no-any-return]
 
 
 def _version() -> int:
     return Field(  # type: ignore[no-any-return]
-        sa_column=Column(Integer, nullable=False, server_default="1"))
+        sa_column=Column(Integer, nullable=False, server_default="1")
+    )
 
 
 class Case(SQLModel, table=True):
@@ -131,9 +134,11 @@ class CaseMeasure(SQLModel, table=True):
     case_id: uuid.UUID = _case_id()
     description: str = _required(Text)
     service_code: str | None = Field(
-        default=None, sa_column=Column(String(16), ForeignKey("services.code")))
+        default=None, sa_column=Column(String(16), ForeignKey("services.code"))
+    )
     provider_id: uuid.UUID | None = Field(
-        default=None, sa_column=Column(Uuid, ForeignKey("providers.id")))
+        default=None, sa_column=Column(Uuid, ForeignKey("providers.id"))
+    )
     responsible: str = _required(Text)
     due_on: date = _required(Date)
     status: str = _required(String(16), server_default="planned")
@@ -149,10 +154,12 @@ class Referral(SQLModel, table=True):
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
     case_id: uuid.UUID = _case_id()
     measure_id: uuid.UUID | None = Field(
-        default=None, sa_column=Column(Uuid, ForeignKey("case_measures.id")))
+        default=None, sa_column=Column(Uuid, ForeignKey("case_measures.id"))
+    )
     provider_id: uuid.UUID = _required(Uuid, ForeignKey("providers.id"))
     service_code: str | None = Field(
-        default=None, sa_column=Column(String(16), ForeignKey("services.code")))
+        default=None, sa_column=Column(String(16), ForeignKey("services.code"))
+    )
     note: str | None = _optional(Text)
     status: str = _required(String(16), server_default="pending")
     decline_reason: str | None = _optional(Text)

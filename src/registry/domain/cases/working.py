@@ -23,9 +23,16 @@ CASE = queries.CASE
 _c = Case.__table__.c  # type: ignore[attr-defined]
 
 
-async def case_for_change(session: AsyncSession, caller: Caller, case_id: uuid.UUID,
-                      expected_version: int | None, today: date, *, manager: bool = False,
-                      open_only: bool = True) -> dict[str, Any]:
+async def case_for_change(
+    session: AsyncSession,
+    caller: Caller,
+    case_id: uuid.UUID,
+    expected_version: int | None,
+    today: date,
+    *,
+    manager: bool = False,
+    open_only: bool = True,
+) -> dict[str, Any]:
     """The case's row, locked: visible (else 404), the caller's to work (else 403), at
     ``expected_version`` (else 412) and not closed (else 409)."""
     rows = await queries.case_rows(session, caller, [case_id], today, lock=True)
@@ -43,19 +50,42 @@ async def case_for_change(session: AsyncSession, caller: Caller, case_id: uuid.U
     return current
 
 
-async def bump(session: AsyncSession, caller: Caller, current: dict[str, Any],
-                changes: dict[str, Any], changed: Iterable[str]) -> int:
+async def bump(
+    session: AsyncSession,
+    caller: Caller,
+    current: dict[str, Any],
+    changes: dict[str, Any],
+    changed: Iterable[str],
+) -> int:
     version = int(current["version"]) + 1
-    await session.execute(update(Case).where(_c.id == current["id"]).values(
-        **changes, version=version, updated_at=func.now()))
+    await session.execute(
+        update(Case)
+        .where(_c.id == current["id"])
+        .values(**changes, version=version, updated_at=func.now())
+    )
     await note_change(session, CASE, current["id"], version, changed, caller.principal.sub)
     return version
 
 
-async def note_transition(session: AsyncSession, caller: Caller, case_id: uuid.UUID,
-                           version: int, from_status: CaseStatus | None, to: CaseStatus,
-                           *, reason: str | None = None,
-                           details: dict[str, Any] | None = None) -> None:
-    await session.execute(insert(CaseTransition).values(
-        case_id=case_id, version=version, from_status=from_status, to_status=to,
-        reason=reason, details=details, actor=caller.principal.sub))
+async def note_transition(
+    session: AsyncSession,
+    caller: Caller,
+    case_id: uuid.UUID,
+    version: int,
+    from_status: CaseStatus | None,
+    to: CaseStatus,
+    *,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await session.execute(
+        insert(CaseTransition).values(
+            case_id=case_id,
+            version=version,
+            from_status=from_status,
+            to_status=to,
+            reason=reason,
+            details=details,
+            actor=caller.principal.sub,
+        )
+    )

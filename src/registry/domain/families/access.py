@@ -32,8 +32,9 @@ def visible_families(principal: Principal) -> ColumnElement[bool]:
             return _f.hromada_code == territory
         case Role.PROVIDER_STAFF if principal.provider_id:
             return _f.id.in_(
-                select(_access.family_id).where(_access.provider_id == principal.provider_id,
-                                                _access.revoked_at.is_(None))
+                select(_access.family_id).where(
+                    _access.provider_id == principal.provider_id, _access.revoked_at.is_(None)
+                )
             )
         case Role.INTEGRATION:
             return _within(territory) if territory else true()
@@ -44,8 +45,9 @@ def visible_families(principal: Principal) -> ColumnElement[bool]:
 def _within(territory: str) -> ColumnElement[bool]:
     # Codes are unique across levels, so one comparison per level finds the unit wherever it
     # sits: an oblast, a raion or a hromada.
-    return or_(_f.oblast_code == territory, _f.raion_code == territory,
-               _f.hromada_code == territory)
+    return or_(
+        _f.oblast_code == territory, _f.raion_code == territory, _f.hromada_code == territory
+    )
 
 
 def may_keep_families_in(principal: Principal, *territories: str | None) -> bool:

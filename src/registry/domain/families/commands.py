@@ -34,8 +34,18 @@ _NOT_FOUND = "No family with this id is within your reach."
 #: Family values stored as they are (consent and the address are handled on their own).
 _FAMILY_FIELDS = ("address_line", "phone", "categories", "factors")
 _PERSON_FIELDS = (
-    "last_name", "first_name", "patronymic", "birth_date", "sex", "relation", "rnokpp",
-    "rnokpp_refused", "unzr", "disability_group", "idp_certificate", "is_servicemember",
+    "last_name",
+    "first_name",
+    "patronymic",
+    "birth_date",
+    "sex",
+    "relation",
+    "rnokpp",
+    "rnokpp_refused",
+    "unzr",
+    "disability_group",
+    "idp_certificate",
+    "is_servicemember",
 )
 
 
@@ -61,8 +71,9 @@ async def create_family(
     errors.extend(_repeated_identifiers(members))
     address = None
     try:
-        address = await locate_address(session, family["hromada_code"],
-                                       family.get("settlement_code"))
+        address = await locate_address(
+            session, family["hromada_code"], family.get("settlement_code")
+        )
         await _require_reference_codes(session, family)
     except InvalidInput as error:
         errors.extend(error.errors)
@@ -73,19 +84,33 @@ async def create_family(
 
     family_id = uuid.uuid4()
     stored = _family_columns(address, family)
-    await session.execute(insert(Family).values(
-        id=family_id, created_by=caller.principal.sub, **stored))
-    await note_change(session, queries.FAMILY, family_id, 1, _changed_names(stored),
-                      caller.principal.sub)
+    await session.execute(
+        insert(Family).values(id=family_id, created_by=caller.principal.sub, **stored)
+    )
+    await note_change(
+        session, queries.FAMILY, family_id, 1, _changed_names(stored), caller.principal.sub
+    )
     person_ids = []
     for i, member in enumerate(members):
         assert member is not None  # invalid members were refused above
-        person_ids.append(await _insert_person(session, caller, family_id,
-                                               address["oblast_code"], member,
-                                               prefix=f"body.members.{i}."))
+        person_ids.append(
+            await _insert_person(
+                session,
+                caller,
+                family_id,
+                address["oblast_code"],
+                member,
+                prefix=f"body.members.{i}.",
+            )
+        )
     duplicates = await _similar_to(session, caller, person_ids, family_id)
-    await record(session, caller, "create_family", queries.FAMILY,
-                 [family_id, *person_ids, *{d["family_id"] for d in duplicates}])
+    await record(
+        session,
+        caller,
+        "create_family",
+        queries.FAMILY,
+        [family_id, *person_ids, *{d["family_id"] for d in duplicates}],
+    )
     (created,) = await queries.families_by_id(session, caller, [family_id])
     return {**created, "possible_duplicates": duplicates}
 
@@ -111,8 +136,12 @@ def _repeated_identifiers(members: Sequence[dict[str, Any] | None]) -> list[Fiel
             if number is None:
                 continue
             if number in first_seen:
-                errors.append(FieldError(f"body.members.{i}.{field}",
-                                         f"the same as members.{first_seen[number]}.{field}"))
+                errors.append(
+                    FieldError(
+                        f"body.members.{i}.{field}",
+                        f"the same as members.{first_seen[number]}.{field}",
+                    )
+                )
             else:
                 first_seen[number] = i
     return errors
@@ -133,31 +162,48 @@ async def update_family(
     family = clean_family(merged)
     for required in ("hromada_code",):
         if family.get(required) is None:
-            raise InvalidInput("A required field cannot be removed.",
-                               errors=[FieldError(f"body.{required}", "must not be null")])
-    address = {k: current[k] for k in ("oblast_code", "raion_code", "hromada_code",
-                                       "settlement_code")}
+            raise InvalidInput(
+                "A required field cannot be removed.",
+                errors=[FieldError(f"body.{required}", "must not be null")],
+            )
+    address = {
+        k: current[k] for k in ("oblast_code", "raion_code", "hromada_code", "settlement_code")
+    }
     if (family["hromada_code"], family.get("settlement_code")) != (
-            current["hromada_code"], current["settlement_code"]):
-        address = await locate_address(session, family["hromada_code"],
-                                       family.get("settlement_code"))
+        current["hromada_code"],
+        current["settlement_code"],
+    ):
+        address = await locate_address(
+            session, family["hromada_code"], family.get("settlement_code")
+        )
         if not may_keep_families_in(caller.principal, *_reach(address)):
             raise Forbidden("You may move a family only within your own territory.")
     await _require_reference_codes(session, family)
 
     stored = _family_columns(address, family)
-    before = {**{k: current[k] for k in address}, **{k: current[k] for k in _FAMILY_FIELDS},
-              **_consent_columns(current["consent"])}
+    before = {
+        **{k: current[k] for k in address},
+        **{k: current[k] for k in _FAMILY_FIELDS},
+        **_consent_columns(current["consent"]),
+    }
     changed = [name for name, value in stored.items() if before.get(name) != value]
     if changed:
         version = current["version"] + 1
         await session.execute(
-            update(Family).where(_f.id == family_id)
-            .values(**{name: stored[name] for name in changed}, version=version,
-                    updated_at=func.now()))
-        await note_change(session, queries.FAMILY, family_id, version,
-                          _changed_names({name: None for name in changed}),
-                          caller.principal.sub)
+            update(Family)
+            .where(_f.id == family_id)
+            .values(
+                **{name: stored[name] for name in changed}, version=version, updated_at=func.now()
+            )
+        )
+        await note_change(
+            session,
+            queries.FAMILY,
+            family_id,
+            version,
+            _changed_names({name: None for name in changed}),
+            caller.principal.sub,
+        )
     await record(session, caller, "update_family", queries.FAMILY, [family_id])
     (updated,) = await queries.families_by_id(session, caller, [family_id])
     return updated
@@ -174,23 +220,56 @@ async def archive_family(
     current = await _family_for_update(session, caller, family_id, expected_version)
     version = current["version"] + 1
     await session.execute(
-        update(Family).where(_f.id == family_id)
-        .values(status="archived", archive_reason=reason, archived_at=func.now(),
-                version=version, updated_at=func.now()))
-    await note_change(session, queries.FAMILY, family_id, version,
-                      ["status", "archive_reason", "archived_at"], caller.principal.sub)
+        update(Family)
+        .where(_f.id == family_id)
+        .values(
+            status="archived",
+            archive_reason=reason,
+            archived_at=func.now(),
+            version=version,
+            updated_at=func.now(),
+        )
+    )
+    await note_change(
+        session,
+        queries.FAMILY,
+        family_id,
+        version,
+        ["status", "archive_reason", "archived_at"],
+        caller.principal.sub,
+    )
     # An archived family has no current members: their identifiers are free for the family
     # they may be registered in next, and each membership ends with the family's reason.
-    ended = (await session.execute(
-        update(Person).where(_p.family_id == family_id, _p.status == "active")
-        .values(status="removed", removal_reason=f"family archived: {reason}",
-                removed_at=func.now(), version=_p.version + 1, updated_at=func.now())
-        .returning(_p.id, _p.version))).all()
+    ended = (
+        await session.execute(
+            update(Person)
+            .where(_p.family_id == family_id, _p.status == "active")
+            .values(
+                status="removed",
+                removal_reason=f"family archived: {reason}",
+                removed_at=func.now(),
+                version=_p.version + 1,
+                updated_at=func.now(),
+            )
+            .returning(_p.id, _p.version)
+        )
+    ).all()
     for person_id, person_version in ended:
-        await note_change(session, PERSON, person_id, person_version,
-                          ["status", "removal_reason", "removed_at"], caller.principal.sub)
-    await record(session, caller, "archive_family", queries.FAMILY,
-                 [family_id, *(person_id for person_id, _ in ended)])
+        await note_change(
+            session,
+            PERSON,
+            person_id,
+            person_version,
+            ["status", "removal_reason", "removed_at"],
+            caller.principal.sub,
+        )
+    await record(
+        session,
+        caller,
+        "archive_family",
+        queries.FAMILY,
+        [family_id, *(person_id for person_id, _ in ended)],
+    )
     (archived,) = await queries.families_by_id(session, caller, [family_id])
     return archived
 
@@ -200,19 +279,26 @@ async def _family_for_update(
 ) -> dict[str, Any]:
     """The family's row, locked: visible (else 404), the caller's to change (else 403),
     at ``expected_version`` (else 412) and active (else 409)."""
-    row = (await session.execute(
-        select(*queries.FAMILY_COLUMNS)
-        .where(_f.id == family_id, visible_families(caller.principal))
-        .with_for_update()
-    )).mappings().first()
+    row = (
+        (
+            await session.execute(
+                select(*queries.FAMILY_COLUMNS)
+                .where(_f.id == family_id, visible_families(caller.principal))
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(_NOT_FOUND)
     family = queries.family_values(row)
     if not may_keep_families_in(caller.principal, *_reach(family)):
         raise Forbidden("You may change families only within your own territory.")
     if expected_version is not None:
-        await require_current(session, queries.FAMILY, family_id, family["version"],
-                              expected_version)
+        await require_current(
+            session, queries.FAMILY, family_id, family["version"], expected_version
+        )
     if family["status"] != "active":
         raise Conflict("The family is archived; an archived family cannot be changed.")
     return family
@@ -225,24 +311,31 @@ def _merge_consent(current: dict[str, Any] | None, patch: dict[str, Any] | None)
     merged = {**(current or {}), **patch}
     missing = [name for name in ("given_at", "given_by", "scope") if merged.get(name) is None]
     if missing:
-        raise InvalidInput("Consent needs when, by whom and for what.",
-                           errors=[FieldError(f"body.consent.{name}", "is required")
-                                   for name in missing])
+        raise InvalidInput(
+            "Consent needs when, by whom and for what.",
+            errors=[FieldError(f"body.consent.{name}", "is required") for name in missing],
+        )
     return merged
 
 
 def _family_columns(address: dict[str, Any], family: dict[str, Any]) -> dict[str, Any]:
     """The family's stored columns: its address codes, own fields and consent."""
-    return {**address, **{k: family.get(k) for k in _FAMILY_FIELDS},
-            "categories": family.get("categories") or [], "factors": family.get("factors") or [],
-            **_consent_columns(family.get("consent"))}
+    return {
+        **address,
+        **{k: family.get(k) for k in _FAMILY_FIELDS},
+        "categories": family.get("categories") or [],
+        "factors": family.get("factors") or [],
+        **_consent_columns(family.get("consent")),
+    }
 
 
 def _consent_columns(consent: dict[str, Any] | None) -> dict[str, Any]:
     consent = consent or {}
-    return {"consent_given_at": consent.get("given_at"),
-            "consent_given_by": consent.get("given_by"),
-            "consent_scope": consent.get("scope")}
+    return {
+        "consent_given_at": consent.get("given_at"),
+        "consent_given_by": consent.get("given_by"),
+        "consent_scope": consent.get("scope"),
+    }
 
 
 def _changed_names(columns: Iterable[str]) -> list[str]:
@@ -261,8 +354,13 @@ async def _require_reference_codes(session: AsyncSession, family: dict[str, Any]
         if not codes:
             continue
         table = model.__table__  # type: ignore[union-attr]
-        known = set((await session.execute(
-            select(table.c.code).where(table.c.code.in_(codes), table.c.active))).scalars())
+        known = set(
+            (
+                await session.execute(
+                    select(table.c.code).where(table.c.code.in_(codes), table.c.active)
+                )
+            ).scalars()
+        )
         unknown = [code for code in codes if code not in known]
         if unknown:
             errors.append(FieldError(f"body.{field}", "unknown codes: " + ", ".join(unknown)))
@@ -280,8 +378,13 @@ async def add_member(
     person = clean_person(values, today=_today())
     person_id = await _insert_person(session, caller, family_id, family["oblast_code"], person)
     duplicates = await _similar_to(session, caller, [person_id], family_id)
-    await record(session, caller, "add_member", PERSON,
-                 [person_id, family_id, *{d["family_id"] for d in duplicates}])
+    await record(
+        session,
+        caller,
+        "add_member",
+        PERSON,
+        [person_id, family_id, *{d["family_id"] for d in duplicates}],
+    )
     return {**await _person(session, caller, person_id), "possible_duplicates": duplicates}
 
 
@@ -296,11 +399,20 @@ async def update_member(
     """Apply a JSON merge patch to a member."""
     current = await _member_for_update(session, caller, family_id, person_id, expected_version)
     merged = {**{k: current[k] for k in _PERSON_FIELDS}, **patch}
-    for required in ("last_name", "first_name", "birth_date", "sex", "relation",
-                     "rnokpp_refused", "is_servicemember"):
+    for required in (
+        "last_name",
+        "first_name",
+        "birth_date",
+        "sex",
+        "relation",
+        "rnokpp_refused",
+        "is_servicemember",
+    ):
         if merged.get(required) is None:
-            raise InvalidInput("A required field cannot be removed.",
-                               errors=[FieldError(f"body.{required}", "must not be null")])
+            raise InvalidInput(
+                "A required field cannot be removed.",
+                errors=[FieldError(f"body.{required}", "must not be null")],
+            )
     person = clean_person(merged, today=_today())
     stored = {k: person.get(k) for k in (*_PERSON_FIELDS, "name_key", "latin_key")}
     changed = [name for name in _PERSON_FIELDS if stored[name] != current[name]]
@@ -310,8 +422,10 @@ async def update_member(
         try:
             async with session.begin_nested():
                 await session.execute(
-                    update(Person).where(_p.id == person_id)
-                    .values(**stored, version=version, updated_at=func.now()))
+                    update(Person)
+                    .where(_p.id == person_id)
+                    .values(**stored, version=version, updated_at=func.now())
+                )
         except IntegrityError as error:
             await _lost_race(session, caller, person, error, person_id=person_id)
         await note_change(session, PERSON, person_id, version, changed, caller.principal.sub)
@@ -331,11 +445,24 @@ async def remove_member(
     current = await _member_for_update(session, caller, family_id, person_id, expected_version)
     version = current["version"] + 1
     await session.execute(
-        update(Person).where(_p.id == person_id)
-        .values(status="removed", removal_reason=reason, removed_at=func.now(),
-                version=version, updated_at=func.now()))
-    await note_change(session, PERSON, person_id, version,
-                      ["status", "removal_reason", "removed_at"], caller.principal.sub)
+        update(Person)
+        .where(_p.id == person_id)
+        .values(
+            status="removed",
+            removal_reason=reason,
+            removed_at=func.now(),
+            version=version,
+            updated_at=func.now(),
+        )
+    )
+    await note_change(
+        session,
+        PERSON,
+        person_id,
+        version,
+        ["status", "removal_reason", "removed_at"],
+        caller.principal.sub,
+    )
     await record(session, caller, "remove_member", PERSON, [person_id, family_id])
     return await _person(session, caller, person_id)
 
@@ -348,10 +475,17 @@ async def _member_for_update(
     expected_version: int | None,
 ) -> dict[str, Any]:
     await _family_for_update(session, caller, family_id, None)
-    row = (await session.execute(
-        select(*queries.PERSON_COLUMNS)
-        .where(_p.id == person_id, _p.family_id == family_id).with_for_update()
-    )).mappings().first()
+    row = (
+        (
+            await session.execute(
+                select(*queries.PERSON_COLUMNS)
+                .where(_p.id == person_id, _p.family_id == family_id)
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound("No member with this id is within your reach.")
     if expected_version is not None:
@@ -377,13 +511,21 @@ async def _insert_person(
     values["is_servicemember"] = bool(values["is_servicemember"])
     try:
         async with session.begin_nested():
-            await session.execute(insert(Person).values(
-                id=person_id, family_id=family_id, oblast_code=oblast_code, **values))
+            await session.execute(
+                insert(Person).values(
+                    id=person_id, family_id=family_id, oblast_code=oblast_code, **values
+                )
+            )
     except IntegrityError as error:
         await _lost_race(session, caller, person, error, prefix=prefix)
-    await note_change(session, PERSON, person_id, 1,
-                      [k for k, v in values.items() if v is not None and k in _PERSON_FIELDS],
-                      caller.principal.sub)
+    await note_change(
+        session,
+        PERSON,
+        person_id,
+        1,
+        [k for k, v in values.items() if v is not None and k in _PERSON_FIELDS],
+        caller.principal.sub,
+    )
     return person_id
 
 
@@ -401,21 +543,31 @@ async def _refuse_known_identifiers(
         number = person.get(field)
         if number is None:
             continue
-        statement = (select(_p.family_id).join(Family, _f.id == _p.family_id)
-                     .where(_p[field] == number, _p.status == "active"))
+        statement = (
+            select(_p.family_id)
+            .join(Family, _f.id == _p.family_id)
+            .where(_p[field] == number, _p.status == "active")
+        )
         if person_id is not None:
             statement = statement.where(_p.id != person_id)
         holder = await session.scalar(statement)
         if holder is None:
             continue
         visible = await session.scalar(
-            select(_f.id).where(_f.id == holder, visible_families(caller.principal)))
+            select(_f.id).where(_f.id == holder, visible_families(caller.principal))
+        )
         errors = [FieldError(f"{prefix}{field}", "already registered for another person")]
         if visible is not None:
-            raise Conflict("A person with this identifier is already registered.",
-                           errors=errors, extensions={"existing_family_id": str(visible)})
-        raise Conflict("A person with this identifier is already registered outside your "
-                       "reach; contact the registry's administrators.", errors=errors)
+            raise Conflict(
+                "A person with this identifier is already registered.",
+                errors=errors,
+                extensions={"existing_family_id": str(visible)},
+            )
+        raise Conflict(
+            "A person with this identifier is already registered outside your "
+            "reach; contact the registry's administrators.",
+            errors=errors,
+        )
 
 
 async def _lost_race(
@@ -435,24 +587,37 @@ async def _lost_race(
         raise error
     await _refuse_known_identifiers(session, caller, person, person_id=person_id, prefix=prefix)
     field = constraint.removeprefix("uq_persons_")
-    raise Conflict("A person with this identifier is already registered.",
-                   errors=[FieldError(f"{prefix}{field}", "already registered")])
+    raise Conflict(
+        "A person with this identifier is already registered.",
+        errors=[FieldError(f"{prefix}{field}", "already registered")],
+    )
 
 
 async def _similar_to(
-    session: AsyncSession, caller: Caller, person_ids: Sequence[uuid.UUID],
+    session: AsyncSession,
+    caller: Caller,
+    person_ids: Sequence[uuid.UUID],
     family_id: uuid.UUID,
 ) -> list[dict[str, Any]]:
     if not person_ids:
         return []
-    rows = (await session.execute(
-        select(_p.id, _p.name_key, _p.birth_date).where(_p.id.in_(person_ids)))).all()
+    rows = (
+        await session.execute(
+            select(_p.id, _p.name_key, _p.birth_date).where(_p.id.in_(person_ids))
+        )
+    ).all()
     return await queries.find_similar_persons(
-        session, caller, [(row.id, row.name_key, row.birth_date) for row in rows],
-        exclude_family=family_id)
+        session,
+        caller,
+        [(row.id, row.name_key, row.birth_date) for row in rows],
+        exclude_family=family_id,
+    )
 
 
 async def _person(session: AsyncSession, caller: Caller, person_id: uuid.UUID) -> dict[str, Any]:
-    row = (await session.execute(
-        select(*queries.PERSON_COLUMNS).where(_p.id == person_id))).mappings().one()
+    row = (
+        (await session.execute(select(*queries.PERSON_COLUMNS).where(_p.id == person_id)))
+        .mappings()
+        .one()
+    )
     return queries.render_person(row, identifier_view(caller.principal))

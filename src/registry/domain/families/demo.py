@@ -42,50 +42,226 @@ _hf = HardshipFactor.__table__.c  # type: ignore[attr-defined]
 
 #: Surnames in the masculine form; :func:`feminine_surname` gives the feminine one.
 SURNAMES = (
-    "Шевченко", "Коваленко", "Бондаренко", "Ткаченко", "Кравченко", "Олійник", "Шевчук",
-    "Коваль", "Поліщук", "Бондар", "Ткачук", "Мельник", "Марченко", "Руденко", "Савченко",
-    "Петренко", "Клименко", "Павленко", "Кравчук", "Кузьменко", "Мороз", "Лисенко", "Гуменюк",
-    "Романюк", "Савчук", "Мельничук", "Ковальчук", "Левченко", "Карпенко", "Литвиненко",
-    "Юрченко", "Гаврилюк", "Остапчук", "Микитюк", "Дячук", "Ярошенко", "Гончаренко",
-    "Федоренко", "Назаренко", "Шаповал", "Пономаренко", "Білоус", "Сидоренко", "Демченко",
-    "Тимошенко", "Приходько", "Костенко", "Волошин", "Головко", "Гнатюк", "Кушнір",
-    "Ковальський", "Вишневський", "Савицький", "Заболотний", "Білий", "Чорний", "Яворський",
-    "Стельмах", "Бойко", "Кучер", "Захарчук", "Гордієнко", "Мазур", "Гребенюк", "Паламарчук",
-    "Климчук", "Дорошенко", "Сорока", "Вовк", "Зайченко", "Нестеренко", "Прокоп'юк",
-    "Дем'яненко", "Лук'яненко", "Мар'янчук", "Григор'єв", "Ільїн", "Кириленко", "Гайдамака",
-    "Самойленко", "Яковенко", "Максименко", "Грицай", "Семенюк", "Коцюбинський", "Тарасюк",
-    "Хоменко", "Сидорук", "Задорожний", "Кулик", "Іваненко", "Осадчий", "Рибак", "Ющенко",
-    "Вакуленко", "Гуцал", "Дмитрук", "Франчук", "Кравець", "Пасічник", "Стасюк",
+    "Шевченко",
+    "Коваленко",
+    "Бондаренко",
+    "Ткаченко",
+    "Кравченко",
+    "Олійник",
+    "Шевчук",
+    "Коваль",
+    "Поліщук",
+    "Бондар",
+    "Ткачук",
+    "Мельник",
+    "Марченко",
+    "Руденко",
+    "Савченко",
+    "Петренко",
+    "Клименко",
+    "Павленко",
+    "Кравчук",
+    "Кузьменко",
+    "Мороз",
+    "Лисенко",
+    "Гуменюк",
+    "Романюк",
+    "Савчук",
+    "Мельничук",
+    "Ковальчук",
+    "Левченко",
+    "Карпенко",
+    "Литвиненко",
+    "Юрченко",
+    "Гаврилюк",
+    "Остапчук",
+    "Микитюк",
+    "Дячук",
+    "Ярошенко",
+    "Гончаренко",
+    "Федоренко",
+    "Назаренко",
+    "Шаповал",
+    "Пономаренко",
+    "Білоус",
+    "Сидоренко",
+    "Демченко",
+    "Тимошенко",
+    "Приходько",
+    "Костенко",
+    "Волошин",
+    "Головко",
+    "Гнатюк",
+    "Кушнір",
+    "Ковальський",
+    "Вишневський",
+    "Савицький",
+    "Заболотний",
+    "Білий",
+    "Чорний",
+    "Яворський",
+    "Стельмах",
+    "Бойко",
+    "Кучер",
+    "Захарчук",
+    "Гордієнко",
+    "Мазур",
+    "Гребенюк",
+    "Паламарчук",
+    "Климчук",
+    "Дорошенко",
+    "Сорока",
+    "Вовк",
+    "Зайченко",
+    "Нестеренко",
+    "Прокоп'юк",
+    "Дем'яненко",
+    "Лук'яненко",
+    "Мар'янчук",
+    "Григор'єв",
+    "Ільїн",
+    "Кириленко",
+    "Гайдамака",
+    "Самойленко",
+    "Яковенко",
+    "Максименко",
+    "Грицай",
+    "Семенюк",
+    "Коцюбинський",
+    "Тарасюк",
+    "Хоменко",
+    "Сидорук",
+    "Задорожний",
+    "Кулик",
+    "Іваненко",
+    "Осадчий",
+    "Рибак",
+    "Ющенко",
+    "Вакуленко",
+    "Гуцал",
+    "Дмитрук",
+    "Франчук",
+    "Кравець",
+    "Пасічник",
+    "Стасюк",
 )
 
 # First names with the generations that use them: o(ld) born before 1965, m(iddle)
 # 1965–1994, y(oung) from 1995.
 MALE_NAMES = (
-    ("Олександр", "omy"), ("Андрій", "omy"), ("Іван", "omy"), ("Петро", "om"),
-    ("Сергій", "om"), ("Олексій", "omy"), ("Микола", "om"), ("Ілля", "my"), ("Григорій", "o"),
-    ("Яків", "o"), ("Лука", "y"), ("Юрій", "om"), ("Володимир", "om"), ("Василь", "om"),
-    ("Дмитро", "my"), ("Михайло", "omy"), ("Богдан", "my"), ("Тарас", "my"), ("Остап", "my"),
-    ("Ярослав", "my"), ("Віктор", "om"), ("Олег", "m"), ("Ігор", "m"), ("Роман", "my"),
-    ("Максим", "my"), ("Артем", "my"), ("Денис", "m"), ("Павло", "omy"), ("Степан", "oy"),
-    ("Віталій", "m"), ("Анатолій", "o"), ("Євген", "om"), ("Валерій", "om"), ("Геннадій", "o"),
-    ("Руслан", "m"), ("Назар", "y"), ("Матвій", "y"), ("Данило", "y"), ("Кирило", "y"),
-    ("Захар", "y"), ("Тимофій", "y"), ("Орест", "m"), ("Святослав", "my"), ("Федір", "o"),
-    ("Костянтин", "om"), ("Леонід", "o"), ("Борис", "o"), ("Антон", "my"), ("Арсеній", "y"),
-    ("Дем'ян", "y"), ("Марко", "y"), ("Давид", "y"), ("Устим", "y"), ("Олесь", "m"),
-    ("Мирослав", "om"), ("Зеновій", "o"), ("Лев", "y"),
+    ("Олександр", "omy"),
+    ("Андрій", "omy"),
+    ("Іван", "omy"),
+    ("Петро", "om"),
+    ("Сергій", "om"),
+    ("Олексій", "omy"),
+    ("Микола", "om"),
+    ("Ілля", "my"),
+    ("Григорій", "o"),
+    ("Яків", "o"),
+    ("Лука", "y"),
+    ("Юрій", "om"),
+    ("Володимир", "om"),
+    ("Василь", "om"),
+    ("Дмитро", "my"),
+    ("Михайло", "omy"),
+    ("Богдан", "my"),
+    ("Тарас", "my"),
+    ("Остап", "my"),
+    ("Ярослав", "my"),
+    ("Віктор", "om"),
+    ("Олег", "m"),
+    ("Ігор", "m"),
+    ("Роман", "my"),
+    ("Максим", "my"),
+    ("Артем", "my"),
+    ("Денис", "m"),
+    ("Павло", "omy"),
+    ("Степан", "oy"),
+    ("Віталій", "m"),
+    ("Анатолій", "o"),
+    ("Євген", "om"),
+    ("Валерій", "om"),
+    ("Геннадій", "o"),
+    ("Руслан", "m"),
+    ("Назар", "y"),
+    ("Матвій", "y"),
+    ("Данило", "y"),
+    ("Кирило", "y"),
+    ("Захар", "y"),
+    ("Тимофій", "y"),
+    ("Орест", "m"),
+    ("Святослав", "my"),
+    ("Федір", "o"),
+    ("Костянтин", "om"),
+    ("Леонід", "o"),
+    ("Борис", "o"),
+    ("Антон", "my"),
+    ("Арсеній", "y"),
+    ("Дем'ян", "y"),
+    ("Марко", "y"),
+    ("Давид", "y"),
+    ("Устим", "y"),
+    ("Олесь", "m"),
+    ("Мирослав", "om"),
+    ("Зеновій", "o"),
+    ("Лев", "y"),
 )
 FEMALE_NAMES = (
-    ("Олена", "om"), ("Наталія", "om"), ("Тетяна", "om"), ("Ірина", "m"), ("Світлана", "om"),
-    ("Оксана", "m"), ("Марія", "omy"), ("Ганна", "oy"), ("Людмила", "o"), ("Галина", "o"),
-    ("Юлія", "my"), ("Катерина", "my"), ("Ольга", "om"), ("Віра", "o"), ("Надія", "o"),
-    ("Любов", "o"), ("Валентина", "o"), ("Лариса", "om"), ("Алла", "m"), ("Інна", "m"),
-    ("Вікторія", "my"), ("Анастасія", "my"), ("Дарина", "y"), ("Софія", "y"), ("Соломія", "y"),
-    ("Мар'яна", "my"), ("Євгенія", "om"), ("Христина", "my"), ("Зоряна", "my"),
-    ("Богдана", "y"), ("Ярослава", "my"), ("Мирослава", "y"), ("Уляна", "my"), ("Оляна", "m"),
-    ("Леся", "m"), ("Лілія", "m"), ("Антоніна", "o"), ("Зінаїда", "o"), ("Ніна", "o"),
-    ("Раїса", "o"), ("Тамара", "o"), ("Олександра", "my"), ("Аліна", "my"), ("Діана", "y"),
-    ("Ангеліна", "y"), ("Поліна", "y"), ("Вероніка", "y"), ("Злата", "y"), ("Емілія", "y"),
-    ("Василина", "y"), ("Єлизавета", "y"), ("Стефанія", "y"), ("Орися", "m"), ("Ангела", "m"),
+    ("Олена", "om"),
+    ("Наталія", "om"),
+    ("Тетяна", "om"),
+    ("Ірина", "m"),
+    ("Світлана", "om"),
+    ("Оксана", "m"),
+    ("Марія", "omy"),
+    ("Ганна", "oy"),
+    ("Людмила", "o"),
+    ("Галина", "o"),
+    ("Юлія", "my"),
+    ("Катерина", "my"),
+    ("Ольга", "om"),
+    ("Віра", "o"),
+    ("Надія", "o"),
+    ("Любов", "o"),
+    ("Валентина", "o"),
+    ("Лариса", "om"),
+    ("Алла", "m"),
+    ("Інна", "m"),
+    ("Вікторія", "my"),
+    ("Анастасія", "my"),
+    ("Дарина", "y"),
+    ("Софія", "y"),
+    ("Соломія", "y"),
+    ("Мар'яна", "my"),
+    ("Євгенія", "om"),
+    ("Христина", "my"),
+    ("Зоряна", "my"),
+    ("Богдана", "y"),
+    ("Ярослава", "my"),
+    ("Мирослава", "y"),
+    ("Уляна", "my"),
+    ("Оляна", "m"),
+    ("Леся", "m"),
+    ("Лілія", "m"),
+    ("Антоніна", "o"),
+    ("Зінаїда", "o"),
+    ("Ніна", "o"),
+    ("Раїса", "o"),
+    ("Тамара", "o"),
+    ("Олександра", "my"),
+    ("Аліна", "my"),
+    ("Діана", "y"),
+    ("Ангеліна", "y"),
+    ("Поліна", "y"),
+    ("Вероніка", "y"),
+    ("Злата", "y"),
+    ("Емілія", "y"),
+    ("Василина", "y"),
+    ("Єлизавета", "y"),
+    ("Стефанія", "y"),
+    ("Орися", "m"),
+    ("Ангела", "m"),
 )
 
 #: Patronymics the regular endings do not give: (masculine, feminine).
@@ -140,30 +316,77 @@ def _surname(masculine: str, sex: str) -> str:
 #: The biggest city of each oblast the seed uses (its centre, or the acting one), by the
 #: oblast's 2-digit KATOTTG prefix: their hromadas get many more families.
 REGIONAL_CITIES = {
-    "05": "Вінниця", "07": "Луцьк", "12": "Дніпро", "14": "Краматорськ", "18": "Житомир",
-    "21": "Ужгород", "23": "Запоріжжя", "26": "Івано-Франківськ", "32": "Біла Церква",
-    "35": "Кропивницький", "46": "Львів", "48": "Миколаїв", "51": "Одеса", "53": "Полтава",
-    "56": "Рівне", "59": "Суми", "61": "Тернопіль", "63": "Харків", "65": "Херсон",
-    "68": "Хмельницький", "71": "Черкаси", "73": "Чернівці", "74": "Чернігів",
+    "05": "Вінниця",
+    "07": "Луцьк",
+    "12": "Дніпро",
+    "14": "Краматорськ",
+    "18": "Житомир",
+    "21": "Ужгород",
+    "23": "Запоріжжя",
+    "26": "Івано-Франківськ",
+    "32": "Біла Церква",
+    "35": "Кропивницький",
+    "46": "Львів",
+    "48": "Миколаїв",
+    "51": "Одеса",
+    "53": "Полтава",
+    "56": "Рівне",
+    "59": "Суми",
+    "61": "Тернопіль",
+    "63": "Харків",
+    "65": "Херсон",
+    "68": "Хмельницький",
+    "71": "Черкаси",
+    "73": "Чернівці",
+    "74": "Чернігів",
 }
 #: Crimea and Luhansk oblast: occupied, so no family registered there.
 _SKIPPED_OBLASTS = ("01", "44")
 _WEIGHT_REGIONAL_CITY, _WEIGHT_CITY, _WEIGHT_OTHER = 40, 4, 1
 
 STREETS = (
-    "вул. Шевченка", "вул. Івана Франка", "вул. Лесі Українки", "вул. Грушевського",
-    "вул. Соборна", "вул. Незалежності", "вул. Миру", "вул. Садова", "вул. Центральна",
-    "вул. Зелена", "вул. Шкільна", "вул. Польова", "вул. Калинова", "вул. Вишнева",
-    "вул. Героїв Майдану", "вул. Богдана Хмельницького", "вул. Котляревського",
-    "вул. Григорія Сковороди", "вул. Січових Стрільців", "вул. Михайла Коцюбинського",
-    "просп. Свободи", "пров. Тихий", "вул. Молодіжна", "вул. Лугова", "вул. Обʼїзна",
+    "вул. Шевченка",
+    "вул. Івана Франка",
+    "вул. Лесі Українки",
+    "вул. Грушевського",
+    "вул. Соборна",
+    "вул. Незалежності",
+    "вул. Миру",
+    "вул. Садова",
+    "вул. Центральна",
+    "вул. Зелена",
+    "вул. Шкільна",
+    "вул. Польова",
+    "вул. Калинова",
+    "вул. Вишнева",
+    "вул. Героїв Майдану",
+    "вул. Богдана Хмельницького",
+    "вул. Котляревського",
+    "вул. Григорія Сковороди",
+    "вул. Січових Стрільців",
+    "вул. Михайла Коцюбинського",
+    "просп. Свободи",
+    "пров. Тихий",
+    "вул. Молодіжна",
+    "вул. Лугова",
+    "вул. Обʼїзна",
 )
 KYIV_STREETS = (
-    "вул. Хрещатик", "вул. Велика Васильківська", "просп. Берестейський",
-    "просп. Миколи Бажана", "вул. Драгоманова", "просп. Оболонський", "вул. Антоновича",
-    "вул. Січових Стрільців", "просп. Голосіївський", "вул. Лукʼянівська",
-    "бульв. Лесі Українки", "вул. Мирослава Поповича", "просп. Академіка Глушкова",
-    "вул. Електриків", "вул. Райдужна",
+    "вул. Хрещатик",
+    "вул. Велика Васильківська",
+    "просп. Берестейський",
+    "просп. Миколи Бажана",
+    "вул. Драгоманова",
+    "просп. Оболонський",
+    "вул. Антоновича",
+    "вул. Січових Стрільців",
+    "просп. Голосіївський",
+    "вул. Лукʼянівська",
+    "бульв. Лесі Українки",
+    "вул. Мирослава Поповича",
+    "просп. Академіка Глушкова",
+    "вул. Електриків",
+    "вул. Райдужна",
 )
 _MOBILE_CODES = ("50", "63", "66", "67", "68", "73", "93", "95", "96", "97", "98", "99")
 _CONSENT_SCOPE = ["registry", "social_accompaniment"]
@@ -211,13 +434,15 @@ class _Household:
 
 
 async def seed_demo_families(
-    session: AsyncSession, *, families: int = 3000, seed: int = 20261123,
+    session: AsyncSession,
+    *,
+    families: int = 3000,
+    seed: int = 20261123,
     today: date | None = None,
 ) -> int:
     """Insert ``families`` demo families with their members; return how many were inserted
     (0 when demo families are already there). Only executes and flushes."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                          {"key": _LOCK_KEY})
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _LOCK_KEY})
     if await session.scalar(select(exists().where(_f.created_by == DEMO_ACTOR))):
         return 0
     generator = _Generator(
@@ -226,9 +451,15 @@ async def seed_demo_families(
         hromadas=await _hromadas(session),
         categories=set((await session.scalars(select(_rc.code).where(_rc.active))).all()),
         factors=set((await session.scalars(select(_hf.code).where(_hf.active))).all()),
-        taken=set((await session.scalars(
-            select(_p.rnokpp).where(_p.status == "active", _p.rnokpp.is_not(None)).union_all(
-                select(_p.unzr).where(_p.status == "active", _p.unzr.is_not(None))))).all()),
+        taken=set(
+            (
+                await session.scalars(
+                    select(_p.rnokpp)
+                    .where(_p.status == "active", _p.rnokpp.is_not(None))
+                    .union_all(select(_p.unzr).where(_p.status == "active", _p.unzr.is_not(None)))
+                )
+            ).all()
+        ),
     )
     family_rows: list[dict[str, Any]] = []
     person_rows: list[dict[str, Any]] = []
@@ -240,15 +471,17 @@ async def seed_demo_families(
         for start in range(0, len(rows), _CHUNK):
             # Core executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues");
             # compiling a 1000-row VALUES clause per chunk took most of the run.
-            await session.execute(insert(table), rows[start:start + _CHUNK])
+            await session.execute(insert(table), rows[start : start + _CHUNK])
     await session.flush()
     return families
 
 
 async def _hromadas(session: AsyncSession) -> list[tuple[_Hromada, int]]:
     """Kyiv first, then every hromada outside the skipped oblasts, with its weight."""
-    rows = (await session.execute(text(
-        """
+    rows = (
+        await session.execute(
+            text(
+                """
         SELECT h.code, h.parent_code AS raion_code, r.parent_code AS oblast_code,
                s.code AS settlement_code, s.category AS settlement_category,
                s.name AS settlement_name
@@ -257,14 +490,18 @@ async def _hromadas(session: AsyncSession) -> list[tuple[_Hromada, int]]:
         LEFT JOIN territories s ON s.parent_code = h.code
         WHERE h.category = 'H'
         ORDER BY h.code, s.category <> 'M', s.code
-        """))).all()
+        """
+            )
+        )
+    ).all()
     settlements: dict[str, tuple[str, str, list[str], list[str]]] = {}
     regional: set[str] = set()
     for row in rows:
         if row.code[2:4] in _SKIPPED_OBLASTS:
             continue
         _, _, cities, others = settlements.setdefault(
-            row.code, (row.oblast_code, row.raion_code, [], []))
+            row.code, (row.oblast_code, row.raion_code, [], [])
+        )
         if row.settlement_code is None:
             continue
         if row.settlement_category == "M":
@@ -277,8 +514,9 @@ async def _hromadas(session: AsyncSession) -> list[tuple[_Hromada, int]]:
             others.append(row.settlement_code)
     weighted = []
     for code, (oblast, raion, cities, others) in settlements.items():
-        weight = (_WEIGHT_REGIONAL_CITY if code in regional
-                  else _WEIGHT_CITY if cities else _WEIGHT_OTHER)
+        weight = (
+            _WEIGHT_REGIONAL_CITY if code in regional else _WEIGHT_CITY if cities else _WEIGHT_OTHER
+        )
         weighted.append((_Hromada(code, oblast, raion, tuple(cities), tuple(others)), weight))
     if not weighted:
         raise LookupError("no hromadas: import the KATOTTG codifier first (registry migrate)")
@@ -286,9 +524,16 @@ async def _hromadas(session: AsyncSession) -> list[tuple[_Hromada, int]]:
 
 
 class _Generator:
-    def __init__(self, rng: random.Random, today: date, *,
-                 hromadas: list[tuple[_Hromada, int]], categories: set[str],
-                 factors: set[str], taken: set[str]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        today: date,
+        *,
+        hromadas: list[tuple[_Hromada, int]],
+        categories: set[str],
+        factors: set[str],
+        taken: set[str],
+    ) -> None:
         self.rng = rng
         self.today = today
         self.kyiv = _Hromada(KYIV, KYIV, None)
@@ -301,8 +546,7 @@ class _Generator:
         self.female = [clean_name_part(name) for name, _ in FEMALE_NAMES]
         self.surnames = [clean_name_part(name) for name in SURNAMES]
         self.names_by_generation = {
-            (sex, generation): [clean_name_part(name) for name, used in names
-                                if generation in used]
+            (sex, generation): [clean_name_part(name) for name, used in names if generation in used]
             for sex, names in (("male", MALE_NAMES), ("female", FEMALE_NAMES))
             for generation in "omy"
         }
@@ -311,8 +555,11 @@ class _Generator:
 
     def family(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rng = self.rng
-        hromada = (self.kyiv if rng.random() < KYIV_SHARE else
-                   rng.choices(self.hromadas, cum_weights=self.cumulative_weights)[0])
+        hromada = (
+            self.kyiv
+            if rng.random() < KYIV_SHARE
+            else rng.choices(self.hromadas, cum_weights=self.cumulative_weights)[0]
+        )
         household = self._household()
         idp = rng.random() < (0.3 if household.kind != "elderly" else 0.15)
         categories, factors = self._circumstances(household, idp)
@@ -321,7 +568,9 @@ class _Generator:
         consent = rng.random() < 0.85
         given_at = datetime.combine(
             self.today - timedelta(days=rng.randint(1, 900)),
-            time(rng.randint(6, 15), rng.randrange(60)), tzinfo=UTC)
+            time(rng.randint(6, 15), rng.randrange(60)),
+            tzinfo=UTC,
+        )
         family = {
             "id": family_id,
             "oblast_code": hromada.oblast_code,
@@ -337,8 +586,10 @@ class _Generator:
             "consent_scope": _CONSENT_SCOPE if consent else None,
             "created_by": DEMO_ACTOR,
         }
-        persons = [self._person_row(member, family_id, hromada.oblast_code, idp)
-                   for member in household.members]
+        persons = [
+            self._person_row(member, family_id, hromada.oblast_code, idp)
+            for member in household.members
+        ]
         return family, persons
 
     def _household(self) -> _Household:
@@ -359,11 +610,13 @@ class _Generator:
 
     def _couple_with_children(self, household: _Household) -> None:
         husband, wife = self._couple(household, ages=(22, 55))
-        self._children(household, husband.first_name, husband.last_name, wife.birth_date,
-                       most=4, least=1)
+        self._children(
+            household, husband.first_name, husband.last_name, wife.birth_date, most=4, least=1
+        )
 
-    def _couple(self, household: _Household, ages: tuple[int, int] = (20, 70)
-                ) -> tuple[_Member, _Member]:
+    def _couple(
+        self, household: _Household, ages: tuple[int, int] = (20, 70)
+    ) -> tuple[_Member, _Member]:
         rng = self.rng
         surname = rng.choice(self.surnames)
         husband_age = rng.randint(*ages)
@@ -382,8 +635,9 @@ class _Generator:
         parent.relation = "head"
         household.members.append(parent)
         father = parent.first_name if sex == "male" else self.rng.choice(self.male)
-        self._children(household, father, self._masculine(parent), parent.birth_date,
-                       most=3, least=1)
+        self._children(
+            household, father, self._masculine(parent), parent.birth_date, most=3, least=1
+        )
 
     def _single(self, household: _Household) -> None:
         sex = self.rng.choice(("male", "female"))
@@ -407,18 +661,23 @@ class _Generator:
         husband_age = self._age(husband.birth_date)
         grandfather = None
         if rng.random() < 0.5:
-            grandfather = self._adult("male", husband_age + rng.randint(20, 34),
-                                      husband.last_name)
+            grandfather = self._adult("male", husband_age + rng.randint(20, 34), husband.last_name)
             grandfather.relation = "other"
             household.members.append(grandfather)
             husband.patronymic = patronymic(grandfather.first_name, "male")
         if grandfather is None or rng.random() < 0.6:
-            grandmother = self._adult("female", husband_age + rng.randint(19, 32),
-                                      husband.last_name)
+            grandmother = self._adult(
+                "female", husband_age + rng.randint(19, 32), husband.last_name
+            )
             grandmother.relation = "other"
             household.members.append(grandmother)
-        self._children(household, husband.first_name, husband.last_name, wife.birth_date,
-                       most=6 - len(household.members))
+        self._children(
+            household,
+            husband.first_name,
+            husband.last_name,
+            wife.birth_date,
+            most=6 - len(household.members),
+        )
 
     def _grandparent_guardian(self, household: _Household) -> None:
         sex = "female" if self.rng.random() < 0.85 else "male"
@@ -426,11 +685,25 @@ class _Generator:
         guardian.relation = "head"
         household.members.append(guardian)
         mother_born = guardian.birth_date + timedelta(days=365 * self.rng.randint(20, 28))
-        self._children(household, self.rng.choice(self.male), self._masculine(guardian),
-                       mother_born, most=3, least=1)
+        self._children(
+            household,
+            self.rng.choice(self.male),
+            self._masculine(guardian),
+            mother_born,
+            most=3,
+            least=1,
+        )
 
-    def _children(self, household: _Household, father: str, surname: str, mother_born: date,
-                  *, most: int, least: int = 0) -> None:
+    def _children(
+        self,
+        household: _Household,
+        father: str,
+        surname: str,
+        mother_born: date,
+        *,
+        most: int,
+        least: int = 0,
+    ) -> None:
         """Up to ``most`` children (0–17 years), born when the mother was 18–42."""
         rng = self.rng
         mother_age = self._age(mother_born)
@@ -442,14 +715,26 @@ class _Generator:
             sex = rng.choice(("male", "female"))
             age = rng.randint(youngest, oldest)
             born = self._born(age)
-            child = _Member(sex, self._first_name(sex, born), _surname(surname, sex),
-                            patronymic(father, sex), born, "child")
+            child = _Member(
+                sex,
+                self._first_name(sex, born),
+                _surname(surname, sex),
+                patronymic(father, sex),
+                born,
+                "child",
+            )
             household.members.append(child)
 
     def _adult(self, sex: str, age: int, surname: str) -> _Member:
         born = self._born(age)
-        return _Member(sex, self._first_name(sex, born), _surname(surname, sex),
-                       patronymic(self.rng.choice(self.male), sex), born, "other")
+        return _Member(
+            sex,
+            self._first_name(sex, born),
+            _surname(surname, sex),
+            patronymic(self.rng.choice(self.male), sex),
+            born,
+            "other",
+        )
 
     def _first_name(self, sex: str, born: date) -> str:
         generation = "o" if born.year < 1965 else "m" if born.year < 1995 else "y"
@@ -459,8 +744,9 @@ class _Generator:
         """The masculine form of the member's surname (surnames are drawn masculine)."""
         if member.sex == "male":
             return member.last_name
-        return next((s for s in self.surnames if feminine_surname(s) == member.last_name),
-                    member.last_name)
+        return next(
+            (s for s in self.surnames if feminine_surname(s) == member.last_name), member.last_name
+        )
 
     def _born(self, age: int) -> date:
         """A birth date at which someone is ``age`` years old today."""
@@ -468,8 +754,11 @@ class _Generator:
         return self.today - timedelta(days=days)
 
     def _age(self, born: date) -> int:
-        return self.today.year - born.year - ((self.today.month, self.today.day)
-                                              < (born.month, born.day))
+        return (
+            self.today.year
+            - born.year
+            - ((self.today.month, self.today.day) < (born.month, born.day))
+        )
 
     # --- what the family needs ---------------------------------------------------------------
 
@@ -490,8 +779,11 @@ class _Generator:
             categories.append("guardianship")
         if idp:
             categories.append("idp")
-            factors += [f for f, p in (("hostilities_harm", 0.75), ("unemployment", 0.3))
-                        if rng.random() < p]
+            factors += [
+                f
+                for f, p in (("hostilities_harm", 0.75), ("unemployment", 0.3))
+                if rng.random() < p
+            ]
         if children and rng.random() < 0.06:
             rng.choice(children).disability_group = "child"
             categories.append("child_with_disability")
@@ -502,8 +794,9 @@ class _Generator:
                 categories.append("servicemember_family")
             elif draw < 0.14:
                 rng.choice(men).is_servicemember = True
-                categories.append(rng.choice(("missing_servicemember_family",
-                                              "captured_servicemember_family")))
+                categories.append(
+                    rng.choice(("missing_servicemember_family", "captured_servicemember_family"))
+                )
             elif draw < 0.18:
                 categories.append("veteran_family")
         if household.kind == "single_mother" and rng.random() < 0.06:
@@ -515,20 +808,35 @@ class _Generator:
             factors.append("low_income")
 
         if household.kind == "elderly":
-            factors += [f for f, p in (("old_age", 0.8), ("mobility_loss", 0.3),
-                                       ("long_term_illness", 0.3), ("memory_loss", 0.1))
-                        if rng.random() < p]
+            factors += [
+                f
+                for f, p in (
+                    ("old_age", 0.8),
+                    ("mobility_loss", 0.3),
+                    ("long_term_illness", 0.3),
+                    ("memory_loss", 0.1),
+                )
+                if rng.random() < p
+            ]
         elif household.kind == "single_mother" and rng.random() < 0.15:
             factors.append("child_behaviour_after_divorce")
         if rng.random() < 0.07:
             rng.choice(adults).disability_group = rng.choice(("I", "II", "II", "III", "III"))
             factors.append("disability")
         if household.kind != "elderly" and rng.random() < 0.08:
-            factors.append(rng.choice(("domestic_violence", "substance_use",
-                                       "evading_child_rearing", "loss_of_social_ties",
-                                       "mental_disorder", "unemployment")))
-        return (self._known(categories, self.categories),
-                self._known(factors, self.factors))
+            factors.append(
+                rng.choice(
+                    (
+                        "domestic_violence",
+                        "substance_use",
+                        "evading_child_rearing",
+                        "loss_of_social_ties",
+                        "mental_disorder",
+                        "unemployment",
+                    )
+                )
+            )
+        return (self._known(categories, self.categories), self._known(factors, self.factors))
 
     @staticmethod
     def _known(codes: list[str], known: set[str]) -> list[str]:
@@ -537,8 +845,9 @@ class _Generator:
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def _person_row(self, member: _Member, family_id: uuid.UUID, oblast_code: str,
-                    idp: bool) -> dict[str, Any]:
+    def _person_row(
+        self, member: _Member, family_id: uuid.UUID, oblast_code: str, idp: bool
+    ) -> dict[str, Any]:
         rng = self.rng
         names = (member.last_name, member.first_name, member.patronymic)
         refused = member.adult and rng.random() < 0.02
@@ -560,8 +869,11 @@ class _Generator:
             "rnokpp_refused": refused,
             "unzr": self._unzr(member.birth_date) if has_unzr else None,
             "disability_group": member.disability_group,
-            "idp_certificate": (f"{rng.randint(1000, 9999)}-{rng.randrange(10**10):010d}"
-                                if idp and rng.random() < 0.8 else None),
+            "idp_certificate": (
+                f"{rng.randint(1000, 9999)}-{rng.randrange(10**10):010d}"
+                if idp and rng.random() < 0.8
+                else None
+            ),
             "is_servicemember": member.is_servicemember,
         }
 

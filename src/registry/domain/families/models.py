@@ -79,10 +79,12 @@ class Family(SQLModel, table=True):
     address_line: str | None = Field(default=None, sa_column=Column(Text))
     phone: str | None = Field(default=None, sa_column=Column(String(16)))
     categories: list[str] = Field(
-        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}")
+    )
     factors: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
     consent_given_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True)))
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     consent_given_by: str | None = Field(default=None, sa_column=Column(Text))
     consent_scope: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text)))
     status: str = Field(sa_column=Column(String(16), nullable=False, server_default="active"))
@@ -102,7 +104,8 @@ class Person(SQLModel, table=True):
 
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
     family_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("families.id"), nullable=False, index=True))
+        sa_column=Column(Uuid, ForeignKey("families.id"), nullable=False, index=True)
+    )
     oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
     last_name: str = Field(sa_column=Column(Text, nullable=False))
     first_name: str = Field(sa_column=Column(Text, nullable=False))
@@ -113,13 +116,13 @@ class Person(SQLModel, table=True):
     sex: str = Field(sa_column=Column(String(8), nullable=False))
     relation: str = Field(sa_column=Column(String(16), nullable=False))
     rnokpp: str | None = Field(default=None, sa_column=Column(String(10)))
-    rnokpp_refused: bool = Field(
-        sa_column=Column(Boolean, nullable=False, server_default="false"))
+    rnokpp_refused: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
     unzr: str | None = Field(default=None, sa_column=Column(String(14)))
     disability_group: str | None = Field(default=None, sa_column=Column(String(8)))
     idp_certificate: str | None = Field(default=None, sa_column=Column(String(32)))
     is_servicemember: bool = Field(
-        sa_column=Column(Boolean, nullable=False, server_default="false"))
+        sa_column=Column(Boolean, nullable=False, server_default="false")
+    )
     status: str = Field(sa_column=Column(String(16), nullable=False, server_default="active"))
     removal_reason: str | None = Field(default=None, sa_column=Column(Text))
     removed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
@@ -136,9 +139,11 @@ class FamilyProviderAccess(SQLModel, table=True):
     __tablename__ = "family_provider_access"
 
     provider_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True))
+        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True)
+    )
     family_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("families.id"), primary_key=True, index=True))
+        sa_column=Column(Uuid, ForeignKey("families.id"), primary_key=True, index=True)
+    )
     granted_at: datetime = _timestamp()
     granted_by: str | None = Field(default=None, sa_column=Column(Text))
     reason: str | None = Field(default=None, sa_column=Column(Text))

@@ -54,16 +54,46 @@ _p = Person.__table__.c  # type: ignore[attr-defined]
 _t = Territory.__table__.c  # type: ignore[attr-defined]
 
 FAMILY_COLUMNS = (
-    _f.id, _f.oblast_code, _f.raion_code, _f.hromada_code, _f.settlement_code, _f.address_line,
-    _f.phone, _f.categories, _f.factors, _f.consent_given_at, _f.consent_given_by,
-    _f.consent_scope, _f.status, _f.archive_reason, _f.archived_at, _f.created_at,
-    _f.updated_at, _f.version,
+    _f.id,
+    _f.oblast_code,
+    _f.raion_code,
+    _f.hromada_code,
+    _f.settlement_code,
+    _f.address_line,
+    _f.phone,
+    _f.categories,
+    _f.factors,
+    _f.consent_given_at,
+    _f.consent_given_by,
+    _f.consent_scope,
+    _f.status,
+    _f.archive_reason,
+    _f.archived_at,
+    _f.created_at,
+    _f.updated_at,
+    _f.version,
 )
 PERSON_COLUMNS = (
-    _p.id, _p.family_id, _p.last_name, _p.first_name, _p.patronymic, _p.birth_date, _p.sex,
-    _p.relation, _p.rnokpp, _p.rnokpp_refused, _p.unzr, _p.disability_group,
-    _p.idp_certificate, _p.is_servicemember, _p.status, _p.removal_reason, _p.removed_at,
-    _p.created_at, _p.updated_at, _p.version,
+    _p.id,
+    _p.family_id,
+    _p.last_name,
+    _p.first_name,
+    _p.patronymic,
+    _p.birth_date,
+    _p.sex,
+    _p.relation,
+    _p.rnokpp,
+    _p.rnokpp_refused,
+    _p.unzr,
+    _p.disability_group,
+    _p.idp_certificate,
+    _p.is_servicemember,
+    _p.status,
+    _p.removal_reason,
+    _p.removed_at,
+    _p.created_at,
+    _p.updated_at,
+    _p.version,
 )
 IDENTIFIERS = ("rnokpp", "unzr", "idp_certificate")
 #: How alike two names must be (pg_trgm word similarity) for search to call them a match:
@@ -75,9 +105,10 @@ DUPLICATE_THRESHOLD = 0.7
 
 #: What a provider's staff are not told about a family and its members: they get only what
 #: serving the family needs (names, ages, contact), not its circumstances.
-_UNDISCLOSED_TO_PROVIDERS = {"family": ("categories", "factors", "consent"),
-                             "person": ("disability_group", "is_servicemember",
-                                        "removal_reason")}
+_UNDISCLOSED_TO_PROVIDERS = {
+    "family": ("categories", "factors", "consent"),
+    "person": ("disability_group", "is_servicemember", "removal_reason"),
+}
 
 
 def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dict[str, Any]:
@@ -104,8 +135,9 @@ def family_values(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     return family
 
 
-def _render_family(row: RowMapping | dict[str, Any], members: list[dict[str, Any]],
-                   view: IdentifierView) -> dict[str, Any]:
+def _render_family(
+    row: RowMapping | dict[str, Any], members: list[dict[str, Any]], view: IdentifierView
+) -> dict[str, Any]:
     family = {**family_values(row), "members": members}
     if view is IdentifierView.HIDDEN:
         family.update(dict.fromkeys(_UNDISCLOSED_TO_PROVIDERS["family"]))
@@ -120,9 +152,15 @@ async def families_by_id(
     if not ids:
         return []
     principal = caller.principal
-    rows = (await session.execute(
-        select(*FAMILY_COLUMNS).where(_f.id.in_(ids), visible_families(principal))
-    )).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                select(*FAMILY_COLUMNS).where(_f.id.in_(ids), visible_families(principal))
+            )
+        )
+        .mappings()
+        .all()
+    )
     view = identifier_view(principal)
     members = await _members_of(session, [row["id"] for row in rows], view)
     by_id = {row["id"]: _render_family(row, members.get(row["id"], []), view) for row in rows}
@@ -134,10 +172,17 @@ async def _members_of(
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     if not family_ids:
         return {}
-    rows = (await session.execute(
-        select(*PERSON_COLUMNS).where(_p.family_id.in_(family_ids))
-        .order_by(_p.family_id, _p.status, _p.birth_date, _p.id)
-    )).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                select(*PERSON_COLUMNS)
+                .where(_p.family_id.in_(family_ids))
+                .order_by(_p.family_id, _p.status, _p.birth_date, _p.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
     members: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in rows:
         members.setdefault(row["family_id"], []).append(render_person(row, view))
@@ -151,39 +196,63 @@ def _family_read(role: Role, territory: str | None, provider_id: uuid.UUID | Non
     be written nothing is returned. The caller's confinement is bound in it; the SQL is the
     same for every caller of a role, so the server keeps one prepared plan."""
     principal = Principal(sub="", role=role, territory=territory, provider_id=provider_id)
-    family = (select(*FAMILY_COLUMNS)
-              .where(_f.id == bindparam("family_id", type_=Uuid), visible_families(principal))
-              .cte("family"))
-    members = (select(*(column.label(f"member_{column.name}") for column in PERSON_COLUMNS))
-               .where(_p.family_id.in_(select(family.c.id))).cte("members"))
+    family = (
+        select(*FAMILY_COLUMNS)
+        .where(_f.id == bindparam("family_id", type_=Uuid), visible_families(principal))
+        .cte("family")
+    )
+    members = (
+        select(*(column.label(f"member_{column.name}") for column in PERSON_COLUMNS))
+        .where(_p.family_id.in_(select(family.c.id)))
+        .cte("members")
+    )
     order = (members.c.member_status, members.c.member_birth_date, members.c.member_id)
-    member_ids = select(func.array_agg(aggregate_order_by(cast(members.c.member_id, Text),
-                                                           *order))).scalar_subquery()
+    member_ids = select(
+        func.array_agg(aggregate_order_by(cast(members.c.member_id, Text), *order))
+    ).scalar_subquery()
     audit = audit_insert(
-        "get_family", FAMILY,
-        func.array_cat(array([cast(family.c.id, Text)]),
-                       func.coalesce(member_ids, cast(array([], type_=Text), ARRAY(Text)))),
-        source=family).cte("audit")
-    statement = (select(family, members)
-                 .select_from(family.outerjoin(members, true()))
-                 .order_by(*order).add_cte(audit))
+        "get_family",
+        FAMILY,
+        func.array_cat(
+            array([cast(family.c.id, Text)]),
+            func.coalesce(member_ids, cast(array([], type_=Text), ARRAY(Text))),
+        ),
+        source=family,
+    ).cte("audit")
+    statement = (
+        select(family, members)
+        .select_from(family.outerjoin(members, true()))
+        .order_by(*order)
+        .add_cte(audit)
+    )
     return compile_statement(statement)
 
 
-async def read_family(connection: asyncpg.Connection, caller: Caller, family_id: uuid.UUID
-                      ) -> dict[str, Any] | None:
+async def read_family(
+    connection: asyncpg.Connection, caller: Caller, family_id: uuid.UUID
+) -> dict[str, Any] | None:
     """The family as ``get_family`` returns it, read and audited in one round trip; None when
     it is not within the caller's reach (nothing is audited then)."""
     principal = caller.principal
     compiled = _family_read(principal.role, principal.territory, principal.provider_id)
-    rows = await connection.fetch(compiled.sql, *compiled.arguments(
-        family_id=family_id, actor=principal.sub, role=principal.role.value,
-        request_id=caller.request_id, purpose=caller.purpose))
+    rows = await connection.fetch(
+        compiled.sql,
+        *compiled.arguments(
+            family_id=family_id,
+            actor=principal.sub,
+            role=principal.role.value,
+            request_id=caller.request_id,
+            purpose=caller.purpose,
+        ),
+    )
     if not rows:
         return None
     view = identifier_view(principal)
-    members = [render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view)
-               for row in rows if row["member_id"] is not None]
+    members = [
+        render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view)
+        for row in rows
+        if row["member_id"] is not None
+    ]
     return _render_family({name: rows[0][name] for name in _FAMILY_NAMES}, members, view)
 
 
@@ -196,8 +265,9 @@ async def get_family(session: AsyncSession, caller: Caller, family_id: uuid.UUID
     if not found:
         raise NotFound("No family with this id is within your reach.")
     family = found[0]
-    await record(session, caller, "get_family", FAMILY,
-                 [family_id, *(m["id"] for m in family["members"])])
+    await record(
+        session, caller, "get_family", FAMILY, [family_id, *(m["id"] for m in family["members"])]
+    )
     return family
 
 
@@ -220,13 +290,16 @@ async def list_families(
     by name, else by id. One statement reads the page and writes its audit event."""
     if where.hromada is not None:
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
-    for field, kind, code in (("query.category", "recipient_categories", where.category),
-                              ("query.factor", "hardship_factors", where.factor)):
+    for field, kind, code in (
+        ("query.category", "recipient_categories", where.category),
+        ("query.factor", "hardship_factors", where.factor),
+    ):
         if code is not None:
             await _require_reference_code(session, field, kind, code)
     principal = caller.principal
     values: dict[str, Any] = {
-        name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None}
+        name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None
+    }
     search: str | None = None
     if where.q is not None:
         values["key"], is_latin = _search_key(where.q)
@@ -236,24 +309,43 @@ async def list_families(
         # (which a prepared statement gets after five runs) cannot tell a rare name from a
         # common one and joins every family of the hromada (at 1M families, Kyiv's 100 000:
         # 568 ms against 198 ms for EXPLAIN ANALYZE of the same search).
-        await session.execute(text(
-            "SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true), "
-            "set_config('plan_cache_mode', 'force_custom_plan', true)"),
-            {"threshold": str(SEARCH_THRESHOLD)})
+        await session.execute(
+            text(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true), "
+                "set_config('plan_cache_mode', 'force_custom_plan', true)"
+            ),
+            {"threshold": str(SEARCH_THRESHOLD)},
+        )
     if page.after is not None:
         values.update(_cursor_values(page.after, searching=search is not None))
-    compiled = _page_statement(_PageShape(
-        role=principal.role, territory=principal.territory, provider_id=principal.provider_id,
-        filters=tuple(name for name in _FILTERS if name in values), search=search,
-        after=page.after is not None))
+    compiled = _page_statement(
+        _PageShape(
+            role=principal.role,
+            territory=principal.territory,
+            provider_id=principal.provider_id,
+            filters=tuple(name for name in _FILTERS if name in values),
+            search=search,
+            after=page.after is not None,
+        )
+    )
     # The driver's connection, inside the session's transaction: the statement is prepared
     # once per connection and its rows are decoded without the ORM.
     connection = await driver_connection(session)
-    rows = await connection.fetch(compiled.sql, *compiled.arguments(
-        **values, fetch=page.limit + 1, limit=page.limit, actor=principal.sub,
-        role=principal.role.value, request_id=caller.request_id, purpose=caller.purpose))
-    return _page_of_families(rows, page, searching=search is not None,
-                             view=identifier_view(principal))
+    rows = await connection.fetch(
+        compiled.sql,
+        *compiled.arguments(
+            **values,
+            fetch=page.limit + 1,
+            limit=page.limit,
+            actor=principal.sub,
+            role=principal.role.value,
+            request_id=caller.request_id,
+            purpose=caller.purpose,
+        ),
+    )
+    return _page_of_families(
+        rows, page, searching=search is not None, view=identifier_view(principal)
+    )
 
 
 #: The filters other than the name, as conditions on a family (bound parameters named as the
@@ -267,9 +359,11 @@ _FILTERS: dict[str, Any] = {
     "factor": lambda: _f.factors.contains(_one_code("factor")),
     "status": lambda: _f.status == _param("status", _f),
     "has_child_under": lambda: exists().where(
-        _p.family_id == _f.id, _p.status == "active",
-        _p.birth_date > func.current_date()
-        - func.make_interval(bindparam("has_child_under", type_=Integer))),
+        _p.family_id == _f.id,
+        _p.status == "active",
+        _p.birth_date
+        > func.current_date() - func.make_interval(bindparam("has_child_under", type_=Integer)),
+    ),
 }
 
 
@@ -300,10 +394,12 @@ def _page_statement(shape: _PageShape) -> Compiled:
     to know whether a next page exists), their members, and writes the audit event listing
     the families returned. Built once per shape; the SQL is the same for every caller of a
     role and territory, so the server keeps one prepared plan."""
-    principal = Principal(sub="", role=shape.role, territory=shape.territory,
-                          provider_id=shape.provider_id)
+    principal = Principal(
+        sub="", role=shape.role, territory=shape.territory, provider_id=shape.provider_id
+    )
     statement = select(*FAMILY_COLUMNS).where(
-        visible_families(principal), *(_FILTERS[name]() for name in shape.filters))
+        visible_families(principal), *(_FILTERS[name]() for name in shape.filters)
+    )
     after: list[Any] = [bindparam("after_id", type_=Uuid)]
     if shape.search is not None:
         matches = _name_matches(principal, _p[shape.search])
@@ -314,23 +410,32 @@ def _page_statement(shape: _PageShape) -> Compiled:
         order_by = [_f.id]
     if shape.after:
         statement = statement.where(tuple_(*order_by) > tuple_(*after))
-    found = (statement.add_columns(*order_by[:-1]).order_by(*order_by)
-             .limit(bindparam("fetch", type_=Integer)).cte("found"))
+    found = (
+        statement.add_columns(*order_by[:-1])
+        .order_by(*order_by)
+        .limit(bindparam("fetch", type_=Integer))
+        .cte("found")
+    )
     order = [found.c[column.name] for column in order_by]
-    listed = select(*order).order_by(*order).limit(bindparam("limit", type_=Integer)
-                                                   ).subquery("listed")
-    listed_ids = select(func.coalesce(
-        func.array_agg(aggregate_order_by(cast(listed.c.id, Text),
-                                          *(listed.c[c.name] for c in order_by))),
-        cast(array([], type_=Text), ARRAY(Text)),
-    )).scalar_subquery()
+    listed = (
+        select(*order).order_by(*order).limit(bindparam("limit", type_=Integer)).subquery("listed")
+    )
+    listed_ids = select(
+        func.coalesce(
+            func.array_agg(
+                aggregate_order_by(cast(listed.c.id, Text), *(listed.c[c.name] for c in order_by))
+            ),
+            cast(array([], type_=Text), ARRAY(Text)),
+        )
+    ).scalar_subquery()
     audit = audit_insert("list_families", FAMILY, listed_ids).cte("audit")
     members = (column.label(f"member_{column.name}") for column in PERSON_COLUMNS)
     return compile_statement(
         select(found, *members)
         .select_from(found.outerjoin(Person, _p.family_id == found.c.id))
         .order_by(*order, _p.status, _p.birth_date, _p.id)
-        .add_cte(audit))
+        .add_cte(audit)
+    )
 
 
 def _cursor_values(after: tuple[Any, ...], *, searching: bool) -> dict[str, Any]:
@@ -347,8 +452,9 @@ def _cursor_values(after: tuple[Any, ...], *, searching: bool) -> dict[str, Any]
     return values
 
 
-def _page_of_families(rows: Sequence[asyncpg.Record], page: PageRequest, *, searching: bool,
-                      view: IdentifierView) -> Page[dict[str, Any]]:
+def _page_of_families(
+    rows: Sequence[asyncpg.Record], page: PageRequest, *, searching: bool, view: IdentifierView
+) -> Page[dict[str, Any]]:
     """Fold the rows (one per member, ordered by family) into families and note where the
     next page starts: after the sort key of the last family shown."""
     families: list[dict[str, Any]] = []
@@ -358,14 +464,18 @@ def _page_of_families(rows: Sequence[asyncpg.Record], page: PageRequest, *, sear
     for row in rows:
         if not families or row[0] != families[-1]["id"]:
             members = []
-            families.append(_render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)),
-                                           members, view))
+            families.append(
+                _render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)), members, view)
+            )
             sort_keys.append((row[width], row[0]) if searching else (row[0],))
         if row[-len(_PERSON_NAMES)] is not None:
-            members.append(render_person(
-                dict(zip(_PERSON_NAMES, row[-len(_PERSON_NAMES):], strict=True)), view))
+            members.append(
+                render_person(
+                    dict(zip(_PERSON_NAMES, row[-len(_PERSON_NAMES) :], strict=True)), view
+                )
+            )
     if len(families) > page.limit:
-        return Page(families[:page.limit], sort_keys[page.limit - 1])
+        return Page(families[: page.limit], sort_keys[page.limit - 1])
     return Page(families, None)
 
 
@@ -373,8 +483,9 @@ def _search_key(q: str) -> tuple[str, bool]:
     try:
         return query_key(q)
     except ValueError as error:
-        raise InvalidInput("The search text has no letters.",
-                           errors=[FieldError("query.q", str(error))]) from None
+        raise InvalidInput(
+            "The search text has no letters.", errors=[FieldError("query.q", str(error))]
+        ) from None
 
 
 def _name_matches(principal: Principal, column: Any) -> Any:
@@ -400,17 +511,27 @@ def _oblast_of_reach(principal: Principal) -> Any | None:
     (persons carry their family's oblast); None for callers not confined to a territory."""
     if principal.territory is None or principal.role not in _TERRITORY_CONFINED:
         return None
-    reach = (select(_t.code, _t.parent_code, _t.category)
-             .where(_t.code == principal.territory).cte("reach", recursive=True))
+    reach = (
+        select(_t.code, _t.parent_code, _t.category)
+        .where(_t.code == principal.territory)
+        .cte("reach", recursive=True)
+    )
     parent = Territory.__table__.alias("parent")  # type: ignore[attr-defined]
-    reach = reach.union_all(select(parent.c.code, parent.c.parent_code, parent.c.category)
-                            .join(reach, parent.c.code == reach.c.parent_code))
-    return (select(reach.c.code).where(or_(reach.c.category == "O", reach.c.category == "K"))
-            .scalar_subquery())
+    reach = reach.union_all(
+        select(parent.c.code, parent.c.parent_code, parent.c.category).join(
+            reach, parent.c.code == reach.c.parent_code
+        )
+    )
+    return (
+        select(reach.c.code)
+        .where(or_(reach.c.category == "O", reach.c.category == "K"))
+        .scalar_subquery()
+    )
 
 
-_TERRITORY_CONFINED = frozenset({Role.REGIONAL_OFFICER, Role.COMMUNITY_OFFICER,
-                                 Role.SOCIAL_WORKER, Role.INTEGRATION})
+_TERRITORY_CONFINED = frozenset(
+    {Role.REGIONAL_OFFICER, Role.COMMUNITY_OFFICER, Role.SOCIAL_WORKER, Role.INTEGRATION}
+)
 
 
 async def possible_duplicates(
@@ -420,15 +541,26 @@ async def possible_duplicates(
     as one of this family's active members."""
     if not await _is_visible(session, caller, family_id):
         raise NotFound("No family with this id is within your reach.")
-    members = (await session.execute(
-        select(_p.id, _p.name_key, _p.birth_date)
-        .where(_p.family_id == family_id, _p.status == "active")
-    )).all()
+    members = (
+        await session.execute(
+            select(_p.id, _p.name_key, _p.birth_date).where(
+                _p.family_id == family_id, _p.status == "active"
+            )
+        )
+    ).all()
     found = await find_similar_persons(
-        session, caller, [(m.id, m.name_key, m.birth_date) for m in members],
-        exclude_family=family_id)
-    await record(session, caller, "list_possible_duplicates", FAMILY,
-                 [family_id, *{d["family_id"] for d in found}])
+        session,
+        caller,
+        [(m.id, m.name_key, m.birth_date) for m in members],
+        exclude_family=family_id,
+    )
+    await record(
+        session,
+        caller,
+        "list_possible_duplicates",
+        FAMILY,
+        [family_id, *{d["family_id"] for d in found}],
+    )
     return found
 
 
@@ -444,23 +576,28 @@ async def find_similar_persons(
     caller records what it returns)."""
     if not persons:
         return []
-    wanted = (
-        select(
-            func.unnest(bindparam("ids", [p[0] for p in persons], ARRAY(Uuid))).label("person_id"),
-            func.unnest(bindparam("keys", [p[1] for p in persons], ARRAY(Text))).label("name_key"),
-            func.unnest(bindparam("dates", [p[2] for p in persons], ARRAY(Date))
-                        ).label("birth_date"),
-        ).subquery("wanted")
-    )
+    wanted = select(
+        func.unnest(bindparam("ids", [p[0] for p in persons], ARRAY(Uuid))).label("person_id"),
+        func.unnest(bindparam("keys", [p[1] for p in persons], ARRAY(Text))).label("name_key"),
+        func.unnest(bindparam("dates", [p[2] for p in persons], ARRAY(Date))).label("birth_date"),
+    ).subquery("wanted")
     score = cast(func.similarity(_p.name_key, wanted.c.name_key), Numeric(5, 4))
     statement = (
-        select(wanted.c.person_id.label("person_id"), _p.id.label("matching_person_id"),
-               _p.family_id, _p.last_name, _p.first_name, _p.patronymic, _p.birth_date,
-               score.label("score"))
+        select(
+            wanted.c.person_id.label("person_id"),
+            _p.id.label("matching_person_id"),
+            _p.family_id,
+            _p.last_name,
+            _p.first_name,
+            _p.patronymic,
+            _p.birth_date,
+            score.label("score"),
+        )
         .join(Person, and_(_p.birth_date == wanted.c.birth_date, _p.id != wanted.c.person_id))
         .join(Family, _f.id == _p.family_id)
-        .where(_p.status == "active", score >= DUPLICATE_THRESHOLD,
-               visible_families(caller.principal))
+        .where(
+            _p.status == "active", score >= DUPLICATE_THRESHOLD, visible_families(caller.principal)
+        )
         .order_by(wanted.c.person_id, score.desc(), _p.id)
     )
     if exclude_family is not None:
@@ -470,18 +607,31 @@ async def find_similar_persons(
 
 
 async def _is_visible(session: AsyncSession, caller: Caller, family_id: uuid.UUID) -> bool:
-    return bool(await session.scalar(
-        select(exists().where(_f.id == family_id, visible_families(caller.principal)))))
+    return bool(
+        await session.scalar(
+            select(exists().where(_f.id == family_id, visible_families(caller.principal)))
+        )
+    )
 
 
 async def get_member(
     session: AsyncSession, caller: Caller, family_id: uuid.UUID, person_id: uuid.UUID
 ) -> dict[str, Any]:
-    row = (await session.execute(
-        select(*PERSON_COLUMNS).join(Family, _f.id == _p.family_id)
-        .where(_p.id == person_id, _p.family_id == family_id,
-               visible_families(caller.principal))
-    )).mappings().first()
+    row = (
+        (
+            await session.execute(
+                select(*PERSON_COLUMNS)
+                .join(Family, _f.id == _p.family_id)
+                .where(
+                    _p.id == person_id,
+                    _p.family_id == family_id,
+                    visible_families(caller.principal),
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound("No member with this id is within your reach.")
     await record(session, caller, "get_member", "person", [person_id, family_id])
@@ -493,20 +643,22 @@ async def list_members(
 ) -> list[dict[str, Any]]:
     if not await _is_visible(session, caller, family_id):
         raise NotFound("No family with this id is within your reach.")
-    members = (await _members_of(session, [family_id], identifier_view(caller.principal))
-               ).get(family_id, [])
-    await record(session, caller, "list_members", "person",
-                 [family_id, *(m["id"] for m in members)])
+    members = (await _members_of(session, [family_id], identifier_view(caller.principal))).get(
+        family_id, []
+    )
+    await record(
+        session, caller, "list_members", "person", [family_id, *(m["id"] for m in members)]
+    )
     return members
 
 
-async def _require_reference_code(
-    session: AsyncSession, field: str, kind: str, code: str
-) -> None:
+async def _require_reference_code(session: AsyncSession, field: str, kind: str, code: str) -> None:
     table = _REFERENCE_TABLES[kind]
     if await session.scalar(select(table.c.code).where(table.c.code == code)) is None:
-        raise InvalidInput("The code is not in the reference list.",
-                           errors=[FieldError(field, f"not a code of /{kind.replace('_', '-')}")])
+        raise InvalidInput(
+            "The code is not in the reference list.",
+            errors=[FieldError(field, f"not a code of /{kind.replace('_', '-')}")],
+        )
 
 
 _REFERENCE_TABLES = {
@@ -518,5 +670,8 @@ _REFERENCE_TABLES = {
 async def reference_list(session: AsyncSession, kind: str) -> list[RowMapping]:
     """A reference list (``recipient_categories`` or ``hardship_factors``) in its order."""
     table = _REFERENCE_TABLES[kind]
-    return list((await session.execute(
-        select(table).order_by(table.c.sort_order, table.c.code))).mappings().all())
+    return list(
+        (await session.execute(select(table).order_by(table.c.sort_order, table.c.code)))
+        .mappings()
+        .all()
+    )

@@ -91,8 +91,9 @@ def clean_person(values: dict[str, Any], *, prefix: str = "body.", today: date) 
         errors.add("birth_date", f"must be between {EARLIEST_BIRTH_DATE} and today")
         birth_date = None
     sex = cleaned.get("sex")
-    errors.check(cleaned, "rnokpp",
-                 lambda number: validate_rnokpp(number, birth_date=birth_date, sex=sex))
+    errors.check(
+        cleaned, "rnokpp", lambda number: validate_rnokpp(number, birth_date=birth_date, sex=sex)
+    )
     if cleaned.get("rnokpp") is not None and cleaned.get("rnokpp_refused"):
         errors.add("rnokpp_refused", "a person who refused an RNOKPP has no rnokpp")
     errors.check(cleaned, "unzr", lambda number: validate_unzr(number, birth_date=birth_date))

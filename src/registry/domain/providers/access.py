@@ -20,8 +20,11 @@ def may_manage(principal: Principal, sector: str, *territories: str | None) -> b
         case Role.MINISTRY_ADMIN:
             return True
         case Role.COMMUNITY_OFFICER:
-            return (sector == Sector.COMMUNAL and principal.territory is not None
-                    and territories[-1] == principal.territory)
+            return (
+                sector == Sector.COMMUNAL
+                and principal.territory is not None
+                and territories[-1] == principal.territory
+            )
         case Role.INTEGRATION:
             return principal.territory is None or principal.territory in territories
         case _:
@@ -31,5 +34,4 @@ def may_manage(principal: Principal, sector: str, *territories: str | None) -> b
 def sees_rnokpp(principal: Principal) -> bool:
     """An individual provider's RNOKPP is personal data: in full to those who keep the
     register or may read identifiers, masked for everyone else."""
-    return principal.can(Permission.PROVIDERS_MANAGE) or principal.can(
-        Permission.IDENTIFIERS_READ)
+    return principal.can(Permission.PROVIDERS_MANAGE) or principal.can(Permission.IDENTIFIERS_READ)

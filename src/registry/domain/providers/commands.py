@@ -46,12 +46,31 @@ _s = Service.__table__.c  # type: ignore[attr-defined]
 _t = Territory.__table__.c  # type: ignore[attr-defined]
 
 #: The provider's own values, stored as they are (the address and the offers on their own).
-_FIELDS = ("kind", "sector", "edrpou", "rnokpp", "full_name", "short_name", "legal_form",
-           "phone", "email", "website", "address_line", "hromadas_served",
-           "support_criteria_met")
+_FIELDS = (
+    "kind",
+    "sector",
+    "edrpou",
+    "rnokpp",
+    "full_name",
+    "short_name",
+    "legal_form",
+    "phone",
+    "email",
+    "website",
+    "address_line",
+    "hromadas_served",
+    "support_criteria_met",
+)
 _ADDRESS = ("oblast_code", "raion_code", "hromada_code", "settlement_code")
-_OFFER_FIELDS = ("service_code", "frequency", "places", "capacity", "tariff_amount",
-                 "tariff_unit", "urgent")
+_OFFER_FIELDS = (
+    "service_code",
+    "frequency",
+    "places",
+    "capacity",
+    "tariff_amount",
+    "tariff_unit",
+    "urgent",
+)
 _IDENTIFIERS = ("edrpou", "rnokpp")
 
 
@@ -83,8 +102,9 @@ async def create_provider(
         values = {**values, "hromadas_served": [values["hromada_code"]]}
     errors: list[FieldError] = []
     provider = _collecting(errors, clean_provider, values)
-    address = await _collecting_async(errors, locate_address(
-        session, values["hromada_code"], values.get("settlement_code")))
+    address = await _collecting_async(
+        errors, locate_address(session, values["hromada_code"], values.get("settlement_code"))
+    )
     errors.extend(await _reference_problems(session, values, given))
     if errors or provider is None or address is None:
         raise InvalidInput("The record has invalid fields; see errors.", errors=errors)
@@ -92,26 +112,50 @@ async def create_provider(
         raise Forbidden("You may register only communal providers of your own hromada.")
 
     provider_id = new_id()
-    stored = {**address, **{name: provider.get(name) for name in _FIELDS},
-              "name_key": provider["name_key"]}
+    stored = {
+        **address,
+        **{name: provider.get(name) for name in _FIELDS},
+        "name_key": provider["name_key"],
+    }
     if stored["support_criteria_met"]:
         stored.update(support_verified_by=caller.principal.sub, support_verified_at=func.now())
     await _refuse_known_identifiers(session, provider)
     try:
         async with session.begin_nested():
-            await session.execute(insert(Provider).values(
-                id=provider_id, status=ProviderStatus.PENDING.value,
-                created_by=caller.principal.sub, **stored))
+            await session.execute(
+                insert(Provider).values(
+                    id=provider_id,
+                    status=ProviderStatus.PENDING.value,
+                    created_by=caller.principal.sub,
+                    **stored,
+                )
+            )
     except IntegrityError as error:
         await _lost_race(session, provider, error)
     await _write_offers(session, provider_id, provider["services"] or [], [])
-    await session.execute(insert(ProviderStatusChange).values(
-        provider_id=provider_id, version=1, from_status=None,
-        to_status=ProviderStatus.PENDING.value, effective_on=_today(), reason=None,
-        actor=caller.principal.sub))
-    await note_change(session, PROVIDER, provider_id, 1,
-                      [*(k for k, v in stored.items() if v is not None and k != "name_key"),
-                       "services", "status"], caller.principal.sub)
+    await session.execute(
+        insert(ProviderStatusChange).values(
+            provider_id=provider_id,
+            version=1,
+            from_status=None,
+            to_status=ProviderStatus.PENDING.value,
+            effective_on=_today(),
+            reason=None,
+            actor=caller.principal.sub,
+        )
+    )
+    await note_change(
+        session,
+        PROVIDER,
+        provider_id,
+        1,
+        [
+            *(k for k, v in stored.items() if v is not None and k != "name_key"),
+            "services",
+            "status",
+        ],
+        caller.principal.sub,
+    )
     await record(session, caller, "create_provider", PROVIDER, [provider_id])
     (created,) = await queries.providers_by_id(session, caller, [provider_id])
     return created
@@ -126,7 +170,9 @@ async def _collecting_async(errors: list[FieldError], awaitable: Any) -> Any:
 
 
 async def _reference_problems(
-    session: AsyncSession, values: dict[str, Any], changed: set[str],
+    session: AsyncSession,
+    values: dict[str, Any],
+    changed: set[str],
     offered: frozenset[str] = frozenset(),
 ) -> list[FieldError]:
     """Codes that must name rows of the database, checked (one query per list) when given:
@@ -135,30 +181,51 @@ async def _reference_problems(
     problems: list[FieldError] = []
     hromadas = values.get("hromadas_served") or []
     if "hromadas_served" in changed and hromadas:
-        known = set((await session.scalars(select(_t.code).where(
-            _t.code.in_(hromadas), _t.category.in_(("H", "K"))))).all())
+        known = set(
+            (
+                await session.scalars(
+                    select(_t.code).where(_t.code.in_(hromadas), _t.category.in_(("H", "K")))
+                )
+            ).all()
+        )
         unknown = sorted(set(hromadas) - known)
         if unknown:
-            problems.append(FieldError("body.hromadas_served",
-                                       "not hromadas of the KATOTTG codifier: "
-                                       + ", ".join(unknown)))
+            problems.append(
+                FieldError(
+                    "body.hromadas_served",
+                    "not hromadas of the KATOTTG codifier: " + ", ".join(unknown),
+                )
+            )
     criteria = values.get("support_criteria_met") or []
     if "support_criteria_met" in changed and criteria:
-        known = set((await session.scalars(select(_cr.code).where(
-            _cr.code.in_(criteria), _cr.active))).all())
+        known = set(
+            (
+                await session.scalars(select(_cr.code).where(_cr.code.in_(criteria), _cr.active))
+            ).all()
+        )
         unknown = sorted(set(criteria) - known)
         if unknown:
-            problems.append(FieldError("body.support_criteria_met",
-                                       "not codes of /support-criteria: " + ", ".join(unknown)))
+            problems.append(
+                FieldError(
+                    "body.support_criteria_met",
+                    "not codes of /support-criteria: " + ", ".join(unknown),
+                )
+            )
     offers = values.get("services") or []
     if "services" in changed and offers:
         codes = [offer["service_code"] for offer in offers]
-        known = set((await session.scalars(select(_s.code).where(
-            _s.code.in_(codes), _s.active))).all()) | offered
+        known = (
+            set((await session.scalars(select(_s.code).where(_s.code.in_(codes), _s.active))).all())
+            | offered
+        )
         problems.extend(
-            FieldError(f"body.services.{i}.service_code",
-                       "not an active service of the classifier (/services)")
-            for i, code in enumerate(codes) if code not in known)
+            FieldError(
+                f"body.services.{i}.service_code",
+                "not an active service of the classifier (/services)",
+            )
+            for i, code in enumerate(codes)
+            if code not in known
+        )
     return problems
 
 
@@ -179,11 +246,17 @@ async def _refuse_known_identifiers(
             raise Conflict(
                 f"A provider with this {name.upper()} is already in the register.",
                 errors=[FieldError(f"body.{name}", "already registered for another provider")],
-                extensions={"existing_provider_id": str(holder)})
+                extensions={"existing_provider_id": str(holder)},
+            )
 
 
-async def _lost_race(session: AsyncSession, provider: dict[str, Any], error: IntegrityError,
-                     *, provider_id: uuid.UUID | None = None) -> None:
+async def _lost_race(
+    session: AsyncSession,
+    provider: dict[str, Any],
+    error: IntegrityError,
+    *,
+    provider_id: uuid.UUID | None = None,
+) -> None:
     """A concurrent request registered the same identifier between our check and our write
     (refused inside a savepoint, so the transaction lives on): answer as the check would."""
     constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
@@ -191,12 +264,16 @@ async def _lost_race(session: AsyncSession, provider: dict[str, Any], error: Int
         raise error
     await _refuse_known_identifiers(session, provider, provider_id=provider_id)
     name = constraint.removeprefix("uq_providers_")
-    raise Conflict(f"A provider with this {name.upper()} is already in the register.",
-                   errors=[FieldError(f"body.{name}", "already registered")])
+    raise Conflict(
+        f"A provider with this {name.upper()} is already in the register.",
+        errors=[FieldError(f"body.{name}", "already registered")],
+    )
 
 
 async def _write_offers(
-    session: AsyncSession, provider_id: uuid.UUID, offers: Sequence[dict[str, Any]],
+    session: AsyncSession,
+    provider_id: uuid.UUID,
+    offers: Sequence[dict[str, Any]],
     current: Sequence[dict[str, Any]],
 ) -> None:
     """Make ``offers`` the provider's services. An offer withdrawn is kept inactive (what a
@@ -204,17 +281,28 @@ async def _write_offers(
     codes = [offer["service_code"] for offer in offers]
     withdrawn = [offer["service_code"] for offer in current if offer["service_code"] not in codes]
     if withdrawn:
-        await session.execute(update(ProviderService).where(
-            _ps.provider_id == provider_id, _ps.service_code.in_(withdrawn)).values(active=False))
+        await session.execute(
+            update(ProviderService)
+            .where(_ps.provider_id == provider_id, _ps.service_code.in_(withdrawn))
+            .values(active=False)
+        )
     if not offers:
         return
     statement = pg_insert(ProviderService).values(
-        [{"provider_id": provider_id, **{k: offer[k] for k in _OFFER_FIELDS}, "active": True}
-         for offer in offers])
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["provider_id", "service_code"],
-        set_={**{k: statement.excluded[k] for k in _OFFER_FIELDS if k != "service_code"},
-              "active": True}))
+        [
+            {"provider_id": provider_id, **{k: offer[k] for k in _OFFER_FIELDS}, "active": True}
+            for offer in offers
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["provider_id", "service_code"],
+            set_={
+                **{k: statement.excluded[k] for k in _OFFER_FIELDS if k != "service_code"},
+                "active": True,
+            },
+        )
+    )
 
 
 # --- changing the entry --------------------------------------------------------------------------
@@ -225,25 +313,37 @@ async def _provider_for_update(
 ) -> dict[str, Any]:
     """The provider's row, locked: in the register (else 404), the caller's to keep (else
     403), at ``expected_version`` (else 412)."""
-    row = (await session.execute(
-        select(*queries.PROVIDER_COLUMNS).where(_pr.id == provider_id).with_for_update()
-    )).mappings().first()
+    row = (
+        (
+            await session.execute(
+                select(*queries.PROVIDER_COLUMNS).where(_pr.id == provider_id).with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(queries.NOT_FOUND)
     provider = dict(row)
     if not may_manage(caller.principal, provider["sector"], *_reach(provider)):
         raise Forbidden("You may change only communal providers of your own hromada.")
     if expected_version is not None:
-        await require_current(session, PROVIDER, provider_id, provider["version"],
-                              expected_version)
+        await require_current(session, PROVIDER, provider_id, provider["version"], expected_version)
     return provider
 
 
-async def _current_offers(session: AsyncSession, provider_id: uuid.UUID
-                          ) -> list[dict[str, Any]]:
-    rows = (await session.execute(
-        select(*queries.OFFER_COLUMNS).where(_ps.provider_id == provider_id, _ps.active)
-        .order_by(_ps.service_code))).mappings().all()
+async def _current_offers(session: AsyncSession, provider_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = (
+        (
+            await session.execute(
+                select(*queries.OFFER_COLUMNS)
+                .where(_ps.provider_id == provider_id, _ps.active)
+                .order_by(_ps.service_code)
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [{**row, "places": sorted(row["places"])} for row in rows]
 
 
@@ -258,33 +358,48 @@ async def update_provider(
     list. The register status changes only through :func:`change_status`."""
     current = await _provider_for_update(session, caller, provider_id, expected_version)
     if current["status"] == ProviderStatus.EXCLUDED:
-        raise Conflict("The provider is excluded from the register; its entry is kept as it "
-                       "was. Move it back to pending (a new application) to change it.")
+        raise Conflict(
+            "The provider is excluded from the register; its entry is kept as it "
+            "was. Move it back to pending (a new application) to change it."
+        )
     offers = await _current_offers(session, provider_id)
-    merged = {**{name: current[name] for name in (*_FIELDS, "hromada_code", "settlement_code")},
-              "services": None, **patch}
+    merged = {
+        **{name: current[name] for name in (*_FIELDS, "hromada_code", "settlement_code")},
+        "services": None,
+        **patch,
+    }
     errors: list[FieldError] = []
     provider = _collecting(errors, clean_provider, merged)
     address = {name: current[name] for name in _ADDRESS}
     if (merged["hromada_code"], merged.get("settlement_code")) != (
-            current["hromada_code"], current["settlement_code"]):
-        address = await _collecting_async(errors, locate_address(
-            session, merged["hromada_code"], merged.get("settlement_code")))
-    errors.extend(await _reference_problems(
-        session, merged, set(patch), frozenset(offer["service_code"] for offer in offers)))
+        current["hromada_code"],
+        current["settlement_code"],
+    ):
+        address = await _collecting_async(
+            errors, locate_address(session, merged["hromada_code"], merged.get("settlement_code"))
+        )
+    errors.extend(
+        await _reference_problems(
+            session, merged, set(patch), frozenset(offer["service_code"] for offer in offers)
+        )
+    )
     if errors or provider is None or address is None:
         raise InvalidInput("The record has invalid fields; see errors.", errors=errors)
     if not may_manage(caller.principal, provider["sector"], *_reach(address)):
         raise Forbidden("A communal provider of your hromada must stay one.")
 
-    stored = {**address, **{name: provider.get(name) for name in _FIELDS},
-              "name_key": provider["name_key"]}
-    before = {**{name: current[name] for name in (*_ADDRESS, *_FIELDS)},
-              "name_key": None}
-    changed = [name for name, value in stored.items()
-               if name != "name_key" and before[name] != value]
+    stored = {
+        **address,
+        **{name: provider.get(name) for name in _FIELDS},
+        "name_key": provider["name_key"],
+    }
+    before = {**{name: current[name] for name in (*_ADDRESS, *_FIELDS)}, "name_key": None}
+    changed = [
+        name for name, value in stored.items() if name != "name_key" and before[name] != value
+    ]
     offers_changed = provider["services"] is not None and provider["services"] != [
-        {k: offer[k] for k in _OFFER_FIELDS} for offer in offers]
+        {k: offer[k] for k in _OFFER_FIELDS} for offer in offers
+    ]
     if any(name in changed for name in _IDENTIFIERS):
         await _refuse_known_identifiers(session, provider, provider_id=provider_id)
     if changed or offers_changed:
@@ -293,19 +408,29 @@ async def update_provider(
         if "full_name" in changed or "short_name" in changed:
             values["name_key"] = stored["name_key"]
         if "support_criteria_met" in changed:
-            values.update(support_verified_by=caller.principal.sub,
-                          support_verified_at=func.now())
+            values.update(support_verified_by=caller.principal.sub, support_verified_at=func.now())
         try:
             async with session.begin_nested():
-                await session.execute(update(Provider).where(_pr.id == provider_id).values(
-                    **values, version=version, updated_at=func.now()))
+                await session.execute(
+                    update(Provider)
+                    .where(_pr.id == provider_id)
+                    .values(**values, version=version, updated_at=func.now())
+                )
         except IntegrityError as error:
             await _lost_race(session, provider, error, provider_id=provider_id)
         if offers_changed:
             await _write_offers(session, provider_id, provider["services"], offers)
-        await note_change(session, PROVIDER, provider_id, version,
-                          [*(name for name in values if name != "name_key"),
-                           *(["services"] if offers_changed else [])], caller.principal.sub)
+        await note_change(
+            session,
+            PROVIDER,
+            provider_id,
+            version,
+            [
+                *(name for name in values if name != "name_key"),
+                *(["services"] if offers_changed else []),
+            ],
+            caller.principal.sub,
+        )
     await record(session, caller, "update_provider", PROVIDER, [provider_id])
     (updated,) = await queries.providers_by_id(session, caller, [provider_id])
     return updated
@@ -330,7 +455,8 @@ async def change_status(
     if to not in allowed:
         raise Conflict(
             f"A provider that is {current['status']} cannot become {to}.",
-            extensions={"allowed": [status.value for status in allowed]})
+            extensions={"allowed": [status.value for status in allowed]},
+        )
     today = _today()
     effective_on = effective_on or today
     problems = status_change_problems(to, reason, effective_on, today)
@@ -346,11 +472,22 @@ async def change_status(
             values.update(included_on=None, excluded_on=None)
     changed = [name for name, value in values.items() if current[name] != value]
     version = current["version"] + 1
-    await session.execute(update(Provider).where(_pr.id == provider_id).values(
-        **values, version=version, updated_at=func.now()))
-    await session.execute(insert(ProviderStatusChange).values(
-        provider_id=provider_id, version=version, from_status=current["status"], to_status=to,
-        effective_on=effective_on, reason=reason, actor=caller.principal.sub))
+    await session.execute(
+        update(Provider)
+        .where(_pr.id == provider_id)
+        .values(**values, version=version, updated_at=func.now())
+    )
+    await session.execute(
+        insert(ProviderStatusChange).values(
+            provider_id=provider_id,
+            version=version,
+            from_status=current["status"],
+            to_status=to,
+            effective_on=effective_on,
+            reason=reason,
+            actor=caller.principal.sub,
+        )
+    )
     await note_change(session, PROVIDER, provider_id, version, changed, caller.principal.sub)
     await record(session, caller, "change_provider_status", PROVIDER, [provider_id])
     (changed_provider,) = await queries.providers_by_id(session, caller, [provider_id])

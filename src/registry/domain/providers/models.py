@@ -81,12 +81,15 @@ class Provider(SQLModel, table=True):
     settlement_code: str | None = _territory(nullable=True)
     address_line: str | None = Field(default=None, sa_column=Column(Text))
     hromadas_served: list[str] = Field(
-        sa_column=Column(ARRAY(String(19)), nullable=False, server_default="{}"))
+        sa_column=Column(ARRAY(String(19)), nullable=False, server_default="{}")
+    )
     support_criteria_met: list[str] = Field(
-        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}")
+    )
     support_verified_by: str | None = Field(default=None, sa_column=Column(Text))
     support_verified_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True)))
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
@@ -99,9 +102,11 @@ class ProviderService(SQLModel, table=True):
     __tablename__ = "provider_services"
 
     provider_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True))
+        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True)
+    )
     service_code: str = Field(
-        sa_column=Column(String(16), ForeignKey("services.code"), primary_key=True))
+        sa_column=Column(String(16), ForeignKey("services.code"), primary_key=True)
+    )
     frequency: str = Field(sa_column=Column(String(16), nullable=False))
     places: list[str] = Field(sa_column=Column(ARRAY(String(24)), nullable=False))
     capacity: int | None = Field(default=None, sa_column=Column(Integer))
@@ -117,7 +122,8 @@ class ProviderStatusChange(SQLModel, table=True):
     __tablename__ = "provider_status_changes"
 
     provider_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True))
+        sa_column=Column(Uuid, ForeignKey("providers.id"), primary_key=True)
+    )
     version: int = Field(sa_column=Column(Integer, primary_key=True))
     from_status: str | None = Field(default=None, sa_column=Column(String(16)))
     to_status: str = Field(sa_column=Column(String(16), nullable=False))

@@ -41,15 +41,43 @@ _s = Service.__table__.c  # type: ignore[attr-defined]
 NOT_FOUND = "The register has no provider with this id."
 
 PROVIDER_COLUMNS = (
-    _pr.id, _pr.kind, _pr.sector, _pr.edrpou, _pr.rnokpp, _pr.full_name, _pr.short_name,
-    _pr.legal_form, _pr.status, _pr.status_reason, _pr.included_on, _pr.excluded_on,
-    _pr.phone, _pr.email, _pr.website, _pr.oblast_code, _pr.raion_code, _pr.hromada_code,
-    _pr.settlement_code, _pr.address_line, _pr.hromadas_served, _pr.support_criteria_met,
-    _pr.support_verified_by, _pr.support_verified_at, _pr.created_at, _pr.updated_at,
+    _pr.id,
+    _pr.kind,
+    _pr.sector,
+    _pr.edrpou,
+    _pr.rnokpp,
+    _pr.full_name,
+    _pr.short_name,
+    _pr.legal_form,
+    _pr.status,
+    _pr.status_reason,
+    _pr.included_on,
+    _pr.excluded_on,
+    _pr.phone,
+    _pr.email,
+    _pr.website,
+    _pr.oblast_code,
+    _pr.raion_code,
+    _pr.hromada_code,
+    _pr.settlement_code,
+    _pr.address_line,
+    _pr.hromadas_served,
+    _pr.support_criteria_met,
+    _pr.support_verified_by,
+    _pr.support_verified_at,
+    _pr.created_at,
+    _pr.updated_at,
     _pr.version,
 )
-OFFER_COLUMNS = (_ps.service_code, _ps.frequency, _ps.places, _ps.capacity, _ps.tariff_amount,
-                 _ps.tariff_unit, _ps.urgent)
+OFFER_COLUMNS = (
+    _ps.service_code,
+    _ps.frequency,
+    _ps.places,
+    _ps.capacity,
+    _ps.tariff_amount,
+    _ps.tariff_unit,
+    _ps.urgent,
+)
 #: How alike a name must be to a search text (pg_trgm word similarity) to match it with a
 #: typo; a text contained in the name always matches.
 SEARCH_THRESHOLD = 0.5
@@ -63,13 +91,19 @@ def render_offer(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     offer["places"] = sorted(row["places"])
     offer["name_uk"], offer["name_en"] = row.get("name_uk"), row.get("name_en")
     amount = row["tariff_amount"]
-    offer["tariff"] = (None if amount is None
-                       else {"amount": f"{amount:.2f}", "unit": row["tariff_unit"]})
+    offer["tariff"] = (
+        None if amount is None else {"amount": f"{amount:.2f}", "unit": row["tariff_unit"]}
+    )
     return offer
 
 
-def _render(row: RowMapping, offers: list[dict[str, Any]], active_criteria: Sequence[str],
-            *, full_rnokpp: bool) -> dict[str, Any]:
+def _render(
+    row: RowMapping,
+    offers: list[dict[str, Any]],
+    active_criteria: Sequence[str],
+    *,
+    full_rnokpp: bool,
+) -> dict[str, Any]:
     provider = dict(row)
     criteria = provider.pop("support_criteria_met")
     provider["servicemember_support"] = {
@@ -84,16 +118,24 @@ def _render(row: RowMapping, offers: list[dict[str, Any]], active_criteria: Sequ
     return provider
 
 
-async def offers_of(session: AsyncSession, provider_ids: Sequence[uuid.UUID]
-                    ) -> dict[uuid.UUID, list[dict[str, Any]]]:
+async def offers_of(
+    session: AsyncSession, provider_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
     """The services each provider offers now, in code order, with the services' names."""
     if not provider_ids:
         return {}
-    rows = (await session.execute(
-        select(_ps.provider_id, *OFFER_COLUMNS, _s.name_uk, _s.name_en)
-        .join(Service, _s.code == _ps.service_code)
-        .where(_ps.provider_id.in_(provider_ids), _ps.active)
-        .order_by(_ps.provider_id, _ps.service_code))).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                select(_ps.provider_id, *OFFER_COLUMNS, _s.name_uk, _s.name_en)
+                .join(Service, _s.code == _ps.service_code)
+                .where(_ps.provider_id.in_(provider_ids), _ps.active)
+                .order_by(_ps.provider_id, _ps.service_code)
+            )
+        )
+        .mappings()
+        .all()
+    )
     offers: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in rows:
         offers.setdefault(row["provider_id"], []).append(render_offer(row))
@@ -101,8 +143,9 @@ async def offers_of(session: AsyncSession, provider_ids: Sequence[uuid.UUID]
 
 
 async def active_criteria(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(
-        select(_cr.code).where(_cr.active).order_by(_cr.sort_order))).all())
+    return list(
+        (await session.scalars(select(_cr.code).where(_cr.active).order_by(_cr.sort_order))).all()
+    )
 
 
 async def providers_by_id(
@@ -112,18 +155,22 @@ async def providers_by_id(
     caller records the action)."""
     if not ids:
         return []
-    rows = (await session.execute(
-        select(*PROVIDER_COLUMNS).where(_pr.id.in_(ids)))).mappings().all()
+    rows = (
+        (await session.execute(select(*PROVIDER_COLUMNS).where(_pr.id.in_(ids)))).mappings().all()
+    )
     offers = await offers_of(session, [row["id"] for row in rows])
     criteria = await active_criteria(session)
     full = sees_rnokpp(caller.principal)
-    by_id = {row["id"]: _render(row, offers.get(row["id"], []), criteria, full_rnokpp=full)
-             for row in rows}
+    by_id = {
+        row["id"]: _render(row, offers.get(row["id"], []), criteria, full_rnokpp=full)
+        for row in rows
+    }
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def get_provider(session: AsyncSession, caller: Caller, provider_id: uuid.UUID
-                       ) -> dict[str, Any]:
+async def get_provider(
+    session: AsyncSession, caller: Caller, provider_id: uuid.UUID
+) -> dict[str, Any]:
     found = await providers_by_id(session, caller, [provider_id])
     if not found:
         raise NotFound(NOT_FOUND)
@@ -157,24 +204,38 @@ async def list_providers(
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
     statement = select(_pr.id)
     if where.service_code is not None:
-        statement = statement.where(exists().where(
-            _ps.provider_id == _pr.id, _ps.service_code == where.service_code, _ps.active))
+        statement = statement.where(
+            exists().where(
+                _ps.provider_id == _pr.id, _ps.service_code == where.service_code, _ps.active
+            )
+        )
     if where.hromada is not None:
         statement = statement.where(_pr.hromadas_served.contains([where.hromada]))
-    for column, value in ((_pr.sector, where.sector), (_pr.kind, where.kind),
-                          (_pr.status, where.status), (_pr.edrpou, where.edrpou)):
+    for column, value in (
+        (_pr.sector, where.sector),
+        (_pr.kind, where.kind),
+        (_pr.status, where.status),
+        (_pr.edrpou, where.edrpou),
+    ):
         if value is not None:
             statement = statement.where(column == value)
     if where.q is not None:
         key = provider_name_key(where.q, None)
         if not key:
-            raise InvalidInput("The search text has no letters or digits.",
-                               errors=[FieldError("query.q", "must contain letters or digits")])
-        await session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', "
-                                   ":threshold, true)"), {"threshold": str(SEARCH_THRESHOLD)})
-        statement = statement.where(or_(
-            _pr.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
-            _pr.name_key.op("%>")(key)))
+            raise InvalidInput(
+                "The search text has no letters or digits.",
+                errors=[FieldError("query.q", "must contain letters or digits")],
+            )
+        await session.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true)"),
+            {"threshold": str(SEARCH_THRESHOLD)},
+        )
+        statement = statement.where(
+            or_(
+                _pr.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
+                _pr.name_key.op("%>")(key),
+            )
+        )
     rows = (await session.execute(keyset(statement, [_pr.id], page))).all()
     result = page_of(rows, page, key=lambda row: (row[0],))
     providers = await providers_by_id(session, caller, [row[0] for row in result.items])
@@ -185,21 +246,45 @@ async def list_providers(
 # --- status history and reference lists --------------------------------------------------------
 
 
-async def status_history(session: AsyncSession, caller: Caller, provider_id: uuid.UUID
-                         ) -> list[dict[str, Any]]:
+async def status_history(
+    session: AsyncSession, caller: Caller, provider_id: uuid.UUID
+) -> list[dict[str, Any]]:
     """Every register status the provider has had, oldest first."""
     if not await session.scalar(select(exists().where(_pr.id == provider_id))):
         raise NotFound(NOT_FOUND)
-    rows = (await session.execute(
-        select(_sc.version, _sc.from_status, _sc.to_status, _sc.effective_on, _sc.reason,
-               _sc.actor.label("changed_by"), _sc.changed_at)
-        .where(_sc.provider_id == provider_id).order_by(_sc.version))).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                select(
+                    _sc.version,
+                    _sc.from_status,
+                    _sc.to_status,
+                    _sc.effective_on,
+                    _sc.reason,
+                    _sc.actor.label("changed_by"),
+                    _sc.changed_at,
+                )
+                .where(_sc.provider_id == provider_id)
+                .order_by(_sc.version)
+            )
+        )
+        .mappings()
+        .all()
+    )
     await record(session, caller, "get_provider_status_history", PROVIDER, [provider_id])
     return [dict(row) for row in rows]
 
 
 async def support_criteria(session: AsyncSession) -> list[RowMapping]:
     """The criteria for supporting servicemembers' families, in their order."""
-    return list((await session.execute(
-        select(_cr.code, _cr.name_uk, _cr.name_en, _cr.active)
-        .order_by(_cr.sort_order, _cr.code))).mappings().all())
+    return list(
+        (
+            await session.execute(
+                select(_cr.code, _cr.name_uk, _cr.name_en, _cr.active).order_by(
+                    _cr.sort_order, _cr.code
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )

@@ -113,16 +113,16 @@ def clean_provider(values: dict[str, Any], *, prefix: str = "body.") -> dict[str
         if cleaned.get("rnokpp") is None:
             errors.append(FieldError(prefix + "rnokpp", f"is required for a {kind}"))
         if cleaned.get("edrpou") is not None:
-            errors.append(FieldError(prefix + "edrpou", f"a {kind} has no EDRPOU; give the "
-                                                        "rnokpp"))
+            errors.append(FieldError(prefix + "edrpou", f"a {kind} has no EDRPOU; give the rnokpp"))
         if cleaned["sector"] != Sector.NON_STATE:
             errors.append(FieldError(prefix + "sector", f"a {kind} is always non_state"))
     else:
         if cleaned.get("edrpou") is None:
             errors.append(FieldError(prefix + "edrpou", "is required for an organisation"))
         if cleaned.get("rnokpp") is not None:
-            errors.append(FieldError(prefix + "rnokpp", "an organisation has no RNOKPP; give "
-                                                        "the edrpou"))
+            errors.append(
+                FieldError(prefix + "rnokpp", "an organisation has no RNOKPP; give the edrpou")
+            )
     check("edrpou", validate_edrpou)
     check("rnokpp", validate_provider_rnokpp)
     check("phone", clean_phone)
@@ -138,33 +138,45 @@ def clean_provider(values: dict[str, Any], *, prefix: str = "body.") -> dict[str
     return cleaned
 
 
-def _clean_offers(offers: list[dict[str, Any]], prefix: str, errors: list[FieldError]
-                  ) -> list[dict[str, Any]]:
+def _clean_offers(
+    offers: list[dict[str, Any]], prefix: str, errors: list[FieldError]
+) -> list[dict[str, Any]]:
     """Each service offered once, its places as a set, the tariff as stored (null: free)."""
     first_seen: dict[str, int] = {}
     cleaned = []
     for i, offer in enumerate(offers):
         code = offer["service_code"]
         if code in first_seen:
-            errors.append(FieldError(f"{prefix}services.{i}.service_code",
-                                     f"the same as services.{first_seen[code]}.service_code"))
+            errors.append(
+                FieldError(
+                    f"{prefix}services.{i}.service_code",
+                    f"the same as services.{first_seen[code]}.service_code",
+                )
+            )
             continue
         first_seen[code] = i
         tariff = offer.get("tariff")
-        cleaned.append({
-            "service_code": code,
-            "frequency": str(offer["frequency"]),
-            "places": sorted({str(place) for place in offer["places"]}),
-            "capacity": offer.get("capacity"),
-            "tariff_amount": Decimal(tariff["amount"]) if tariff else None,
-            "tariff_unit": tariff["unit"] if tariff else None,
-            "urgent": bool(offer.get("urgent")),
-        })
+        cleaned.append(
+            {
+                "service_code": code,
+                "frequency": str(offer["frequency"]),
+                "places": sorted({str(place) for place in offer["places"]}),
+                "capacity": offer.get("capacity"),
+                "tariff_amount": Decimal(tariff["amount"]) if tariff else None,
+                "tariff_unit": tariff["unit"] if tariff else None,
+                "urgent": bool(offer.get("urgent")),
+            }
+        )
     return sorted(cleaned, key=lambda offer: offer["service_code"])
 
 
 def status_change_problems(
-    to: str, reason: str | None, effective_on: date, today: date, *, prefix: str = "body.",
+    to: str,
+    reason: str | None,
+    effective_on: date,
+    today: date,
+    *,
+    prefix: str = "body.",
 ) -> list[FieldError]:
     """What is wrong with the fields of a status change (the transition itself is checked by
     :func:`allowed_transitions`)."""
@@ -174,8 +186,11 @@ def status_change_problems(
     if effective_on > today:
         problems.append(FieldError(prefix + "effective_on", "must not be in the future"))
     elif effective_on < EARLIEST_STATUS_DATE:
-        problems.append(FieldError(prefix + "effective_on",
-                                   f"must not be before {EARLIEST_STATUS_DATE.isoformat()}"))
+        problems.append(
+            FieldError(
+                prefix + "effective_on", f"must not be before {EARLIEST_STATUS_DATE.isoformat()}"
+            )
+        )
     return problems
 
 

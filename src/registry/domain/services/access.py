@@ -17,8 +17,7 @@ from registry.auth.roles import Role
 from registry.domain.services.models import ServiceRecord
 from registry.errors import Forbidden
 
-_r: ReadOnlyColumnCollection[str, Column[Any]] = (
-    ServiceRecord.__table__.c)  # type: ignore[attr-defined]
+_r: ReadOnlyColumnCollection[str, Column[Any]] = ServiceRecord.__table__.c  # type: ignore[attr-defined]
 
 
 def visible_records(principal: Principal) -> ColumnElement[bool]:
@@ -38,8 +37,11 @@ def visible_records(principal: Principal) -> ColumnElement[bool]:
                 return _r.provider_id == principal.provider_id
             if territory is None:
                 return true()
-            return or_(_r.oblast_code == territory, _r.raion_code == territory,
-                       _r.hromada_code == territory)
+            return or_(
+                _r.oblast_code == territory,
+                _r.raion_code == territory,
+                _r.hromada_code == territory,
+            )
         case _:
             return false()
 
@@ -49,5 +51,6 @@ def submitting_provider(principal: Principal) -> uuid.UUID:
     or an integration client of a provider). Nobody records services on a provider's behalf."""
     if principal.role in (Role.PROVIDER_STAFF, Role.INTEGRATION) and principal.provider_id:
         return principal.provider_id
-    raise Forbidden("Only a provider's staff or systems (a token with provider_id) submit "
-                    "service records.")
+    raise Forbidden(
+        "Only a provider's staff or systems (a token with provider_id) submit service records."
+    )

@@ -34,8 +34,18 @@ CODE_PATTERN = r"^[0-9]{3}\.[0-9]$"
 NAME_MAX_LENGTH = 500
 _CODE = re.compile(CODE_PATTERN)
 _s = Service.__table__.c  # type: ignore[attr-defined]
-SERVICE_COLUMNS = (_s.code, _s.name_uk, _s.name_en, _s.purpose, _s.kind, _s.is_basic, _s.active,
-                   _s.created_at, _s.updated_at, _s.version)
+SERVICE_COLUMNS = (
+    _s.code,
+    _s.name_uk,
+    _s.name_en,
+    _s.purpose,
+    _s.kind,
+    _s.is_basic,
+    _s.active,
+    _s.created_at,
+    _s.updated_at,
+    _s.version,
+)
 #: What describes a service (everything but its code and bookkeeping).
 FIELDS = ("name_uk", "name_en", "purpose", "kind", "is_basic", "active")
 #: The columns an import file has, in this order (the header line names them).
@@ -92,15 +102,17 @@ async def list_services(
         statement = statement.where(_s.active == where.active)
     if where.q is not None:
         pattern = "%" + _escape_like(" ".join(where.q.split())) + "%"
-        statement = statement.where(or_(_s.name_uk.ilike(pattern, escape="\\"),
-                                        _s.name_en.ilike(pattern, escape="\\")))
+        statement = statement.where(
+            or_(_s.name_uk.ilike(pattern, escape="\\"), _s.name_en.ilike(pattern, escape="\\"))
+        )
     rows = (await session.execute(keyset(statement, [_s.code], page))).mappings().all()
     return page_of(rows, page, key=lambda row: (row["code"],))
 
 
 async def get_service(session: AsyncSession, code: str) -> dict[str, Any]:
-    row = (await session.execute(
-        select(*SERVICE_COLUMNS).where(_s.code == code))).mappings().first()
+    row = (
+        (await session.execute(select(*SERVICE_COLUMNS).where(_s.code == code))).mappings().first()
+    )
     if row is None:
         raise NotFound(f"The classifier has no service {code}.")
     return dict(row)
@@ -115,11 +127,16 @@ async def create_service(
     """Add a service to the classifier; 409 when the code is taken."""
     stored = {name: values[name] for name in ("code", *FIELDS)}
     created = await session.scalar(
-        pg_insert(Service).values(**stored).on_conflict_do_nothing(index_elements=["code"])
-        .returning(_s.code))
+        pg_insert(Service)
+        .values(**stored)
+        .on_conflict_do_nothing(index_elements=["code"])
+        .returning(_s.code)
+    )
     if created is None:
-        raise Conflict("The classifier already has a service with this code; change it with "
-                       "PATCH.", errors=[FieldError("body.code", "already in the classifier")])
+        raise Conflict(
+            "The classifier already has a service with this code; change it with PATCH.",
+            errors=[FieldError("body.code", "already in the classifier")],
+        )
     await note_change(session, SERVICE, change_key(created), 1, FIELDS, caller.principal.sub)
     await record(session, caller, "create_service", SERVICE, [created])
     return await get_service(session, created)
@@ -133,20 +150,27 @@ async def update_service(
     expected_version: int,
 ) -> dict[str, Any]:
     """Apply a JSON merge patch to a service (deactivate it with ``active: false``)."""
-    current = (await session.execute(
-        select(*SERVICE_COLUMNS).where(_s.code == code).with_for_update())).mappings().first()
+    current = (
+        (await session.execute(select(*SERVICE_COLUMNS).where(_s.code == code).with_for_update()))
+        .mappings()
+        .first()
+    )
     if current is None:
         raise NotFound(f"The classifier has no service {code}.")
-    await require_current(session, SERVICE, change_key(code), current["version"],
-                          expected_version)
-    changed = {name: value for name, value in patch.items()
-               if name in FIELDS and value != current[name]}
+    await require_current(session, SERVICE, change_key(code), current["version"], expected_version)
+    changed = {
+        name: value for name, value in patch.items() if name in FIELDS and value != current[name]
+    }
     if changed:
         version = current["version"] + 1
-        await session.execute(update(Service).where(_s.code == code).values(
-            **changed, version=version, updated_at=func.now()))
-        await note_change(session, SERVICE, change_key(code), version, changed,
-                          caller.principal.sub)
+        await session.execute(
+            update(Service)
+            .where(_s.code == code)
+            .values(**changed, version=version, updated_at=func.now())
+        )
+        await note_change(
+            session, SERVICE, change_key(code), version, changed, caller.principal.sub
+        )
     await record(session, caller, "update_service", SERVICE, [code])
     return await get_service(session, code)
 
@@ -163,9 +187,13 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"added": len(self.added), "updated": len(self.updated),
-                "unchanged": len(self.unchanged), "added_codes": self.added,
-                "updated_codes": self.updated}
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "added_codes": self.added,
+            "updated_codes": self.updated,
+        }
 
 
 def _flag(value: str) -> bool:
@@ -183,6 +211,7 @@ def _choice(options: type[StrEnum]) -> Any:
         if folded not in {option.value for option in options}:
             raise ValueError("must be one of " + ", ".join(option.value for option in options))
         return folded
+
     return parse
 
 
@@ -202,8 +231,15 @@ def _code(value: str) -> str:
     return text
 
 
-_PARSERS = {"code": _code, "name_uk": _name, "name_en": _name, "purpose": _choice(Purpose),
-            "kind": _choice(ServiceKind), "is_basic": _flag, "active": _flag}
+_PARSERS = {
+    "code": _code,
+    "name_uk": _name,
+    "name_en": _name,
+    "purpose": _choice(Purpose),
+    "kind": _choice(ServiceKind),
+    "is_basic": _flag,
+    "active": _flag,
+}
 
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
@@ -212,8 +248,10 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     header = [name.strip() for name in next(reader, [])]
     if sorted(header) != sorted(CSV_COLUMNS):
-        raise InvalidInput("The file's header is not the one an import file has.", errors=[
-            FieldError("line 1", "the header must be " + ",".join(CSV_COLUMNS))])
+        raise InvalidInput(
+            "The file's header is not the one an import file has.",
+            errors=[FieldError("line 1", "the header must be " + ",".join(CSV_COLUMNS))],
+        )
     errors: list[FieldError] = []
     services: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
@@ -225,9 +263,11 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
             errors.append(FieldError(f"line {line}", "contains the NUL character"))
             continue
         if len(cells) != len(header):
-            errors.append(FieldError(f"line {line}",
-                                     f"has {len(cells)} values where the header has "
-                                     f"{len(header)}"))
+            errors.append(
+                FieldError(
+                    f"line {line}", f"has {len(cells)} values where the header has {len(header)}"
+                )
+            )
             continue
         service: dict[str, Any] = {}
         for name, cell in zip(header, cells, strict=True):
@@ -238,8 +278,9 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
         code = service.get("code")
         if code is not None:
             if code in first_line:
-                errors.append(FieldError(f"line {line}.code",
-                                         f"{code} is also on line {first_line[code]}"))
+                errors.append(
+                    FieldError(f"line {line}.code", f"{code} is also on line {first_line[code]}")
+                )
             else:
                 first_line[code] = line
         if len(service) == len(CSV_COLUMNS):
@@ -255,14 +296,24 @@ async def import_services(
     """Add the services the classifier lacks and update those that differ (each a new
     version); services the list does not name stay as they are."""
     wanted = {service["code"]: service for service in services}
-    current = {row["code"]: row for row in (await session.execute(
-        select(*SERVICE_COLUMNS).where(_s.code.in_(list(wanted))).with_for_update()
-    )).mappings()} if wanted else {}
+    current = (
+        {
+            row["code"]: row
+            for row in (
+                await session.execute(
+                    select(*SERVICE_COLUMNS).where(_s.code.in_(list(wanted))).with_for_update()
+                )
+            ).mappings()
+        }
+        if wanted
+        else {}
+    )
     report = ImportReport()
     new = [service for code, service in wanted.items() if code not in current]
     if new:
-        await session.execute(insert(Service), [{name: s[name] for name in CSV_COLUMNS}
-                                                for s in new])
+        await session.execute(
+            insert(Service), [{name: s[name] for name in CSV_COLUMNS} for s in new]
+        )
     for service in new:
         await note_change(session, SERVICE, change_key(service["code"]), 1, FIELDS, actor)
         report.added.append(service["code"])
@@ -274,8 +325,11 @@ async def import_services(
             report.unchanged.append(code)
             continue
         version = current[code]["version"] + 1
-        await session.execute(update(Service).where(_s.code == code).values(
-            **changed, version=version, updated_at=func.now()))
+        await session.execute(
+            update(Service)
+            .where(_s.code == code)
+            .values(**changed, version=version, updated_at=func.now())
+        )
         await note_change(session, SERVICE, change_key(code), version, changed, actor)
         report.updated.append(code)
     report.added.sort()

@@ -57,18 +57,14 @@ class ServiceRecord(SQLModel, table=True):
     __tablename__ = "service_records"
 
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
-    provider_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, nullable=False))
+    provider_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
     external_ref: str | None = Field(default=None, sa_column=Column(String(100)))
-    family_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, nullable=False))
-    person_id: uuid.UUID | None = Field(
-        default=None, sa_column=Column(Uuid))
+    family_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    person_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
     oblast_code: str = Field(sa_column=Column(String(19), nullable=False))
     raion_code: str | None = Field(default=None, sa_column=Column(String(19)))
     hromada_code: str = Field(sa_column=Column(String(19), nullable=False))
-    service_code: str = Field(
-        sa_column=Column(String(16), nullable=False))
+    service_code: str = Field(sa_column=Column(String(16), nullable=False))
     delivered_on: date = Field(sa_column=Column(Date, nullable=False))
     units: int = Field(sa_column=Column(Integer, nullable=False))
     duration_minutes: int | None = Field(default=None, sa_column=Column(Integer))
@@ -92,7 +88,8 @@ class ServiceRecordVersion(SQLModel, table=True):
     __tablename__ = "service_record_versions"
 
     service_record_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("service_records.id"), primary_key=True))
+        sa_column=Column(Uuid, ForeignKey("service_records.id"), primary_key=True)
+    )
     version: int = Field(sa_column=Column(Integer, primary_key=True))
     record: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     changed_by: str = Field(sa_column=Column(Text, nullable=False))

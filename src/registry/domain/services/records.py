@@ -62,14 +62,34 @@ _ref = Referral.__table__.c  # type: ignore[attr-defined]
 _NOT_FOUND = "No service record with this id is within your reach."
 
 #: What a provider states about a delivered service (and may amend).
-CONTENT_FIELDS = ("family_id", "person_id", "service_code", "delivered_on", "units",
-                  "duration_minutes", "place", "outcome", "notes", "case_id")
+CONTENT_FIELDS = (
+    "family_id",
+    "person_id",
+    "service_code",
+    "delivered_on",
+    "units",
+    "duration_minutes",
+    "place",
+    "outcome",
+    "notes",
+    "case_id",
+)
 #: What a version of a record holds, as kept in its history.
 VERSIONED_FIELDS = (*CONTENT_FIELDS, "status", "void_reason")
 RECORD_COLUMNS = (
-    _r.id, _r.provider_id, _r.external_ref, *(_r[name] for name in CONTENT_FIELDS),
-    _r.hromada_code, _r.status, _r.void_reason, _r.voided_at, _r.changed_by,
-    _r.change_reason, _r.created_at, _r.updated_at, _r.version,
+    _r.id,
+    _r.provider_id,
+    _r.external_ref,
+    *(_r[name] for name in CONTENT_FIELDS),
+    _r.hromada_code,
+    _r.status,
+    _r.void_reason,
+    _r.voided_at,
+    _r.changed_by,
+    _r.change_reason,
+    _r.created_at,
+    _r.updated_at,
+    _r.version,
 )
 
 
@@ -108,17 +128,24 @@ class _Known:
     cases: dict[uuid.UUID, uuid.UUID]  # case referred to the provider → its family
 
 
-async def _provider_offers(session: AsyncSession, provider_id: uuid.UUID
-                           ) -> dict[str, frozenset[str]]:
+async def _provider_offers(
+    session: AsyncSession, provider_id: uuid.UUID
+) -> dict[str, frozenset[str]]:
     """The services an active provider offers now; 403 for a provider not active in the
     register (pending, excluded, or unknown)."""
     status = await session.scalar(select(_pr.status).where(_pr.id == provider_id))
     if status != "active":
-        raise Forbidden("Your provider is not active in the register of providers"
-                        + (f" (status {status})." if status else "."))
-    rows = (await session.execute(
-        select(_ps.service_code, _ps.places).join(Service, _s.code == _ps.service_code)
-        .where(_ps.provider_id == provider_id, _ps.active, _s.active))).all()
+        raise Forbidden(
+            "Your provider is not active in the register of providers"
+            + (f" (status {status})." if status else ".")
+        )
+    rows = (
+        await session.execute(
+            select(_ps.service_code, _ps.places)
+            .join(Service, _s.code == _ps.service_code)
+            .where(_ps.provider_id == provider_id, _ps.active, _s.active)
+        )
+    ).all()
     return {code: frozenset(places) for code, places in rows}
 
 
@@ -127,81 +154,136 @@ def _array(values: Sequence[Any], element: Any) -> Any:
     return bindparam(None, list(values), type_=ARRAY(element))
 
 
-def _probe(keys: list[Any], key_type: Any, lookup: Callable[[Any], Select[Any]]
-           ) -> Select[Any]:
+def _probe(keys: list[Any], key_type: Any, lookup: Callable[[Any], Select[Any]]) -> Select[Any]:
     """The row ``lookup(key)`` finds for each of ``keys`` (at most one), looked up key by key
     through its primary key: a nested loop over the keys whatever the statistics say. Given ten
     thousand ids in one ``= ANY``, the planner read the whole of a families index instead
     (0.07-0.16 s at 100 000 families, growing with the register). Only for a key no other
     index competes with (not external references: see ``_known``)."""
-    wanted = (func.unnest(_array(keys, key_type))
-              .table_valued("key").render_derived(name="wanted"))
+    wanted = func.unnest(_array(keys, key_type)).table_valued("key").render_derived(name="wanted")
     found = lookup(wanted.c.key).limit(literal_column("1")).lateral("found")
     return select(found).select_from(wanted).join(found, true())
 
 
 async def _known(
-    session: AsyncSession, provider_id: uuid.UUID, records: Sequence[dict[str, Any]],
-    *, lock_refs: bool = True,
+    session: AsyncSession,
+    provider_id: uuid.UUID,
+    records: Sequence[dict[str, Any]],
+    *,
+    lock_refs: bool = True,
 ) -> _Known:
     offered = await _provider_offers(session, provider_id)
     family_ids = list({r["family_id"] for r in records})
-    referred = await session.execute(_probe(family_ids, Uuid, lambda key: (
-        select(_f.id, _f.oblast_code, _f.raion_code, _f.hromada_code)
-        .join(FamilyProviderAccess, and_(_a.family_id == _f.id, _a.provider_id == provider_id,
-                                         _a.revoked_at.is_(None)))
-        .where(_f.id == key))))
-    families = {family_id: {"oblast_code": oblast, "raion_code": raion, "hromada_code": hromada}
-                for family_id, oblast, raion, hromada in referred}
+    referred = await session.execute(
+        _probe(
+            family_ids,
+            Uuid,
+            lambda key: (
+                select(_f.id, _f.oblast_code, _f.raion_code, _f.hromada_code)
+                .join(
+                    FamilyProviderAccess,
+                    and_(
+                        _a.family_id == _f.id,
+                        _a.provider_id == provider_id,
+                        _a.revoked_at.is_(None),
+                    ),
+                )
+                .where(_f.id == key)
+            ),
+        )
+    )
+    families = {
+        family_id: {"oblast_code": oblast, "raion_code": raion, "hromada_code": hromada}
+        for family_id, oblast, raion, hromada in referred
+    }
     person_ids = list({r["person_id"] for r in records if r.get("person_id") is not None})
-    persons: dict[uuid.UUID, uuid.UUID] = dict((await session.execute(_probe(
-        person_ids, Uuid, lambda key: select(_p.id, _p.family_id).where(_p.id == key)))
-    ).all()) if person_ids else {}
+    persons: dict[uuid.UUID, uuid.UUID] = (
+        dict(
+            (
+                await session.execute(
+                    _probe(
+                        person_ids,
+                        Uuid,
+                        lambda key: select(_p.id, _p.family_id).where(_p.id == key),
+                    )
+                )
+            ).all()
+        )
+        if person_ids
+        else {}
+    )
     refs = list({r["external_ref"] for r in records if r.get("external_ref") is not None})
     existing: dict[str, dict[str, Any]] = {}
     if refs:
         # Not probed key by key like the others: (provider_id, id) competes with the unique
         # index here, and for a provider newer than the statistics the planner may walk all
         # its records once per reference. ANY() at worst reads them all once.
-        statement = (select(_r.id, _r.external_ref, _r.status, _r.version,
-                            *(_r[name] for name in CONTENT_FIELDS))
-                     .where(_r.provider_id == provider_id,
-                            _r.external_ref == func.any(_array(refs, String))))
+        statement = select(
+            _r.id, _r.external_ref, _r.status, _r.version, *(_r[name] for name in CONTENT_FIELDS)
+        ).where(_r.provider_id == provider_id, _r.external_ref == func.any(_array(refs, String)))
         if lock_refs:
             statement = statement.with_for_update()
-        existing = {row["external_ref"]: dict(row)
-                    for row in (await session.execute(statement)).mappings()}
+        existing = {
+            row["external_ref"]: dict(row) for row in (await session.execute(statement)).mappings()
+        }
     case_ids = list({r["case_id"] for r in records if r.get("case_id") is not None})
-    cases: dict[uuid.UUID, uuid.UUID] = dict((await session.execute(_probe(
-        case_ids, Uuid, lambda key: select(_c.id, _c.family_id).where(
-            _c.id == key, _c.id.in_(select(_ref.case_id).where(
-                _ref.provider_id == provider_id, _ref.status.in_(["accepted", "closed"]))))))
-    ).all()) if case_ids else {}
+    cases: dict[uuid.UUID, uuid.UUID] = (
+        dict(
+            (
+                await session.execute(
+                    _probe(
+                        case_ids,
+                        Uuid,
+                        lambda key: select(_c.id, _c.family_id).where(
+                            _c.id == key,
+                            _c.id.in_(
+                                select(_ref.case_id).where(
+                                    _ref.provider_id == provider_id,
+                                    _ref.status.in_(["accepted", "closed"]),
+                                )
+                            ),
+                        ),
+                    )
+                )
+            ).all()
+        )
+        if case_ids
+        else {}
+    )
     return _Known(offered, families, persons, existing, cases)
 
 
-def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date
-              ) -> list[FieldError]:
+def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date) -> list[FieldError]:
     """Every rule a record breaks, given what the database knows."""
     problems = []
     if values["family_id"] not in known.families:
-        problems.append(FieldError(f"{prefix}family_id",
-                                   "no family with this id is referred to your provider"))
+        problems.append(
+            FieldError(f"{prefix}family_id", "no family with this id is referred to your provider")
+        )
     person_id = values.get("person_id")
     if person_id is not None and known.persons.get(person_id) != values["family_id"]:
         problems.append(FieldError(f"{prefix}person_id", "not a member of this family"))
     case_id = values.get("case_id")
     if case_id is not None and known.cases.get(case_id) != values["family_id"]:
-        problems.append(FieldError(f"{prefix}case_id", "not a case of this family referred "
-                                                       "to your provider"))
+        problems.append(
+            FieldError(f"{prefix}case_id", "not a case of this family referred to your provider")
+        )
     places = known.offered.get(values["service_code"])
     if places is None:
-        problems.append(FieldError(f"{prefix}service_code",
-                                   "your provider does not offer this service (or it is "
-                                   "not active)"))
+        problems.append(
+            FieldError(
+                f"{prefix}service_code",
+                "your provider does not offer this service (or it is not active)",
+            )
+        )
     elif values["place"] not in places:
-        problems.append(FieldError(f"{prefix}place", "your provider does not deliver this "
-                                   "service here; offered: " + ", ".join(sorted(places))))
+        problems.append(
+            FieldError(
+                f"{prefix}place",
+                "your provider does not deliver this "
+                "service here; offered: " + ", ".join(sorted(places)),
+            )
+        )
     date_problem = delivery_date_problem(values["delivered_on"], today)
     if date_problem is not None:
         problems.append(FieldError(f"{prefix}delivered_on", date_problem))
@@ -238,15 +320,21 @@ async def submit(
         ref = values.get("external_ref")
         if ref is not None:
             if ref in first_index_of_ref:
-                result.errors.append(FieldError(
-                    f"{prefix}external_ref",
-                    f"the same as record {first_index_of_ref[ref]} of this submission"))
+                result.errors.append(
+                    FieldError(
+                        f"{prefix}external_ref",
+                        f"the same as record {first_index_of_ref[ref]} of this submission",
+                    )
+                )
             else:
                 first_index_of_ref[ref] = index
             current = known.existing.get(ref)
             if current is not None and current["status"] == "voided":
-                result.errors.append(FieldError(f"{prefix}external_ref",
-                                                "names a voided record; use a new reference"))
+                result.errors.append(
+                    FieldError(
+                        f"{prefix}external_ref", "names a voided record; use a new reference"
+                    )
+                )
         results.append(result)
 
     if atomic and not all(r.accepted for r in results):
@@ -268,45 +356,69 @@ async def submit(
     await _insert(session, caller, provider_id, known, new, atomic=atomic, prefixes=prefixes)
     await _update(session, caller, known, changed, reason="resubmitted by the provider")
     touched = [r for r in results if r.accepted]
-    await record(session, caller, action, SERVICE_RECORD,
-                 [*(r.id for r in touched),
-                  *{v["family_id"] for r, v in zip(results, records, strict=True)
-                    if r.accepted}])
+    await record(
+        session,
+        caller,
+        action,
+        SERVICE_RECORD,
+        [
+            *(r.id for r in touched),
+            *{v["family_id"] for r, v in zip(results, records, strict=True) if r.accepted},
+        ],
+    )
     return results
 
 
 #: What a new record is written with; the other columns take their defaults.
-_NEW_COLUMNS = ("id", "provider_id", "external_ref", *CONTENT_FIELDS, "oblast_code",
-                "raion_code", "hromada_code", "changed_by")
+_NEW_COLUMNS = (
+    "id",
+    "provider_id",
+    "external_ref",
+    *CONTENT_FIELDS,
+    "oblast_code",
+    "raion_code",
+    "hromada_code",
+    "changed_by",
+)
 
 
 async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """COPY ``rows`` into service_records on the session's connection (so in its
     transaction): SQLAlchemy has no COPY, asyncpg does."""
     connection = await driver_connection(session)
-    await connection.copy_records_to_table(
-        "service_records", records=rows, columns=_NEW_COLUMNS)
+    await connection.copy_records_to_table("service_records", records=rows, columns=_NEW_COLUMNS)
 
 
 def _unnest(columns: Sequence[str], rows: list[tuple[Any, ...]], name: str) -> Any:
     """``rows`` as a table named ``name``: one array per column of service_records, unnested
     (one parameter per column, however many rows)."""
-    arrays = [_array(values, _r[column].type)
-              for column, values in zip(columns, zip(*rows, strict=True), strict=True)]
+    arrays = [
+        _array(values, _r[column].type)
+        for column, values in zip(columns, zip(*rows, strict=True), strict=True)
+    ]
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
 
 
 def _insert_skipping_taken(rows: list[tuple[Any, ...]]) -> Any:
     """The same rows as one INSERT, skipping those whose external reference is taken."""
     unnested = _unnest(_NEW_COLUMNS, rows, "incoming")
-    return (pg_insert(ServiceRecord).from_select(_NEW_COLUMNS, select(*unnested.c))
-            .on_conflict_do_nothing(index_elements=["provider_id", "external_ref"])
-            .returning(_r.id))
+    return (
+        pg_insert(ServiceRecord)
+        .from_select(_NEW_COLUMNS, select(*unnested.c))
+        .on_conflict_do_nothing(index_elements=["provider_id", "external_ref"])
+        .returning(_r.id)
+    )
 
 
 async def _insert(
-    session: AsyncSession, caller: Caller, provider_id: uuid.UUID, known: _Known,
-    new: list[tuple[Result, dict[str, Any]]], *, atomic: bool, prefixes: Sequence[str],
+    session: AsyncSession,
+    caller: Caller,
+    provider_id: uuid.UUID,
+    known: _Known,
+    new: list[tuple[Result, dict[str, Any]]],
+    *,
+    atomic: bool,
+    prefixes: Sequence[str],
 ) -> None:
     """Write the new records with COPY: no statement to plan, no parameters to bind per
     value, no speculative insertion. Only when another request stored one of these external
@@ -318,9 +430,18 @@ async def _insert(
     for result, values in new:
         result.id, result.version, result.outcome = new_id(), 1, "created"
         family = known.families[values["family_id"]]
-        rows.append((result.id, provider_id, values.get("external_ref"), *_content(values),
-                     family["oblast_code"], family["raion_code"], family["hromada_code"],
-                     caller.principal.sub))
+        rows.append(
+            (
+                result.id,
+                provider_id,
+                values.get("external_ref"),
+                *_content(values),
+                family["oblast_code"],
+                family["raion_code"],
+                family["hromada_code"],
+                caller.principal.sub,
+            )
+        )
     try:
         async with session.begin_nested():
             await _copy(session, rows)
@@ -332,23 +453,31 @@ async def _insert(
     if not lost:
         return
     if atomic:
-        raise Conflict("Another request submitted some of these external references at the "
-                       "same time; submit again.")
+        raise Conflict(
+            "Another request submitted some of these external references at the "
+            "same time; submit again."
+        )
     for result in lost:
         result.id = result.version = result.outcome = None
-        result.errors.append(FieldError(
-            f"{prefixes[result.index]}external_ref",
-            "submitted at the same time by another request; submit again"))
+        result.errors.append(
+            FieldError(
+                f"{prefixes[result.index]}external_ref",
+                "submitted at the same time by another request; submit again",
+            )
+        )
 
 
 #: What an update replaces, besides who changed it, why and when.
-_UPDATED_COLUMNS = ("id", *CONTENT_FIELDS, "oblast_code", "raion_code", "hromada_code",
-                    "version")
+_UPDATED_COLUMNS = ("id", *CONTENT_FIELDS, "oblast_code", "raion_code", "hromada_code", "version")
 
 
 async def _update(
-    session: AsyncSession, caller: Caller, known: _Known,
-    changed: list[tuple[Result, dict[str, Any], dict[str, Any]]], *, reason: str,
+    session: AsyncSession,
+    caller: Caller,
+    known: _Known,
+    changed: list[tuple[Result, dict[str, Any], dict[str, Any]]],
+    *,
+    reason: str,
 ) -> None:
     """Replace the content of existing records (each already locked), keeping each version
     they supersede: one statement for all of them, one for their history, one for the fields
@@ -359,19 +488,42 @@ async def _update(
     rows = []
     for result, values, current in changed:
         family = known.families[values["family_id"]]
-        rows.append((current["id"], *_content(values), family["oblast_code"],
-                     family["raion_code"], family["hromada_code"], result.version))
+        rows.append(
+            (
+                current["id"],
+                *_content(values),
+                family["oblast_code"],
+                family["raion_code"],
+                family["hromada_code"],
+                result.version,
+            )
+        )
     incoming = _unnest(_UPDATED_COLUMNS, rows, "incoming")
     await session.execute(
-        update(ServiceRecord).where(_r.id == incoming.c.id)
-        .values(**{name: incoming.c[name] for name in _UPDATED_COLUMNS if name != "id"},
-                changed_by=caller.principal.sub, change_reason=reason, updated_at=func.now()))
-    await session.execute(insert(RecordChange), [
-        {"resource_type": SERVICE_RECORD, "resource_id": current["id"],
-         "version": result.version, "actor": caller.principal.sub,
-         "changed_fields": sorted(name for name in CONTENT_FIELDS
-                                  if values.get(name) != current[name])}
-        for result, values, current in changed])
+        update(ServiceRecord)
+        .where(_r.id == incoming.c.id)
+        .values(
+            **{name: incoming.c[name] for name in _UPDATED_COLUMNS if name != "id"},
+            changed_by=caller.principal.sub,
+            change_reason=reason,
+            updated_at=func.now(),
+        )
+    )
+    await session.execute(
+        insert(RecordChange),
+        [
+            {
+                "resource_type": SERVICE_RECORD,
+                "resource_id": current["id"],
+                "version": result.version,
+                "actor": caller.principal.sub,
+                "changed_fields": sorted(
+                    name for name in CONTENT_FIELDS if values.get(name) != current[name]
+                ),
+            }
+            for result, values, current in changed
+        ],
+    )
 
 
 async def _keep_superseded(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
@@ -382,10 +534,12 @@ async def _keep_superseded(session: AsyncSession, ids: Sequence[uuid.UUID]) -> N
     snapshot = func.jsonb_build_object(*pairs)
     await session.execute(
         ServiceRecordVersion.__table__.insert().from_select(  # type: ignore[attr-defined]
-            ["service_record_id", "version", "record", "changed_by", "change_reason",
-             "valid_from"],
-            select(_r.id, _r.version, snapshot, _r.changed_by, _r.change_reason, _r.updated_at)
-            .where(_r.id == func.any(_array(ids, Uuid)))))
+            ["service_record_id", "version", "record", "changed_by", "change_reason", "valid_from"],
+            select(
+                _r.id, _r.version, snapshot, _r.changed_by, _r.change_reason, _r.updated_at
+            ).where(_r.id == func.any(_array(ids, Uuid))),
+        )
+    )
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -397,20 +551,26 @@ async def records_by_id(
     """The visible records among ``ids``, in that order (not audited: the caller records)."""
     if not ids:
         return []
-    rows = (await session.execute(
-        select(*RECORD_COLUMNS).where(_r.id.in_(ids), visible_records(caller.principal))
-    )).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                select(*RECORD_COLUMNS).where(_r.id.in_(ids), visible_records(caller.principal))
+            )
+        )
+        .mappings()
+        .all()
+    )
     by_id = {row["id"]: dict(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def get_record(session: AsyncSession, caller: Caller, record_id: uuid.UUID
-                     ) -> dict[str, Any]:
+async def get_record(session: AsyncSession, caller: Caller, record_id: uuid.UUID) -> dict[str, Any]:
     found = await records_by_id(session, caller, [record_id])
     if not found:
         raise NotFound(_NOT_FOUND)
-    await record(session, caller, "get_service_record", SERVICE_RECORD,
-                 [record_id, found[0]["family_id"]])
+    await record(
+        session, caller, "get_service_record", SERVICE_RECORD, [record_id, found[0]["family_id"]]
+    )
     return found[0]
 
 
@@ -439,30 +599,57 @@ async def list_records(
         statement = statement.where(_r.delivered_on <= where.delivered_to)
     rows = (await session.execute(keyset(statement, [_r.id], page))).mappings().all()
     result = page_of([dict(row) for row in rows], page, key=lambda row: (row["id"],))
-    await record(session, caller, "list_service_records", SERVICE_RECORD,
-                 [*(r["id"] for r in result.items), *{r["family_id"] for r in result.items}])
+    await record(
+        session,
+        caller,
+        "list_service_records",
+        SERVICE_RECORD,
+        [*(r["id"] for r in result.items), *{r["family_id"] for r in result.items}],
+    )
     return result
 
 
-async def history(session: AsyncSession, caller: Caller, record_id: uuid.UUID
-                  ) -> list[dict[str, Any]]:
+async def history(
+    session: AsyncSession, caller: Caller, record_id: uuid.UUID
+) -> list[dict[str, Any]]:
     """Every version of a record, oldest first; the last is the current one."""
     current = await records_by_id(session, caller, [record_id])
     if not current:
         raise NotFound(_NOT_FOUND)
     now = current[0]
-    earlier = (await session.execute(
-        select(_v.version, _v.record, _v.changed_by, _v.change_reason, _v.valid_from,
-               _v.valid_to)
-        .where(_v.service_record_id == record_id).order_by(_v.version))).mappings().all()
+    earlier = (
+        (
+            await session.execute(
+                select(
+                    _v.version,
+                    _v.record,
+                    _v.changed_by,
+                    _v.change_reason,
+                    _v.valid_from,
+                    _v.valid_to,
+                )
+                .where(_v.service_record_id == record_id)
+                .order_by(_v.version)
+            )
+        )
+        .mappings()
+        .all()
+    )
     versions = [dict(row) for row in earlier]
-    versions.append({"version": now["version"],
-                     "record": {name: now[name] for name in VERSIONED_FIELDS},
-                     "changed_by": now["changed_by"], "change_reason": now["change_reason"],
-                     "valid_from": now["updated_at"], "valid_to": None})
+    versions.append(
+        {
+            "version": now["version"],
+            "record": {name: now[name] for name in VERSIONED_FIELDS},
+            "changed_by": now["changed_by"],
+            "change_reason": now["change_reason"],
+            "valid_from": now["updated_at"],
+            "valid_to": None,
+        }
+    )
     families = {v["record"]["family_id"] for v in versions}
-    await record(session, caller, "get_service_record_history", SERVICE_RECORD,
-                 [record_id, *families])
+    await record(
+        session, caller, "get_service_record_history", SERVICE_RECORD, [record_id, *families]
+    )
     return versions
 
 
@@ -475,16 +662,23 @@ async def _for_change(
     """The record's row, locked: visible (else 404), the caller's provider's (else 403), at
     ``expected_version`` (else 412) and not voided (else 409)."""
     provider_id = submitting_provider(caller.principal)
-    row = (await session.execute(
-        select(*RECORD_COLUMNS).where(_r.id == record_id, visible_records(caller.principal))
-        .with_for_update())).mappings().first()
+    row = (
+        (
+            await session.execute(
+                select(*RECORD_COLUMNS)
+                .where(_r.id == record_id, visible_records(caller.principal))
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(_NOT_FOUND)
     if row["provider_id"] != provider_id:
         raise Forbidden("Only the provider that submitted a record corrects it.")
     if expected_version is not None:
-        await require_current(session, SERVICE_RECORD, record_id, row["version"],
-                              expected_version)
+        await require_current(session, SERVICE_RECORD, record_id, row["version"], expected_version)
     if row["status"] == "voided":
         raise Conflict("The record is voided; a voided record cannot be changed.")
     return dict(row)
@@ -505,15 +699,21 @@ async def amend(
     known = await _known(session, current["provider_id"], [merged], lock_refs=False)
     problems = _problems(known, merged, "body.", _today())
     if problems:
-        raise InvalidInput("The amended record has invalid fields; see errors.",
-                           errors=problems)
+        raise InvalidInput("The amended record has invalid fields; see errors.", errors=problems)
     if _content(merged) == _content(current):
-        raise InvalidInput("The amendment changes nothing.", errors=[
-            FieldError("body", "give at least one field with a new value")])
+        raise InvalidInput(
+            "The amendment changes nothing.",
+            errors=[FieldError("body", "give at least one field with a new value")],
+        )
     result = Result(0, current["external_ref"], current["id"], current["version"] + 1)
     await _update(session, caller, known, [(result, merged, current)], reason=reason)
-    await record(session, caller, "amend_service_record", SERVICE_RECORD,
-                 [record_id, *{current["family_id"], merged["family_id"]}])
+    await record(
+        session,
+        caller,
+        "amend_service_record",
+        SERVICE_RECORD,
+        [record_id, *{current["family_id"], merged["family_id"]}],
+    )
     (amended,) = await records_by_id(session, caller, [record_id])
     return amended
 
@@ -530,13 +730,28 @@ async def void(
     await _keep_superseded(session, [record_id])
     version = current["version"] + 1
     await session.execute(
-        update(ServiceRecord).where(_r.id == record_id)
-        .values(status="voided", void_reason=reason, voided_at=func.now(), version=version,
-                changed_by=caller.principal.sub, change_reason=reason,
-                updated_at=func.now()))
-    await note_change(session, SERVICE_RECORD, record_id, version,
-                      ["status", "void_reason", "voided_at"], caller.principal.sub)
-    await record(session, caller, "void_service_record", SERVICE_RECORD,
-                 [record_id, current["family_id"]])
+        update(ServiceRecord)
+        .where(_r.id == record_id)
+        .values(
+            status="voided",
+            void_reason=reason,
+            voided_at=func.now(),
+            version=version,
+            changed_by=caller.principal.sub,
+            change_reason=reason,
+            updated_at=func.now(),
+        )
+    )
+    await note_change(
+        session,
+        SERVICE_RECORD,
+        record_id,
+        version,
+        ["status", "void_reason", "voided_at"],
+        caller.principal.sub,
+    )
+    await record(
+        session, caller, "void_service_record", SERVICE_RECORD, [record_id, current["family_id"]]
+    )
     (voided,) = await records_by_id(session, caller, [record_id])
     return voided

@@ -51,8 +51,9 @@ def read_codifier(path: Path) -> Iterator[CodifierRow]:
             raise ValueError(f"{path.name}: no header row")
         categories = {c.value for c in Category}
         for row in rows:
-            levels = [cell.strip() if isinstance(cell, str) else None
-                      for cell in row[:_LEVEL_COLUMNS]]
+            levels = [
+                cell.strip() if isinstance(cell, str) else None for cell in row[:_LEVEL_COLUMNS]
+            ]
             category, name = row[_LEVEL_COLUMNS], row[_LEVEL_COLUMNS + 1]
             if category not in categories or not isinstance(name, str):
                 continue
@@ -93,8 +94,10 @@ async def import_codifier(session: AsyncSession, path: Path | None = None) -> in
     )
     await raw.copy_records_to_table(
         "territories_incoming",
-        records=[(r.code, r.name, normalize_name(r.name), r.category, r.level, r.parent_code)
-                 for r in rows],
+        records=[
+            (r.code, r.name, normalize_name(r.name), r.category, r.level, r.parent_code)
+            for r in rows
+        ],
         columns=["code", "name", "search_name", "category", "level", "parent_code"],
     )
     # Parents first (by level), so the self-reference holds row by row.

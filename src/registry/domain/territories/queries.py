@@ -43,9 +43,10 @@ async def list_territories(
 async def get_territory(session: AsyncSession, code: str) -> dict[str, Any]:
     """The unit with its ancestors, broadest first."""
     rows = (
-        await session.execute(
-            text(
-                """
+        (
+            await session.execute(
+                text(
+                    """
                 WITH RECURSIVE chain AS (
                     SELECT code, name, category, level, parent_code, 0 AS depth
                     FROM territories WHERE code = :code
@@ -55,10 +56,13 @@ async def get_territory(session: AsyncSession, code: str) -> dict[str, Any]:
                 )
                 SELECT code, name, category, level, parent_code FROM chain ORDER BY depth DESC
                 """
-            ),
-            {"code": code},
+                ),
+                {"code": code},
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     if not rows:
         raise NotFound(f"No territory has the code {code}.")
     unit = dict(rows[-1])
@@ -75,9 +79,7 @@ async def require_territory(
             "A KATOTTG code is UA followed by 17 digits.",
             errors=[FieldError(field, "not a KATOTTG code (UA + 17 digits)")],
         )
-    row = (
-        await session.execute(select(*_COLUMNS).where(_t.code == code))
-    ).mappings().first()
+    row = (await session.execute(select(*_COLUMNS).where(_t.code == code))).mappings().first()
     if row is None:
         raise InvalidInput(
             "The KATOTTG code is not in the codifier.",
@@ -97,8 +99,11 @@ def _escape_like(value: str) -> str:
 
 
 async def locate_address(
-    session: AsyncSession, hromada_code: str, settlement_code: str | None,
-    *, field: str = "body.hromada_code",
+    session: AsyncSession,
+    hromada_code: str,
+    settlement_code: str | None,
+    *,
+    field: str = "body.hromada_code",
 ) -> dict[str, Any]:
     """An address's oblast, raion, hromada and settlement codes (what records keep to be
     confined by territory); 422 (naming ``field``) when the hromada is not one, or the
@@ -113,11 +118,12 @@ async def locate_address(
     }
     if settlement_code is not None:
         await require_territory(session, "body.settlement_code", settlement_code)
-        inside = any(code == hromada_code for code, _ in await _ancestors(session,
-                                                                          settlement_code))
+        inside = any(code == hromada_code for code, _ in await _ancestors(session, settlement_code))
         if not inside or settlement_code == hromada_code:
-            raise InvalidInput("The settlement must lie inside the hromada.", errors=[
-                FieldError("body.settlement_code", "not inside the given hromada")])
+            raise InvalidInput(
+                "The settlement must lie inside the hromada.",
+                errors=[FieldError("body.settlement_code", "not inside the given hromada")],
+            )
     return address
 
 
