@@ -1,6 +1,6 @@
 """Made-up but plausible Ukrainian households as COPY-ready rows, for ``bench/generate``.
 
-The same kinds of household as the demo seed (``registry.domain.families.demo``), and its name
+The same kinds of household as the demo seed (``registry.demo.families``), and its name
 lists and grammar helpers, but written for volume: every name part's search keys are computed
 once up front, rows are plain tuples in COPY column order, and national identifiers come from
 per-(birth date, sex) counters instead of random draws checked against a set. Each generating
@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from clock import fast_uuid
 from draw import between, pick, weighted
 
-from registry.domain.families.demo import (
+from registry.demo.families import (
     FEMALE_NAMES,
     KYIV_STREETS,
     MALE_NAMES,
@@ -29,8 +29,8 @@ from registry.domain.families.demo import (
     feminine_surname,
     patronymic,
 )
-from registry.domain.families.identifiers import rnokpp_for, unzr_for
-from registry.domain.families.names import clean_name_part, latin_key, name_key
+from registry.domain.shared.identifiers import rnokpp_for, unzr_for
+from registry.domain.shared.names import clean_name_part, latin_key, name_key
 
 KYIV = "UA80000000000093317"
 CREATED_BY = "bench-generate"

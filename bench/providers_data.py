@@ -27,7 +27,7 @@ from clock import during_work, uuid7
 from households import KYIV, Hromada
 from stdnum.ua import edrpou
 
-from registry.domain.families.demo import (
+from registry.demo.families import (
     FEMALE_NAMES,
     KYIV_STREETS,
     MALE_NAMES,
@@ -36,13 +36,13 @@ from registry.domain.families.demo import (
     feminine_surname,
     patronymic,
 )
-from registry.domain.families.identifiers import rnokpp_for
 from registry.domain.providers.rules import (
     EARLIEST_STATUS_DATE,
     provider_name_key,
     validate_edrpou,
     validate_provider_rnokpp,
 )
+from registry.domain.shared.identifiers import rnokpp_for
 
 CREATED_BY = "bench-generate"
 MINISTRY = "bench-ministry-admin"  # who verified support criteria, changed statuses

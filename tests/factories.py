@@ -6,7 +6,7 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
-from registry.domain.families.identifiers import rnokpp_for, unzr_for
+from registry.domain.shared.identifiers import rnokpp_for, unzr_for
 
 KYIV = "UA80000000000093317"  # city with special status: oblast- and hromada-level
 BUCHA = "UA32080070000050759"  # hromada in Kyiv oblast, Bucha raion

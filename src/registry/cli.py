@@ -17,7 +17,7 @@ from registry.settings import PROJECT_ROOT, Settings, get_settings
 
 #: Confinement used by `--demo` tokens: Kyiv (a city with special status acts as oblast and
 #: hromada), and fixed ids that demo data uses (the demo provider's id is
-#: ``registry.domain.providers.demo.DEMO_PROVIDER_ID``).
+#: ``registry.demo.providers.DEMO_PROVIDER_ID``).
 DEMO_TERRITORY = "UA80000000000093317"
 DEMO_UNIT_ID = "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"
 
@@ -54,7 +54,7 @@ def _token(
 
 
 def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
-    from registry.domain.providers.demo import DEMO_PROVIDER_ID
+    from registry.demo.providers import DEMO_PROVIDER_ID
 
     confinement: dict[Role, dict[str, str]] = {
         Role.REGIONAL_OFFICER: {"territory": DEMO_TERRITORY},
@@ -78,8 +78,8 @@ def _prepare(url: str, settings: Settings) -> None:
 
 def _seed_demo(url: str) -> None:
     from registry.db.engine import Database
-    from registry.domain.families.demo import seed_demo_families
-    from registry.domain.providers.demo import seed_demo_providers
+    from registry.demo.families import seed_demo_families
+    from registry.demo.providers import seed_demo_providers
 
     async def run() -> tuple[int, int]:
         database = Database.connect(url, pool_size=1, max_overflow=0)
@@ -210,7 +210,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
     from registry.db.engine import Database
     from registry.db.provision import database_url
-    from registry.domain.services.classifier import import_services_csv
+    from registry.domain.classifier.commands import import_services_csv
     from registry.errors import InvalidInput
 
     try:

@@ -33,10 +33,10 @@ from registry.api.routers.families import FamilyCreate
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.db.engine import Database
-from registry.domain.audit.trail import Caller
+from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.families import commands as family_commands
-from registry.domain.families import links as family_links
-from registry.domain.providers.demo import DEMO_PROVIDER_ID, seed_demo_providers
+from registry.domain.providers import links as family_links
+from registry.domain.shared.caller import Caller
 from registry.main import create_app
 from tests.conftest import KYIV_OBLAST, _admin, _with_database
 from tests.factories import BUCHA, KYIV, family

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.db.engine import Database
-from registry.domain.audit.models import AuditEvent
+from registry.domain.audit.commands import event_values, record
 from registry.domain.audit.seal import (
     _EVENT_COLUMNS,
     VerificationReport,
@@ -28,7 +28,8 @@ from registry.domain.audit.seal import (
     seal,
     verify,
 )
-from registry.domain.audit.trail import Caller, event_values, record
+from registry.domain.audit.tables import AuditEvent
+from registry.domain.shared.caller import Caller
 from registry.settings import get_settings
 from tests.conftest import bearer
 

@@ -8,14 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from registry.db.engine import Database
-from registry.domain.families.demo import (
-    DEMO_ACTOR,
-    feminine_surname,
-    patronymic,
-    seed_demo_families,
-)
-from registry.domain.families.identifiers import validate_rnokpp, validate_unzr
-from registry.domain.families.names import clean_name_part, latin_key, name_key
+from registry.demo.families import DEMO_ACTOR, feminine_surname, patronymic, seed_demo_families
+from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
+from registry.domain.shared.names import clean_name_part, latin_key, name_key
 from tests.conftest import KYIV
 
 FAMILIES = 200

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from registry.domain.families.identifiers import rnokpp_for, unzr_for
+from registry.domain.shared.identifiers import rnokpp_for, unzr_for
 from tests.conftest import bearer
 from tests.factories import (
     BUCHA,

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from stdnum.ua import rntrc
 
 from registry.db.engine import Database
-from registry.domain.providers import demo
+from registry.demo import providers as demo
 from registry.domain.providers.rules import validate_edrpou, validate_provider_rnokpp
 from tests.conftest import bearer
 from tests.factories import (

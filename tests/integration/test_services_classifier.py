@@ -16,12 +16,7 @@ import structlog
 from sqlalchemy import text
 
 from registry.db.engine import Database
-from registry.domain.services.classifier import (
-    SERVICE,
-    change_key,
-    import_services_csv,
-    parse_csv,
-)
+from registry.domain.classifier.commands import SERVICE, change_key, import_services_csv, parse_csv
 from registry.errors import InvalidInput
 from registry.settings import get_settings
 from tests.conftest import bearer

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from registry.domain.families.identifiers import (
+from registry.domain.shared.identifiers import (
     mask_identifier,
     rnokpp_for,
     unzr_for,
     validate_rnokpp,
     validate_unzr,
 )
-from registry.domain.families.names import (
+from registry.domain.shared.names import (
     clean_name_part,
     latin_key,
     name_key,

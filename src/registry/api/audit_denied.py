@@ -8,7 +8,8 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from registry.db.engine import Database
-from registry.domain.audit.trail import Caller, Outcome, record
+from registry.domain.audit.commands import Outcome, record
+from registry.domain.shared.caller import Caller
 
 log = structlog.get_logger("registry.audit")
 

@@ -20,7 +20,7 @@ from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
-from registry.domain.audit.trail import Caller
+from registry.domain.shared.caller import Caller
 from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
 
 
@@ -60,7 +60,7 @@ def _caller(
     verifier: TokenVerifier = request.app.state.verifier
     principal = verifier.principal(credentials.credentials)
     request.state.principal_sub = principal.sub
-    caller = Caller(principal, request.state.request_id, purpose)
+    caller = Caller(principal, request.state.request_id, purpose, request.app.state.clock())
     request.state.caller = caller
     return caller
 

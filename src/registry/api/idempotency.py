@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.api.dependencies import Session, caller_of
 from registry.db import idempotency
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
+from registry.domain.shared.caller import Caller
 from registry.errors import Conflict
 
 #: Printable ASCII; what clients use in practice (UUIDs, ULIDs, hashes).

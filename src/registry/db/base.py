@@ -1,7 +1,9 @@
 """The shared SQLModel metadata: every table model registers here, with stable constraint names."""
 
-from sqlalchemy import Table
-from sqlmodel import SQLModel
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Table, func
+from sqlmodel import Field, SQLModel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -20,3 +22,11 @@ def table_of(model: type[SQLModel]) -> Table:
     by name), not model objects."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
+
+
+def timestamp_field() -> Any:
+    """A ``timestamptz`` column the database fills with the time of the write (``now()``)."""
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

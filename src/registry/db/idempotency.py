@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
+from registry.db.base import table_of
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -37,7 +37,8 @@ class IdempotencyKey(SQLModel, table=True):
     )
 
 
-_k = IdempotencyKey.__table__.c  # type: ignore[attr-defined]
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+idempotency_key_table = table_of(IdempotencyKey)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ async def claim(
             insert(IdempotencyKey)
             .values(actor=actor, key=key, fingerprint=fingerprint)
             .on_conflict_do_nothing()
-            .returning(_k.key)
+            .returning(idempotency_key_table.c.key)
         )
     ).scalar()
     if claimed is not None:
@@ -67,13 +68,13 @@ async def claim(
     row = (
         await session.execute(
             select(
-                _k.fingerprint,
-                _k.status_code,
-                _k.headers,
-                _k.body,
-                _k.resource_type,
-                _k.resource_ids,
-            ).where(_k.actor == actor, _k.key == key)
+                idempotency_key_table.c.fingerprint,
+                idempotency_key_table.c.status_code,
+                idempotency_key_table.c.headers,
+                idempotency_key_table.c.body,
+                idempotency_key_table.c.resource_type,
+                idempotency_key_table.c.resource_ids,
+            ).where(idempotency_key_table.c.actor == actor, idempotency_key_table.c.key == key)
         )
     ).one()
     return StoredAnswer(
@@ -98,8 +99,8 @@ async def store(
     resource_ids: Sequence[Any],
 ) -> None:
     await session.execute(
-        IdempotencyKey.__table__.update()  # type: ignore[attr-defined]
-        .where(_k.actor == actor, _k.key == key)
+        idempotency_key_table.update()
+        .where(idempotency_key_table.c.actor == actor, idempotency_key_table.c.key == key)
         .values(
             status_code=status_code,
             headers=headers,

@@ -2,8 +2,8 @@
 
 from registry.db.base import metadata
 from registry.db.idempotency import IdempotencyKey
-from registry.domain.audit.models import AuditBlock, AuditEvent
-from registry.domain.cases.models import (
+from registry.domain.audit.tables import AuditBlock, AuditEvent
+from registry.domain.cases.tables import (
     Case,
     CaseAssessment,
     CaseMeasure,
@@ -13,21 +13,22 @@ from registry.domain.cases.models import (
     CaseVisit,
     Referral,
 )
-from registry.domain.families.models import (
+from registry.domain.classifier.tables import Service
+from registry.domain.families.tables import (
     Family,
     FamilyProviderAccess,
     HardshipFactor,
     Person,
     RecipientCategory,
 )
-from registry.domain.providers.models import (
+from registry.domain.providers.tables import (
     Provider,
     ProviderService,
     ProviderStatusChange,
     SupportCriterion,
 )
-from registry.domain.services.models import Service, ServiceRecord, ServiceRecordVersion
-from registry.domain.territories.models import ReferenceImport, Territory
+from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
+from registry.domain.territories.tables import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
 
 __all__ = [

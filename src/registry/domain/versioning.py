@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
+from registry.db.base import table_of
 from registry.errors import PreconditionFailed
 
 
@@ -33,7 +33,8 @@ class RecordChange(SQLModel, table=True):
     )
 
 
-_c = RecordChange.__table__.c  # type: ignore[attr-defined]
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+record_change_table = table_of(RecordChange)
 
 
 async def note_change(
@@ -69,12 +70,12 @@ async def require_current(
     changed = (
         (
             await session.execute(
-                select(func.unnest(_c.changed_fields))
+                select(func.unnest(record_change_table.c.changed_fields))
                 .distinct()
                 .where(
-                    _c.resource_type == resource_type,
-                    _c.resource_id == resource_id,
-                    _c.version > expected_version,
+                    record_change_table.c.resource_type == resource_type,
+                    record_change_table.c.resource_id == resource_id,
+                    record_change_table.c.version > expected_version,
                 )
             )
         )

@@ -32,9 +32,9 @@ from registry.api.schemas import (
     text_field,
 )
 from registry.domain.families import commands, queries
-from registry.domain.families import links as links_domain
-from registry.domain.families.names import MAX_LENGTH
 from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
+from registry.domain.providers import links as links_domain
+from registry.domain.shared.names import MAX_LENGTH
 from registry.domain.territories.categories import CODE_PATTERN
 from registry.domain.versioning import etag
 from registry.errors import NotFound

@@ -29,6 +29,7 @@ from registry.api.schemas import (
     refuse_null,
     text_field,
 )
+from registry.domain.classifier.commands import CODE_PATTERN as SERVICE_CODE_PATTERN
 from registry.domain.providers import commands, queries
 from registry.domain.providers.rules import (
     MAX_CAPACITY,
@@ -37,8 +38,7 @@ from registry.domain.providers.rules import (
     ProviderStatus,
     Sector,
 )
-from registry.domain.services.classifier import CODE_PATTERN as SERVICE_CODE_PATTERN
-from registry.domain.services.rules import Place
+from registry.domain.service_records.rules import Place
 from registry.domain.territories.categories import CODE_PATTERN
 from registry.domain.versioning import etag
 

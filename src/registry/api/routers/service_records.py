@@ -31,8 +31,8 @@ from registry.api.schemas import (
     refuse_null,
     text_field,
 )
-from registry.domain.services import records
-from registry.domain.services.rules import (
+from registry.domain.service_records import commands as records
+from registry.domain.service_records.rules import (
     MAX_BATCH,
     MAX_DURATION_MINUTES,
     MAX_UNITS,

@@ -20,8 +20,8 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
 from registry.api.schemas import InputSchema, NotNull, PageOf, Schema, refuse_null, text_field
-from registry.domain.services import classifier
-from registry.domain.services.classifier import CODE_PATTERN, NAME_MAX_LENGTH, Purpose, ServiceKind
+from registry.domain.classifier import commands as classifier
+from registry.domain.classifier.commands import CODE_PATTERN, NAME_MAX_LENGTH, Purpose, ServiceKind
 from registry.domain.versioning import etag
 
 router = APIRouter(prefix="/services", tags=["services"])

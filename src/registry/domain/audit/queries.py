@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.roles import Permission
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.audit.models import AuditEvent
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
+from registry.domain.audit.tables import AuditEvent
+from registry.domain.shared.caller import Caller
 from registry.errors import Forbidden
 
 _e = AuditEvent.__table__.c  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
-from registry.domain.cases.models import Case, Referral
+from registry.domain.cases.tables import Case, Referral
 from registry.errors import Forbidden
 
 _c: ReadOnlyColumnCollection[str, Column[Any]] = Case.__table__.c  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.base import table_of
 from registry.db.ids import new_id
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
 from registry.domain.cases import queries
 from registry.domain.cases.deadlines import (
     ACCOMPANIMENT_MONTHS,
@@ -33,7 +33,8 @@ from registry.domain.cases.lifecycle import (
     CaseStatus,
     allowed_transitions,
 )
-from registry.domain.cases.models import (
+from registry.domain.cases.referrals import close_case_referrals
+from registry.domain.cases.tables import (
     Case,
     CaseAssessment,
     CaseMeasure,
@@ -41,12 +42,12 @@ from registry.domain.cases.models import (
     CaseReview,
     CaseVisit,
 )
-from registry.domain.cases.referrals import close_case_referrals
 from registry.domain.cases.working import bump, case_for_change, note_transition
+from registry.domain.classifier.tables import Service
 from registry.domain.families.access import may_keep_families_in, visible_families
-from registry.domain.families.models import Family
-from registry.domain.providers.models import Provider
-from registry.domain.services.models import Service
+from registry.domain.families.tables import Family
+from registry.domain.providers.tables import Provider
+from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.auth.roles import Role
 from registry.db.base import table_of
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
 from registry.domain.cases.access import visible_cases
 from registry.domain.cases.lifecycle import OPEN, VISITED, CaseStatus, allowed_transitions
-from registry.domain.cases.models import (
+from registry.domain.cases.tables import (
     Case,
     CaseAssessment,
     CaseMeasure,
@@ -29,7 +29,8 @@ from registry.domain.cases.models import (
     CaseVisit,
     Referral,
 )
-from registry.domain.families.models import Family, Person
+from registry.domain.families.tables import Family, Person
+from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import require_territory
 from registry.errors import NotFound
 

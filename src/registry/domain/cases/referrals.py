@@ -23,12 +23,13 @@ from registry.auth.roles import Role
 from registry.db.base import table_of
 from registry.db.ids import new_id
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
 from registry.domain.cases.access import visible_cases
-from registry.domain.cases.models import Case, CaseMeasure, Referral
+from registry.domain.cases.tables import Case, CaseMeasure, Referral
 from registry.domain.cases.working import case_for_change
-from registry.domain.families.models import FamilyProviderAccess
-from registry.domain.providers.models import Provider
+from registry.domain.families.tables import FamilyProviderAccess
+from registry.domain.providers.tables import Provider
+from registry.domain.shared.caller import Caller
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
 REFERRAL = "referral"

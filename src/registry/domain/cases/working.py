@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.domain.audit.trail import Caller
 from registry.domain.cases import queries
 from registry.domain.cases.access import require_manager_of, require_worker_of
 from registry.domain.cases.lifecycle import CaseStatus
-from registry.domain.cases.models import Case, CaseTransition
+from registry.domain.cases.tables import Case, CaseTransition
+from registry.domain.shared.caller import Caller
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, NotFound
 

@@ -14,7 +14,7 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
-from registry.domain.families.models import Family, FamilyProviderAccess
+from registry.domain.families.tables import Family, FamilyProviderAccess
 
 _f: ReadOnlyColumnCollection[str, Column[Any]] = Family.__table__.c  # type: ignore[attr-defined]
 _access = FamilyProviderAccess.__table__.c  # type: ignore[attr-defined]

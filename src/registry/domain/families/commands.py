@@ -13,15 +13,16 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
 from registry.domain.families import queries
 from registry.domain.families.access import (
     identifier_view,
     may_keep_families_in,
     visible_families,
 )
-from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
 from registry.domain.families.rules import clean_family, clean_person
+from registry.domain.families.tables import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound

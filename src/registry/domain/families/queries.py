@@ -39,13 +39,14 @@ from registry.auth.roles import Role
 from registry.db.engine import driver_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.statements import Compiled, compile_statement
-from registry.domain.audit.trail import Caller, audit_insert, record
+from registry.domain.audit.commands import audit_insert, record
 from registry.domain.families.access import IdentifierView, identifier_view, visible_families
-from registry.domain.families.identifiers import mask_identifier
-from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
-from registry.domain.families.names import query_key
-from registry.domain.territories.models import Territory
+from registry.domain.families.tables import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.shared.caller import Caller
+from registry.domain.shared.identifiers import mask_identifier
+from registry.domain.shared.names import query_key
 from registry.domain.territories.queries import require_territory
+from registry.domain.territories.tables import Territory
 from registry.errors import FieldError, InvalidInput, NotFound
 
 FAMILY = "family"

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from registry.domain.families.identifiers import validate_rnokpp, validate_unzr
-from registry.domain.families.names import clean_name_part, latin_key, name_key
+from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
+from registry.domain.shared.names import clean_name_part, latin_key, name_key
 from registry.errors import FieldError, InvalidInput
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)

@@ -17,15 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.ids import new_id
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
+from registry.domain.classifier.tables import Service
 from registry.domain.providers import queries
 from registry.domain.providers.access import may_manage
-from registry.domain.providers.models import (
-    Provider,
-    ProviderService,
-    ProviderStatusChange,
-    SupportCriterion,
-)
 from registry.domain.providers.queries import PROVIDER
 from registry.domain.providers.rules import (
     ProviderStatus,
@@ -33,9 +28,15 @@ from registry.domain.providers.rules import (
     clean_provider,
     status_change_problems,
 )
-from registry.domain.services.models import Service
-from registry.domain.territories.models import Territory
+from registry.domain.providers.tables import (
+    Provider,
+    ProviderService,
+    ProviderStatusChange,
+    SupportCriterion,
+)
+from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
+from registry.domain.territories.tables import Territory
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 

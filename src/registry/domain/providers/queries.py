@@ -18,17 +18,18 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.audit.trail import Caller, record
-from registry.domain.families.identifiers import mask_identifier
+from registry.domain.audit.commands import record
+from registry.domain.classifier.tables import Service
 from registry.domain.providers.access import sees_rnokpp
-from registry.domain.providers.models import (
+from registry.domain.providers.rules import provider_name_key
+from registry.domain.providers.tables import (
     Provider,
     ProviderService,
     ProviderStatusChange,
     SupportCriterion,
 )
-from registry.domain.providers.rules import provider_name_key
-from registry.domain.services.models import Service
+from registry.domain.shared.caller import Caller
+from registry.domain.shared.identifiers import mask_identifier
 from registry.domain.territories.queries import require_territory
 from registry.errors import FieldError, InvalidInput, NotFound
 

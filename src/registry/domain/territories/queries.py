@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.territories.categories import is_code
-from registry.domain.territories.models import Territory
 from registry.domain.territories.names import normalize_name
+from registry.domain.territories.tables import Territory
 from registry.errors import FieldError, InvalidInput, NotFound
 
 _t = Territory.__table__.c  # type: ignore[attr-defined]

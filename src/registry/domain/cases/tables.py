@@ -7,18 +7,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, Uuid, func
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
-
-
-def _timestamp() -> datetime:
-    return Field(  # type: ignore[no-any-return]
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
+from registry.db.base import table_of, timestamp_field
 
 
 def _optional(column_type: Any) -> Any:
@@ -75,8 +68,8 @@ class Case(SQLModel, table=True):
     closure_outcome: str | None = _optional(Text)
     closed_at: datetime | None = _optional(DateTime(timezone=True))
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = _version()
 
 
@@ -92,7 +85,7 @@ class CaseTransition(SQLModel, table=True):
     reason: str | None = _optional(Text)
     details: dict[str, Any] | None = _optional(JSONB)
     actor: str = _required(Text)
-    at: datetime = _timestamp()
+    at: datetime = timestamp_field()
 
 
 class CaseAssessment(SQLModel, table=True):
@@ -109,8 +102,8 @@ class CaseAssessment(SQLModel, table=True):
     completed_at: datetime | None = _optional(DateTime(timezone=True))
     completed_by: str | None = _optional(Text)
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = _version()
 
 
@@ -122,8 +115,8 @@ class CasePlan(SQLModel, table=True):
     agreed_by: str | None = _optional(Text)
     agreed_at: datetime | None = _optional(DateTime(timezone=True))
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = _version()
 
 
@@ -143,8 +136,8 @@ class CaseMeasure(SQLModel, table=True):
     due_on: date = _required(Date)
     status: str = _required(String(16), server_default="planned")
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = _version()
 
 
@@ -167,8 +160,8 @@ class Referral(SQLModel, table=True):
     decided_by: str | None = _optional(Text)
     closed_at: datetime | None = _optional(DateTime(timezone=True))
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = _version()
 
 
@@ -182,7 +175,7 @@ class CaseVisit(SQLModel, table=True):
     participants: list[str] = _required(ARRAY(Text), server_default="{}")
     notes: str | None = _optional(Text)
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
 
 
 class CaseReview(SQLModel, table=True):
@@ -194,4 +187,15 @@ class CaseReview(SQLModel, table=True):
     outcome: str = _required(String(24))
     notes: str | None = _optional(Text)
     created_by: str = _required(Text)
-    created_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+case_table = table_of(Case)
+case_transition_table = table_of(CaseTransition)
+case_assessment_table = table_of(CaseAssessment)
+case_plan_table = table_of(CasePlan)
+case_measure_table = table_of(CaseMeasure)
+referral_table = table_of(Referral)
+case_visit_table = table_of(CaseVisit)
+case_review_table = table_of(CaseReview)

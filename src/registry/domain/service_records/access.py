@@ -14,7 +14,7 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
-from registry.domain.services.models import ServiceRecord
+from registry.domain.service_records.tables import ServiceRecord
 from registry.errors import Forbidden
 
 _r: ReadOnlyColumnCollection[str, Column[Any]] = ServiceRecord.__table__.c  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -12,22 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from registry.auth.principal import Principal
-from registry.domain.audit.models import AuditEvent
+from registry.domain.audit.tables import AuditEvent
+from registry.domain.shared.caller import Caller
 
 
 class Outcome(StrEnum):
     SUCCESS = "success"
     DENIED = "denied"
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is acting, in which request, and why (the ``X-Purpose`` header)."""
-
-    principal: Principal
-    request_id: str
-    purpose: str | None = None
 
 
 def event_values(

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
-from registry.domain.audit.trail import Caller, record
+from registry.domain.audit.commands import record
 from registry.domain.families.access import visible_families
-from registry.domain.families.models import Family, FamilyProviderAccess
-from registry.domain.providers.models import Provider
+from registry.domain.families.tables import Family, FamilyProviderAccess
+from registry.domain.providers.tables import Provider
+from registry.domain.shared.caller import Caller
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
 PROVIDER_LINK = "family_provider_link"

@@ -24,8 +24,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.audit.trail import Caller, record
-from registry.domain.services.models import Service
+from registry.domain.audit.commands import record
+from registry.domain.classifier.tables import Service
+from registry.domain.shared.caller import Caller
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
 

@@ -38,13 +38,15 @@ from sqlalchemy.sql import Select
 from registry.db.engine import driver_connection
 from registry.db.ids import new_id
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.audit.trail import Caller, record
-from registry.domain.cases.models import Case, Referral
-from registry.domain.families.models import Family, FamilyProviderAccess, Person
-from registry.domain.providers.models import Provider, ProviderService
-from registry.domain.services.access import submitting_provider, visible_records
-from registry.domain.services.models import Service, ServiceRecord, ServiceRecordVersion
-from registry.domain.services.rules import delivery_date_problem
+from registry.domain.audit.commands import record
+from registry.domain.cases.tables import Case, Referral
+from registry.domain.classifier.tables import Service
+from registry.domain.families.tables import Family, FamilyProviderAccess, Person
+from registry.domain.providers.tables import Provider, ProviderService
+from registry.domain.service_records.access import submitting_provider, visible_records
+from registry.domain.service_records.rules import delivery_date_problem
+from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
+from registry.domain.shared.caller import Caller
 from registry.domain.versioning import RecordChange, note_change, require_current
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 

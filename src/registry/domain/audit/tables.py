@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeB
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
+from registry.db.base import table_of
 
 
 class AuditBlock(SQLModel, table=True):
@@ -46,3 +46,8 @@ class AuditEvent(SQLModel, table=True):
     block_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, ForeignKey("audit_blocks.id"))
     )
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+audit_block_table = table_of(AuditBlock)
+audit_event_table = table_of(AuditEvent)

@@ -17,12 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
-    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
+from registry.db.base import table_of, timestamp_field
 
 
 def _code() -> str:
@@ -61,13 +60,6 @@ def _territory(nullable: bool) -> str | None:
     )
 
 
-def _timestamp() -> datetime:
-    return Field(  # type: ignore[no-any-return]
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
-
-
 class Family(SQLModel, table=True):
     __tablename__ = "families"
 
@@ -91,8 +83,8 @@ class Family(SQLModel, table=True):
     archive_reason: str | None = Field(default=None, sa_column=Column(Text))
     archived_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_by: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
@@ -126,8 +118,8 @@ class Person(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(16), nullable=False, server_default="active"))
     removal_reason: str | None = Field(default=None, sa_column=Column(Text))
     removed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
@@ -144,9 +136,17 @@ class FamilyProviderAccess(SQLModel, table=True):
     family_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("families.id"), primary_key=True, index=True)
     )
-    granted_at: datetime = _timestamp()
+    granted_at: datetime = timestamp_field()
     granted_by: str | None = Field(default=None, sa_column=Column(Text))
     reason: str | None = Field(default=None, sa_column=Column(Text))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     revoked_by: str | None = Field(default=None, sa_column=Column(Text))
     revoke_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+recipient_category_table = table_of(RecipientCategory)
+hardship_factor_table = table_of(HardshipFactor)
+family_table = table_of(Family)
+person_table = table_of(Person)
+family_provider_access_table = table_of(FamilyProviderAccess)

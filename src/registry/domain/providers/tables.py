@@ -19,19 +19,11 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
-    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
-
-
-def _timestamp() -> datetime:
-    return Field(  # type: ignore[no-any-return]
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
+from registry.db.base import table_of, timestamp_field
 
 
 def _territory(nullable: bool) -> str | None:
@@ -91,8 +83,8 @@ class Provider(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True))
     )
     created_by: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
@@ -130,4 +122,11 @@ class ProviderStatusChange(SQLModel, table=True):
     effective_on: date = Field(sa_column=Column(Date, nullable=False))
     reason: str | None = Field(default=None, sa_column=Column(Text))
     actor: str = Field(sa_column=Column(Text, nullable=False))
-    changed_at: datetime = _timestamp()
+    changed_at: datetime = timestamp_field()
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+support_criterion_table = table_of(SupportCriterion)
+provider_table = table_of(Provider)
+provider_service_table = table_of(ProviderService)
+provider_status_change_table = table_of(ProviderStatusChange)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CHAR, Column, DateTime, ForeignKey, SmallInteger, String, Text, func
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
+from registry.db.base import table_of
 
 CODE_LENGTH = 19
 
@@ -38,3 +38,8 @@ class ReferenceImport(SQLModel, table=True):
     imported_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+territory_table = table_of(Territory)
+reference_import_table = table_of(ReferenceImport)

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Table, exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.domain.families.identifiers import rnokpp_for, unzr_for
-from registry.domain.families.models import Family, HardshipFactor, Person, RecipientCategory
-from registry.domain.families.names import clean_name_part, latin_key, name_key
+from registry.domain.families.tables import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.shared.identifiers import rnokpp_for, unzr_for
+from registry.domain.shared.names import clean_name_part, latin_key, name_key
 
 #: ``families.created_by`` of demo families; also how a second run knows it has nothing to do.
 DEMO_ACTOR = "demo-seed"

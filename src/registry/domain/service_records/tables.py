@@ -1,4 +1,4 @@
-"""Tables of the classifier of social services and of service records."""
+"""Tables of service records: what providers delivered, and every earlier version of it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Column,
     Date,
     DateTime,
@@ -16,36 +15,11 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
-    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from registry.db import base as _base  # noqa: F401  (the naming convention)
-
-
-def _timestamp() -> datetime:
-    return Field(  # type: ignore[no-any-return]
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
-
-
-class Service(SQLModel, table=True):
-    """A service of the national classifier (order No. 429 of 2020)."""
-
-    __tablename__ = "services"
-
-    code: str = Field(sa_column=Column(String(16), primary_key=True))
-    name_uk: str = Field(sa_column=Column(Text, nullable=False))
-    name_en: str = Field(sa_column=Column(Text, nullable=False))
-    purpose: str = Field(sa_column=Column(String(16), nullable=False))
-    kind: str = Field(sa_column=Column(String(8), nullable=False))
-    is_basic: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
-    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="true"))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
-    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+from registry.db.base import table_of, timestamp_field
 
 
 class ServiceRecord(SQLModel, table=True):
@@ -77,8 +51,8 @@ class ServiceRecord(SQLModel, table=True):
     voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     changed_by: str = Field(sa_column=Column(Text, nullable=False))
     change_reason: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
@@ -95,4 +69,9 @@ class ServiceRecordVersion(SQLModel, table=True):
     changed_by: str = Field(sa_column=Column(Text, nullable=False))
     change_reason: str | None = Field(default=None, sa_column=Column(Text))
     valid_from: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    valid_to: datetime = _timestamp()
+    valid_to: datetime = timestamp_field()
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+service_record_table = table_of(ServiceRecord)
+service_record_version_table = table_of(ServiceRecordVersion)

@@ -20,9 +20,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.ua import edrpou
 
-from registry.domain.families.identifiers import rnokpp_for
-from registry.domain.providers.models import Provider, ProviderService, ProviderStatusChange
 from registry.domain.providers.rules import provider_name_key
+from registry.domain.providers.tables import Provider, ProviderService, ProviderStatusChange
+from registry.domain.shared.identifiers import rnokpp_for
 from registry.domain.territories.queries import locate_address
 
 #: The provider the demo ``provider_staff`` token works for: an active civil-society

@@ -1,0 +1,1 @@
+"""Demo data for ``registry seed --demo`` and ``registry serve --demo``: realistic, invented."""
