@@ -7,7 +7,7 @@ import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from registry.db.engine import Database
+from registry.api.dependencies import own_transaction
 from registry.domain.audit.commands import Outcome, record
 from registry.domain.shared.caller import Caller
 
@@ -22,6 +22,5 @@ async def record_denied(request: Request) -> None:
     action = route.name if isinstance(route, APIRoute) else "unknown"
     resource_type = str(route.tags[0]) if isinstance(route, APIRoute) and route.tags else "unknown"
     resource_ids = [str(v) for v in request.path_params.values()]
-    database: Database = request.app.state.database
-    async with database.transaction() as session:
+    async with own_transaction(request) as session:
         await record(session, caller, action, resource_type, resource_ids, Outcome.DENIED)

@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
+import asyncpg
 import orjson
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.roles import Permission
@@ -22,6 +25,7 @@ from registry.db.engine import Database
 from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
 from registry.domain.shared.caller import Caller
 from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
+from registry.settings import Settings
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -34,6 +38,45 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
+
+async def _statement_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """The fast path: the driver's connection for one compiled statement that is a whole
+    unit of work by itself (it reads and audits at once), with no transaction around it."""
+    database: Database = request.app.state.database
+    async with database.statement_connection() as connection:
+        yield connection
+
+
+DriverConnection = Annotated[asyncpg.Connection, Depends(_statement_connection, scope="function")]
+
+
+@asynccontextmanager
+async def own_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """A transaction apart from the request's (which may have rolled back): for what must be
+    written whatever the request's fate (a refusal's audit event) and the readiness probe."""
+    database: Database = request.app.state.database
+    async with database.transaction() as session:
+        yield session
+
+
+async def database_reachable(request: Request) -> bool:
+    """Whether a connection to the database opens and answers (the readiness probe)."""
+    database: Database = request.app.state.database
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not ready"
+        return False
+    return True
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the ministry's identity provider.")
 

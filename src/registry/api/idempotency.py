@@ -11,17 +11,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel
 
 from registry.api.dependencies import Session, caller_of
-from registry.db import idempotency
+from registry.api.responses import JSON, answer_headers, respond
+from registry.domain import idempotency
 from registry.domain.audit.commands import record
 from registry.domain.shared.caller import Caller
 from registry.errors import Conflict
 
 #: Printable ASCII; what clients use in practice (UUIDs, ULIDs, hashes).
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
-_JSON = "application/json"
 
 
 @dataclass(slots=True)
@@ -30,32 +30,36 @@ class Idempotency:
 
     key: str | None
     actor: str
-    session: AsyncSession
+    session: Session
     replay: Response | None = None
 
     async def respond(
         self,
         content: Any,
+        model: type[BaseModel] | None = None,
         *,
         status_code: int,
-        headers: dict[str, str],
+        version: int | None = None,
+        location: str | None = None,
         resource_type: str,
         resource_ids: Sequence[Any],
     ) -> Response:
-        """The JSON response for ``content``, stored as this key's answer."""
-        body = orjson.dumps(content)
+        """The answer (``responses.respond``), stored as this key's answer."""
+        answer = respond(
+            content, model, status_code=status_code, version=version, location=location
+        )
         if self.key is not None:
             await idempotency.store(
                 self.session,
                 self.actor,
                 self.key,
                 status_code=status_code,
-                headers=headers,
-                body=body,
+                headers=answer_headers(version=version, location=location),
+                body=bytes(answer.body),
                 resource_type=resource_type,
                 resource_ids=resource_ids,
             )
-        return Response(body, status_code=status_code, headers=headers, media_type=_JSON)
+        return answer
 
 
 async def _fingerprint(request: Request) -> str:
@@ -104,7 +108,7 @@ async def _idempotency(
     )
     headers = {**earlier.headers, "Idempotent-Replayed": "true"}
     replay = Response(
-        earlier.body, status_code=earlier.status_code, headers=headers, media_type=_JSON
+        earlier.body, status_code=earlier.status_code, headers=headers, media_type=JSON
     )
     return Idempotency(idempotency_key, actor, session, replay)
 

@@ -13,9 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from registry.api.audit_denied import record_denied
+from registry.api.responses import answer_headers
 from registry.api.routes import allowed_methods
 from registry.db.pagination import InvalidCursor
-from registry.errors import PROBLEM_TYPE_PREFIX, DomainError
+from registry.errors import PROBLEM_TYPE_PREFIX, DomainError, PreconditionFailed
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("registry.api")
@@ -146,8 +147,16 @@ async def _domain_error(request: Request, error: Exception) -> Response:
         title=error.title,
         errors=[{"field": e.field, "message": e.message} for e in error.errors] or None,
         extensions=error.extensions,
-        headers=error.headers,
+        headers=_version_headers(error),
     )
+
+
+def _version_headers(error: DomainError) -> dict[str, str]:
+    """A stale ``If-Match`` (412) answers with the record's current version as its ETag."""
+    current = error.extensions.get("current_version")
+    if isinstance(error, PreconditionFailed) and isinstance(current, int):
+        return {**error.headers, **answer_headers(version=current)}
+    return error.headers
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -1,7 +1,6 @@
 """Every table model, imported so the shared metadata knows them (Alembic compares against it)."""
 
 from registry.db.base import metadata
-from registry.db.idempotency import IdempotencyKey
 from registry.domain.audit.tables import AuditBlock, AuditEvent
 from registry.domain.cases.tables import (
     Case,
@@ -21,6 +20,7 @@ from registry.domain.families.tables import (
     Person,
     RecipientCategory,
 )
+from registry.domain.idempotency import IdempotencyKey
 from registry.domain.providers.tables import (
     Provider,
     ProviderService,

@@ -21,12 +21,12 @@ from registry.api.dependencies import (
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
+from registry.api.responses import etag
 from registry.api.schemas import InputSchema, IsoDate, PageOf, Rfc3339DateTime, Schema, text_field
 from registry.domain.cases import commands, queries
 from registry.domain.cases import referrals as referrals_domain
 from registry.domain.cases.lifecycle import CaseStatus, ClosureReason
 from registry.domain.territories.categories import CODE_PATTERN
-from registry.domain.versioning import etag
 
 router = APIRouter(tags=["cases"])
 
@@ -424,14 +424,12 @@ async def open_case(
     case = await commands.open_case(
         session, caller, body.model_dump(), today, settings.assessment_working_days
     )
-    content = CaseOut.model_validate(case).model_dump(mode="json")
     return await idempotency.respond(
-        content,
+        case,
+        CaseOut,
         status_code=201,
-        headers={
-            "Location": str(request.url_for("get_case", case_id=case["id"]).path),
-            "ETag": etag(case["version"]),
-        },
+        version=case["version"],
+        location=str(request.url_for("get_case", case_id=case["id"]).path),
         resource_type=queries.CASE,
         resource_ids=[case["id"], case["family_id"]],
     )

@@ -20,6 +20,7 @@ from registry.api.dependencies import (
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
+from registry.api.responses import etag
 from registry.api.schemas import (
     InputSchema,
     IsoDate,
@@ -36,7 +37,6 @@ from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Rela
 from registry.domain.providers import links as links_domain
 from registry.domain.shared.names import MAX_LENGTH
 from registry.domain.territories.categories import CODE_PATTERN
-from registry.domain.versioning import etag
 from registry.errors import NotFound
 
 router = APIRouter(prefix="/families", tags=["families"])
@@ -329,14 +329,12 @@ async def create_family(
     if idempotency.replay is not None:
         return idempotency.replay
     family = await commands.create_family(session, caller, body.model_dump())
-    content = FamilyCreated.model_validate(family).model_dump(mode="json")
     return await idempotency.respond(
-        content,
+        family,
+        FamilyCreated,
         status_code=201,
-        headers={
-            "Location": _family_location(request, family["id"]),
-            "ETag": etag(family["version"]),
-        },
+        version=family["version"],
+        location=_family_location(request, family["id"]),
         resource_type=queries.FAMILY,
         resource_ids=[family["id"]],
     )
@@ -535,12 +533,13 @@ async def add_member(
     if idempotency.replay is not None:
         return idempotency.replay
     person = await commands.add_member(session, caller, family_id, body.model_dump())
-    content = PersonCreated.model_validate(person).model_dump(mode="json")
     location = request.url_for("get_member", family_id=family_id, person_id=person["id"]).path
     return await idempotency.respond(
-        content,
+        person,
+        PersonCreated,
         status_code=201,
-        headers={"Location": str(location), "ETag": etag(person["version"])},
+        version=person["version"],
+        location=str(location),
         resource_type=commands.PERSON,
         resource_ids=[person["id"], family_id],
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
 
+from registry.api.dependencies import database_reachable
 from registry.api.openapi_responses import problem_responses
 from registry.api.problems import problem_response
 from registry.api.schemas import Schema
-from registry.db.engine import Database
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -28,11 +27,7 @@ async def live() -> Health:
 )
 async def ready(request: Request) -> Health | object:
     """The process can reach its database."""
-    database: Database = request.app.state.database
-    try:
-        async with database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database means "not ready"
+    if not await database_reachable(request):
         return problem_response(
             503, "The database is not reachable.", request_id=request.state.request_id
         )

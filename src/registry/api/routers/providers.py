@@ -20,6 +20,7 @@ from registry.api.dependencies import (
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
+from registry.api.responses import etag
 from registry.api.schemas import (
     InputSchema,
     IsoDate,
@@ -40,7 +41,6 @@ from registry.domain.providers.rules import (
 )
 from registry.domain.service_records.rules import Place
 from registry.domain.territories.categories import CODE_PATTERN
-from registry.domain.versioning import etag
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 
@@ -297,12 +297,13 @@ async def create_provider(
     if idempotency.replay is not None:
         return idempotency.replay
     provider = await commands.create_provider(session, caller, body.model_dump())
-    content = Provider.model_validate(provider).model_dump(mode="json")
     location = request.url_for("get_provider", provider_id=provider["id"]).path
     return await idempotency.respond(
-        content,
+        provider,
+        Provider,
         status_code=201,
-        headers={"Location": str(location), "ETag": etag(provider["version"])},
+        version=provider["version"],
+        location=str(location),
         resource_type=queries.PROVIDER,
         resource_ids=[provider["id"]],
     )

@@ -21,6 +21,7 @@ from registry.api.dependencies import (
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
+from registry.api.responses import etag
 from registry.api.schemas import (
     InputSchema,
     IsoDate,
@@ -39,7 +40,6 @@ from registry.domain.service_records.rules import (
     Outcome,
     Place,
 )
-from registry.domain.versioning import etag
 from registry.errors import FieldError, InvalidInput, MalformedRequest, UnsupportedMediaType
 
 router = APIRouter(prefix="/service-records", tags=["service records"])
@@ -235,11 +235,12 @@ async def submit_service_record(
         raise InvalidInput("The record has invalid fields; see errors.", errors=result.errors)
     assert result.id is not None
     (stored,) = await records.records_by_id(session, caller, [result.id])
-    content = ServiceRecord.model_validate(stored).model_dump(mode="json")
     return await idempotency.respond(
-        content,
+        stored,
+        ServiceRecord,
         status_code=201 if result.outcome == "created" else 200,
-        headers={"Location": _location(request, result.id), "ETag": etag(stored["version"])},
+        version=stored["version"],
+        location=_location(request, result.id),
         resource_type=records.SERVICE_RECORD,
         resource_ids=[result.id, stored["family_id"]],
     )
@@ -401,7 +402,6 @@ async def submit_service_record_batch(
     return await idempotency.respond(
         content,
         status_code=200,
-        headers={},
         resource_type=records.SERVICE_RECORD,
         resource_ids=[r["id"] for r in ordered if r["id"]],
     )

@@ -19,10 +19,10 @@ from registry.api.dependencies import (
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
+from registry.api.responses import etag
 from registry.api.schemas import InputSchema, NotNull, PageOf, Schema, refuse_null, text_field
 from registry.domain.classifier import commands as classifier
 from registry.domain.classifier.commands import CODE_PATTERN, NAME_MAX_LENGTH, Purpose, ServiceKind
-from registry.domain.versioning import etag
 
 router = APIRouter(prefix="/services", tags=["services"])
 
@@ -160,14 +160,12 @@ async def create_service(
     if idempotency.replay is not None:
         return idempotency.replay
     service = await classifier.create_service(session, caller, body.model_dump())
-    content = Service.model_validate(service).model_dump(mode="json")
     return await idempotency.respond(
-        content,
+        service,
+        Service,
         status_code=201,
-        headers={
-            "Location": str(request.url_for("get_service", code=service["code"]).path),
-            "ETag": etag(service["version"]),
-        },
+        version=service["version"],
+        location=str(request.url_for("get_service", code=service["code"]).path),
         resource_type=classifier.SERVICE,
         resource_ids=[service["code"]],
     )
