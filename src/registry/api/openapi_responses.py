@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.api.problems import PROBLEM_JSON
-from registry.api.schemas import Problem
+from registry.api.schemas.base import Problem
 
 _DESCRIPTIONS = {
     400: "Malformed request (e.g. the body is not valid JSON).",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from registry.api.dependencies import AuditRead, Pagination, Session, page_body
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas import PageOf, Rfc3339DateTime, Schema
+from registry.api.schemas.base import PageOf, Rfc3339DateTime, Schema
 from registry.domain.audit.queries import AuditFilter, list_events
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])

@@ -22,7 +22,14 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import etag
-from registry.api.schemas import InputSchema, IsoDate, PageOf, Rfc3339DateTime, Schema, text_field
+from registry.api.schemas.base import (
+    InputSchema,
+    IsoDate,
+    PageOf,
+    Rfc3339DateTime,
+    Schema,
+    text_field,
+)
 from registry.domain.cases import commands, queries
 from registry.domain.cases import referrals as referrals_domain
 from registry.domain.cases.lifecycle import CaseStatus, ClosureReason

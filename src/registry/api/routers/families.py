@@ -21,7 +21,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import etag
-from registry.api.schemas import (
+from registry.api.schemas.base import (
     InputSchema,
     IsoDate,
     NotNull,

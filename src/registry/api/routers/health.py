@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from registry.api.dependencies import database_reachable
 from registry.api.openapi_responses import problem_responses
 from registry.api.problems import problem_response
-from registry.api.schemas import Schema
+from registry.api.schemas.base import Schema
 
 router = APIRouter(prefix="/health", tags=["health"])
 

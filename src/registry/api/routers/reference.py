@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from registry.api.dependencies import ReferenceRead, Session
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas import PageOf, Schema
+from registry.api.schemas.base import PageOf, Schema
 from registry.domain.families.queries import reference_list
 from registry.domain.providers.queries import support_criteria
 

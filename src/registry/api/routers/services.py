@@ -20,9 +20,10 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import etag
-from registry.api.schemas import InputSchema, NotNull, PageOf, Schema, refuse_null, text_field
+from registry.api.schemas.base import InputSchema, NotNull, PageOf, Schema, refuse_null, text_field
 from registry.domain.classifier import commands as classifier
-from registry.domain.classifier.commands import CODE_PATTERN, NAME_MAX_LENGTH, Purpose, ServiceKind
+from registry.domain.classifier.commands import NAME_MAX_LENGTH, Purpose, ServiceKind
+from registry.domain.classifier.rules import CODE_PATTERN
 
 router = APIRouter(prefix="/services", tags=["services"])
 

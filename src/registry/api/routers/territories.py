@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from registry.api.dependencies import Pagination, Session, TerritoriesRead, page_body
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas import PageOf, Schema
+from registry.api.schemas.base import PageOf, Schema
 from registry.domain.territories import queries
 from registry.domain.territories.categories import CODE_PATTERN, Category
 

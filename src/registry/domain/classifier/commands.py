@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.commands import record
+from registry.domain.classifier.rules import CODE_PATTERN
 from registry.domain.classifier.tables import Service
 from registry.domain.shared.caller import Caller
 from registry.domain.versioning import note_change, require_current
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
 
 SERVICE = "service"
-CODE_PATTERN = r"^[0-9]{3}\.[0-9]$"
 NAME_MAX_LENGTH = 500
 _CODE = re.compile(CODE_PATTERN)
 _s = Service.__table__.c  # type: ignore[attr-defined]
