@@ -8,7 +8,6 @@ Every broken rule becomes one ``FieldError``; all are reported at once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -16,6 +15,7 @@ from typing import Any
 
 from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
+from registry.domain.shared.phones import clean_phone
 from registry.errors import FieldError, InvalidInput
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -51,8 +51,6 @@ class ConsentPurpose(StrEnum):
 
 
 NAME_PARTS = ("last_name", "first_name", "patronymic")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 class _Errors:
@@ -103,16 +101,6 @@ def clean_person(values: dict[str, Any], *, prefix: str = "body.", today: date) 
     cleaned["name_key"] = name_key(*names)
     cleaned["latin_key"] = latin_key(*names)
     return cleaned
-
-
-def clean_phone(value: str) -> str:
-    """E.164; a Ukrainian number written the local way (0XX XXX XX XX) gets its +38."""
-    number = _PHONE_SEPARATORS.sub("", value)
-    if re.fullmatch(r"0[0-9]{9}", number):
-        number = "+38" + number
-    if not _E164.fullmatch(number):
-        raise ValueError("must be a phone number in E.164 form, e.g. +380441234567")
-    return number
 
 
 def clean_family(values: dict[str, Any], *, prefix: str = "body.") -> dict[str, Any]:

@@ -19,9 +19,9 @@ from typing import Any
 from stdnum.exceptions import ValidationError
 from stdnum.ua import edrpou
 
-from registry.domain.families.rules import clean_phone
 from registry.domain.shared.identifiers import validate_rnokpp
 from registry.domain.shared.names import name_key
+from registry.domain.shared.phones import clean_phone
 from registry.errors import FieldError, InvalidInput
 
 #: Register entries are made under the Law "On Social Services" (in force 2020-01-01).
