@@ -41,7 +41,7 @@ from services_data import (
     officer_of,
 )
 
-from registry.domain.cases.deadlines import (
+from registry.domain.cases.rules import (
     ACCOMPANIMENT_MONTHS,
     VISIT_INTERVAL_DAYS,
     add_months,

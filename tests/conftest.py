@@ -1,5 +1,6 @@
 """Test fixtures: a real PostgreSQL built by the migrations, one rolled-back transaction per
-test, and a fresh database cloned from a template for tests that need real commits.
+test, and a fresh database cloned from a template for tests that need real commits. The
+helpers they use (and the tests share) are in ``tests/support.py``.
 
 ``REGISTRY_TEST_DATABASE_URL`` names the server and database to build; without it the
 embedded cluster under the data directory is used (database ``registry_test``).
@@ -8,37 +9,45 @@ embedded cluster under the data directory is used (database ``registry_test``).
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.auth.keys import SigningKey, VerificationKeys, development_keys
-from registry.auth.tokens import TokenVerifier, issue
+from registry.auth.tokens import TokenVerifier
 from registry.bootstrap import prepare_database
 from registry.db.embedded import EmbeddedPostgres
 from registry.db.engine import Database
-from registry.db.provision import asyncpg_dsn
 from registry.logs import configure_logging
 from registry.main import create_app
-from registry.settings import Settings
+from registry.settings import Settings, get_settings
+from tests.support import (
+    AUDIENCE,
+    BUCHA,
+    ISSUER,
+    KYIV,
+    Live,
+    TokenFactory,
+    bearer,
+    clone_template,
+    create_database,
+    drop_database,
+    template_of,
+    token,
+    token_factory,
+)
 
 # As in production: JSON lines, tracebacks as plain text (structlog's development renderer
 # would format every local variable of a traceback, which takes seconds).
 configure_logging("INFO", json=True)
 
-ISSUER = "registry-test"
-AUDIENCE = "registry"
-KYIV = "UA80000000000093317"  # city with special status: oblast- and hromada-level
-KYIV_OBLAST = "UA32000000000030281"
+
+# --- databases ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -53,31 +62,15 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url("registry_test")
 
 
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _admin(url: str) -> asyncpg.Connection:
-    dsn, extra = asyncpg_dsn(_with_database(url, "postgres"))
-    return await asyncpg.connect(dsn, **extra)
-
-
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> str:
     """The test database, freshly migrated, and a template copy of it for ``fresh_database``."""
     name = make_url(server_url).database
-    admin = await _admin(server_url)
-    try:
-        for database in (name, f"{name}_template"):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    assert name is not None
+    for database in (name, template_of(server_url)):
+        await drop_database(server_url, database)
     await prepare_database(server_url, Settings().migrations_dir)
-    admin = await _admin(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}_template" TEMPLATE "{name}"')
-    finally:
-        await admin.close()
+    await create_database(server_url, template_of(server_url), template=name)
     return server_url
 
 
@@ -102,19 +95,12 @@ async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
 @pytest.fixture
 async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
     """A database of its own, cloned from the migrated template, dropped afterwards."""
-    base = make_url(database_url).database
-    name = f"{base}_{uuid.uuid4().hex[:10]}"
-    admin = await _admin(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{base}_template"')
-    finally:
-        await admin.close()
-    yield _with_database(database_url, name)
-    admin = await _admin(database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await clone_template(database_url)
+    yield url
+    await drop_database(url)
+
+
+# --- keys, tokens and the callers the tests use ------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +120,33 @@ def verifier(test_keys: tuple[SigningKey, VerificationKeys]) -> TokenVerifier:
 
 
 @pytest.fixture(scope="session")
+def make_token(signing_key: SigningKey) -> TokenFactory:
+    """``make_token("community_officer", territory=KYIV)``: a valid token for that role."""
+    return token_factory(signing_key)
+
+
+@pytest.fixture
+def admin(make_token: TokenFactory) -> dict[str, str]:
+    """A ministry administrator."""
+    return bearer(token(make_token, "ministry_admin"))
+
+
+@pytest.fixture
+def officer(make_token: TokenFactory) -> dict[str, str]:
+    """A community officer of Kyiv."""
+    return bearer(token(make_token, "community_officer", territory=KYIV))
+
+
+@pytest.fixture
+def worker(make_token: TokenFactory) -> dict[str, str]:
+    """A social worker of Bucha hromada."""
+    return bearer(token(make_token, "social_worker", territory=BUCHA))
+
+
+# --- the application ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         jwt_issuer=ISSUER,
@@ -141,30 +154,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=tmp_path_factory.mktemp("data"),
         max_body_bytes=64 * 1024,
     )
-
-
-TokenFactory = Callable[..., str]
-
-
-@pytest.fixture(scope="session")
-def make_token(signing_key: SigningKey) -> TokenFactory:
-    """``make_token("community_officer", territory=KYIV)``: a valid token for that role."""
-
-    def factory(role: str, sub: str | None = None, **claims: Any) -> str:
-        return issue(
-            signing_key,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            subject=sub or f"test-{role}",
-            role=role,
-            **claims,
-        )
-
-    return factory
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")
@@ -186,20 +175,9 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
         app.state.database = None
 
 
-@dataclass
-class Live:
-    """A client of an application on a database of its own, where every request commits."""
-
-    client: httpx.AsyncClient
-    database: Database
-
-    async def count(self, sql: str, **params: Any) -> int:
-        async with self.database.engine.connect() as conn:
-            return int(await conn.scalar(text(sql), params))
-
-
 @pytest.fixture
 async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
+    """The application on a database of its own, where every request commits."""
     database = Database.connect(fresh_database_url, pool_size=4, max_overflow=4)
     app = create_app(settings, database=database, verifier=verifier, seal_audit=False)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -208,3 +186,19 @@ async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
             yield Live(c, database)
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+def cli_database(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``registry`` (``support.run_cli``) pointed at a fresh database. main() configures
+    logging process-wide (onto the stdout of the moment), so the previous configuration is
+    put back after."""
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("REGISTRY_LOG_JSON", "false")
+    logging_before = structlog.get_config()
+    get_settings.cache_clear()
+    try:
+        yield fresh_database_url
+    finally:
+        get_settings.cache_clear()
+        structlog.configure(**logging_before)

@@ -8,7 +8,7 @@ from pathlib import Path
 from registry.db.engine import Database
 from registry.db.migrate import upgrade
 from registry.db.provision import create_database_if_missing
-from registry.domain.territories.codifier import import_codifier
+from registry.domain.territories.commands import import_codifier
 
 
 async def prepare_database(url: str, migrations_dir: Path) -> dict[str, float | int | None]:

@@ -180,7 +180,8 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     from registry.db.engine import Database
     from registry.db.provision import database_url
-    from registry.domain.audit.seal import seal, verify
+    from registry.domain.audit.commands import seal
+    from registry.domain.audit.queries import verify
 
     async def run(url: str) -> int:
         database = Database.connect(url, pool_size=1, max_overflow=0)

@@ -7,7 +7,6 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -22,18 +21,19 @@ from registry.api.problems import install_problem_handlers
 from registry.api.routers import (
     audit,
     cases,
+    classifier,
     families,
     health,
     providers,
     reference,
     service_records,
-    services,
     territories,
 )
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
-from registry.domain.audit.seal import seal
+from registry.domain.audit.commands import seal
+from registry.domain.shared.clock import utc_today
 from registry.settings import Settings, get_settings
 
 log = structlog.get_logger("registry")
@@ -130,7 +130,7 @@ def create_app(
     app.state.database = database
     app.state.verifier = verifier
     app.state.settings = settings
-    app.state.clock = lambda: datetime.now(UTC).date()
+    app.state.clock = utc_today
 
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -145,7 +145,7 @@ def create_app(
         reference,
         families,
         service_records,
-        services,
+        classifier,
         providers,
         cases,
         audit,

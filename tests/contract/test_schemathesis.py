@@ -29,17 +29,16 @@ from schemathesis.core.parameters import ParameterLocation
 from sqlalchemy.engine import make_url
 from stdnum.ua import edrpou, rntrc
 
-from registry.api.routers.families import FamilyCreate
+from registry.api.schemas.families import FamilyCreate
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.db.engine import Database
 from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.families import commands as family_commands
-from registry.domain.providers import links as family_links
+from registry.domain.providers import commands as provider_commands
 from registry.domain.shared.caller import Caller
 from registry.main import create_app
-from tests.conftest import KYIV_OBLAST, _admin, _with_database
-from tests.factories import BUCHA, KYIV, family
+from tests.support import BUCHA, KYIV, KYIV_OBLAST, clone_template, drop_database, family
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 #: Active services of the classifier (migration 0003) that generated offers are given.
@@ -96,19 +95,6 @@ def _all_checks() -> list[Callable[..., Any]]:
     ]
 
 
-async def _clone_template(database_url: str, template: str | None = None) -> str:
-    """A database of its own, cloned from ``template`` (by default the migrated template,
-    as ``fresh_database_url``)."""
-    base = make_url(database_url).database
-    name = f"{base}_contract_{uuid.uuid4().hex[:8]}"
-    admin = await _admin(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template or base + "_template"}"')
-    finally:
-        await admin.close()
-    return _with_database(database_url, name)
-
-
 async def _seed(url: str) -> dict[str, str]:
     """The demo providers, and a Kyiv family linked to the demo provider: what service
     records and cases need to exist before a generated request can be valid."""
@@ -123,7 +109,7 @@ async def _seed(url: str) -> dict[str, str]:
             created = await family_commands.create_family(
                 session, caller, FamilyCreate.model_validate(family(KYIV)).model_dump()
             )
-            await family_links.link(
+            await provider_commands.link(
                 session, caller, created["id"], uuid.UUID(DEMO_PROVIDER_ID), "contract"
             )
     finally:
@@ -134,32 +120,23 @@ async def _seed(url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def contract_template(database_url: str) -> AsyncIterator[str]:
     """The migrated template with ``SEEDED`` added, as a template of its own."""
-    url = await _clone_template(database_url)
+    url = await clone_template(database_url, label="contract")
     SEEDED.update(await _seed(url))
     try:
         yield make_url(url).database
     finally:
-        await _drop(url)
-
-
-async def _drop(database_url: str) -> None:
-    name = make_url(database_url).database
-    admin = await _admin(database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        await drop_database(url)
 
 
 @pytest.fixture(scope="module")
 async def contract_database(database_url: str, contract_template: str) -> AsyncIterator[Database]:
-    url = await _clone_template(database_url, contract_template)
+    url = await clone_template(database_url, contract_template, label="contract")
     database = Database.connect(url, pooled=False)
     try:
         yield database
     finally:
         await database.dispose()
-        await _drop(url)
+        await drop_database(url)
 
 
 class AppUnderTest:
@@ -524,14 +501,14 @@ class ScenarioDatabases:
             return pool.submit(asyncio.run, coroutine).result()
 
     def start(self) -> None:
-        self.url = self._run(_clone_template(self.server_url, self.template))
+        self.url = self._run(clone_template(self.server_url, self.template, label="contract"))
         self.app.state.database = Database.connect(self.url, pooled=False)
 
     def stop(self) -> None:
         if self.url is None:
             return
         self._run(self.app.state.database.dispose())
-        self._run(_drop(self.url))
+        self._run(drop_database(self.url))
         self.url = None
 
 

@@ -8,11 +8,10 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-import structlog
 from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,21 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.db.engine import Database
-from registry.domain.audit.commands import event_values, record
-from registry.domain.audit.seal import (
-    _EVENT_COLUMNS,
-    VerificationReport,
-    block_digest,
-    seal,
-    verify,
-)
+from registry.domain.audit.commands import event_values, record, seal
+from registry.domain.audit.queries import VerificationReport, verify
+from registry.domain.audit.rules import SEALED_COLUMNS as _EVENT_COLUMNS
+from registry.domain.audit.rules import block_digest
 from registry.domain.audit.tables import AuditEvent
 from registry.domain.shared.caller import Caller
 from registry.settings import get_settings
-from tests.conftest import bearer
+from tests.support import PROBLEM_JSON, bearer, run_cli
 
 EVENTS = "/api/v1/audit-events"
-PROBLEM_JSON = "application/problem+json"
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -472,34 +466,9 @@ async def test_concurrent_writers_and_the_sealer_never_wait(fresh_db):
 # --- the CLI ---------------------------------------------------------------------------------
 
 
-def _run_cli(*argv: str) -> object:
-    from registry.cli import main
-
-    try:
-        main(list(argv))
-    except SystemExit as exit_:
-        return exit_.code
-    return "returned without exiting"
-
-
-@pytest.fixture
-def cli_database(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``registry`` pointed at the fresh database. main() configures logging process-wide
-    (onto the stdout of the moment), so the previous configuration is put back after."""
-    monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_database_url)
-    monkeypatch.setenv("REGISTRY_LOG_JSON", "false")
-    logging_before = structlog.get_config()
-    get_settings.cache_clear()
-    try:
-        yield fresh_database_url
-    finally:
-        get_settings.cache_clear()
-        structlog.configure(**logging_before)
-
-
 async def test_cli_verify_exit_code(fresh_db, cli_database, capsys):
     first, _ = await sealed_chain(fresh_db)
-    assert await asyncio.to_thread(_run_cli, "audit", "verify") == 0
+    assert await asyncio.to_thread(run_cli, "audit", "verify") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["intact"] is True
     assert (report["blocks"], report["events"]) == (2, 5)
@@ -507,7 +476,7 @@ async def test_cli_verify_exit_code(fresh_db, cli_database, capsys):
     await as_attacker(
         fresh_db, "UPDATE audit_events SET purpose = 'other' WHERE id = :id", {"id": first[2]}
     )
-    assert await asyncio.to_thread(_run_cli, "audit", "verify") == 1
+    assert await asyncio.to_thread(run_cli, "audit", "verify") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["intact"] is False
     block1 = await _block_of(fresh_db, first[0])
@@ -519,9 +488,9 @@ async def test_cli_seal_then_verify(fresh_db, cli_database, monkeypatch, capsys)
     await wait_settled(fresh_db, ids)
     monkeypatch.setenv("REGISTRY_AUDIT_SEAL_BLOCK_SIZE", "2")
     get_settings.cache_clear()
-    assert await asyncio.to_thread(_run_cli, "audit", "seal") == 0
+    assert await asyncio.to_thread(run_cli, "audit", "seal") == 0
     assert json.loads(capsys.readouterr().out) == {"sealed": 3}
-    assert await asyncio.to_thread(_run_cli, "audit", "verify") == 0
+    assert await asyncio.to_thread(run_cli, "audit", "verify") == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["intact"], report["blocks"], report["events"]) == (True, 2, 3)
 

@@ -16,11 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from registry.auth.keys import SigningKey
-from tests.conftest import AUDIENCE, ISSUER, TokenFactory, bearer
+from tests.support import AUDIENCE, ISSUER, PROBLEM_JSON, TokenFactory, bearer
 
 TERRITORIES = "/api/v1/territories"
 AUDIT_EVENTS = "/api/v1/audit-events"
-PROBLEM_JSON = "application/problem+json"
 
 
 def _b64url(raw: bytes) -> str:

@@ -10,20 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.domain.cases.deadlines import add_working_days
-from registry.domain.cases.lifecycle import TRANSITIONS, CaseStatus
-from tests.conftest import bearer
-from tests.factories import (
+from registry.domain.cases.rules import TRANSITIONS, CaseStatus, add_working_days
+from tests.support import (
     BUCHA,
     IRPIN,
     KYIV,
+    assert_problem,
+    bearer,
     create_family,
     create_provider,
     family,
     provider_body,
     token,
 )
-from tests.integration.test_http_plumbing import assert_problem
 
 CASES = "/api/v1/cases"
 MONDAY = date(2026, 3, 2)
@@ -53,12 +52,8 @@ def clock(app) -> Iterator[Clock]:
 
 
 @pytest.fixture
-def officer(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "community_officer", territory=KYIV))
-
-
-@pytest.fixture
-def worker(make_token) -> dict[str, str]:
+def case_worker(make_token) -> dict[str, str]:
+    """The social worker of Kyiv the cases are assigned to."""
     return bearer(token(make_token, "social_worker", sub="worker-1", territory=KYIV))
 
 
@@ -202,8 +197,8 @@ def agreed_plan() -> dict[str, Any]:
 
 
 @pytest.fixture
-def cases(client, officer, worker, clock) -> Cases:
-    return Cases(client, officer, worker, clock)
+def cases(client, officer, case_worker, clock) -> Cases:
+    return Cases(client, officer, case_worker, clock)
 
 
 # --- the state machine ---------------------------------------------------------------------------

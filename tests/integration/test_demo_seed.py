@@ -11,7 +11,7 @@ from registry.db.engine import Database
 from registry.demo.families import DEMO_ACTOR, feminine_surname, patronymic, seed_demo_families
 from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
-from tests.conftest import KYIV
+from tests.support import KYIV
 
 FAMILIES = 200
 FEMALE_PATRONYMIC = re.compile(r".+(івна|ївна|вна)")

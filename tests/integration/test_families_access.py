@@ -14,13 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import bearer
-from tests.factories import (
+from tests.support import (
     BUCHA,
     FAMILIES,
     IRPIN,
     KYIV_OBLAST,
     LVIV,
+    bearer,
     child,
     create_family,
     create_provider,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests import factories
-from tests.conftest import bearer
+from tests.support import BUCHA, bearer, family
 
 
 @pytest.fixture
-async def officer(make_token):
-    return bearer(make_token("community_officer", territory=factories.BUCHA))
+async def bucha_officer(make_token):
+    return bearer(make_token("community_officer", territory=BUCHA))
 
 
 async def _refuse_audit_of(connection, action: str) -> None:
@@ -35,14 +34,12 @@ async def _refuse_audit_of(connection, action: str) -> None:
     )
 
 
-async def test_a_read_that_cannot_be_audited_discloses_nothing(client, connection, officer):
-    created = await client.post(
-        "/api/v1/families", json=factories.family(factories.BUCHA), headers=officer
-    )
+async def test_a_read_that_cannot_be_audited_discloses_nothing(client, connection, bucha_officer):
+    created = await client.post("/api/v1/families", json=family(BUCHA), headers=bucha_officer)
     assert created.status_code == 201
     await _refuse_audit_of(connection, "get_family")
 
-    response = await client.get(f"/api/v1/families/{created.json()['id']}", headers=officer)
+    response = await client.get(f"/api/v1/families/{created.json()['id']}", headers=bucha_officer)
 
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
@@ -50,27 +47,23 @@ async def test_a_read_that_cannot_be_audited_discloses_nothing(client, connectio
     assert set(response.json()) == {"type", "title", "status", "detail", "request_id"}
 
 
-async def test_a_list_that_cannot_be_audited_discloses_nothing(client, connection, officer):
+async def test_a_list_that_cannot_be_audited_discloses_nothing(client, connection, bucha_officer):
     assert (
-        await client.post(
-            "/api/v1/families", json=factories.family(factories.BUCHA), headers=officer
-        )
+        await client.post("/api/v1/families", json=family(BUCHA), headers=bucha_officer)
     ).status_code == 201
     await _refuse_audit_of(connection, "list_families")
 
-    response = await client.get("/api/v1/families", params={"q": "Шевченко"}, headers=officer)
+    response = await client.get("/api/v1/families", params={"q": "Шевченко"}, headers=bucha_officer)
 
     assert response.status_code == 500
     assert "Шевченко" not in response.text
 
 
-async def test_a_write_that_cannot_be_audited_changes_nothing(client, connection, officer):
+async def test_a_write_that_cannot_be_audited_changes_nothing(client, connection, bucha_officer):
     await _refuse_audit_of(connection, "create_family")
     before = await connection.scalar(text("SELECT count(*) FROM families"))
 
-    response = await client.post(
-        "/api/v1/families", json=factories.family(factories.BUCHA), headers=officer
-    )
+    response = await client.post("/api/v1/families", json=family(BUCHA), headers=bucha_officer)
 
     assert response.status_code == 500
     assert await connection.scalar(text("SELECT count(*) FROM families")) == before

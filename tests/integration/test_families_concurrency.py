@@ -11,25 +11,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Live, bearer
-from tests.factories import (
+from tests.support import (
     BUCHA,
     FAMILIES,
+    Live,
     child,
     create_family,
     family,
     person,
     rnokpp,
-    token,
     unzr,
 )
 
 ROUNDS = 3
-
-
-@pytest.fixture
-def worker(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "social_worker", territory=BUCHA))
 
 
 async def test_two_patches_on_the_same_etag_one_wins_one_is_412(live, worker):

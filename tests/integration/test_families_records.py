@@ -14,8 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from registry.domain.shared.identifiers import rnokpp_for, unzr_for
-from tests.conftest import bearer
-from tests.factories import (
+from tests.support import (
     BUCHA,
     BUCHA_CITY,
     BUCHA_RAION,
@@ -23,22 +22,18 @@ from tests.factories import (
     IRPIN,
     KYIV,
     KYIV_OBLAST,
+    PROBLEM_JSON,
     VORZEL,
+    bearer,
     child,
     create_family,
     family,
+    if_match,
     person,
     token,
 )
 
-PROBLEM_JSON = "application/problem+json"
 BORN = date(1985, 4, 12)
-
-
-@pytest.fixture
-def worker(make_token) -> dict[str, str]:
-    """A social worker of Bucha hromada."""
-    return bearer(token(make_token, "social_worker", territory=BUCHA))
 
 
 @pytest.fixture
@@ -69,11 +64,6 @@ async def row_counts(connection) -> dict[str, int]:
     return {
         table: await connection.scalar(text(f"SELECT count(*) FROM {table}")) for table in TABLES
     }
-
-
-def if_match(headers: dict[str, str], version: int | str) -> dict[str, str]:
-    tag = version if isinstance(version, str) else f'"{version}"'
-    return {**headers, "If-Match": tag}
 
 
 # --- creating ----------------------------------------------------------------------------------

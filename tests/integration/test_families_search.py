@@ -5,22 +5,22 @@ returns is in that request's audit event."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import bearer
-from tests.factories import (
+from tests.support import (
     BUCHA,
     BUCHA_RAION,
     FAMILIES,
     IRPIN,
     KYIV_OBLAST,
+    LINK_NEXT,
     LVIV,
     LVIV_OBLAST,
+    bearer,
     child,
     create_family,
     family,
@@ -28,13 +28,6 @@ from tests.factories import (
     token,
     years_ago,
 )
-
-LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
-
-
-@pytest.fixture
-def worker(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "social_worker", territory=BUCHA))
 
 
 @pytest.fixture

@@ -19,31 +19,10 @@ from sqlalchemy import text
 from registry.api.middleware import RequestContextMiddleware
 from registry.api.problems import PROBLEM_JSON, install_problem_handlers
 from registry.errors import PROBLEM_TYPE_PREFIX
-from tests.conftest import KYIV_OBLAST, bearer
+from tests.support import KYIV_OBLAST, LINK_NEXT, assert_problem, bearer, error_fields
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
-LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 APOSTROPHES = "'ʼ’‘`´"
-
-
-@pytest.fixture
-def admin(make_token) -> dict[str, str]:
-    return bearer(make_token("ministry_admin"))
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith(PROBLEM_TYPE_PREFIX)
-    assert body["title"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
-
-
-def error_fields(body: dict[str, Any]) -> set[str]:
-    return {error["field"] for error in body.get("errors") or []}
 
 
 # --- routing errors -------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from stdnum.ua import rntrc
 from registry.db.engine import Database
 from registry.demo import providers as demo
 from registry.domain.providers.rules import validate_edrpou, validate_provider_rnokpp
-from tests.conftest import bearer
-from tests.factories import (
+from tests.support import (
     BUCHA,
     BUCHA_CITY,
     BUCHA_RAION,
@@ -27,12 +26,15 @@ from tests.factories import (
     LVIV,
     PROVIDERS,
     VORZEL,
+    assert_problem,
+    bearer,
     create_provider,
     edrpou,
+    error_fields,
+    if_match,
     provider_body,
     token,
 )
-from tests.integration.test_http_plumbing import assert_problem, error_fields
 
 TODAY = date.today()
 _rnokpp_serials = iter(range(100_000_000, 200_000_000, 7919))
@@ -58,20 +60,6 @@ def individual(kind: str = "natural_person", **overrides: Any) -> dict[str, Any]
 
 def url(provider_id: Any, *rest: str) -> str:
     return "/".join([PROVIDERS, str(provider_id), *rest])
-
-
-def if_match(headers: dict[str, str], version: int) -> dict[str, str]:
-    return {**headers, "If-Match": f'"{version}"'}
-
-
-@pytest.fixture
-def admin(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "ministry_admin"))
-
-
-@pytest.fixture
-def kyiv_officer(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "community_officer", territory=KYIV))
 
 
 TABLES = (
@@ -693,16 +681,16 @@ async def test_the_server_records_who_verified_the_support_criteria(client, make
 # --- who keeps which providers -----------------------------------------------------------------
 
 
-async def test_a_community_officer_keeps_communal_providers_of_their_hromada(client, kyiv_officer):
-    created = await create_provider(client, kyiv_officer, provider_body(sector="communal"))
+async def test_a_community_officer_keeps_communal_providers_of_their_hromada(client, officer):
+    created = await create_provider(client, officer, provider_body(sector="communal"))
     assert created["status"] == "active"
     response = await client.patch(
         url(created["id"]),
-        headers=if_match(kyiv_officer, 2),
+        headers=if_match(officer, 2),
         json={"address_line": "вул. Прорізна, 19"},
     )
     assert response.status_code == 200, response.text
-    excluded = await status(client, kyiv_officer, created["id"], "excluded", reason="закрито")
+    excluded = await status(client, officer, created["id"], "excluded", reason="закрито")
     assert excluded.status_code == 200
 
 
@@ -715,9 +703,9 @@ async def test_a_community_officer_keeps_communal_providers_of_their_hromada(cli
     ],
     ids=["non-state", "state", "communal-elsewhere"],
 )
-async def test_a_community_officer_registers_nothing_else(client, connection, kyiv_officer, body):
+async def test_a_community_officer_registers_nothing_else(client, connection, officer, body):
     before = await row_counts(connection)
-    assert_problem(await client.post(PROVIDERS, json=body, headers=kyiv_officer), 403)
+    assert_problem(await client.post(PROVIDERS, json=body, headers=officer), 403)
     assert await row_counts(connection) == before
 
 
@@ -729,16 +717,16 @@ async def test_a_community_officer_registers_nothing_else(client, connection, ky
     ],
     ids=["non-state", "communal-elsewhere"],
 )
-async def test_a_community_officer_changes_nothing_else(client, admin, kyiv_officer, body):
+async def test_a_community_officer_changes_nothing_else(client, admin, officer, body):
     created = await create_provider(client, admin, body)
-    assert (await client.get(url(created["id"]), headers=kyiv_officer)).status_code == 200
+    assert (await client.get(url(created["id"]), headers=officer)).status_code == 200
     assert_problem(
         await client.patch(
-            url(created["id"]), json={"legal_form": "фонд"}, headers=if_match(kyiv_officer, 2)
+            url(created["id"]), json={"legal_form": "фонд"}, headers=if_match(officer, 2)
         ),
         403,
     )
-    assert_problem(await status(client, kyiv_officer, created["id"], "excluded", reason="x"), 403)
+    assert_problem(await status(client, officer, created["id"], "excluded", reason="x"), 403)
 
 
 @pytest.mark.parametrize(
@@ -749,13 +737,11 @@ async def test_a_community_officer_changes_nothing_else(client, admin, kyiv_offi
     ],
     ids=["out-of-communal", "out-of-the-hromada"],
 )
-async def test_a_community_officer_cannot_let_a_provider_go(
-    client, connection, kyiv_officer, patch
-):
-    created = await create_provider(client, kyiv_officer, provider_body(sector="communal"))
+async def test_a_community_officer_cannot_let_a_provider_go(client, connection, officer, patch):
+    created = await create_provider(client, officer, provider_body(sector="communal"))
     before = await row_counts(connection)
     assert_problem(
-        await client.patch(url(created["id"]), json=patch, headers=if_match(kyiv_officer, 2)), 403
+        await client.patch(url(created["id"]), json=patch, headers=if_match(officer, 2)), 403
     )
     assert await row_counts(connection) == before
 

@@ -15,31 +15,22 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import bearer
-from tests.factories import (
+from tests.support import (
+    BATCH,
     IRPIN,
     KYIV,
+    RECORDS,
+    assert_problem,
+    bearer,
     create_family,
     create_provider,
     family,
     provider_body,
+    record,
     token,
 )
-from tests.integration.test_http_plumbing import assert_problem
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "registry"
-RECORDS = "/api/v1/service-records"
-BATCH = f"{RECORDS}/batch"
-
-
-@pytest.fixture
-def admin(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "ministry_admin"))
-
-
-@pytest.fixture
-def officer(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "community_officer", territory=KYIV))
 
 
 @pytest.fixture
@@ -78,20 +69,6 @@ async def served(client, officer, provider) -> dict[str, Any]:
     created = await create_family(client, officer, family(KYIV))
     assert (await link(client, officer, created["id"], provider["id"])).status_code == 201
     return created
-
-
-def record(family_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "family_id": family_id,
-        "service_code": "002.0",
-        "delivered_on": (date.today() - timedelta(days=3)).isoformat(),
-        "units": 1,
-        "duration_minutes": 60,
-        "place": "home",
-        "outcome": "delivered",
-    }
-    body.update(overrides)
-    return body
 
 
 async def count(connection, sql: str = "SELECT count(*) FROM service_records") -> int:

@@ -12,9 +12,19 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from tests.conftest import Live, bearer
-from tests.factories import KYIV, create_family, create_provider, family, provider_body, token
-from tests.integration.test_service_records import BATCH, RECORDS, record
+from tests.support import (
+    BATCH,
+    KYIV,
+    RECORDS,
+    Live,
+    bearer,
+    create_family,
+    create_provider,
+    family,
+    provider_body,
+    record,
+    token,
+)
 
 SUBMISSIONS = 20
 

@@ -7,21 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from sqlalchemy import text
 
 from registry.db.engine import Database
-from registry.domain.classifier.commands import SERVICE, change_key, import_services_csv, parse_csv
+from registry.domain.classifier.commands import change_key, import_services_csv
+from registry.domain.classifier.queries import SERVICE
+from registry.domain.classifier.rules import parse_csv
 from registry.errors import InvalidInput
-from registry.settings import get_settings
-from tests.conftest import bearer
-from tests.factories import KYIV, token
-from tests.integration.test_http_plumbing import assert_problem, error_fields
+from tests.support import KYIV, assert_problem, bearer, error_fields, if_match, run_cli, token
 
 SERVICES = "/api/v1/services"
 #: The codes migration 0003 seeds (order No. 429 of 2020).
@@ -45,11 +42,6 @@ SEEDED = [
 HEADER = "code,name_uk,name_en,purpose,kind,is_basic,active"
 
 
-@pytest.fixture
-def admin(make_token) -> dict[str, str]:
-    return bearer(token(make_token, "ministry_admin"))
-
-
 def service(**overrides: Any) -> dict[str, Any]:
     return {
         "code": "005.0",
@@ -60,10 +52,6 @@ def service(**overrides: Any) -> dict[str, Any]:
         "is_basic": True,
         **overrides,
     }
-
-
-def if_match(headers: dict[str, str], version: int) -> dict[str, str]:
-    return {**headers, "If-Match": f'"{version}"'}
 
 
 async def codes(client, headers, **params: Any) -> list[str]:
@@ -350,30 +338,6 @@ def test_an_import_file_needs_the_header():
     ]
 
 
-def _run_cli(*argv: str) -> object:
-    from registry.cli import main
-
-    try:
-        main(list(argv))
-    except SystemExit as exit_:
-        return exit_.code
-    return "returned without exiting"
-
-
-@pytest.fixture
-def cli_database(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``registry`` pointed at a fresh database (logging configuration put back after)."""
-    monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_database_url)
-    monkeypatch.setenv("REGISTRY_LOG_JSON", "false")
-    logging_before = structlog.get_config()
-    get_settings.cache_clear()
-    try:
-        yield fresh_database_url
-    finally:
-        get_settings.cache_clear()
-        structlog.configure(**logging_before)
-
-
 async def test_the_import_command(cli_database, tmp_path: Path, capsys):
     good = tmp_path / "services.csv"
     good.write_text(
@@ -383,7 +347,7 @@ async def test_the_import_command(cli_database, tmp_path: Path, capsys):
         ),
         encoding="utf-8",
     )
-    assert await asyncio.to_thread(_run_cli, "services", "import", str(good)) == 0
+    assert await asyncio.to_thread(run_cli, "services", "import", str(good)) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["added"], report["updated"], report["unchanged"]) == (1, 0, 1)
 
@@ -392,7 +356,7 @@ async def test_the_import_command(cli_database, tmp_path: Path, capsys):
         _csv("021.0,Фізичний супровід,Physical escort,support,simple,true,perhaps"),
         encoding="utf-8",
     )
-    assert await asyncio.to_thread(_run_cli, "services", "import", str(bad)) == 1
+    assert await asyncio.to_thread(run_cli, "services", "import", str(bad)) == 1
     assert "line 2.active: must be true or false" in capsys.readouterr().err
     database = Database.connect(cli_database, pool_size=1, max_overflow=0)
     try:

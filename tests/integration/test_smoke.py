@@ -1,4 +1,4 @@
-from tests.conftest import KYIV, bearer
+from tests.support import KYIV, bearer
 
 
 async def test_oblasts_listed(client, make_token):

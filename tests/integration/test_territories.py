@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import text
 
 from registry.db.engine import Database
-from registry.domain.territories.codifier import import_codifier
+from registry.domain.territories.commands import import_codifier
 from registry.domain.territories.queries import require_territory
 from registry.errors import InvalidInput
-from tests.conftest import KYIV, bearer
+from tests.support import KYIV, bearer
 
 # The 2024 edition, as DOMAIN.md counts it.
 EXPECTED = {"O": 25, "K": 2, "P": 136, "H": 1772, "M": 461, "C": 27261, "X": 1979, "B": 108}

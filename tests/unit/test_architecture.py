@@ -1,8 +1,15 @@
-"""Layering rules a reviewer would otherwise police (DESIGN §2, STYLE.md)."""
+"""Architecture rules a reviewer would otherwise police (docs/architecture.md): the
+dependency contracts of import-linter (``[tool.importlinter]`` in pyproject.toml), run here
+too, and the rules it cannot express."""
 
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +20,8 @@ from fastapi.routing import APIRoute
 from registry.main import create_app
 from registry.settings import Settings
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "registry"
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "registry"
 
 
 def _modules(package: str) -> list[Path]:
@@ -39,26 +47,109 @@ def _offending(path: Path, forbidden: tuple[str, ...]) -> list[str]:
     )
 
 
-FORBIDDEN = {
-    "domain": ("fastapi", "starlette", "registry.api"),
-    "db": ("fastapi", "starlette", "registry.api", "registry.domain", "registry.auth"),
-    "auth": ("fastapi", "starlette", "registry.api", "registry.domain", "registry.db"),
-}
-
-
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_layers_import_only_downwards(package: str) -> None:
-    problems = {
-        str(path.relative_to(SRC)): bad
-        for path in _modules(package)
-        if (bad := _offending(path, FORBIDDEN[package]))
-    }
-    assert problems == {}, f"{package}/ imports what it must not: {problems}"
+def test_the_import_contracts_are_kept() -> None:
+    """The layers, the contexts' order and what the domain and HTTP may reach: every
+    contract of ``[tool.importlinter]`` is checked, and kept."""
+    config = ROOT / "pyproject.toml"
+    contracts = tomllib.loads(config.read_text(encoding="utf-8"))["tool"]["importlinter"][
+        "contracts"
+    ]
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(  # noqa: S603 (the virtualenv's own executable)
+        [str(lint_imports), "--no-cache", "--no-logo", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in report, report
+    for contract in contracts:
+        assert re.search(re.escape(contract["name"]) + r" KEPT", report), contract["name"]
 
 
 def test_python_jose_is_confined_to_one_module() -> None:
     users = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if _offending(p, ("jose",))]
     assert users == ["auth/tokens.py"]
+
+
+def _found(package: str, offends: Callable[[ast.AST], bool]) -> list[str]:
+    """``path:line`` of every node of ``package``'s modules that ``offends``."""
+    return [
+        f"{path.relative_to(SRC)}:{getattr(node, 'lineno', 0)}"
+        for path in _modules(package)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if offends(node)
+    ]
+
+
+def _table_of_a_model(node: ast.AST) -> bool:
+    """``Model.__table__``: queries name the typed ``<name>_table`` instead."""
+    return isinstance(node, ast.Attribute) and node.attr == "__table__"
+
+
+def _raw_sql(node: ast.AST) -> bool:
+    """``text(...)``, ``sqlalchemy.text(...)``, or ``text`` imported from SQLAlchemy."""
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").split(".")[0] == "sqlalchemy" and any(
+            alias.name == "text" for alias in node.names
+        )
+    if not isinstance(node, ast.Call):
+        return False
+    called = node.func
+    if isinstance(called, ast.Name):
+        return called.id == "text"
+    return (
+        isinstance(called, ast.Attribute)
+        and called.attr == "text"
+        and isinstance(called.value, ast.Name)
+        and called.value.id in ("sa", "sqlalchemy")
+    )
+
+
+def _application_state(node: ast.AST) -> bool:
+    """``request.app.state`` (or any ``….app.state``): dependencies give what a handler
+    needs of the application."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "state"
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "app"
+    )
+
+
+@pytest.mark.parametrize("package", ["domain", "api"])
+def test_queries_name_typed_tables(package: str) -> None:
+    found = _found(package, _table_of_a_model)
+    assert found == [], f"{package}/ uses Model.__table__ instead of <name>_table: {found}"
+
+
+@pytest.mark.parametrize("package", ["domain", "api"])
+def test_no_raw_sql_text(package: str) -> None:
+    found = _found(package, _raw_sql)
+    assert found == [], f"{package}/ writes SQL as text(): {found}"
+
+
+def test_handlers_do_not_reach_into_the_application_state() -> None:
+    found = _found("api/routers", _application_state)
+    assert found == [], f"routers read request.app.state instead of a dependency: {found}"
+
+
+def test_the_query_checks_see_a_violation() -> None:
+    sample = ast.parse(
+        "from sqlalchemy import select, text\n"
+        "select(Family.__table__.c.id)\n"
+        "text('SELECT 1')\n"
+        "sa.text('SELECT 1')\n"
+        "request.app.state.database\n"
+        "response.text\n"
+        "family_table.c.text\n"
+    )
+    nodes = list(ast.walk(sample))
+    assert [n.lineno for n in nodes if _table_of_a_model(n)] == [2]
+    assert sorted(n.lineno for n in nodes if _raw_sql(n)) == [1, 3, 4]
+    assert [n.lineno for n in nodes if _application_state(n)] == [5]
 
 
 def test_domain_never_commits() -> None:
@@ -77,7 +168,8 @@ def test_domain_never_commits() -> None:
 def test_the_checks_see_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from fastapi import Depends\nimport registry.api.schemas\n")
-    assert _offending(sample, FORBIDDEN["domain"]) == ["fastapi", "registry.api.schemas"]
+    forbidden = ("fastapi", "starlette", "registry.api")
+    assert _offending(sample, forbidden) == ["fastapi", "registry.api.schemas"]
 
 
 def _api_operations(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:

@@ -29,10 +29,10 @@ from registry.auth.principal import Principal
 from registry.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from registry.auth.tokens import TokenVerifier
 from registry.errors import Unauthenticated
+from tests.support import KYIV
 
 ISSUER = "https://idp.test/realms/registry"
 AUDIENCE = "registry-api"
-KYIV = "UA80000000000093317"
 
 
 # --- forging helpers --------------------------------------------------------------------

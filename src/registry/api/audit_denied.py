@@ -8,7 +8,8 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from registry.api.dependencies import own_transaction
-from registry.domain.audit.commands import Outcome, record
+from registry.domain.audit.commands import record
+from registry.domain.audit.rules import Outcome
 from registry.domain.shared.caller import Caller
 
 log = structlog.get_logger("registry.audit")

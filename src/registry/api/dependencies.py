@@ -9,20 +9,19 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
-from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from registry.domain.shared.caller import Caller
 from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
 from registry.settings import Settings
@@ -65,7 +64,7 @@ async def database_reachable(request: Request) -> bool:
     database: Database = request.app.state.database
     try:
         async with database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            await connection.scalar(select(1))
     except Exception:  # any failure to reach the database means "not ready"
         return False
     return True
@@ -147,16 +146,6 @@ CasesRead = Annotated[Caller, Depends(require(Permission.CASES_READ))]
 CasesWrite = Annotated[Caller, Depends(require(Permission.CASES_WRITE))]
 
 
-async def _today(request: Request) -> date:
-    """Today's date by the application's clock (``app.state.clock``; tests set their own),
-    which every deadline is computed from."""
-    clock: Callable[[], date] = request.app.state.clock
-    return clock()
-
-
-Today = Annotated[date, Depends(_today)]
-
-
 def encode_cursor(after: tuple[Any, ...]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(after, default=str)).rstrip(b"=").decode()
 
@@ -192,14 +181,3 @@ async def page_request(
 
 
 Pagination = Annotated[PageRequest, Depends(page_request)]
-
-
-def page_body(
-    request: Request, response: Response, page: Page[Any], items: list[Any]
-) -> dict[str, Any]:
-    """``{items, next_cursor}``, with a ``Link: rel="next"`` header when there is more."""
-    next_cursor = encode_cursor(page.next_after) if page.next_after is not None else None
-    if next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=next_cursor)
-        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
-    return {"items": items, "next_cursor": next_cursor}

@@ -16,12 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, exists, insert, select, text
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.domain.families.tables import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.families.tables import (
+    family_table,
+    hardship_factor_table,
+    person_table,
+    recipient_category_table,
+)
 from registry.domain.shared.identifiers import rnokpp_for, unzr_for
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
+from registry.domain.territories.tables import territory_table
 
 #: ``families.created_by`` of demo families; also how a second run knows it has nothing to do.
 DEMO_ACTOR = "demo-seed"
@@ -31,12 +37,6 @@ _CHUNK = 1000
 #: Two seeds started together (e.g. by two workers) must not both insert.
 _LOCK_KEY = "registry.demo-seed"
 
-_families: Table = Family.__table__  # type: ignore[attr-defined]
-_persons: Table = Person.__table__  # type: ignore[attr-defined]
-_f = _families.c
-_p = _persons.c
-_rc = RecipientCategory.__table__.c  # type: ignore[attr-defined]
-_hf = HardshipFactor.__table__.c  # type: ignore[attr-defined]
 
 # --- names -------------------------------------------------------------------------------------
 
@@ -442,21 +442,37 @@ async def seed_demo_families(
 ) -> int:
     """Insert ``families`` demo families with their members; return how many were inserted
     (0 when demo families are already there). Only executes and flushes."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _LOCK_KEY})
-    if await session.scalar(select(exists().where(_f.created_by == DEMO_ACTOR))):
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(_LOCK_KEY))))
+    if await session.scalar(select(exists().where(family_table.c.created_by == DEMO_ACTOR))):
         return 0
     generator = _Generator(
         random.Random(seed),  # noqa: S311  (repeatable made-up data, not secrets)
         today or datetime.now(UTC).date(),
         hromadas=await _hromadas(session),
-        categories=set((await session.scalars(select(_rc.code).where(_rc.active))).all()),
-        factors=set((await session.scalars(select(_hf.code).where(_hf.active))).all()),
+        categories=set(
+            (
+                await session.scalars(
+                    select(recipient_category_table.c.code).where(recipient_category_table.c.active)
+                )
+            ).all()
+        ),
+        factors=set(
+            (
+                await session.scalars(
+                    select(hardship_factor_table.c.code).where(hardship_factor_table.c.active)
+                )
+            ).all()
+        ),
         taken=set(
             (
                 await session.scalars(
-                    select(_p.rnokpp)
-                    .where(_p.status == "active", _p.rnokpp.is_not(None))
-                    .union_all(select(_p.unzr).where(_p.status == "active", _p.unzr.is_not(None)))
+                    select(person_table.c.rnokpp)
+                    .where(person_table.c.status == "active", person_table.c.rnokpp.is_not(None))
+                    .union_all(
+                        select(person_table.c.unzr).where(
+                            person_table.c.status == "active", person_table.c.unzr.is_not(None)
+                        )
+                    )
                 )
             ).all()
         ),
@@ -467,7 +483,7 @@ async def seed_demo_families(
         family, persons = generator.family()
         family_rows.append(family)
         person_rows.extend(persons)
-    for table, rows in ((_families, family_rows), (_persons, person_rows)):
+    for table, rows in ((family_table, family_rows), (person_table, person_rows)):
         for start in range(0, len(rows), _CHUNK):
             # Core executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues");
             # compiling a 1000-row VALUES clause per chunk took most of the run.
@@ -478,19 +494,24 @@ async def seed_demo_families(
 
 async def _hromadas(session: AsyncSession) -> list[tuple[_Hromada, int]]:
     """Kyiv first, then every hromada outside the skipped oblasts, with its weight."""
+    hromada_unit = territory_table.alias("hromada")
+    raion_unit = territory_table.alias("raion")
+    settlement_unit = territory_table.alias("settlement")
     rows = (
         await session.execute(
-            text(
-                """
-        SELECT h.code, h.parent_code AS raion_code, r.parent_code AS oblast_code,
-               s.code AS settlement_code, s.category AS settlement_category,
-               s.name AS settlement_name
-        FROM territories h
-        JOIN territories r ON r.code = h.parent_code
-        LEFT JOIN territories s ON s.parent_code = h.code
-        WHERE h.category = 'H'
-        ORDER BY h.code, s.category <> 'M', s.code
-        """
+            select(
+                hromada_unit.c.code,
+                hromada_unit.c.parent_code.label("raion_code"),
+                raion_unit.c.parent_code.label("oblast_code"),
+                settlement_unit.c.code.label("settlement_code"),
+                settlement_unit.c.category.label("settlement_category"),
+                settlement_unit.c.name.label("settlement_name"),
+            )
+            .join(raion_unit, raion_unit.c.code == hromada_unit.c.parent_code)
+            .outerjoin(settlement_unit, settlement_unit.c.parent_code == hromada_unit.c.code)
+            .where(hromada_unit.c.category == "H")
+            .order_by(
+                hromada_unit.c.code, settlement_unit.c.category != "M", settlement_unit.c.code
             )
         )
     ).all()

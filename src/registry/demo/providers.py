@@ -21,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.ua import edrpou
 
 from registry.domain.providers.rules import provider_name_key
-from registry.domain.providers.tables import Provider, ProviderService, ProviderStatusChange
+from registry.domain.providers.tables import (
+    provider_service_table,
+    provider_status_change_table,
+    provider_table,
+)
 from registry.domain.shared.identifiers import rnokpp_for
 from registry.domain.territories.queries import locate_address
 
@@ -48,8 +52,6 @@ ALL_CRITERIA = [
     "psychologist",
     "trained_staff",
 ]
-
-_p = Provider.__table__.c  # type: ignore[attr-defined]
 
 
 def _edrpou(base: str) -> str:
@@ -332,7 +334,11 @@ async def seed_demo_providers(session: AsyncSession) -> int:
     """Insert the demo providers that are not there yet; return how many were inserted.
     Only executes and flushes."""
     ids = [uuid.UUID(demo.id) for demo in PROVIDERS]
-    present = set((await session.scalars(select(_p.id).where(_p.id.in_(ids)))).all())
+    present = set(
+        (
+            await session.scalars(select(provider_table.c.id).where(provider_table.c.id.in_(ids)))
+        ).all()
+    )
     added = 0
     for demo in PROVIDERS:
         provider_id = uuid.UUID(demo.id)
@@ -347,7 +353,7 @@ async def seed_demo_providers(session: AsyncSession) -> int:
             else:
                 excluded_on = effective_on
         inserted = await session.scalar(
-            pg_insert(Provider)
+            pg_insert(provider_table)
             .values(
                 id=provider_id,
                 kind=demo.kind,
@@ -379,12 +385,12 @@ async def seed_demo_providers(session: AsyncSession) -> int:
                 version=1 + len(demo.history),
             )
             .on_conflict_do_nothing()
-            .returning(_p.id)
+            .returning(provider_table.c.id)
         )
         if inserted is None:  # its EDRPOU or RNOKPP is registered already
             continue
         await session.execute(
-            insert(ProviderService),
+            insert(provider_service_table),
             [
                 {
                     "provider_id": provider_id,
@@ -401,7 +407,7 @@ async def seed_demo_providers(session: AsyncSession) -> int:
         )
         changes = [("pending", demo.applied_on, None), *demo.history]
         await session.execute(
-            insert(ProviderStatusChange),
+            insert(provider_status_change_table),
             [
                 {
                     "provider_id": provider_id,

@@ -191,12 +191,15 @@ class VersionedWrite:
         changed: Iterable[str] | None = None,
         audit_ids: Iterable[Any] | None = None,
     ) -> int:
-        """Write ``values`` as the next version (nothing, and the same version, when empty),
-        note ``changed`` (default: ``values``' names) and audit ``action`` on ``audit_ids``
-        (default: the record). ``action=None`` leaves the audit event to the caller, for a
-        command that writes several records under one event."""
+        """Write ``values`` as the next version, noting ``changed`` (default: ``values``'
+        names), and audit ``action`` on ``audit_ids`` (default: the record). With neither
+        values nor changed fields nothing is written and the version stays; with changed
+        fields alone (a part kept in its own table changed, e.g. a case's plan) the record
+        still gets its next version. ``action=None`` leaves the audit event to the caller, for
+        a command that writes several records under one event."""
         version = self.version
-        if values:
+        noted = list(values if changed is None else changed)
+        if values or noted:
             version += 1
             await self.session.execute(
                 update(self.target.table)
@@ -208,7 +211,7 @@ class VersionedWrite:
                 self.target.resource_type,
                 self.target.change_key(self.key),
                 version,
-                values if changed is None else changed,
+                noted,
                 self.caller.principal.sub,
             )
             self.current = {**self.current, **values, "version": version}

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from registry.api.dependencies import AuditRead, Pagination, Session, page_body
+from registry.api.dependencies import AuditRead, Pagination, Session
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas.base import PageOf, Rfc3339DateTime, Schema
+from registry.api.responses import respond_page
+from registry.api.schemas.audit import AuditEventOut
+from registry.api.schemas.base import PageOf, Rfc3339DateTime
 from registry.domain.audit.queries import AuditFilter, list_events
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
-
-
-class AuditEventOut(Schema):
-    id: int
-    occurred_at: datetime
-    actor: str
-    role: str
-    action: str
-    resource_type: str
-    resource_ids: list[str]
-    request_id: str | None
-    purpose: str | None
-    outcome: str
-    block_id: int | None
 
 
 @router.get(
@@ -37,7 +24,6 @@ class AuditEventOut(Schema):
 )
 async def list_audit_events(
     request: Request,
-    response: Response,
     caller: AuditRead,
     session: Session,
     page: Pagination,
@@ -45,12 +31,8 @@ async def list_audit_events(
     resource_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     since: Annotated[Rfc3339DateTime | None, Query(description="Inclusive, RFC 3339.")] = None,
     until: Annotated[Rfc3339DateTime | None, Query(description="Exclusive, RFC 3339.")] = None,
-) -> dict[str, object]:
+) -> Response:
     """Events oldest first. This read is itself recorded."""
-    result = await list_events(
-        session,
-        caller,
-        page,
-        AuditFilter(actor=actor, resource_id=resource_id, since=since, until=until),
-    )
-    return page_body(request, response, result, list(result.items))
+    where = AuditFilter(actor=actor, resource_id=resource_id, since=since, until=until)
+    result = await list_events(session, caller, page, where)
+    return respond_page(request, result, PageOf[AuditEventOut])

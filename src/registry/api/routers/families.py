@@ -3,260 +3,45 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import Field, field_validator
 
 from registry.api.dependencies import (
+    DriverConnection,
     FamiliesRead,
     FamiliesWrite,
     Pagination,
     Session,
-    page_body,
 )
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
-from registry.api.responses import etag
-from registry.api.schemas.base import (
-    InputSchema,
-    IsoDate,
-    NotNull,
-    PageOf,
-    Reason,
-    Rfc3339DateTime,
-    Schema,
-    refuse_null,
-    text_field,
+from registry.api.responses import respond, respond_all, respond_page
+from registry.api.schemas.base import RNOKPP_PATTERN, KatottgCode, PageOf, Reason
+from registry.api.schemas.families import (
+    REFERENCE_CODE,
+    Family,
+    FamilyCreate,
+    FamilyCreated,
+    FamilyPatch,
+    Person,
+    PersonCreate,
+    PersonCreated,
+    PersonPatch,
+    PossibleDuplicate,
+    ProviderLink,
+    ProviderLinkCreate,
 )
 from registry.domain.families import commands, queries
-from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
-from registry.domain.providers import links as links_domain
-from registry.domain.shared.names import MAX_LENGTH
-from registry.domain.territories.categories import CODE_PATTERN
-from registry.errors import NotFound
+from registry.domain.providers import commands as provider_commands
+from registry.domain.providers import queries as provider_queries
 
 router = APIRouter(prefix="/families", tags=["families"])
 
-_LETTER = "А-ЩЬЮЯҐЄІЇа-щьюяґєії"
-#: Ukrainian letters, words joined by one space, hyphen or apostrophe (any of ' ’ ʼ ‘ ` ´,
-#: stored as ʼ). What the registry stores is exactly this, apostrophes unified.
-NAME_PATTERN = rf"^[{_LETTER}]+(?:['’ʼ‘`´\- ][{_LETTER}]+)*$"
-REFERENCE_CODE = r"^[a-z][a-z0-9_]{0,63}$"
-RNOKPP_PATTERN = r"^[0-9]{10}$"
-UNZR_PATTERN = r"^[0-9]{8}-?[0-9]{5}$"
-#: What people type as a phone number; the domain makes it E.164.
-PHONE_PATTERN = r"^\+?\(?[0-9][0-9 ()\-.]{5,30}$"
-IDP_CERTIFICATE_PATTERN = r"^[0-9A-Za-z\-]{4,32}$"
-_IDENTIFIERS_NOTE = (
-    " Shown in full to callers holding `identifiers:read` (social_worker, community_officer, "
-    "ministry_admin, integration clients granted the scope); masked to the last 2 characters "
-    "for regional_officer and other integration clients; always null for provider_staff."
-)
-
-_NOT_FOR_PROVIDERS = (
-    "Null for provider_staff: a provider is told only what serving the "
-    "family needs (names, ages, contact)."
-)
-Name = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=NAME_PATTERN)]
-Code = Annotated[str, Field(pattern=REFERENCE_CODE)]
 FamilyId = Annotated[uuid.UUID, Path(description="The family's id.")]
 PersonId = Annotated[uuid.UUID, Path(description="The member's id.")]
-
-
-# --- shapes ------------------------------------------------------------------------------------
-
-
-class Consent(Schema):
-    given_at: datetime
-    given_by: str = Field(description="Who gave consent (e.g. the head of the family).")
-    scope: list[ConsentPurpose]
-
-
-class ConsentIn(InputSchema):
-    given_at: Rfc3339DateTime = Field(description="Not in the future.")
-    given_by: Annotated[str, text_field(200)]
-    scope: list[ConsentPurpose] = Field(min_length=1, max_length=len(ConsentPurpose))
-
-
-class ConsentPatch(InputSchema):
-    given_at: Rfc3339DateTime | NotNull = None
-    given_by: Annotated[str, text_field(200)] | NotNull = None
-    scope: (
-        Annotated[list[ConsentPurpose], Field(min_length=1, max_length=len(ConsentPurpose))]
-        | NotNull
-    ) = None
-
-    _not_null = field_validator("given_at", "given_by", "scope")(refuse_null)
-
-
-class PersonFields(InputSchema):
-    last_name: Name
-    first_name: Name
-    patronymic: Name | None = None
-    birth_date: IsoDate = Field(description="From 1900-01-01 up to today.")
-    sex: Sex
-    relation: Relation = Field(description="Relation to the family.")
-    rnokpp: str | None = Field(
-        default=None,
-        pattern=RNOKPP_PATTERN,
-        description="Taxpayer number; must agree with birth_date and sex (numbers starting "
-        "with 8 encode neither).",
-    )
-    rnokpp_refused: bool = Field(
-        default=False, description="The person refused an RNOKPP (then `rnokpp` is null)."
-    )
-    unzr: str | None = Field(
-        default=None,
-        pattern=UNZR_PATTERN,
-        description="Demographic register number YYYYMMDD-NNNNC; the date must be the birth date.",
-    )
-    disability_group: DisabilityGroup | None = None
-    idp_certificate: str | None = Field(
-        default=None,
-        pattern=IDP_CERTIFICATE_PATTERN,
-        description="Number of the IDP registration certificate.",
-    )
-    is_servicemember: bool = False
-
-
-class PersonCreate(PersonFields):
-    pass
-
-
-class PersonPatch(InputSchema):
-    """A JSON merge patch (RFC 7396): absent fields stay, null clears an optional field."""
-
-    last_name: Name | NotNull = None
-    first_name: Name | NotNull = None
-    patronymic: Name | None = None
-    birth_date: IsoDate | NotNull = None
-    sex: Sex | NotNull = None
-    relation: Relation | NotNull = None
-    rnokpp: str | None = Field(default=None, pattern=RNOKPP_PATTERN)
-    rnokpp_refused: bool | NotNull = None
-    unzr: str | None = Field(default=None, pattern=UNZR_PATTERN)
-    disability_group: DisabilityGroup | None = None
-    idp_certificate: str | None = Field(default=None, pattern=IDP_CERTIFICATE_PATTERN)
-    is_servicemember: bool | NotNull = None
-
-    _not_null = field_validator(
-        "last_name",
-        "first_name",
-        "birth_date",
-        "sex",
-        "relation",
-        "rnokpp_refused",
-        "is_servicemember",
-    )(refuse_null)
-
-
-class Person(Schema):
-    id: uuid.UUID
-    family_id: uuid.UUID
-    last_name: str
-    first_name: str
-    patronymic: str | None
-    birth_date: date
-    sex: Sex
-    relation: Relation
-    rnokpp: str | None = Field(description="RNOKPP." + _IDENTIFIERS_NOTE)
-    rnokpp_refused: bool
-    unzr: str | None = Field(description="UNZR." + _IDENTIFIERS_NOTE)
-    disability_group: DisabilityGroup | None
-    idp_certificate: str | None = Field(description="IDP certificate." + _IDENTIFIERS_NOTE)
-    is_servicemember: bool | None = Field(description="Null for provider_staff (not disclosed).")
-    status: Literal["active", "removed"]
-    removal_reason: str | None
-    removed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class PossibleDuplicate(Schema):
-    """An active person in another family you may see, born the same day, with a similar
-    name."""
-
-    person_id: uuid.UUID = Field(description="The member this may duplicate.")
-    matching_person_id: uuid.UUID
-    family_id: uuid.UUID = Field(description="The matching person's family.")
-    last_name: str
-    first_name: str
-    patronymic: str | None
-    birth_date: date
-    score: float = Field(description="Name similarity, 0–1.")
-
-
-class PersonCreated(Person):
-    possible_duplicates: list[PossibleDuplicate]
-
-
-class FamilyCreate(InputSchema):
-    hromada_code: str = Field(
-        pattern=CODE_PATTERN, description="KATOTTG code of the hromada (category H, or K)."
-    )
-    settlement_code: str | None = Field(
-        default=None,
-        pattern=CODE_PATTERN,
-        description="KATOTTG code of a settlement inside the hromada.",
-    )
-    address_line: Annotated[str, text_field(300)] | None = None
-    phone: str | None = Field(
-        default=None,
-        max_length=32,
-        pattern=PHONE_PATTERN,
-        description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.",
-    )
-    categories: list[Code] = Field(
-        default_factory=list, max_length=20, description="Codes of `/recipient-categories`."
-    )
-    factors: list[Code] = Field(
-        default_factory=list, max_length=30, description="Codes of `/hardship-factors`."
-    )
-    consent: ConsentIn | None = None
-    members: list[PersonCreate] = Field(default_factory=list, max_length=30)
-
-
-class FamilyPatch(InputSchema):
-    """A JSON merge patch (RFC 7396) of the family's own fields (members have their own)."""
-
-    hromada_code: Annotated[str, Field(pattern=CODE_PATTERN)] | NotNull = None
-    settlement_code: str | None = Field(default=None, pattern=CODE_PATTERN)
-    address_line: Annotated[str, text_field(300)] | None = None
-    phone: str | None = Field(default=None, max_length=32, pattern=PHONE_PATTERN)
-    categories: Annotated[list[Code], Field(max_length=20)] | NotNull = None
-    factors: Annotated[list[Code], Field(max_length=30)] | NotNull = None
-    consent: ConsentPatch | None = None
-
-    _not_null = field_validator("hromada_code", "categories", "factors")(refuse_null)
-
-
-class Family(Schema):
-    id: uuid.UUID
-    oblast_code: str
-    raion_code: str | None
-    hromada_code: str
-    settlement_code: str | None
-    address_line: str | None
-    phone: str | None
-    categories: list[str] | None = Field(description=_NOT_FOR_PROVIDERS)
-    factors: list[str] | None = Field(description=_NOT_FOR_PROVIDERS)
-    consent: Consent | None = Field(description=_NOT_FOR_PROVIDERS)
-    status: Literal["active", "archived"]
-    archive_reason: str | None
-    archived_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="Also sent as the `ETag`; send it back in `If-Match`.")
-    members: list[Person] = Field(description="Current and former members.")
-
-
-class FamilyCreated(Family):
-    possible_duplicates: list[PossibleDuplicate]
+ProviderIdPath = Annotated[uuid.UUID, Path(description="The provider's id.")]
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -277,18 +62,6 @@ _MEMBER_LINKS = links(
     UpdateMember="update_member",
     RemoveMember="remove_member",
 )
-
-
-def _patch_values(patch: InputSchema) -> dict[str, Any]:
-    """The fields the client sent (null included), as plain values."""
-    values = patch.model_dump(exclude_unset=True)
-    if isinstance(values.get("consent"), dict):
-        values["consent"] = {
-            k: v
-            for k, v in values["consent"].items()
-            if k in patch.consent.model_fields_set  # type: ignore[attr-defined]
-        }
-    return values
 
 
 def _family_location(request: Request, family_id: uuid.UUID) -> str:
@@ -345,7 +118,6 @@ async def create_family(
 )
 async def list_families(
     request: Request,
-    response: Response,
     caller: FamiliesRead,
     session: Session,
     page: Pagination,
@@ -372,7 +144,7 @@ async def list_families(
             description="A current or former member's UNZR, exactly.",
         ),
     ] = None,
-    hromada: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    hromada: Annotated[KatottgCode | None, Query()] = None,
     category: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
     factor: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
     status: Annotated[Literal["active", "archived"] | None, Query()] = None,
@@ -382,7 +154,7 @@ async def list_families(
     ] = None,
 ) -> Response:
     """Families within your reach, filtered; each one returned is recorded in the audit log."""
-    result = await queries.list_families(
+    found = await queries.list_families(
         session,
         caller,
         page,
@@ -397,10 +169,8 @@ async def list_families(
             has_child_under=has_child_under,
         ),
     )
-    body = page_body(request, response, result, result.items)
     # (the items have the shape of ``Family``; a test holds them equal to ``get_family``'s)
-    link = response.headers.get("link")
-    return _rows_as_json(body, {"Link": link} if link else {})
+    return respond_page(request, found)
 
 
 @router.get(
@@ -412,25 +182,14 @@ async def list_families(
         200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
     },
 )
-async def get_family(request: Request, caller: FamiliesRead, family_id: FamilyId) -> Response:
+async def get_family(
+    caller: FamiliesRead, connection: DriverConnection, family_id: FamilyId
+) -> Response:
     """One family with its current and former members; the `ETag` is its version."""
-    # The most frequent request: one statement reads and audits (see ``read_family``), and
-    # the rows go straight to JSON (the same shape as ``Family``; a test holds them equal).
-    async with request.app.state.database.statement_connection() as connection:
-        family = await queries.read_family(connection, caller, family_id)
-    if family is None:
-        raise NotFound("No family with this id is within your reach.")
-    return _rows_as_json(family, {"ETag": etag(family["version"])})
-
-
-def _rows_as_json(body: object, headers: dict[str, str]) -> Response:
-    """Rows read on the driver connection, written straight to JSON in the shape of the
-    response model (asyncpg has its own UUID type, which orjson writes through str())."""
-    return Response(
-        orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z),
-        media_type="application/json",
-        headers=headers,
-    )
+    # The most frequent request: one statement reads and audits (see ``queries.get_family``),
+    # and the rows go straight to JSON (the same shape as ``Family``; a test holds them equal).
+    family = await queries.get_family(connection, caller, family_id)
+    return respond(family, version=family["version"])
 
 
 @router.patch(
@@ -449,19 +208,20 @@ def _rows_as_json(body: object, headers: dict[str, str]) -> Response:
     responses=problem_responses(403, 404, 409, 412, 422, 428),
 )
 async def update_family(
-    response: Response,
     caller: FamiliesWrite,
     session: Session,
     family_id: FamilyId,
     body: FamilyPatch,
     if_match: IfMatch,
-) -> dict[str, Any]:
+) -> Response:
     """Change the family's own fields (JSON merge patch). `If-Match` is required; a stale one
     is a 412 naming the fields changed since."""
-    version = required_version(if_match)
-    family = await commands.update_family(session, caller, family_id, _patch_values(body), version)
-    response.headers["ETag"] = etag(family["version"])
-    return family
+    # (only the fields sent, the nested consent's too: a merge patch)
+    patch = body.model_dump(exclude_unset=True)
+    family = await commands.update_family(
+        session, caller, family_id, patch, required_version(if_match)
+    )
+    return respond(family, Family, version=family["version"])
 
 
 @router.post(
@@ -471,19 +231,17 @@ async def update_family(
     responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def archive_family(
-    response: Response,
     caller: FamiliesWrite,
     session: Session,
     family_id: FamilyId,
     body: Reason,
     if_match: OptionalIfMatch = None,
-) -> dict[str, Any]:
+) -> Response:
     """Archive the family (nothing is deleted). `If-Match` is checked when sent."""
     family = await commands.archive_family(
         session, caller, family_id, body.reason, version_from(if_match)
     )
-    response.headers["ETag"] = etag(family["version"])
-    return family
+    return respond(family, Family, version=family["version"])
 
 
 @router.get(
@@ -494,11 +252,11 @@ async def archive_family(
 )
 async def list_possible_duplicates(
     caller: FamiliesRead, session: Session, family_id: FamilyId
-) -> dict[str, object]:
+) -> Response:
     """Persons in other families you may see who may be this family's members registered
     twice: the same birth date and a similar name."""
     found = await queries.possible_duplicates(session, caller, family_id)
-    return {"items": found, "next_cursor": None}
+    return respond_all(found, PageOf[PossibleDuplicate])
 
 
 # --- members -----------------------------------------------------------------------------------
@@ -540,7 +298,7 @@ async def add_member(
         status_code=201,
         version=person["version"],
         location=str(location),
-        resource_type=commands.PERSON,
+        resource_type=queries.PERSON,
         resource_ids=[person["id"], family_id],
     )
 
@@ -551,11 +309,10 @@ async def add_member(
     name="list_members",
     responses=problem_responses(403, 404, 422),
 )
-async def list_members(
-    caller: FamiliesRead, session: Session, family_id: FamilyId
-) -> dict[str, object]:
+async def list_members(caller: FamiliesRead, session: Session, family_id: FamilyId) -> Response:
     """Current and former members (a family has few: one page)."""
-    return {"items": await queries.list_members(session, caller, family_id), "next_cursor": None}
+    members = await queries.list_members(session, caller, family_id)
+    return respond_all(members, PageOf[Person])
 
 
 @router.get(
@@ -568,16 +325,14 @@ async def list_members(
     },
 )
 async def get_member(
-    response: Response,
     caller: FamiliesRead,
     session: Session,
     family_id: FamilyId,
     person_id: PersonId,
-) -> dict[str, Any]:
+) -> Response:
     """One member; the `ETag` is the member's version (for `If-Match` on a PATCH)."""
     person = await queries.get_member(session, caller, family_id, person_id)
-    response.headers["ETag"] = etag(person["version"])
-    return person
+    return respond(person, Person, version=person["version"])
 
 
 @router.patch(
@@ -596,22 +351,20 @@ async def get_member(
     responses=problem_responses(403, 404, 409, 412, 422, 428),
 )
 async def update_member(
-    response: Response,
     caller: FamiliesWrite,
     session: Session,
     family_id: FamilyId,
     person_id: PersonId,
     body: PersonPatch,
     if_match: IfMatch,
-) -> dict[str, Any]:
+) -> Response:
     """Change a member (JSON merge patch). `If-Match` is required; a stale one is a 412
     naming the fields changed since."""
-    version = required_version(if_match)
+    patch = body.model_dump(exclude_unset=True)
     person = await commands.update_member(
-        session, caller, family_id, person_id, _patch_values(body), version
+        session, caller, family_id, person_id, patch, required_version(if_match)
     )
-    response.headers["ETag"] = etag(person["version"])
-    return person
+    return respond(person, Person, version=person["version"])
 
 
 @router.post(
@@ -621,47 +374,21 @@ async def update_member(
     responses=problem_responses(403, 404, 409, 412, 422),
 )
 async def remove_member(
-    response: Response,
     caller: FamiliesWrite,
     session: Session,
     family_id: FamilyId,
     person_id: PersonId,
     body: Reason,
     if_match: OptionalIfMatch = None,
-) -> dict[str, Any]:
+) -> Response:
     """End the person's membership, with the reason; the record stays as history."""
     person = await commands.remove_member(
         session, caller, family_id, person_id, body.reason, version_from(if_match)
     )
-    response.headers["ETag"] = etag(person["version"])
-    return person
+    return respond(person, Person, version=person["version"])
 
 
 # --- providers serving the family --------------------------------------------------------------
-
-
-class ProviderLinkCreate(InputSchema):
-    provider_id: uuid.UUID = Field(description="An active provider of the register.")
-    reason: Annotated[str, text_field(1000)] | None = None
-
-
-class ProviderLink(Schema):
-    """While a link is active the provider's staff see the family and record services for
-    it."""
-
-    family_id: uuid.UUID
-    provider_id: uuid.UUID
-    provider_name: str
-    active: bool
-    granted_at: datetime
-    granted_by: str | None
-    reason: str | None
-    revoked_at: datetime | None
-    revoked_by: str | None
-    revoke_reason: str | None
-
-
-ProviderIdPath = Annotated[uuid.UUID, Path(description="The provider's id.")]
 
 
 @router.get(
@@ -672,10 +399,11 @@ ProviderIdPath = Annotated[uuid.UUID, Path(description="The provider's id.")]
 )
 async def list_family_providers(
     caller: FamiliesRead, session: Session, family_id: FamilyId
-) -> dict[str, object]:
+) -> Response:
     """Providers linked to the family, current first, revoked links as history (a
     provider's staff see only their own link)."""
-    return {"items": await links_domain.list_links(session, caller, family_id), "next_cursor": None}
+    found = await provider_queries.list_links(session, caller, family_id)
+    return respond_all(found, PageOf[ProviderLink])
 
 
 @router.post(
@@ -692,20 +420,18 @@ async def list_family_providers(
     },
 )
 async def link_family_provider(
-    response: Response,
     caller: FamiliesWrite,
     session: Session,
     family_id: FamilyId,
     body: ProviderLinkCreate,
-) -> dict[str, Any]:
+) -> Response:
     """Link the family to a provider that serves it (community officers): the provider's
     staff may then see the family and record the services they deliver to it. Linking again
     while linked changes nothing (200)."""
-    link, granted = await links_domain.link(
+    link, granted = await provider_commands.link(
         session, caller, family_id, body.provider_id, body.reason
     )
-    response.status_code = 201 if granted else 200
-    return link
+    return respond(link, ProviderLink, status_code=201 if granted else 200)
 
 
 @router.post(
@@ -720,6 +446,7 @@ async def revoke_family_provider(
     family_id: FamilyId,
     provider_id: ProviderIdPath,
     body: Reason,
-) -> dict[str, Any]:
+) -> Response:
     """End the provider's access to the family, with the reason; the link stays as history."""
-    return await links_domain.revoke(session, caller, family_id, provider_id, body.reason)
+    link = await provider_commands.revoke(session, caller, family_id, provider_id, body.reason)
+    return respond(link, ProviderLink)

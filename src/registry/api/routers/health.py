@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from registry.api.dependencies import database_reachable
 from registry.api.openapi_responses import problem_responses
 from registry.api.problems import problem_response
-from registry.api.schemas.base import Schema
+from registry.api.responses import respond
+from registry.api.schemas.health import Health
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 
-class Health(Schema):
-    status: str
-
-
 @router.get("/live", response_model=Health, name="health_live", responses=problem_responses(500))
-async def live() -> Health:
+async def live() -> Response:
     """The process is up."""
-    return Health(status="ok")
+    return respond({"status": "ok"}, Health)
 
 
 @router.get(
     "/ready", response_model=Health, name="health_ready", responses=problem_responses(500, 503)
 )
-async def ready(request: Request) -> Health | object:
+async def ready(request: Request) -> Response:
     """The process can reach its database."""
     if not await database_reachable(request):
         return problem_response(
             503, "The database is not reachable.", request_id=request.state.request_id
         )
-    return Health(status="ok")
+    return respond({"status": "ok"}, Health)

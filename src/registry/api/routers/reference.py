@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from registry.api.dependencies import ReferenceRead, Session
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas.base import PageOf, Schema
+from registry.api.responses import respond_all
+from registry.api.schemas.base import PageOf
+from registry.api.schemas.reference import HardshipFactor, RecipientCategory, SupportCriterion
 from registry.domain.families.queries import reference_list
 from registry.domain.providers.queries import support_criteria
 
 router = APIRouter(tags=["reference"])
-
-
-class RecipientCategory(Schema):
-    code: str
-    name_uk: str
-    name_en: str
-    active: bool
-
-
-class HardshipFactor(RecipientCategory):
-    named_in_law: bool
 
 
 @router.get(
@@ -30,9 +21,10 @@ class HardshipFactor(RecipientCategory):
     name="list_recipient_categories",
     responses=problem_responses(403),
 )
-async def list_recipient_categories(_caller: ReferenceRead, session: Session) -> object:
+async def list_recipient_categories(_caller: ReferenceRead, session: Session) -> Response:
     """Categories of recipients a family can belong to (IDP, large family, …), in one page."""
-    return {"items": await reference_list(session, "recipient_categories"), "next_cursor": None}
+    categories = await reference_list(session, "recipient_categories")
+    return respond_all(categories, PageOf[RecipientCategory])
 
 
 @router.get(
@@ -41,13 +33,10 @@ async def list_recipient_categories(_caller: ReferenceRead, session: Session) ->
     name="list_hardship_factors",
     responses=problem_responses(403),
 )
-async def list_hardship_factors(_caller: ReferenceRead, session: Session) -> object:
+async def list_hardship_factors(_caller: ReferenceRead, session: Session) -> Response:
     """Factors of difficult life circumstances (Law "On Social Services" and practice)."""
-    return {"items": await reference_list(session, "hardship_factors"), "next_cursor": None}
-
-
-class SupportCriterion(RecipientCategory):
-    pass
+    factors = await reference_list(session, "hardship_factors")
+    return respond_all(factors, PageOf[HardshipFactor])
 
 
 @router.get(
@@ -56,7 +45,7 @@ class SupportCriterion(RecipientCategory):
     name="list_support_criteria",
     responses=problem_responses(403),
 )
-async def list_support_criteria(_caller: ReferenceRead, session: Session) -> object:
+async def list_support_criteria(_caller: ReferenceRead, session: Session) -> Response:
     """What a provider must meet to support servicemembers' families (a provider is eligible
     when it meets every active one), in one page."""
-    return {"items": await support_criteria(session), "next_cursor": None}
+    return respond_all(await support_criteria(session), PageOf[SupportCriterion])

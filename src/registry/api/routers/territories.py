@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from registry.api.dependencies import Pagination, Session, TerritoriesRead, page_body
+from registry.api.dependencies import Pagination, Session, TerritoriesRead
 from registry.api.openapi_responses import problem_responses
-from registry.api.schemas.base import PageOf, Schema
+from registry.api.responses import respond, respond_page
+from registry.api.schemas.base import PageOf
+from registry.api.schemas.territories import TerritoryDetail, TerritoryOut
 from registry.domain.territories import queries
-from registry.domain.territories.categories import CODE_PATTERN, Category
+from registry.domain.territories.rules import CODE_PATTERN, Category
 
 router = APIRouter(prefix="/territories", tags=["territories"])
 
@@ -24,18 +26,6 @@ Code = Annotated[
 ]
 
 
-class TerritoryOut(Schema):
-    code: str
-    name: str
-    category: Category
-    level: int
-    parent_code: str | None
-
-
-class TerritoryDetail(TerritoryOut):
-    ancestors: list[TerritoryOut]
-
-
 @router.get(
     "",
     response_model=PageOf[TerritoryOut],
@@ -44,7 +34,6 @@ class TerritoryDetail(TerritoryOut):
 )
 async def list_territories(
     request: Request,
-    response: Response,
     _caller: TerritoriesRead,
     session: Session,
     page: Pagination,
@@ -56,12 +45,12 @@ async def list_territories(
         str | None,
         Query(min_length=1, max_length=100, description="Part of the name, any case."),
     ] = None,
-) -> dict[str, object]:
+) -> Response:
     """Units of the codifier in code order."""
     result = await queries.list_territories(
         session, page, parent=parent, category=category.value if category else None, q=q
     )
-    return page_body(request, response, result, list(result.items))
+    return respond_page(request, result, PageOf[TerritoryOut])
 
 
 @router.get(
@@ -70,6 +59,6 @@ async def list_territories(
     name="get_territory",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_territory(_caller: TerritoriesRead, session: Session, code: Code) -> object:
+async def get_territory(_caller: TerritoriesRead, session: Session, code: Code) -> Response:
     """One unit with its ancestors, broadest first."""
-    return await queries.get_territory(session, code)
+    return respond(await queries.get_territory(session, code), TerritoryDetail)

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from pydantic.json_schema import SkipJsonSchema
 
 from registry.domain.classifier.rules import CODE_PATTERN as SERVICE_CODE_PATTERN
-from registry.domain.territories.categories import CODE_PATTERN as KATOTTG_CODE_PATTERN
+from registry.domain.territories.rules import CODE_PATTERN as KATOTTG_CODE_PATTERN
 
 T = TypeVar("T")
 
@@ -144,6 +144,11 @@ ReasonText = Annotated[str, text_field(1000)]
 class Reason(InputSchema):
     reason: ReasonText
 
+
+#: A person's taxpayer number (RNOKPP): ten digits (check digits are the domain's).
+RNOKPP_PATTERN = r"^[0-9]{10}$"
+#: What people type as a phone number; the domain makes it E.164.
+PHONE_PATTERN = r"^\+?\(?[0-9][0-9 ()\-.]{5,30}$"
 
 #: A territory of the KATOTTG codifier (``UA`` and 17 digits).
 KatottgCode = Annotated[str, Field(pattern=KATOTTG_CODE_PATTERN)]

@@ -1,23 +1,41 @@
-"""Writing audit events, in the caller's own transaction: no audit, no answer."""
+"""Writing the audit log: events, in the caller's own transaction (no audit, no answer), and
+the sealing of settled events into hash-chained blocks.
+
+Writers only ever INSERT events, so they never wait on each other or on the
+chain. The sealer (one at a time, by a transaction-scoped advisory lock) takes
+the unsealed events that no open transaction can still precede — those written
+by transactions older than the oldest one running — digests them in id order
+together with the previous block's digest, and stamps them with the new block.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Insert, Text, bindparam, insert, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Text,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from registry.domain.audit.tables import AuditEvent
+from registry.domain.audit.rules import SEALED_FIELDS, WRITTEN_FIELDS, Outcome, block_digest
+from registry.domain.audit.tables import audit_block_table, audit_event_table
 from registry.domain.shared.caller import Caller
 
-
-class Outcome(StrEnum):
-    SUCCESS = "success"
-    DENIED = "denied"
+_SEALER_LOCK = 0x52454749_41554454  # "REGIAUDT": one sealer at a time across replicas
 
 
 def event_values(
@@ -49,7 +67,7 @@ async def record(
 ) -> None:
     """One event for one action of one request; a list read lists every id it returned."""
     await session.execute(
-        insert(AuditEvent).values(
+        insert(audit_event_table).values(
             event_values(caller, action, resource_type, resource_ids, outcome)
         )
     )
@@ -78,16 +96,54 @@ def audit_insert(
     )
     if source is not None:
         event = event.select_from(source)
-    return insert(AuditEvent).from_select(
-        [
-            "actor",
-            "role",
-            "action",
-            "resource_type",
-            "resource_ids",
-            "request_id",
-            "purpose",
-            "outcome",
-        ],
+    return insert(audit_event_table).from_select(
+        list(WRITTEN_FIELDS),
         event,
     )
+
+
+async def seal(session: AsyncSession, block_size: int) -> int:
+    """Seal up to ``block_size`` settled events into one block; how many were sealed."""
+    await session.execute(select(func.pg_advisory_xact_lock(literal(_SEALER_LOCK, BigInteger))))
+    # The writing transaction's id (xid8) is set by the database and kept out of the table
+    # model; an event is settled once it is older than every transaction still running.
+    events = (
+        (
+            await session.execute(
+                select(*(audit_event_table.c[name] for name in SEALED_FIELDS))
+                .where(
+                    audit_event_table.c.block_id.is_(None),
+                    column("xid") < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+                )
+                .order_by(audit_event_table.c.id)
+                .limit(block_size)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if not events:
+        return 0
+    previous = await session.scalar(
+        select(audit_block_table.c.digest).order_by(audit_block_table.c.id.desc()).limit(1)
+    )
+    block_id = await session.scalar(
+        insert(audit_block_table)
+        .values(
+            first_event_id=events[0]["id"],
+            last_event_id=events[-1]["id"],
+            event_count=len(events),
+            previous_digest=previous,
+            digest=block_digest(previous, events),
+        )
+        .returning(audit_block_table.c.id)
+    )
+    await session.execute(
+        update(audit_event_table)
+        .where(
+            audit_event_table.c.id
+            == any_(literal([event["id"] for event in events], ARRAY(BigInteger)))
+        )
+        .values(block_id=block_id)
+    )
+    return len(events)

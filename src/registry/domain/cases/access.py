@@ -2,25 +2,22 @@
 
 Reading is confined in the query (a case outside the caller's reach is a 404): the hromada's
 officers and social workers, the oblast's regional officers, the ministry, and a provider's
-staff for the cases referred to their provider (an accepted referral). Working a case is
-narrower, and checked on a case the caller can see (403): a social worker works only the
-cases assigned to them, a community officer every case of the hromada.
+staff for the cases referred to their provider (an accepted referral); a referral is seen by
+the provider it is to and by whoever sees its case. Working a case is narrower, and checked
+on a case the caller can see (403): a social worker works only the cases assigned to them, a
+community officer every case of the hromada.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, false, or_, select, true
-from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy import ColumnElement, false, or_, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
-from registry.domain.cases.tables import Case, Referral
+from registry.domain.cases.tables import case_table, referral_table
 from registry.errors import Forbidden
-
-_c: ReadOnlyColumnCollection[str, Column[Any]] = Case.__table__.c  # type: ignore[attr-defined]
-_ref = Referral.__table__.c  # type: ignore[attr-defined]
 
 
 def visible_cases(principal: Principal) -> ColumnElement[bool]:
@@ -30,18 +27,18 @@ def visible_cases(principal: Principal) -> ColumnElement[bool]:
         case Role.MINISTRY_ADMIN:
             return true()
         case Role.REGIONAL_OFFICER if territory:
-            return _c.oblast_code == territory
+            return case_table.c.oblast_code == territory
         case Role.COMMUNITY_OFFICER | Role.SOCIAL_WORKER if territory:
-            return _c.hromada_code == territory
+            return case_table.c.hromada_code == territory
         case Role.PROVIDER_STAFF if principal.provider_id:
-            return _c.id.in_(referred_to(principal))
+            return case_table.c.id.in_(referred_to(principal))
         case Role.INTEGRATION:
             if territory is None:
                 return true()
             return or_(
-                _c.oblast_code == territory,
-                _c.raion_code == territory,
-                _c.hromada_code == territory,
+                case_table.c.oblast_code == territory,
+                case_table.c.raion_code == territory,
+                case_table.c.hromada_code == territory,
             )
         case _:
             return false()
@@ -49,9 +46,19 @@ def visible_cases(principal: Principal) -> ColumnElement[bool]:
 
 def referred_to(principal: Principal) -> Any:
     """The cases referred to the caller's provider (accepted referrals)."""
-    return select(_ref.case_id).where(
-        _ref.provider_id == principal.provider_id, _ref.status == "accepted"
+    return select(referral_table.c.case_id).where(
+        referral_table.c.provider_id == principal.provider_id, referral_table.c.status == "accepted"
     )
+
+
+def visible_referrals(principal: Principal) -> ColumnElement[bool]:
+    """A provider's staff see the referrals to their provider; others those of the cases
+    they see."""
+    if principal.role is Role.PROVIDER_STAFF or (
+        principal.role is Role.INTEGRATION and principal.provider_id is not None
+    ):
+        return referral_table.c.provider_id == principal.provider_id
+    return referral_table.c.case_id.in_(select(case_table.c.id).where(visible_cases(principal)))
 
 
 def require_worker_of(principal: Principal, case: dict[str, Any]) -> None:

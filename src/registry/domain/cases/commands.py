@@ -1,93 +1,183 @@
 """Working a case: opening it, assigning a worker, moving it through its lifecycle, the needs
-assessment, the decision, the plan and its measures, visits, reviews and extensions.
+assessment, the decision, the plan and its measures, visits, reviews and extensions; and its
+referrals to providers.
 
 Every change locks the case, checks the caller may work it (403) at the version it read
 (412), applies the rules of the standard (409 naming what is missing), bumps the case's
 version, keeps the transition history and records the audit event, in the caller's
-transaction. ``today`` comes from the caller, so deadlines follow a controllable clock.
+transaction. ``caller.today`` is the application's clock, so deadlines follow a controllable
+clock.
+
+A referral's provider accepts or declines it. Accepting lets the provider's staff see the
+case and the family's minimal data and record services for the family — through the same
+grant a community officer's link gives (``family_provider_access``) — and declining, closing
+the referral or closing the case takes that away again (unless another referral or a
+standing link still holds it).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.db.base import table_of
 from registry.db.ids import new_id
 from registry.domain.audit.commands import record
 from registry.domain.cases import queries
-from registry.domain.cases.deadlines import (
-    ACCOMPANIMENT_MONTHS,
-    add_months,
-    add_working_days,
-    next_visit_due,
+from registry.domain.cases.access import (
+    require_manager_of,
+    require_worker_of,
+    visible_cases,
+    visible_referrals,
 )
-from registry.domain.cases.lifecycle import (
+from registry.domain.cases.queries import CASE, REFERRAL
+from registry.domain.cases.rules import (
+    ACCOMPANIMENT_MONTHS,
+    ASSESSMENT_DOMAINS,
     OPEN,
+    PLANNED,
     VISITED,
     CaseStatus,
+    add_months,
+    add_working_days,
     allowed_transitions,
+    next_visit_due,
+    require_not_after,
 )
-from registry.domain.cases.referrals import close_case_referrals
 from registry.domain.cases.tables import (
-    Case,
-    CaseAssessment,
-    CaseMeasure,
-    CasePlan,
-    CaseReview,
-    CaseVisit,
+    case_assessment_table,
+    case_measure_table,
+    case_plan_table,
+    case_review_table,
+    case_table,
+    case_transition_table,
+    case_visit_table,
+    referral_table,
 )
-from registry.domain.cases.working import bump, case_for_change, note_transition
-from registry.domain.classifier.tables import Service
+from registry.domain.classifier.tables import service_table
 from registry.domain.families.access import may_keep_families_in, visible_families
-from registry.domain.families.tables import Family
-from registry.domain.providers.tables import Provider
+from registry.domain.families.tables import family_provider_access_table, family_table
+from registry.domain.providers.tables import provider_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
+from registry.domain.versioning import Versioned, VersionedWrite
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
-CASE = queries.CASE
-_c = Case.__table__.c  # type: ignore[attr-defined]
-_f = Family.__table__.c  # type: ignore[attr-defined]
-_as = CaseAssessment.__table__.c  # type: ignore[attr-defined]
-_pl = CasePlan.__table__.c  # type: ignore[attr-defined]
-_m = CaseMeasure.__table__.c  # type: ignore[attr-defined]
-_pr = Provider.__table__.c  # type: ignore[attr-defined]
-_s = Service.__table__.c  # type: ignore[attr-defined]
 S = CaseStatus
+CASES = Versioned(case_table, CASE)
+REFERRALS = Versioned(referral_table, REFERRAL)
+#: The parts of a case with versions of their own (the case's ``If-Match`` guards them).
+ASSESSMENTS = Versioned(case_assessment_table, "case_assessment", key="case_id")
+PLANS = Versioned(case_plan_table, "case_plan", key="case_id")
+MEASURES = Versioned(case_measure_table, "case_measure")
+#: ``family_provider_access.reason`` of a grant a referral made (a link's reason is free text).
+GRANTED_BY_REFERRAL = "referral"
 
 
-def _not_after_today(field: str, day: date, today: date) -> None:
-    if day > today:
-        raise InvalidInput(
-            "A date is in the future.", errors=[FieldError(field, "must not be in the future")]
+# --- the versioned case --------------------------------------------------------------------------
+
+
+async def case_for_change(
+    session: AsyncSession,
+    caller: Caller,
+    case_id: uuid.UUID,
+    expected_version: int | None,
+    *,
+    manager: bool = False,
+    open_only: bool = True,
+) -> VersionedWrite:
+    """The case's row (with its deadline flags), locked: visible (else 404), the caller's to
+    work (else 403), at ``expected_version`` (else 412) and not closed (else 409)."""
+    write = await VersionedWrite.lock(
+        session,
+        caller,
+        CASES,
+        case_id,
+        columns=queries.case_columns(caller.today),
+        where=[visible_cases(caller.principal)],
+    )
+    if write is None:
+        raise NotFound(queries.NOT_FOUND)
+    if manager:
+        require_manager_of(caller.principal)
+    else:
+        require_worker_of(caller.principal, write.current)
+    await write.check_version(expected_version)
+    if open_only and write.current["status"] == CaseStatus.CLOSED:
+        raise Conflict("The case is closed; a closed case is read-only.")
+    return write
+
+
+def _audited(write: VersionedWrite) -> list[Any]:
+    """What a change of a case is audited on: the case and its family."""
+    return [write.key, write.current["family_id"]]
+
+
+async def _save_part(write: VersionedWrite, part: str, action: str) -> None:
+    """A change inside the case (its assessment, its plan and measures) is a new version of
+    the case, noting ``part`` as what changed."""
+    await write.save(
+        {},
+        action=action,
+        changed=[part],
+        audit_ids=_audited(write),
+    )
+
+
+async def note_transition(
+    session: AsyncSession,
+    caller: Caller,
+    case_id: uuid.UUID,
+    version: int,
+    from_status: CaseStatus | None,
+    to: CaseStatus,
+    *,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One step of the case's history: which version of the case it made, who, why."""
+    await session.execute(
+        insert(case_transition_table).values(
+            case_id=case_id,
+            version=version,
+            from_status=from_status,
+            to_status=to,
+            reason=reason,
+            details=details,
+            actor=caller.principal.sub,
         )
+    )
+
+
+async def _case(session: AsyncSession, caller: Caller, case_id: uuid.UUID) -> dict[str, Any]:
+    (found,) = await queries.cases_by_id(session, caller, [case_id])
+    return found
 
 
 # --- opening -----------------------------------------------------------------------------------
 
 
 async def open_case(
-    session: AsyncSession,
-    caller: Caller,
-    values: dict[str, Any],
-    today: date,
-    assessment_working_days: int,
+    session: AsyncSession, caller: Caller, values: dict[str, Any], assessment_working_days: int
 ) -> dict[str, Any]:
     """Open a case for a family of the caller's hromada from an application or a report;
     the needs assessment falls due ``assessment_working_days`` working days later."""
-    received_on = values.get("received_on") or today
-    _not_after_today("body.received_on", received_on, today)
+    received_on = values.get("received_on") or caller.today
+    require_not_after("body.received_on", received_on, caller.today)
     family = (
         (
             await session.execute(
-                select(_f.id, _f.status, _f.oblast_code, _f.raion_code, _f.hromada_code)
-                .where(_f.id == values["family_id"], visible_families(caller.principal))
+                select(
+                    family_table.c.id,
+                    family_table.c.status,
+                    family_table.c.oblast_code,
+                    family_table.c.raion_code,
+                    family_table.c.hromada_code,
+                )
+                .where(family_table.c.id == values["family_id"], visible_families(caller.principal))
                 .with_for_update()
             )
         )
@@ -106,7 +196,10 @@ async def open_case(
     if family["status"] != "active":
         raise Conflict("The family is archived.")
     already = await session.scalar(
-        select(_c.id).where(_c.family_id == family["id"], _c.status.in_([s.value for s in OPEN]))
+        select(case_table.c.id).where(
+            case_table.c.family_id == family["id"],
+            case_table.c.status.in_([s.value for s in OPEN]),
+        )
     )
     if already is not None:
         raise Conflict(
@@ -115,7 +208,7 @@ async def open_case(
     reporter = values.get("reporter") or {}
     case_id = new_id()
     await session.execute(
-        insert(Case).values(
+        insert(case_table).values(
             id=case_id,
             family_id=family["id"],
             oblast_code=family["oblast_code"],
@@ -135,14 +228,7 @@ async def open_case(
         session, caller, case_id, 1, None, S.REFERRED, reason=values.get("summary")
     )
     await record(session, caller, "open_case", CASE, [case_id, family["id"]])
-    return await _case(session, caller, case_id, today)
-
-
-async def _case(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, today: date
-) -> dict[str, Any]:
-    (found,) = await queries.cases_by_id(session, caller, [case_id], today)
-    return found
+    return await _case(session, caller, case_id)
 
 
 # --- assignment and transfer ---------------------------------------------------------------------
@@ -154,24 +240,20 @@ async def assign(
     case_id: uuid.UUID,
     worker_sub: str,
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
     """Assign the social worker (their token subject) who works the case."""
-    current = await case_for_change(session, caller, case_id, expected_version, today, manager=True)
-    if current["worker_sub"] != worker_sub:
-        await bump(
-            session,
-            caller,
-            current,
-            {
-                "worker_sub": worker_sub,
-                "assigned_at": func.now(),
-                "assigned_by": caller.principal.sub,
-            },
-            ["worker_sub"],
-        )
-    await record(session, caller, "assign_case", CASE, [case_id, current["family_id"]])
-    return await _case(session, caller, case_id, today)
+    write = await case_for_change(session, caller, case_id, expected_version, manager=True)
+    changes: dict[str, Any] = {}
+    if write.current["worker_sub"] != worker_sub:
+        changes = {
+            "worker_sub": worker_sub,
+            "assigned_at": func.now(),
+            "assigned_by": caller.principal.sub,
+        }
+    await write.save(
+        changes, action="assign_case", changed=["worker_sub"], audit_ids=_audited(write)
+    )
+    return await _case(session, caller, case_id)
 
 
 # --- transitions ---------------------------------------------------------------------------------
@@ -183,15 +265,13 @@ async def transition(
     case_id: uuid.UUID,
     values: dict[str, Any],
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
     """Move the case to ``values["to"]``: 409 naming the allowed transitions when it may
     not go there, or naming what the standard requires first."""
     to = CaseStatus(values["to"])
     manager = to is S.TRANSFERRED
-    current = await case_for_change(
-        session, caller, case_id, expected_version, today, manager=manager
-    )
+    write = await case_for_change(session, caller, case_id, expected_version, manager=manager)
+    current = write.current
     status = CaseStatus(current["status"])
     suspended_from = CaseStatus(current["suspended_from"]) if current["suspended_from"] else None
     allowed = allowed_transitions(status, suspended_from)
@@ -219,20 +299,21 @@ async def transition(
         changes_for_transfer, details = await _transfer(session, caller, current, values)
         changes.update(changes_for_transfer)
     if to in VISITED and status not in VISITED:
-        changes["visit_due_on"] = next_visit_due(today)
+        changes["visit_due_on"] = next_visit_due(caller.today)
     elif to not in VISITED:
         changes["visit_due_on"] = None
 
-    version = await bump(session, caller, current, changes, changes)
+    audited = _audited(write)
+    version = await write.save(changes, action=None)
     await note_transition(
         session, caller, case_id, version, status, to, reason=reason, details=details
     )
     if to is S.CLOSED:
-        await close_case_referrals(session, caller, current)
-    await record(session, caller, "transition_case", CASE, [case_id, current["family_id"]])
+        await close_case_referrals(session, caller, case_id, current["family_id"])
+    await record(session, caller, "transition_case", CASE, audited)
     # A transfer to another hromada takes the case out of the officer's reach: the answer
     # still shows the case as the transfer left it, once.
-    (moved,) = await queries.cases_by_id(session, caller, [case_id], today, confined=False)
+    (moved,) = await queries.cases_by_id(session, caller, [case_id], confined=False)
     return moved
 
 
@@ -256,7 +337,7 @@ async def _require_for(
             extensions={"missing": ["worker"]},
         )
     if to is S.PLANNING:
-        completed = await session.scalar(select(_as.completed_at).where(_as.case_id == case_id))
+        completed = await _assessment_completed_at(session, case_id)
         missing = ([] if completed else ["completed_assessment"]) + (
             [] if current["decision"] == "provide" else ["decision_to_provide"]
         )
@@ -267,9 +348,14 @@ async def _require_for(
                 extensions={"missing": missing},
             )
     if to is S.ACTIVE and CaseStatus(current["status"]) is S.PLANNING:
-        agreed = await session.scalar(select(_pl.agreed_at).where(_pl.case_id == case_id))
+        agreed = await session.scalar(
+            select(case_plan_table.c.agreed_at).where(case_plan_table.c.case_id == case_id)
+        )
         measures = await session.scalar(
-            select(func.count()).where(_m.case_id == case_id, _m.status != "cancelled")
+            select(func.count()).where(
+                case_measure_table.c.case_id == case_id,
+                case_measure_table.c.status != "cancelled",
+            )
         )
         missing = ([] if agreed else ["agreed_plan"]) + ([] if measures else ["measure"])
         if missing:
@@ -278,6 +364,14 @@ async def _require_for(
                 "family, with at least one measure.",
                 extensions={"missing": missing},
             )
+
+
+async def _assessment_completed_at(session: AsyncSession, case_id: uuid.UUID) -> Any:
+    return await session.scalar(
+        select(case_assessment_table.c.completed_at).where(
+            case_assessment_table.c.case_id == case_id
+        )
+    )
 
 
 async def _transfer(
@@ -322,37 +416,28 @@ async def save_assessment(
     case_id: uuid.UUID,
     values: dict[str, Any],
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
     """Record the needs assessment (while the case is in assessment); ``complete`` closes
     it, after which it no longer changes. Completing needs every domain assessed and the
     conclusions."""
-    current = await case_for_change(session, caller, case_id, expected_version, today)
-    if current["status"] != S.ASSESSMENT:
+    write = await case_for_change(session, caller, case_id, expected_version)
+    if write.current["status"] != S.ASSESSMENT:
         raise Conflict(
             "The needs assessment is made while the case is in assessment.",
-            extensions={"case_status": current["status"]},
+            extensions={"case_status": write.current["status"]},
         )
-    existing = (
-        (
-            await session.execute(
-                select(table_of(CaseAssessment)).where(_as.case_id == case_id).with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if existing is not None and existing["completed_at"] is not None:
+    assessment = await VersionedWrite.lock(session, caller, ASSESSMENTS, case_id)
+    if assessment is not None and assessment.current["completed_at"] is not None:
         raise Conflict("The needs assessment is completed; it no longer changes.")
     columns: dict[str, Any] = {"conclusions": values.get("conclusions")}
-    for domain in queries.ASSESSMENT_DOMAINS:
+    for domain in ASSESSMENT_DOMAINS:
         part = values.get(domain) or {}
         columns[f"{domain}_level"] = part.get("level")
         columns[f"{domain}_notes"] = part.get("notes")
     if values.get("complete"):
         missing = [
             FieldError(f"body.{domain}.level", "is required to complete")
-            for domain in queries.ASSESSMENT_DOMAINS
+            for domain in ASSESSMENT_DOMAINS
             if columns[f"{domain}_level"] is None
         ]
         if not columns["conclusions"]:
@@ -362,17 +447,16 @@ async def save_assessment(
                 "A completed assessment covers every domain and concludes.", errors=missing
             )
         columns.update(completed_at=func.now(), completed_by=caller.principal.sub)
-    await session.execute(
-        upsert(CaseAssessment)
-        .values(case_id=case_id, created_by=caller.principal.sub, **columns)
-        .on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={**columns, "updated_at": func.now(), "version": _as.version + 1},
+    if assessment is None:
+        await session.execute(
+            insert(case_assessment_table).values(
+                case_id=case_id, created_by=caller.principal.sub, **columns
+            )
         )
-    )
-    await bump(session, caller, current, {}, ["assessment"])
-    await record(session, caller, "save_case_assessment", CASE, [case_id, current["family_id"]])
-    return await _case(session, caller, case_id, today)
+    else:
+        await assessment.save(columns, action=None)
+    await _save_part(write, "assessment", "save_case_assessment")
+    return await _case(session, caller, case_id)
 
 
 async def decide(
@@ -381,27 +465,23 @@ async def decide(
     case_id: uuid.UUID,
     values: dict[str, Any],
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
     """The decision to provide (or refuse) social accompaniment, after the assessment;
     accompaniment then lasts up to six months from the decision."""
-    current = await case_for_change(session, caller, case_id, expected_version, today)
-    if current["status"] != S.ASSESSMENT:
+    write = await case_for_change(session, caller, case_id, expected_version)
+    if write.current["status"] != S.ASSESSMENT:
         raise Conflict(
             "The decision is taken at the end of the assessment.",
-            extensions={"case_status": current["status"]},
+            extensions={"case_status": write.current["status"]},
         )
-    completed = await session.scalar(select(_as.completed_at).where(_as.case_id == case_id))
-    if completed is None:
+    if await _assessment_completed_at(session, case_id) is None:
         raise Conflict(
             "Complete the needs assessment before deciding.",
             extensions={"missing": ["completed_assessment"]},
         )
+    today = caller.today
     provide = values["decision"] == "provide"
-    await bump(
-        session,
-        caller,
-        current,
+    await write.save(
         {
             "decision": values["decision"],
             "decision_reason": values["reason"],
@@ -409,10 +489,11 @@ async def decide(
             "decided_by": caller.principal.sub,
             "accompaniment_until": add_months(today, ACCOMPANIMENT_MONTHS) if provide else None,
         },
-        ["decision", "accompaniment_until"],
+        action="decide_case",
+        changed=["decision", "accompaniment_until"],
+        audit_ids=_audited(write),
     )
-    await record(session, caller, "decide_case", CASE, [case_id, current["family_id"]])
-    return await _case(session, caller, case_id, today)
+    return await _case(session, caller, case_id)
 
 
 async def extend(
@@ -421,44 +502,35 @@ async def extend(
     case_id: uuid.UUID,
     values: dict[str, Any],
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
     """An extension decision: accompaniment continues until ``until``, with the reason."""
-    current = await case_for_change(session, caller, case_id, expected_version, today)
-    if current["accompaniment_until"] is None:
+    write = await case_for_change(session, caller, case_id, expected_version)
+    current_until = write.current["accompaniment_until"]
+    if current_until is None:
         raise Conflict(
             "Only accompaniment decided on can be extended.",
             extensions={"missing": ["decision_to_provide"]},
         )
     until = values["until"]
-    if until <= current["accompaniment_until"] or until <= today:
+    if until <= current_until or until <= caller.today:
         raise InvalidInput(
             "An extension ends later than the current end and today.",
-            errors=[
-                FieldError(
-                    "body.until", f"must be after {max(current['accompaniment_until'], today)}"
-                )
-            ],
+            errors=[FieldError("body.until", f"must be after {max(current_until, caller.today)}")],
         )
-    await bump(
-        session,
-        caller,
-        current,
+    await write.save(
         {
             "accompaniment_until": until,
             "extension_reason": values["reason"],
             "extended_by": caller.principal.sub,
         },
-        ["accompaniment_until", "extension_reason"],
+        action="extend_case",
+        changed=["accompaniment_until", "extension_reason"],
+        audit_ids=_audited(write),
     )
-    await record(session, caller, "extend_case", CASE, [case_id, current["family_id"]])
-    return await _case(session, caller, case_id, today)
+    return await _case(session, caller, case_id)
 
 
 # --- plan and measures ---------------------------------------------------------------------------
-
-
-_PLANNED = (S.PLANNING, S.ACTIVE, S.REVIEW)
 
 
 async def save_plan(
@@ -467,49 +539,50 @@ async def save_plan(
     case_id: uuid.UUID,
     values: dict[str, Any],
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
     """The individual plan's goals and the family's agreement (who agreed, when)."""
-    current = await case_for_change(session, caller, case_id, expected_version, today)
-    if current["status"] not in _PLANNED:
+    write = await case_for_change(session, caller, case_id, expected_version)
+    if write.current["status"] not in PLANNED:
         raise Conflict(
-            "The plan is made from planning on.", extensions={"case_status": current["status"]}
+            "The plan is made from planning on.",
+            extensions={"case_status": write.current["status"]},
         )
     agreement = values.get("agreement")
     if agreement is not None:
-        _not_after_today("body.agreement.agreed_at", agreement["agreed_at"].date(), today)
+        require_not_after("body.agreement.agreed_at", agreement["agreed_at"].date(), caller.today)
     columns = {
         "goals": values["goals"],
         "agreed_by": agreement["agreed_by"] if agreement else None,
         "agreed_at": agreement["agreed_at"] if agreement else None,
     }
-    await session.execute(
-        upsert(CasePlan)
-        .values(case_id=case_id, created_by=caller.principal.sub, **columns)
-        .on_conflict_do_update(
-            index_elements=["case_id"],
-            set_={**columns, "updated_at": func.now(), "version": _pl.version + 1},
+    plan = await VersionedWrite.lock(session, caller, PLANS, case_id)
+    if plan is None:
+        await session.execute(
+            insert(case_plan_table).values(
+                case_id=case_id, created_by=caller.principal.sub, **columns
+            )
         )
-    )
-    await bump(session, caller, current, {}, ["plan"])
-    await record(session, caller, "save_case_plan", CASE, [case_id, current["family_id"]])
-    return await _case(session, caller, case_id, today)
+    else:
+        await plan.save(columns, action=None)
+    await _save_part(write, "plan", "save_case_plan")
+    return await _case(session, caller, case_id)
 
 
 async def add_measure(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any], today: date
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
     """A measure of the plan: what is done, by whom, by when (a service of the classifier
     and the provider to deliver it, when it is one)."""
-    current = await case_for_change(session, caller, case_id, None, today)
-    if current["status"] not in _PLANNED:
+    write = await case_for_change(session, caller, case_id, None)
+    if write.current["status"] not in PLANNED:
         raise Conflict(
-            "Measures are planned from planning on.", extensions={"case_status": current["status"]}
+            "Measures are planned from planning on.",
+            extensions={"case_status": write.current["status"]},
         )
     await _require_known(session, values.get("service_code"), values.get("provider_id"))
     measure_id = new_id()
     await session.execute(
-        insert(CaseMeasure).values(
+        insert(case_measure_table).values(
             id=measure_id,
             case_id=case_id,
             description=values["description"],
@@ -520,10 +593,13 @@ async def add_measure(
             created_by=caller.principal.sub,
         )
     )
-    await bump(session, caller, current, {}, ["plan"])
-    await record(session, caller, "add_case_measure", CASE, [case_id, current["family_id"]])
+    await _save_part(write, "plan", "add_case_measure")
     return dict(
-        (await session.execute(select(table_of(CaseMeasure)).where(_m.id == measure_id)))
+        (
+            await session.execute(
+                select(case_measure_table).where(case_measure_table.c.id == measure_id)
+            )
+        )
         .mappings()
         .one()
     )
@@ -536,22 +612,17 @@ async def update_measure(
     measure_id: uuid.UUID,
     status: str,
     expected_version: int,
-    today: date,
 ) -> dict[str, Any]:
-    current = await case_for_change(session, caller, case_id, expected_version, today)
-    updated = (
-        await session.execute(
-            update(CaseMeasure)
-            .where(_m.id == measure_id, _m.case_id == case_id)
-            .values(status=status, updated_at=func.now(), version=_m.version + 1)
-            .returning(_m.id)
-        )
-    ).first()
-    if updated is None:
+    """A measure's status; the measure is guarded by the case's version (``If-Match``)."""
+    write = await case_for_change(session, caller, case_id, expected_version)
+    measure = await VersionedWrite.lock(
+        session, caller, MEASURES, measure_id, where=[case_measure_table.c.case_id == case_id]
+    )
+    if measure is None:
         raise NotFound("No measure with this id in this case.")
-    await bump(session, caller, current, {}, ["plan"])
-    await record(session, caller, "update_case_measure", CASE, [case_id, current["family_id"]])
-    return await _case(session, caller, case_id, today)
+    await measure.save({"status": status}, action=None)
+    await _save_part(write, "plan", "update_case_measure")
+    return await _case(session, caller, case_id)
 
 
 async def _require_known(
@@ -560,31 +631,39 @@ async def _require_known(
     errors = []
     if (
         service_code is not None
-        and await session.scalar(select(_s.code).where(_s.code == service_code, _s.active)) is None
+        and await session.scalar(
+            select(service_table.c.code).where(
+                service_table.c.code == service_code, service_table.c.active
+            )
+        )
+        is None
     ):
         errors.append(FieldError("body.service_code", "not an active service of /services"))
-    if (
-        provider_id is not None
-        and await session.scalar(select(_pr.status).where(_pr.id == provider_id)) != "active"
-    ):
+    if provider_id is not None and await _provider_status(session, provider_id) != "active":
         errors.append(FieldError("body.provider_id", "not an active provider of the register"))
     if errors:
         raise InvalidInput("Some references are unknown.", errors=errors)
+
+
+async def _provider_status(session: AsyncSession, provider_id: uuid.UUID) -> str | None:
+    return await session.scalar(
+        select(provider_table.c.status).where(provider_table.c.id == provider_id)
+    )
 
 
 # --- visits and reviews --------------------------------------------------------------------------
 
 
 async def add_visit(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any], today: date
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
     """A visit or contact with the family. While the case is active (or in review) the next
     visit falls due 14 days after the latest one."""
-    current = await case_for_change(session, caller, case_id, None, today)
-    _not_after_today("body.visited_on", values["visited_on"], today)
+    write = await case_for_change(session, caller, case_id, None)
+    require_not_after("body.visited_on", values["visited_on"], caller.today)
     visit_id = new_id()
     await session.execute(
-        insert(CaseVisit).values(
+        insert(case_visit_table).values(
             id=visit_id,
             case_id=case_id,
             visited_on=values["visited_on"],
@@ -594,36 +673,33 @@ async def add_visit(
             created_by=caller.principal.sub,
         )
     )
-    if current["status"] in VISITED:
+    changes: dict[str, Any] = {}
+    if write.current["status"] in VISITED:
         due = next_visit_due(values["visited_on"])
-        if current["visit_due_on"] is None or due > current["visit_due_on"]:
-            await bump(session, caller, current, {"visit_due_on": due}, ["visit_due_on"])
-    await record(session, caller, "add_case_visit", CASE, [case_id, current["family_id"]])
+        if write.current["visit_due_on"] is None or due > write.current["visit_due_on"]:
+            changes["visit_due_on"] = due
+    await write.save(changes, action="add_case_visit", audit_ids=_audited(write))
     return dict(
-        (
-            await session.execute(
-                select(table_of(CaseVisit)).where(table_of(CaseVisit).c.id == visit_id)
-            )
-        )
+        (await session.execute(select(case_visit_table).where(case_visit_table.c.id == visit_id)))
         .mappings()
         .one()
     )
 
 
 async def add_review(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any], today: date
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
     """A progress review of the plan, with its outcome."""
-    current = await case_for_change(session, caller, case_id, None, today)
-    if current["status"] not in (S.ACTIVE, S.REVIEW):
+    write = await case_for_change(session, caller, case_id, None)
+    if write.current["status"] not in (S.ACTIVE, S.REVIEW):
         raise Conflict(
             "Progress is reviewed while accompaniment is under way.",
-            extensions={"case_status": current["status"]},
+            extensions={"case_status": write.current["status"]},
         )
-    _not_after_today("body.reviewed_on", values["reviewed_on"], today)
+    require_not_after("body.reviewed_on", values["reviewed_on"], caller.today)
     review_id = new_id()
     await session.execute(
-        insert(CaseReview).values(
+        insert(case_review_table).values(
             id=review_id,
             case_id=case_id,
             reviewed_on=values["reviewed_on"],
@@ -632,13 +708,220 @@ async def add_review(
             created_by=caller.principal.sub,
         )
     )
-    await record(session, caller, "add_case_review", CASE, [case_id, current["family_id"]])
+    await record(session, caller, "add_case_review", CASE, _audited(write))
     return dict(
         (
             await session.execute(
-                select(table_of(CaseReview)).where(table_of(CaseReview).c.id == review_id)
+                select(case_review_table).where(case_review_table.c.id == review_id)
             )
         )
         .mappings()
         .one()
     )
+
+
+# --- referrals -----------------------------------------------------------------------------------
+
+
+async def refer(
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Refer the case to a provider (for a measure of its plan, or a service)."""
+    write = await case_for_change(session, caller, case_id, None)
+    if write.current["status"] not in PLANNED:
+        raise Conflict(
+            "A case is referred to providers once its plan is being made.",
+            extensions={"case_status": write.current["status"]},
+        )
+    provider_id, service_code = values["provider_id"], values.get("service_code")
+    if values.get("measure_id") is not None:
+        measure = (
+            await session.execute(
+                select(case_measure_table.c.provider_id, case_measure_table.c.service_code).where(
+                    case_measure_table.c.id == values["measure_id"],
+                    case_measure_table.c.case_id == case_id,
+                )
+            )
+        ).first()
+        if measure is None:
+            raise InvalidInput(
+                "No such measure in this case.",
+                errors=[FieldError("body.measure_id", "not a measure of this case")],
+            )
+        service_code = service_code or measure.service_code
+    if await _provider_status(session, provider_id) != "active":
+        raise InvalidInput(
+            "The provider is not active in the register.",
+            errors=[FieldError("body.provider_id", "not an active provider")],
+        )
+    referral_id = new_id()
+    await session.execute(
+        insert(referral_table).values(
+            id=referral_id,
+            case_id=case_id,
+            measure_id=values.get("measure_id"),
+            provider_id=provider_id,
+            service_code=service_code,
+            note=values.get("note"),
+            created_by=caller.principal.sub,
+        )
+    )
+    await record(session, caller, "refer_case", REFERRAL, [referral_id, *_audited(write)])
+    return await queries.referral_by_id(session, referral_id)
+
+
+async def _pending_for_provider(
+    session: AsyncSession, caller: Caller, referral_id: uuid.UUID
+) -> VersionedWrite:
+    """The referral, locked, when it is to the caller's provider and still pending."""
+    principal = caller.principal
+    write = await VersionedWrite.lock(
+        session, caller, REFERRALS, referral_id, where=[visible_referrals(principal)]
+    )
+    if write is None:
+        raise NotFound(queries.REFERRAL_NOT_FOUND)
+    if principal.provider_id is None or write.current["provider_id"] != principal.provider_id:
+        raise Forbidden("Only the provider a case is referred to accepts or declines.")
+    if write.current["status"] != "pending":
+        raise Conflict(f"The referral is {write.current['status']}, no longer pending.")
+    return write
+
+
+async def _family_of(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID:
+    family_id = await session.scalar(
+        select(case_table.c.family_id).where(case_table.c.id == case_id)
+    )
+    assert family_id is not None  # a referral's case exists
+    return uuid.UUID(str(family_id))
+
+
+async def accept(session: AsyncSession, caller: Caller, referral_id: uuid.UUID) -> dict[str, Any]:
+    write = await _pending_for_provider(session, caller, referral_id)
+    case_id = write.current["case_id"]
+    family_id = await _family_of(session, case_id)
+    await write.save(
+        {"status": "accepted", "decided_at": func.now(), "decided_by": caller.principal.sub},
+        action=None,
+    )
+    # The grant a link makes; a standing link keeps its own reason.
+    await session.execute(
+        upsert(family_provider_access_table)
+        .values(
+            family_id=family_id,
+            provider_id=write.current["provider_id"],
+            granted_by=caller.principal.sub,
+            reason=GRANTED_BY_REFERRAL,
+        )
+        .on_conflict_do_update(
+            index_elements=["provider_id", "family_id"],
+            set_={
+                "granted_at": func.now(),
+                "granted_by": caller.principal.sub,
+                "reason": GRANTED_BY_REFERRAL,
+                "revoked_at": None,
+                "revoked_by": None,
+                "revoke_reason": None,
+            },
+            where=family_provider_access_table.c.revoked_at.is_not(None),
+        )
+    )
+    await record(session, caller, "accept_referral", REFERRAL, [referral_id, case_id, family_id])
+    return await queries.referral_by_id(session, referral_id)
+
+
+async def decline(
+    session: AsyncSession, caller: Caller, referral_id: uuid.UUID, reason: str
+) -> dict[str, Any]:
+    write = await _pending_for_provider(session, caller, referral_id)
+    await write.save(
+        {
+            "status": "declined",
+            "decline_reason": reason,
+            "decided_at": func.now(),
+            "decided_by": caller.principal.sub,
+        },
+        action="decline_referral",
+        audit_ids=[referral_id, write.current["case_id"]],
+    )
+    return await queries.referral_by_id(session, referral_id)
+
+
+async def close_referral(
+    session: AsyncSession, caller: Caller, referral_id: uuid.UUID
+) -> dict[str, Any]:
+    """Close a referral (the measure is done or dropped): the provider's access ends."""
+    row = await queries.visible_referral(session, caller, referral_id)
+    write = await case_for_change(session, caller, row["case_id"], None, open_only=False)
+    if row["status"] in ("closed", "declined"):
+        raise Conflict(f"The referral is already {row['status']}.")
+    await _close(session, caller, [dict(row)], write.current["family_id"])
+    await record(session, caller, "close_referral", REFERRAL, [referral_id, *_audited(write)])
+    return await queries.referral_by_id(session, referral_id)
+
+
+async def close_case_referrals(
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID, family_id: uuid.UUID
+) -> None:
+    """Closing a case closes its open referrals."""
+    rows = (
+        (
+            await session.execute(
+                select(referral_table).where(
+                    referral_table.c.case_id == case_id,
+                    referral_table.c.status.in_(["pending", "accepted"]),
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )
+    await _close(session, caller, [dict(row) for row in rows], family_id)
+
+
+async def _close(
+    session: AsyncSession, caller: Caller, referrals: list[dict[str, Any]], family_id: uuid.UUID
+) -> None:
+    """Close ``referrals`` at once (a case's closing closes them all: one UPDATE), and end
+    the grant each accepted one gave its provider unless another still holds it."""
+    if not referrals:
+        return
+    ids = [r["id"] for r in referrals]
+    await session.execute(
+        update(referral_table)
+        .where(referral_table.c.id.in_(ids))
+        .values(
+            status="closed",
+            closed_at=func.now(),
+            updated_at=func.now(),
+            version=referral_table.c.version + 1,
+        )
+    )
+    for provider_id in {r["provider_id"] for r in referrals if r["status"] == "accepted"}:
+        still_referred = await session.scalar(
+            select(func.count())
+            .select_from(referral_table)
+            .join(case_table, case_table.c.id == referral_table.c.case_id)
+            .where(
+                referral_table.c.provider_id == provider_id,
+                referral_table.c.status == "accepted",
+                case_table.c.family_id == family_id,
+            )
+        )
+        if still_referred:
+            continue
+        await session.execute(
+            update(family_provider_access_table)
+            .where(
+                and_(
+                    family_provider_access_table.c.provider_id == provider_id,
+                    family_provider_access_table.c.family_id == family_id,
+                    family_provider_access_table.c.reason == GRANTED_BY_REFERRAL,
+                    family_provider_access_table.c.revoked_at.is_(None),
+                )
+            )
+            .values(
+                revoked_at=func.now(),
+                revoked_by=caller.principal.sub,
+                revoke_reason="referral closed",
+            )
+        )

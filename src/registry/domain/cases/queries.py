@@ -1,6 +1,7 @@
-"""Reading cases: one case with what is inside it, lists with the deadline filters managers
-need, the transition history, and the caseload. Every query is confined by
-``access.visible_cases``; every read of a case is audited."""
+"""Reading cases and their referrals: one case with what is inside it, lists with the
+deadline filters managers need, the transition history, visits and reviews, the caseload,
+and the referrals to providers. Every query is confined by ``access`` (``visible_cases``,
+``visible_referrals``); every read of a case or a referral is audited."""
 
 from __future__ import annotations
 
@@ -10,69 +11,72 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.roles import Role
-from registry.db.base import table_of
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.commands import record
-from registry.domain.cases.access import visible_cases
-from registry.domain.cases.lifecycle import OPEN, VISITED, CaseStatus, allowed_transitions
-from registry.domain.cases.tables import (
-    Case,
-    CaseAssessment,
-    CaseMeasure,
-    CasePlan,
-    CaseReview,
-    CaseTransition,
-    CaseVisit,
-    Referral,
+from registry.domain.cases.access import visible_cases, visible_referrals
+from registry.domain.cases.rules import (
+    ASSESSMENT_DOMAINS,
+    OPEN,
+    VISITED,
+    CaseStatus,
+    allowed_transitions,
 )
-from registry.domain.families.tables import Family, Person
+from registry.domain.cases.tables import (
+    case_assessment_table,
+    case_measure_table,
+    case_plan_table,
+    case_review_table,
+    case_table,
+    case_transition_table,
+    case_visit_table,
+    referral_table,
+)
+from registry.domain.families.tables import family_table, person_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import require_territory
 from registry.errors import NotFound
 
 CASE = "case"
-_c = Case.__table__.c  # type: ignore[attr-defined]
-_t = CaseTransition.__table__.c  # type: ignore[attr-defined]
-_as = CaseAssessment.__table__.c  # type: ignore[attr-defined]
-_pl = CasePlan.__table__.c  # type: ignore[attr-defined]
-_m = CaseMeasure.__table__.c  # type: ignore[attr-defined]
-_ref = Referral.__table__.c  # type: ignore[attr-defined]
-_vis = CaseVisit.__table__.c  # type: ignore[attr-defined]
-_rev = CaseReview.__table__.c  # type: ignore[attr-defined]
-_f = Family.__table__.c  # type: ignore[attr-defined]
-_p = Person.__table__.c  # type: ignore[attr-defined]
+REFERRAL = "referral"
 NOT_FOUND = "No case with this id is within your reach."
-
-ASSESSMENT_DOMAINS = ("child_development", "parenting_capacity", "family_environment")
-
-
-def _completed_assessment() -> Any:
-    return exists().where(_as.case_id == _c.id, _as.completed_at.is_not(None))
+REFERRAL_NOT_FOUND = "No referral with this id is within your reach."
 
 
-def visit_overdue(today: date) -> Any:
-    return and_(_c.status.in_([s.value for s in VISITED]), _c.visit_due_on < today)
+def _completed_assessment() -> ColumnElement[bool]:
+    return exists().where(
+        case_assessment_table.c.case_id == case_table.c.id,
+        case_assessment_table.c.completed_at.is_not(None),
+    )
 
 
-def assessment_overdue(today: date) -> Any:
+def visit_overdue(today: date) -> ColumnElement[bool]:
     return and_(
-        _c.status.in_([CaseStatus.REFERRED.value, CaseStatus.ASSESSMENT.value]),
-        _c.assessment_due_on < today,
+        case_table.c.status.in_([s.value for s in VISITED]), case_table.c.visit_due_on < today
+    )
+
+
+def assessment_overdue(today: date) -> ColumnElement[bool]:
+    return and_(
+        case_table.c.status.in_([CaseStatus.REFERRED.value, CaseStatus.ASSESSMENT.value]),
+        case_table.c.assessment_due_on < today,
         not_(_completed_assessment()),
     )
 
 
-def duration_exceeded(today: date) -> Any:
-    return and_(_c.status.in_([s.value for s in OPEN]), _c.accompaniment_until < today)
+def duration_exceeded(today: date) -> ColumnElement[bool]:
+    return and_(
+        case_table.c.status.in_([s.value for s in OPEN]), case_table.c.accompaniment_until < today
+    )
 
 
-def _case_columns(today: date) -> tuple[Any, ...]:
+def case_columns(today: date) -> tuple[Any, ...]:
+    """A case's columns as stored, with its deadline flags as of ``today``."""
     return (
-        *Case.__table__.columns,  # type: ignore[attr-defined]
+        *case_table.columns,
         visit_overdue(today).label("visit_overdue"),
         assessment_overdue(today).label("assessment_overdue"),
         func.coalesce(duration_exceeded(today), literal(False)).label("duration_exceeded"),
@@ -83,18 +87,14 @@ async def case_rows(
     session: AsyncSession,
     caller: Caller,
     ids: Sequence[uuid.UUID],
-    today: date,
     *,
-    lock: bool = False,
     confined: bool = True,
 ) -> list[dict[str, Any]]:
     """The visible cases among ``ids`` as stored, with their deadline flags (``confined``
     off only to answer a change the caller just made that took the case out of reach)."""
-    statement = select(*_case_columns(today)).where(_c.id.in_(ids))
+    statement = select(*case_columns(caller.today)).where(case_table.c.id.in_(ids))
     if confined:
         statement = statement.where(visible_cases(caller.principal))
-    if lock:
-        statement = statement.with_for_update(of=Case)
     rows = (await session.execute(statement)).mappings().all()
     by_id = {row["id"]: dict(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
@@ -104,13 +104,12 @@ async def cases_by_id(
     session: AsyncSession,
     caller: Caller,
     ids: Sequence[uuid.UUID],
-    today: date,
     *,
     confined: bool = True,
 ) -> list[dict[str, Any]]:
     """The visible cases among ``ids``, each as the API shows it to this caller (not
     audited: the caller records the action)."""
-    rows = await case_rows(session, caller, ids, today, confined=confined)
+    rows = await case_rows(session, caller, ids, confined=confined)
     if not rows:
         return []
     case_ids = [row["id"] for row in rows]
@@ -119,19 +118,25 @@ async def cases_by_id(
     assessments = {
         row["case_id"]: dict(row)
         for row in (
-            await session.execute(select(table_of(CaseAssessment)).where(_as.case_id.in_(case_ids)))
+            await session.execute(
+                select(case_assessment_table).where(case_assessment_table.c.case_id.in_(case_ids))
+            )
         ).mappings()
     }
     plans = {
         row["case_id"]: dict(row)
         for row in (
-            await session.execute(select(table_of(CasePlan)).where(_pl.case_id.in_(case_ids)))
+            await session.execute(
+                select(case_plan_table).where(case_plan_table.c.case_id.in_(case_ids))
+            )
         ).mappings()
     }
     measures: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in (
         await session.execute(
-            select(table_of(CaseMeasure)).where(_m.case_id.in_(case_ids)).order_by(_m.due_on, _m.id)
+            select(case_measure_table)
+            .where(case_measure_table.c.case_id.in_(case_ids))
+            .order_by(case_measure_table.c.due_on, case_measure_table.c.id)
         )
     ).mappings():
         measures.setdefault(row["case_id"], []).append(dict(row))
@@ -152,12 +157,12 @@ async def _referrals_of(
     session: AsyncSession, case_ids: Sequence[uuid.UUID], provider_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     statement = (
-        select(table_of(Referral))
-        .where(_ref.case_id.in_(case_ids))
-        .order_by(_ref.created_at, _ref.id)
+        select(referral_table)
+        .where(referral_table.c.case_id.in_(case_ids))
+        .order_by(referral_table.c.created_at, referral_table.c.id)
     )
     if provider_id is not None:
-        statement = statement.where(_ref.provider_id == provider_id)
+        statement = statement.where(referral_table.c.provider_id == provider_id)
     referrals: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in (await session.execute(statement)).mappings():
         referrals.setdefault(row["case_id"], []).append(dict(row))
@@ -274,26 +279,32 @@ async def _as_provider_sees(
         row["id"]: dict(row)
         for row in (
             await session.execute(
-                select(_f.id, _f.phone, _f.address_line, _f.hromada_code, _f.settlement_code).where(
-                    _f.id.in_(family_ids)
-                )
+                select(
+                    family_table.c.id,
+                    family_table.c.phone,
+                    family_table.c.address_line,
+                    family_table.c.hromada_code,
+                    family_table.c.settlement_code,
+                ).where(family_table.c.id.in_(family_ids))
             )
         ).mappings()
     }
     members: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    age = func.date_part("year", func.age(_p.birth_date)).cast(type_=_p.version.type)
+    age = func.date_part("year", func.age(person_table.c.birth_date)).cast(
+        type_=person_table.c.version.type
+    )
     for row in (
         await session.execute(
             select(
-                _p.family_id,
-                _p.last_name,
-                _p.first_name,
-                _p.patronymic,
-                _p.relation,
+                person_table.c.family_id,
+                person_table.c.last_name,
+                person_table.c.first_name,
+                person_table.c.patronymic,
+                person_table.c.relation,
                 case((age < 18, age), else_=None).label("age"),
             )
-            .where(_p.family_id.in_(family_ids), _p.status == "active")
-            .order_by(_p.family_id, _p.birth_date)
+            .where(person_table.c.family_id.in_(family_ids), person_table.c.status == "active")
+            .order_by(person_table.c.family_id, person_table.c.birth_date)
         )
     ).mappings():
         members.setdefault(row["family_id"], []).append(
@@ -316,10 +327,8 @@ async def _as_provider_sees(
     ]
 
 
-async def get_case(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, today: date
-) -> dict[str, Any]:
-    found = await cases_by_id(session, caller, [case_id], today)
+async def get_case(session: AsyncSession, caller: Caller, case_id: uuid.UUID) -> dict[str, Any]:
+    found = await cases_by_id(session, caller, [case_id])
     if not found:
         raise NotFound(NOT_FOUND)
     await record(
@@ -345,24 +354,26 @@ class CaseFilter:
 
 
 async def list_cases(
-    session: AsyncSession, caller: Caller, page: PageRequest, where: CaseFilter, today: date
+    session: AsyncSession, caller: Caller, page: PageRequest, where: CaseFilter
 ) -> Page[dict[str, Any]]:
+    today = caller.today
     if where.hromada is not None:
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
-    statement = select(_c.id).where(visible_cases(caller.principal))
+    statement = select(case_table.c.id).where(visible_cases(caller.principal))
     for column, value in (
-        (_c.status, where.status),
-        (_c.hromada_code, where.hromada),
-        (_c.worker_sub, where.worker),
-        (_c.family_id, where.family_id),
+        (case_table.c.status, where.status),
+        (case_table.c.hromada_code, where.hromada),
+        (case_table.c.worker_sub, where.worker),
+        (case_table.c.family_id, where.family_id),
     ):
         if value is not None:
             statement = statement.where(column == value)
     if where.provider_id is not None:
         statement = statement.where(
-            _c.id.in_(
-                select(_ref.case_id).where(
-                    _ref.provider_id == where.provider_id, _ref.status.in_(["pending", "accepted"])
+            case_table.c.id.in_(
+                select(referral_table.c.case_id).where(
+                    referral_table.c.provider_id == where.provider_id,
+                    referral_table.c.status.in_(["pending", "accepted"]),
                 )
             )
         )
@@ -375,88 +386,78 @@ async def list_cases(
             statement = statement.where(
                 condition if flag else not_(func.coalesce(condition, literal(False)))
             )
-    ids = (await session.execute(keyset(statement, [_c.id], page))).scalars().all()
+    ids = (await session.execute(keyset(statement, [case_table.c.id], page))).scalars().all()
     result = page_of(list(ids), page, key=lambda case_id: (case_id,))
-    cases = await cases_by_id(session, caller, result.items, today)
+    cases = await cases_by_id(session, caller, result.items)
     await record(session, caller, "list_cases", CASE, [c["id"] for c in cases])
     return Page(cases, result.next_after)
 
 
+async def _case_part(
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID, statement: Select[Any], action: str
+) -> list[dict[str, Any]]:
+    """The rows of a part of a visible case (404 otherwise), audited as ``action``."""
+    if not await case_rows(session, caller, [case_id]):
+        raise NotFound(NOT_FOUND)
+    rows = (await session.execute(statement)).mappings().all()
+    await record(session, caller, action, CASE, [case_id])
+    return [dict(row) for row in rows]
+
+
 async def history(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, today: date
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID
 ) -> list[dict[str, Any]]:
-    if not await case_rows(session, caller, [case_id], today):
-        raise NotFound(NOT_FOUND)
-    rows = (
-        (
-            await session.execute(
-                select(
-                    _t.version, _t.from_status, _t.to_status, _t.reason, _t.details, _t.actor, _t.at
-                )
-                .where(_t.case_id == case_id)
-                .order_by(_t.version)
-            )
+    statement = (
+        select(
+            case_transition_table.c.version,
+            case_transition_table.c.from_status,
+            case_transition_table.c.to_status,
+            case_transition_table.c.reason,
+            case_transition_table.c.details,
+            case_transition_table.c.actor,
+            case_transition_table.c.at,
         )
-        .mappings()
-        .all()
+        .where(case_transition_table.c.case_id == case_id)
+        .order_by(case_transition_table.c.version)
     )
-    await record(session, caller, "get_case_history", CASE, [case_id])
-    return [dict(row) for row in rows]
+    return await _case_part(session, caller, case_id, statement, "get_case_history")
 
 
-async def visits(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, today: date
-) -> list[dict[str, Any]]:
-    if not await case_rows(session, caller, [case_id], today):
-        raise NotFound(NOT_FOUND)
-    rows = (
-        (
-            await session.execute(
-                select(table_of(CaseVisit))
-                .where(_vis.case_id == case_id)
-                .order_by(_vis.visited_on.desc(), _vis.id)
-            )
-        )
-        .mappings()
-        .all()
+async def visits(session: AsyncSession, caller: Caller, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    statement = (
+        select(case_visit_table)
+        .where(case_visit_table.c.case_id == case_id)
+        .order_by(case_visit_table.c.visited_on.desc(), case_visit_table.c.id)
     )
-    await record(session, caller, "list_case_visits", CASE, [case_id])
-    return [dict(row) for row in rows]
+    return await _case_part(session, caller, case_id, statement, "list_case_visits")
 
 
 async def reviews(
-    session: AsyncSession, caller: Caller, case_id: uuid.UUID, today: date
+    session: AsyncSession, caller: Caller, case_id: uuid.UUID
 ) -> list[dict[str, Any]]:
-    if not await case_rows(session, caller, [case_id], today):
-        raise NotFound(NOT_FOUND)
-    rows = (
-        (
-            await session.execute(
-                select(table_of(CaseReview))
-                .where(_rev.case_id == case_id)
-                .order_by(_rev.reviewed_on.desc(), _rev.id)
-            )
-        )
-        .mappings()
-        .all()
+    statement = (
+        select(case_review_table)
+        .where(case_review_table.c.case_id == case_id)
+        .order_by(case_review_table.c.reviewed_on.desc(), case_review_table.c.id)
     )
-    await record(session, caller, "list_case_reviews", CASE, [case_id])
-    return [dict(row) for row in rows]
+    return await _case_part(session, caller, case_id, statement, "list_case_reviews")
 
 
-async def caseload(
-    session: AsyncSession, caller: Caller, territory: str | None, today: date
-) -> dict[str, Any]:
+async def caseload(session: AsyncSession, caller: Caller, territory: str | None) -> dict[str, Any]:
     """Per social worker: open cases, overdue visits and assessments; per hromada: totals
     and unassigned cases. Only cases the caller may see count."""
-    statement_filter = [visible_cases(caller.principal), _c.status.in_([s.value for s in OPEN])]
+    today = caller.today
+    statement_filter = [
+        visible_cases(caller.principal),
+        case_table.c.status.in_([s.value for s in OPEN]),
+    ]
     if territory is not None:
         await require_territory(session, "query.territory", territory)
         statement_filter.append(
             or_(
-                _c.oblast_code == territory,
-                _c.raion_code == territory,
-                _c.hromada_code == territory,
+                case_table.c.oblast_code == territory,
+                case_table.c.raion_code == territory,
+                case_table.c.hromada_code == territory,
             )
         )
     counts = (
@@ -470,10 +471,10 @@ async def caseload(
     workers = (
         (
             await session.execute(
-                select(_c.hromada_code, _c.worker_sub, *counts)
-                .where(*statement_filter, _c.worker_sub.is_not(None))
-                .group_by(_c.hromada_code, _c.worker_sub)
-                .order_by(_c.hromada_code, _c.worker_sub)
+                select(case_table.c.hromada_code, case_table.c.worker_sub, *counts)
+                .where(*statement_filter, case_table.c.worker_sub.is_not(None))
+                .group_by(case_table.c.hromada_code, case_table.c.worker_sub)
+                .order_by(case_table.c.hromada_code, case_table.c.worker_sub)
             )
         )
         .mappings()
@@ -483,14 +484,14 @@ async def caseload(
         (
             await session.execute(
                 select(
-                    _c.hromada_code,
+                    case_table.c.hromada_code,
                     *counts,
-                    func.count().filter(_c.worker_sub.is_(None)).label("unassigned"),
-                    func.count(func.distinct(_c.worker_sub)).label("workers"),
+                    func.count().filter(case_table.c.worker_sub.is_(None)).label("unassigned"),
+                    func.count(func.distinct(case_table.c.worker_sub)).label("workers"),
                 )
                 .where(*statement_filter)
-                .group_by(_c.hromada_code)
-                .order_by(_c.hromada_code)
+                .group_by(case_table.c.hromada_code)
+                .order_by(case_table.c.hromada_code)
             )
         )
         .mappings()
@@ -503,3 +504,69 @@ async def caseload(
         "workers": [dict(row) for row in workers],
         "hromadas": [dict(row) for row in hromadas],
     }
+
+
+# --- referrals ---------------------------------------------------------------------------------
+
+
+async def referral_by_id(session: AsyncSession, referral_id: uuid.UUID) -> dict[str, Any]:
+    """A referral just written, as stored (not audited: the caller records the action)."""
+    return dict(
+        (await session.execute(select(referral_table).where(referral_table.c.id == referral_id)))
+        .mappings()
+        .one()
+    )
+
+
+async def visible_referral(
+    session: AsyncSession, caller: Caller, referral_id: uuid.UUID
+) -> dict[str, Any]:
+    """The referral's row if the caller may see it (404 otherwise); not audited."""
+    row = (
+        (
+            await session.execute(
+                select(referral_table).where(
+                    referral_table.c.id == referral_id, visible_referrals(caller.principal)
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(REFERRAL_NOT_FOUND)
+    return dict(row)
+
+
+async def get_referral(
+    session: AsyncSession, caller: Caller, referral_id: uuid.UUID
+) -> dict[str, Any]:
+    row = await visible_referral(session, caller, referral_id)
+    await record(session, caller, "get_referral", REFERRAL, [referral_id, row["case_id"]])
+    return dict(row)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralFilter:
+    status: str | None = None
+    case_id: uuid.UUID | None = None
+
+
+async def list_referrals(
+    session: AsyncSession, caller: Caller, page: PageRequest, where: ReferralFilter
+) -> Page[dict[str, Any]]:
+    statement = select(referral_table).where(visible_referrals(caller.principal))
+    if where.status is not None:
+        statement = statement.where(referral_table.c.status == where.status)
+    if where.case_id is not None:
+        statement = statement.where(referral_table.c.case_id == where.case_id)
+    rows = (await session.execute(keyset(statement, [referral_table.c.id], page))).mappings().all()
+    result = page_of([dict(row) for row in rows], page, key=lambda row: (row["id"],))
+    await record(
+        session,
+        caller,
+        "list_referrals",
+        REFERRAL,
+        [*(r["id"] for r in result.items), *{r["case_id"] for r in result.items}],
+    )
+    return result

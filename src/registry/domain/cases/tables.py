@@ -22,18 +22,14 @@ def _required(column_type: Any, *args: Any, **kwargs: Any) -> Any:
     return Field(sa_column=Column(column_type, *args, nullable=False, **kwargs))
 
 
-def _case_id(primary_key: bool = False) -> uuid.UUID:
+def _case_id(primary_key: bool = False) -> Any:
     if primary_key:
-        return Field(  # type: ignore[no-any-return]
-            sa_column=Column(Uuid, ForeignKey("cases.id"), primary_key=True)
-        )
-    return _required(Uuid, ForeignKey("cases.id"))  # type: ignore[no-any-return]
+        return Field(sa_column=Column(Uuid, ForeignKey("cases.id"), primary_key=True))
+    return _required(Uuid, ForeignKey("cases.id"))
 
 
-def _version() -> int:
-    return Field(  # type: ignore[no-any-return]
-        sa_column=Column(Integer, nullable=False, server_default="1")
-    )
+def _version() -> Any:
+    return Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class Case(SQLModel, table=True):

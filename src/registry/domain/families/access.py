@@ -7,17 +7,12 @@ family outside the caller's reach is indistinguishable from one that does not ex
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Column, ColumnElement, false, or_, select, true
-from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy import ColumnElement, false, or_, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
-from registry.domain.families.tables import Family, FamilyProviderAccess
-
-_f: ReadOnlyColumnCollection[str, Column[Any]] = Family.__table__.c  # type: ignore[attr-defined]
-_access = FamilyProviderAccess.__table__.c  # type: ignore[attr-defined]
+from registry.domain.families.tables import family_provider_access_table, family_table
 
 
 def visible_families(principal: Principal) -> ColumnElement[bool]:
@@ -27,13 +22,14 @@ def visible_families(principal: Principal) -> ColumnElement[bool]:
         case Role.MINISTRY_ADMIN:
             return true()
         case Role.REGIONAL_OFFICER if territory:
-            return _f.oblast_code == territory
+            return family_table.c.oblast_code == territory
         case Role.COMMUNITY_OFFICER | Role.SOCIAL_WORKER if territory:
-            return _f.hromada_code == territory
+            return family_table.c.hromada_code == territory
         case Role.PROVIDER_STAFF if principal.provider_id:
-            return _f.id.in_(
-                select(_access.family_id).where(
-                    _access.provider_id == principal.provider_id, _access.revoked_at.is_(None)
+            return family_table.c.id.in_(
+                select(family_provider_access_table.c.family_id).where(
+                    family_provider_access_table.c.provider_id == principal.provider_id,
+                    family_provider_access_table.c.revoked_at.is_(None),
                 )
             )
         case Role.INTEGRATION:
@@ -46,7 +42,9 @@ def _within(territory: str) -> ColumnElement[bool]:
     # Codes are unique across levels, so one comparison per level finds the unit wherever it
     # sits: an oblast, a raion or a hromada.
     return or_(
-        _f.oblast_code == territory, _f.raion_code == territory, _f.hromada_code == territory
+        family_table.c.oblast_code == territory,
+        family_table.c.raion_code == territory,
+        family_table.c.hromada_code == territory,
     )
 
 

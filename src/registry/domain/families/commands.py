@@ -1,12 +1,12 @@
 """Changing families and their members. Each function checks the caller's reach in its
-queries, validates the whole resulting record, bumps the version, notes what changed and
-records the audit event, all in the caller's transaction (it only flushes)."""
+queries, validates the whole resulting record and writes it as the next version
+(``VersionedWrite``: what changed is noted, the action audited), all in the caller's
+transaction (it only flushes)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -20,17 +20,21 @@ from registry.domain.families.access import (
     may_keep_families_in,
     visible_families,
 )
+from registry.domain.families.queries import FAMILY, FAMILY_NOT_FOUND, PERSON
 from registry.domain.families.rules import clean_family, clean_person
-from registry.domain.families.tables import Family, HardshipFactor, Person, RecipientCategory
+from registry.domain.families.tables import (
+    family_table,
+    hardship_factor_table,
+    person_table,
+    recipient_category_table,
+)
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
-from registry.domain.versioning import note_change, require_current
+from registry.domain.versioning import Versioned, VersionedWrite, note_change
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
-PERSON = "person"
-_f = Family.__table__.c  # type: ignore[attr-defined]
-_p = Person.__table__.c  # type: ignore[attr-defined]
-_NOT_FOUND = "No family with this id is within your reach."
+FAMILIES = Versioned(family_table, FAMILY)
+PERSONS = Versioned(person_table, PERSON)
 
 #: Family values stored as they are (consent and the address are handled on their own).
 _FAMILY_FIELDS = ("address_line", "phone", "categories", "factors")
@@ -50,10 +54,6 @@ _PERSON_FIELDS = (
 )
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 # --- families --------------------------------------------------------------------------------
 
 
@@ -66,7 +66,7 @@ async def create_family(
     errors: list[FieldError] = []
     family = _collecting(errors, clean_family, values) or values
     members = [
-        _collecting(errors, clean_person, member, prefix=f"body.members.{i}.", today=_today())
+        _collecting(errors, clean_person, member, prefix=f"body.members.{i}.", today=caller.today)
         for i, member in enumerate(values.get("members") or [])
     ]
     errors.extend(_repeated_identifiers(members))
@@ -86,11 +86,9 @@ async def create_family(
     family_id = uuid.uuid4()
     stored = _family_columns(address, family)
     await session.execute(
-        insert(Family).values(id=family_id, created_by=caller.principal.sub, **stored)
+        insert(family_table).values(id=family_id, created_by=caller.principal.sub, **stored)
     )
-    await note_change(
-        session, queries.FAMILY, family_id, 1, _changed_names(stored), caller.principal.sub
-    )
+    await note_change(session, FAMILY, family_id, 1, _changed_names(stored), caller.principal.sub)
     person_ids = []
     for i, member in enumerate(members):
         assert member is not None  # invalid members were refused above
@@ -109,7 +107,7 @@ async def create_family(
         session,
         caller,
         "create_family",
-        queries.FAMILY,
+        FAMILY,
         [family_id, *person_ids, *{d["family_id"] for d in duplicates}],
     )
     (created,) = await queries.families_by_id(session, caller, [family_id])
@@ -156,7 +154,8 @@ async def update_family(
     expected_version: int,
 ) -> dict[str, Any]:
     """Apply a JSON merge patch to the family's own values."""
-    current = await _family_for_update(session, caller, family_id, expected_version)
+    write = await _lock_family(session, caller, family_id, expected_version)
+    current = queries.family_values(write.current)
     merged = {**current, **{k: v for k, v in patch.items() if k != "consent"}}
     if "consent" in patch:
         merged["consent"] = _merge_consent(current["consent"], patch["consent"])
@@ -182,30 +181,8 @@ async def update_family(
     await _require_reference_codes(session, family)
 
     stored = _family_columns(address, family)
-    before = {
-        **{k: current[k] for k in address},
-        **{k: current[k] for k in _FAMILY_FIELDS},
-        **_consent_columns(current["consent"]),
-    }
-    changed = [name for name, value in stored.items() if before.get(name) != value]
-    if changed:
-        version = current["version"] + 1
-        await session.execute(
-            update(Family)
-            .where(_f.id == family_id)
-            .values(
-                **{name: stored[name] for name in changed}, version=version, updated_at=func.now()
-            )
-        )
-        await note_change(
-            session,
-            queries.FAMILY,
-            family_id,
-            version,
-            _changed_names({name: None for name in changed}),
-            caller.principal.sub,
-        )
-    await record(session, caller, "update_family", queries.FAMILY, [family_id])
+    changed = {name: value for name, value in stored.items() if write.current[name] != value}
+    await write.save(changed, action="update_family", changed=_changed_names(changed))
     (updated,) = await queries.families_by_id(session, caller, [family_id])
     return updated
 
@@ -218,41 +195,25 @@ async def archive_family(
     expected_version: int | None,
 ) -> dict[str, Any]:
     """Archive (never delete) a family, with the reason."""
-    current = await _family_for_update(session, caller, family_id, expected_version)
-    version = current["version"] + 1
-    await session.execute(
-        update(Family)
-        .where(_f.id == family_id)
-        .values(
-            status="archived",
-            archive_reason=reason,
-            archived_at=func.now(),
-            version=version,
-            updated_at=func.now(),
-        )
-    )
-    await note_change(
-        session,
-        queries.FAMILY,
-        family_id,
-        version,
-        ["status", "archive_reason", "archived_at"],
-        caller.principal.sub,
+    write = await _lock_family(session, caller, family_id, expected_version)
+    await write.save(
+        {"status": "archived", "archive_reason": reason, "archived_at": func.now()}, action=None
     )
     # An archived family has no current members: their identifiers are free for the family
     # they may be registered in next, and each membership ends with the family's reason.
+    # (One UPDATE for them all: every change of a member first locks its family, held here.)
     ended = (
         await session.execute(
-            update(Person)
-            .where(_p.family_id == family_id, _p.status == "active")
+            update(person_table)
+            .where(person_table.c.family_id == family_id, person_table.c.status == "active")
             .values(
                 status="removed",
                 removal_reason=f"family archived: {reason}",
                 removed_at=func.now(),
-                version=_p.version + 1,
+                version=person_table.c.version + 1,
                 updated_at=func.now(),
             )
-            .returning(_p.id, _p.version)
+            .returning(person_table.c.id, person_table.c.version)
         )
     ).all()
     for person_id, person_version in ended:
@@ -268,41 +229,34 @@ async def archive_family(
         session,
         caller,
         "archive_family",
-        queries.FAMILY,
+        FAMILY,
         [family_id, *(person_id for person_id, _ in ended)],
     )
     (archived,) = await queries.families_by_id(session, caller, [family_id])
     return archived
 
 
-async def _family_for_update(
+async def _lock_family(
     session: AsyncSession, caller: Caller, family_id: uuid.UUID, expected_version: int | None
-) -> dict[str, Any]:
+) -> VersionedWrite:
     """The family's row, locked: visible (else 404), the caller's to change (else 403),
     at ``expected_version`` (else 412) and active (else 409)."""
-    row = (
-        (
-            await session.execute(
-                select(*queries.FAMILY_COLUMNS)
-                .where(_f.id == family_id, visible_families(caller.principal))
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .first()
+    write = await VersionedWrite.lock(
+        session,
+        caller,
+        FAMILIES,
+        family_id,
+        columns=queries.FAMILY_COLUMNS,
+        where=[visible_families(caller.principal)],
     )
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    family = queries.family_values(row)
-    if not may_keep_families_in(caller.principal, *_reach(family)):
+    if write is None:
+        raise NotFound(FAMILY_NOT_FOUND)
+    if not may_keep_families_in(caller.principal, *_reach(write.current)):
         raise Forbidden("You may change families only within your own territory.")
-    if expected_version is not None:
-        await require_current(
-            session, queries.FAMILY, family_id, family["version"], expected_version
-        )
-    if family["status"] != "active":
+    await write.check_version(expected_version)
+    if write.current["status"] != "active":
         raise Conflict("The family is archived; an archived family cannot be changed.")
-    return family
+    return write
 
 
 def _merge_consent(current: dict[str, Any] | None, patch: dict[str, Any] | None) -> Any:
@@ -350,11 +304,13 @@ def _reach(address: dict[str, Any]) -> tuple[str | None, str | None, str]:
 
 async def _require_reference_codes(session: AsyncSession, family: dict[str, Any]) -> None:
     errors = []
-    for field, model in (("categories", RecipientCategory), ("factors", HardshipFactor)):
+    for field, table in (
+        ("categories", recipient_category_table),
+        ("factors", hardship_factor_table),
+    ):
         codes = family.get(field) or []
         if not codes:
             continue
-        table = model.__table__  # type: ignore[union-attr]
         known = set(
             (
                 await session.execute(
@@ -375,9 +331,11 @@ async def _require_reference_codes(session: AsyncSession, family: dict[str, Any]
 async def add_member(
     session: AsyncSession, caller: Caller, family_id: uuid.UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
-    family = await _family_for_update(session, caller, family_id, None)
-    person = clean_person(values, today=_today())
-    person_id = await _insert_person(session, caller, family_id, family["oblast_code"], person)
+    family = await _lock_family(session, caller, family_id, None)
+    person = clean_person(values, today=caller.today)
+    person_id = await _insert_person(
+        session, caller, family_id, family.current["oblast_code"], person
+    )
     duplicates = await _similar_to(session, caller, [person_id], family_id)
     await record(
         session,
@@ -398,8 +356,8 @@ async def update_member(
     expected_version: int,
 ) -> dict[str, Any]:
     """Apply a JSON merge patch to a member."""
-    current = await _member_for_update(session, caller, family_id, person_id, expected_version)
-    merged = {**{k: current[k] for k in _PERSON_FIELDS}, **patch}
+    write = await _lock_member(session, caller, family_id, person_id, expected_version)
+    merged = {**{k: write.current[k] for k in _PERSON_FIELDS}, **patch}
     for required in (
         "last_name",
         "first_name",
@@ -414,22 +372,16 @@ async def update_member(
                 "A required field cannot be removed.",
                 errors=[FieldError(f"body.{required}", "must not be null")],
             )
-    person = clean_person(merged, today=_today())
+    person = clean_person(merged, today=caller.today)
     stored = {k: person.get(k) for k in (*_PERSON_FIELDS, "name_key", "latin_key")}
-    changed = [name for name in _PERSON_FIELDS if stored[name] != current[name]]
+    changed = [name for name in _PERSON_FIELDS if stored[name] != write.current[name]]
     if changed:
         await _refuse_known_identifiers(session, caller, person, person_id=person_id)
-        version = current["version"] + 1
         try:
             async with session.begin_nested():
-                await session.execute(
-                    update(Person)
-                    .where(_p.id == person_id)
-                    .values(**stored, version=version, updated_at=func.now())
-                )
+                await write.save(stored, action=None, changed=changed)
         except IntegrityError as error:
             await _lost_race(session, caller, person, error, person_id=person_id)
-        await note_change(session, PERSON, person_id, version, changed, caller.principal.sub)
     await record(session, caller, "update_member", PERSON, [person_id, family_id])
     return await _person(session, caller, person_id)
 
@@ -443,57 +395,40 @@ async def remove_member(
     expected_version: int | None,
 ) -> dict[str, Any]:
     """End a membership, with the reason; the person's record stays as history."""
-    current = await _member_for_update(session, caller, family_id, person_id, expected_version)
-    version = current["version"] + 1
-    await session.execute(
-        update(Person)
-        .where(_p.id == person_id)
-        .values(
-            status="removed",
-            removal_reason=reason,
-            removed_at=func.now(),
-            version=version,
-            updated_at=func.now(),
-        )
+    write = await _lock_member(session, caller, family_id, person_id, expected_version)
+    await write.save(
+        {"status": "removed", "removal_reason": reason, "removed_at": func.now()},
+        action="remove_member",
+        audit_ids=[person_id, family_id],
     )
-    await note_change(
-        session,
-        PERSON,
-        person_id,
-        version,
-        ["status", "removal_reason", "removed_at"],
-        caller.principal.sub,
-    )
-    await record(session, caller, "remove_member", PERSON, [person_id, family_id])
     return await _person(session, caller, person_id)
 
 
-async def _member_for_update(
+async def _lock_member(
     session: AsyncSession,
     caller: Caller,
     family_id: uuid.UUID,
     person_id: uuid.UUID,
     expected_version: int | None,
-) -> dict[str, Any]:
-    await _family_for_update(session, caller, family_id, None)
-    row = (
-        (
-            await session.execute(
-                select(*queries.PERSON_COLUMNS)
-                .where(_p.id == person_id, _p.family_id == family_id)
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .first()
+) -> VersionedWrite:
+    """The member's row, locked, after its family's (which must be one the caller may
+    change): a member of that family (else 404), at ``expected_version`` (else 412) and
+    current (else 409)."""
+    await _lock_family(session, caller, family_id, None)
+    write = await VersionedWrite.lock(
+        session,
+        caller,
+        PERSONS,
+        person_id,
+        columns=queries.PERSON_COLUMNS,
+        where=[person_table.c.family_id == family_id],
     )
-    if row is None:
+    if write is None:
         raise NotFound("No member with this id is within your reach.")
-    if expected_version is not None:
-        await require_current(session, PERSON, person_id, row["version"], expected_version)
-    if row["status"] != "active":
+    await write.check_version(expected_version)
+    if write.current["status"] != "active":
         raise Conflict("The person is no longer a member of this family.")
-    return dict(row)
+    return write
 
 
 async def _insert_person(
@@ -513,7 +448,7 @@ async def _insert_person(
     try:
         async with session.begin_nested():
             await session.execute(
-                insert(Person).values(
+                insert(person_table).values(
                     id=person_id, family_id=family_id, oblast_code=oblast_code, **values
                 )
             )
@@ -545,17 +480,19 @@ async def _refuse_known_identifiers(
         if number is None:
             continue
         statement = (
-            select(_p.family_id)
-            .join(Family, _f.id == _p.family_id)
-            .where(_p[field] == number, _p.status == "active")
+            select(person_table.c.family_id)
+            .join(family_table, family_table.c.id == person_table.c.family_id)
+            .where(person_table.c[field] == number, person_table.c.status == "active")
         )
         if person_id is not None:
-            statement = statement.where(_p.id != person_id)
+            statement = statement.where(person_table.c.id != person_id)
         holder = await session.scalar(statement)
         if holder is None:
             continue
         visible = await session.scalar(
-            select(_f.id).where(_f.id == holder, visible_families(caller.principal))
+            select(family_table.c.id).where(
+                family_table.c.id == holder, visible_families(caller.principal)
+            )
         )
         errors = [FieldError(f"{prefix}{field}", "already registered for another person")]
         if visible is not None:
@@ -604,7 +541,9 @@ async def _similar_to(
         return []
     rows = (
         await session.execute(
-            select(_p.id, _p.name_key, _p.birth_date).where(_p.id.in_(person_ids))
+            select(person_table.c.id, person_table.c.name_key, person_table.c.birth_date).where(
+                person_table.c.id.in_(person_ids)
+            )
         )
     ).all()
     return await queries.find_similar_persons(
@@ -617,7 +556,11 @@ async def _similar_to(
 
 async def _person(session: AsyncSession, caller: Caller, person_id: uuid.UUID) -> dict[str, Any]:
     row = (
-        (await session.execute(select(*queries.PERSON_COLUMNS).where(_p.id == person_id)))
+        (
+            await session.execute(
+                select(*queries.PERSON_COLUMNS).where(person_table.c.id == person_id)
+            )
+        )
         .mappings()
         .one()
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -22,10 +23,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
+from registry.domain.territories.tables import territory_code_field
 
 
-def _code() -> str:
-    return Field(sa_column=Column(String(64), primary_key=True))  # type: ignore[no-any-return]
+def _code() -> Any:
+    return Field(sa_column=Column(String(64), primary_key=True))
 
 
 class RecipientCategory(SQLModel, table=True):
@@ -53,21 +55,14 @@ class HardshipFactor(SQLModel, table=True):
     sort_order: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
-def _territory(nullable: bool) -> str | None:
-    return Field(  # type: ignore[no-any-return]
-        default=None,
-        sa_column=Column(String(19), ForeignKey("territories.code"), nullable=nullable),
-    )
-
-
 class Family(SQLModel, table=True):
     __tablename__ = "families"
 
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
-    oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
-    raion_code: str | None = _territory(nullable=True)
-    hromada_code: str = _territory(nullable=False)  # type: ignore[assignment]
-    settlement_code: str | None = _territory(nullable=True)
+    oblast_code: str = territory_code_field(nullable=False)
+    raion_code: str | None = territory_code_field(nullable=True)
+    hromada_code: str = territory_code_field(nullable=False)
+    settlement_code: str | None = territory_code_field(nullable=True)
     address_line: str | None = Field(default=None, sa_column=Column(Text))
     phone: str | None = Field(default=None, sa_column=Column(String(16)))
     categories: list[str] = Field(
@@ -98,7 +93,7 @@ class Person(SQLModel, table=True):
     family_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("families.id"), nullable=False, index=True)
     )
-    oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
+    oblast_code: str = territory_code_field(nullable=False)
     last_name: str = Field(sa_column=Column(Text, nullable=False))
     first_name: str = Field(sa_column=Column(Text, nullable=False))
     patronymic: str | None = Field(default=None, sa_column=Column(Text))

@@ -2,13 +2,18 @@
 entry, and moving it through the register statuses. Each function checks the caller may keep
 the provider, validates the whole resulting record (every problem at once, nothing written
 on failure), bumps the version, notes what changed and records the audit event, all in the
-caller's transaction (it only flushes)."""
+caller's transaction (it only flushes).
+
+Also linking a family to the providers that serve it: a community officer links a family to
+a provider; while the link stands, the provider's staff see the family and record the
+services they deliver to it. Revoking keeps the link as history. (Referrals from cases will
+grant the same access.)"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -18,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.ids import new_id
 from registry.domain.audit.commands import record
-from registry.domain.classifier.tables import Service
+from registry.domain.classifier.tables import service_table
+from registry.domain.families.tables import family_provider_access_table
 from registry.domain.providers import queries
-from registry.domain.providers.access import may_manage
-from registry.domain.providers.queries import PROVIDER
+from registry.domain.providers.access import may_link_providers, may_manage
+from registry.domain.providers.queries import PROVIDER, PROVIDER_LINK
 from registry.domain.providers.rules import (
     ProviderStatus,
     allowed_transitions,
@@ -29,22 +35,18 @@ from registry.domain.providers.rules import (
     status_change_problems,
 )
 from registry.domain.providers.tables import (
-    Provider,
-    ProviderService,
-    ProviderStatusChange,
-    SupportCriterion,
+    provider_service_table,
+    provider_status_change_table,
+    provider_table,
+    support_criterion_table,
 )
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
-from registry.domain.territories.tables import Territory
-from registry.domain.versioning import note_change, require_current
+from registry.domain.territories.tables import territory_table
+from registry.domain.versioning import Versioned, VersionedWrite, note_change
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
-_pr = Provider.__table__.c  # type: ignore[attr-defined]
-_ps = ProviderService.__table__.c  # type: ignore[attr-defined]
-_cr = SupportCriterion.__table__.c  # type: ignore[attr-defined]
-_s = Service.__table__.c  # type: ignore[attr-defined]
-_t = Territory.__table__.c  # type: ignore[attr-defined]
+PROVIDERS = Versioned(provider_table, PROVIDER)
 
 #: The provider's own values, stored as they are (the address and the offers on their own).
 _FIELDS = (
@@ -73,10 +75,6 @@ _OFFER_FIELDS = (
     "urgent",
 )
 _IDENTIFIERS = ("edrpou", "rnokpp")
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _reach(address: dict[str, Any]) -> tuple[str | None, str | None, str]:
@@ -124,7 +122,7 @@ async def create_provider(
     try:
         async with session.begin_nested():
             await session.execute(
-                insert(Provider).values(
+                insert(provider_table).values(
                     id=provider_id,
                     status=ProviderStatus.PENDING.value,
                     created_by=caller.principal.sub,
@@ -135,12 +133,12 @@ async def create_provider(
         await _lost_race(session, provider, error)
     await _write_offers(session, provider_id, provider["services"] or [], [])
     await session.execute(
-        insert(ProviderStatusChange).values(
+        insert(provider_status_change_table).values(
             provider_id=provider_id,
             version=1,
             from_status=None,
             to_status=ProviderStatus.PENDING.value,
-            effective_on=_today(),
+            effective_on=caller.today,
             reason=None,
             actor=caller.principal.sub,
         )
@@ -185,7 +183,10 @@ async def _reference_problems(
         known = set(
             (
                 await session.scalars(
-                    select(_t.code).where(_t.code.in_(hromadas), _t.category.in_(("H", "K")))
+                    select(territory_table.c.code).where(
+                        territory_table.c.code.in_(hromadas),
+                        territory_table.c.category.in_(("H", "K")),
+                    )
                 )
             ).all()
         )
@@ -201,7 +202,12 @@ async def _reference_problems(
     if "support_criteria_met" in changed and criteria:
         known = set(
             (
-                await session.scalars(select(_cr.code).where(_cr.code.in_(criteria), _cr.active))
+                await session.scalars(
+                    select(support_criterion_table.c.code).where(
+                        support_criterion_table.c.code.in_(criteria),
+                        support_criterion_table.c.active,
+                    )
+                )
             ).all()
         )
         unknown = sorted(set(criteria) - known)
@@ -216,7 +222,15 @@ async def _reference_problems(
     if "services" in changed and offers:
         codes = [offer["service_code"] for offer in offers]
         known = (
-            set((await session.scalars(select(_s.code).where(_s.code.in_(codes), _s.active))).all())
+            set(
+                (
+                    await session.scalars(
+                        select(service_table.c.code).where(
+                            service_table.c.code.in_(codes), service_table.c.active
+                        )
+                    )
+                ).all()
+            )
             | offered
         )
         problems.extend(
@@ -239,9 +253,9 @@ async def _refuse_known_identifiers(
         number = provider.get(name)
         if number is None:
             continue
-        statement = select(_pr.id).where(_pr[name] == number)
+        statement = select(provider_table.c.id).where(provider_table.c[name] == number)
         if provider_id is not None:
-            statement = statement.where(_pr.id != provider_id)
+            statement = statement.where(provider_table.c.id != provider_id)
         holder = await session.scalar(statement)
         if holder is not None:
             raise Conflict(
@@ -283,13 +297,16 @@ async def _write_offers(
     withdrawn = [offer["service_code"] for offer in current if offer["service_code"] not in codes]
     if withdrawn:
         await session.execute(
-            update(ProviderService)
-            .where(_ps.provider_id == provider_id, _ps.service_code.in_(withdrawn))
+            update(provider_service_table)
+            .where(
+                provider_service_table.c.provider_id == provider_id,
+                provider_service_table.c.service_code.in_(withdrawn),
+            )
             .values(active=False)
         )
     if not offers:
         return
-    statement = pg_insert(ProviderService).values(
+    statement = pg_insert(provider_service_table).values(
         [
             {"provider_id": provider_id, **{k: offer[k] for k in _OFFER_FIELDS}, "active": True}
             for offer in offers
@@ -309,28 +326,18 @@ async def _write_offers(
 # --- changing the entry --------------------------------------------------------------------------
 
 
-async def _provider_for_update(
+async def _provider_for_change(
     session: AsyncSession, caller: Caller, provider_id: uuid.UUID, expected_version: int | None
-) -> dict[str, Any]:
+) -> VersionedWrite:
     """The provider's row, locked: in the register (else 404), the caller's to keep (else
     403), at ``expected_version`` (else 412)."""
-    row = (
-        (
-            await session.execute(
-                select(*queries.PROVIDER_COLUMNS).where(_pr.id == provider_id).with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
+    write = await VersionedWrite.lock(session, caller, PROVIDERS, provider_id)
+    if write is None:
         raise NotFound(queries.NOT_FOUND)
-    provider = dict(row)
-    if not may_manage(caller.principal, provider["sector"], *_reach(provider)):
+    if not may_manage(caller.principal, write.current["sector"], *_reach(write.current)):
         raise Forbidden("You may change only communal providers of your own hromada.")
-    if expected_version is not None:
-        await require_current(session, PROVIDER, provider_id, provider["version"], expected_version)
-    return provider
+    await write.check_version(expected_version)
+    return write
 
 
 async def _current_offers(session: AsyncSession, provider_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -338,8 +345,11 @@ async def _current_offers(session: AsyncSession, provider_id: uuid.UUID) -> list
         (
             await session.execute(
                 select(*queries.OFFER_COLUMNS)
-                .where(_ps.provider_id == provider_id, _ps.active)
-                .order_by(_ps.service_code)
+                .where(
+                    provider_service_table.c.provider_id == provider_id,
+                    provider_service_table.c.active,
+                )
+                .order_by(provider_service_table.c.service_code)
             )
         )
         .mappings()
@@ -357,7 +367,8 @@ async def update_provider(
 ) -> dict[str, Any]:
     """Apply a JSON merge patch to the provider's entry; ``services`` replaces the whole
     list. The register status changes only through :func:`change_status`."""
-    current = await _provider_for_update(session, caller, provider_id, expected_version)
+    write = await _provider_for_change(session, caller, provider_id, expected_version)
+    current = write.current
     if current["status"] == ProviderStatus.EXCLUDED:
         raise Conflict(
             "The provider is excluded from the register; its entry is kept as it "
@@ -403,36 +414,23 @@ async def update_provider(
     ]
     if any(name in changed for name in _IDENTIFIERS):
         await _refuse_known_identifiers(session, provider, provider_id=provider_id)
-    if changed or offers_changed:
-        version = current["version"] + 1
-        values = {name: stored[name] for name in changed}
-        if "full_name" in changed or "short_name" in changed:
-            values["name_key"] = stored["name_key"]
-        if "support_criteria_met" in changed:
-            values.update(support_verified_by=caller.principal.sub, support_verified_at=func.now())
-        try:
-            async with session.begin_nested():
-                await session.execute(
-                    update(Provider)
-                    .where(_pr.id == provider_id)
-                    .values(**values, version=version, updated_at=func.now())
-                )
-        except IntegrityError as error:
-            await _lost_race(session, provider, error, provider_id=provider_id)
-        if offers_changed:
-            await _write_offers(session, provider_id, provider["services"], offers)
-        await note_change(
-            session,
-            PROVIDER,
-            provider_id,
-            version,
-            [
-                *(name for name in values if name != "name_key"),
-                *(["services"] if offers_changed else []),
-            ],
-            caller.principal.sub,
-        )
-    await record(session, caller, "update_provider", PROVIDER, [provider_id])
+    values = {name: stored[name] for name in changed}
+    if "full_name" in changed or "short_name" in changed:
+        values["name_key"] = stored["name_key"]
+    if "support_criteria_met" in changed:
+        values.update(support_verified_by=caller.principal.sub, support_verified_at=func.now())
+    noted = [
+        *(name for name in values if name != "name_key"),
+        *(["services"] if offers_changed else []),
+    ]
+    # (The offers are rows of their own; a change of them alone is still a new version.)
+    try:
+        async with session.begin_nested():
+            await write.save(values, action="update_provider", changed=noted)
+    except IntegrityError as error:
+        await _lost_race(session, provider, error, provider_id=provider_id)
+    if offers_changed:
+        await _write_offers(session, provider_id, provider["services"], offers)
     (updated,) = await queries.providers_by_id(session, caller, [provider_id])
     return updated
 
@@ -451,16 +449,16 @@ async def change_status(
 ) -> dict[str, Any]:
     """Move the provider to register status ``to``: include it (active), refuse or exclude
     it (excluded, with the reason), or take a new application (pending)."""
-    current = await _provider_for_update(session, caller, provider_id, expected_version)
+    write = await _provider_for_change(session, caller, provider_id, expected_version)
+    current = write.current
     allowed = allowed_transitions(current["status"])
     if to not in allowed:
         raise Conflict(
             f"A provider that is {current['status']} cannot become {to}.",
             extensions={"allowed": [status.value for status in allowed]},
         )
-    today = _today()
-    effective_on = effective_on or today
-    problems = status_change_problems(to, reason, effective_on, today)
+    effective_on = effective_on or caller.today
+    problems = status_change_problems(to, reason, effective_on, caller.today)
     if problems:
         raise InvalidInput("The status change has invalid fields; see errors.", errors=problems)
     values: dict[str, Any] = {"status": to, "status_reason": reason}
@@ -472,14 +470,9 @@ async def change_status(
         case ProviderStatus.PENDING:
             values.update(included_on=None, excluded_on=None)
     changed = [name for name, value in values.items() if current[name] != value]
-    version = current["version"] + 1
+    version = await write.save(values, action="change_provider_status", changed=changed)
     await session.execute(
-        update(Provider)
-        .where(_pr.id == provider_id)
-        .values(**values, version=version, updated_at=func.now())
-    )
-    await session.execute(
-        insert(ProviderStatusChange).values(
+        insert(provider_status_change_table).values(
             provider_id=provider_id,
             version=version,
             from_status=current["status"],
@@ -489,7 +482,97 @@ async def change_status(
             actor=caller.principal.sub,
         )
     )
-    await note_change(session, PROVIDER, provider_id, version, changed, caller.principal.sub)
-    await record(session, caller, "change_provider_status", PROVIDER, [provider_id])
     (changed_provider,) = await queries.providers_by_id(session, caller, [provider_id])
     return changed_provider
+
+
+# --- a family's providers ----------------------------------------------------------------------
+
+
+async def _family_to_link(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID
+) -> dict[str, Any]:
+    """The family's row, locked: within reach (else 404), the caller's to link (else 403)."""
+    family = await queries.family_in_reach(session, caller, family_id, lock=True)
+    if not may_link_providers(caller.principal):
+        raise Forbidden("Only a community officer links families to providers.")
+    return family
+
+
+async def link(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    reason: str | None,
+) -> tuple[dict[str, Any], bool]:
+    """Link the family to an active provider; returns the link and whether it is new (a
+    standing link is returned as it is; a revoked one is granted again)."""
+    family = await _family_to_link(session, caller, family_id)
+    if family["status"] != "active":
+        raise Conflict("The family is archived; an archived family cannot be linked.")
+    status = await session.scalar(
+        select(provider_table.c.status).where(provider_table.c.id == provider_id)
+    )
+    if status is None:
+        raise InvalidInput(
+            "No such provider.",
+            errors=[FieldError("body.provider_id", "not a provider of the register")],
+        )
+    if status != "active":
+        raise Conflict(f"The provider is not active in the register (status {status}).")
+    granted = (
+        await session.execute(
+            pg_insert(family_provider_access_table)
+            .values(
+                family_id=family_id,
+                provider_id=provider_id,
+                granted_by=caller.principal.sub,
+                reason=reason,
+            )
+            .on_conflict_do_update(
+                index_elements=["provider_id", "family_id"],
+                set_={
+                    "granted_at": func.now(),
+                    "granted_by": caller.principal.sub,
+                    "reason": reason,
+                    "revoked_at": None,
+                    "revoked_by": None,
+                    "revoke_reason": None,
+                },
+                where=family_provider_access_table.c.revoked_at.is_not(None),
+            )
+            .returning(family_provider_access_table.c.provider_id)
+        )
+    ).first()
+    await record(session, caller, "link_family_provider", PROVIDER_LINK, [family_id, provider_id])
+    (current,) = await queries.links_of(
+        session, family_id, family_provider_access_table.c.provider_id == provider_id
+    )
+    return current, granted is not None
+
+
+async def revoke(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID, provider_id: uuid.UUID, reason: str
+) -> dict[str, Any]:
+    """End the family's link to the provider (kept, as history, with the reason)."""
+    await _family_to_link(session, caller, family_id)
+    revoked = (
+        await session.execute(
+            update(family_provider_access_table)
+            .where(
+                family_provider_access_table.c.family_id == family_id,
+                family_provider_access_table.c.provider_id == provider_id,
+                family_provider_access_table.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=func.now(), revoked_by=caller.principal.sub, revoke_reason=reason)
+            .returning(family_provider_access_table.c.provider_id)
+        )
+    ).first()
+    if revoked is None:
+        raise NotFound("The family is not linked to this provider.")
+    await record(session, caller, "revoke_family_provider", PROVIDER_LINK, [family_id, provider_id])
+    (current,) = await queries.links_of(
+        session, family_id, family_provider_access_table.c.provider_id == provider_id
+    )
+    return current

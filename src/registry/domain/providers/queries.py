@@ -1,5 +1,5 @@
-"""Reading the register of providers: by id, search, status history, and the criteria for
-supporting servicemembers' families.
+"""Reading the register of providers: by id, search, status history, the criteria for
+supporting servicemembers' families, and the providers linked to a family.
 
 The register holds no personal data except an individual provider's RNOKPP and name, so reads
 are not confined; every read is still audited with the ids it returned (one event per read),
@@ -13,20 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, or_, select, text
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.commands import record
-from registry.domain.classifier.tables import Service
-from registry.domain.providers.access import sees_rnokpp
+from registry.domain.classifier.tables import service_table
+from registry.domain.families.access import visible_families
+from registry.domain.families.tables import family_provider_access_table, family_table
+from registry.domain.providers.access import sees_rnokpp, visible_links
 from registry.domain.providers.rules import provider_name_key
 from registry.domain.providers.tables import (
-    Provider,
-    ProviderService,
-    ProviderStatusChange,
-    SupportCriterion,
+    provider_service_table,
+    provider_status_change_table,
+    provider_table,
+    support_criterion_table,
 )
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.identifiers import mask_identifier
@@ -34,50 +36,46 @@ from registry.domain.territories.queries import require_territory
 from registry.errors import FieldError, InvalidInput, NotFound
 
 PROVIDER = "provider"
-_pr = Provider.__table__.c  # type: ignore[attr-defined]
-_ps = ProviderService.__table__.c  # type: ignore[attr-defined]
-_sc = ProviderStatusChange.__table__.c  # type: ignore[attr-defined]
-_cr = SupportCriterion.__table__.c  # type: ignore[attr-defined]
-_s = Service.__table__.c  # type: ignore[attr-defined]
+PROVIDER_LINK = "family_provider_link"
 NOT_FOUND = "The register has no provider with this id."
 
 PROVIDER_COLUMNS = (
-    _pr.id,
-    _pr.kind,
-    _pr.sector,
-    _pr.edrpou,
-    _pr.rnokpp,
-    _pr.full_name,
-    _pr.short_name,
-    _pr.legal_form,
-    _pr.status,
-    _pr.status_reason,
-    _pr.included_on,
-    _pr.excluded_on,
-    _pr.phone,
-    _pr.email,
-    _pr.website,
-    _pr.oblast_code,
-    _pr.raion_code,
-    _pr.hromada_code,
-    _pr.settlement_code,
-    _pr.address_line,
-    _pr.hromadas_served,
-    _pr.support_criteria_met,
-    _pr.support_verified_by,
-    _pr.support_verified_at,
-    _pr.created_at,
-    _pr.updated_at,
-    _pr.version,
+    provider_table.c.id,
+    provider_table.c.kind,
+    provider_table.c.sector,
+    provider_table.c.edrpou,
+    provider_table.c.rnokpp,
+    provider_table.c.full_name,
+    provider_table.c.short_name,
+    provider_table.c.legal_form,
+    provider_table.c.status,
+    provider_table.c.status_reason,
+    provider_table.c.included_on,
+    provider_table.c.excluded_on,
+    provider_table.c.phone,
+    provider_table.c.email,
+    provider_table.c.website,
+    provider_table.c.oblast_code,
+    provider_table.c.raion_code,
+    provider_table.c.hromada_code,
+    provider_table.c.settlement_code,
+    provider_table.c.address_line,
+    provider_table.c.hromadas_served,
+    provider_table.c.support_criteria_met,
+    provider_table.c.support_verified_by,
+    provider_table.c.support_verified_at,
+    provider_table.c.created_at,
+    provider_table.c.updated_at,
+    provider_table.c.version,
 )
 OFFER_COLUMNS = (
-    _ps.service_code,
-    _ps.frequency,
-    _ps.places,
-    _ps.capacity,
-    _ps.tariff_amount,
-    _ps.tariff_unit,
-    _ps.urgent,
+    provider_service_table.c.service_code,
+    provider_service_table.c.frequency,
+    provider_service_table.c.places,
+    provider_service_table.c.capacity,
+    provider_service_table.c.tariff_amount,
+    provider_service_table.c.tariff_unit,
+    provider_service_table.c.urgent,
 )
 #: How alike a name must be to a search text (pg_trgm word similarity) to match it with a
 #: typo; a text contained in the name always matches.
@@ -128,10 +126,20 @@ async def offers_of(
     rows = (
         (
             await session.execute(
-                select(_ps.provider_id, *OFFER_COLUMNS, _s.name_uk, _s.name_en)
-                .join(Service, _s.code == _ps.service_code)
-                .where(_ps.provider_id.in_(provider_ids), _ps.active)
-                .order_by(_ps.provider_id, _ps.service_code)
+                select(
+                    provider_service_table.c.provider_id,
+                    *OFFER_COLUMNS,
+                    service_table.c.name_uk,
+                    service_table.c.name_en,
+                )
+                .join(service_table, service_table.c.code == provider_service_table.c.service_code)
+                .where(
+                    provider_service_table.c.provider_id.in_(provider_ids),
+                    provider_service_table.c.active,
+                )
+                .order_by(
+                    provider_service_table.c.provider_id, provider_service_table.c.service_code
+                )
             )
         )
         .mappings()
@@ -145,7 +153,13 @@ async def offers_of(
 
 async def active_criteria(session: AsyncSession) -> list[str]:
     return list(
-        (await session.scalars(select(_cr.code).where(_cr.active).order_by(_cr.sort_order))).all()
+        (
+            await session.scalars(
+                select(support_criterion_table.c.code)
+                .where(support_criterion_table.c.active)
+                .order_by(support_criterion_table.c.sort_order)
+            )
+        ).all()
     )
 
 
@@ -157,7 +171,9 @@ async def providers_by_id(
     if not ids:
         return []
     rows = (
-        (await session.execute(select(*PROVIDER_COLUMNS).where(_pr.id.in_(ids)))).mappings().all()
+        (await session.execute(select(*PROVIDER_COLUMNS).where(provider_table.c.id.in_(ids))))
+        .mappings()
+        .all()
     )
     offers = await offers_of(session, [row["id"] for row in rows])
     criteria = await active_criteria(session)
@@ -203,20 +219,22 @@ async def list_providers(
     """Providers matching ``where``, in id order (the order they were registered in)."""
     if where.hromada is not None:
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
-    statement = select(_pr.id)
+    statement = select(provider_table.c.id)
     if where.service_code is not None:
         statement = statement.where(
             exists().where(
-                _ps.provider_id == _pr.id, _ps.service_code == where.service_code, _ps.active
+                provider_service_table.c.provider_id == provider_table.c.id,
+                provider_service_table.c.service_code == where.service_code,
+                provider_service_table.c.active,
             )
         )
     if where.hromada is not None:
-        statement = statement.where(_pr.hromadas_served.contains([where.hromada]))
+        statement = statement.where(provider_table.c.hromadas_served.contains([where.hromada]))
     for column, value in (
-        (_pr.sector, where.sector),
-        (_pr.kind, where.kind),
-        (_pr.status, where.status),
-        (_pr.edrpou, where.edrpou),
+        (provider_table.c.sector, where.sector),
+        (provider_table.c.kind, where.kind),
+        (provider_table.c.status, where.status),
+        (provider_table.c.edrpou, where.edrpou),
     ):
         if value is not None:
             statement = statement.where(column == value)
@@ -228,16 +246,17 @@ async def list_providers(
                 errors=[FieldError("query.q", "must contain letters or digits")],
             )
         await session.execute(
-            text("SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true)"),
-            {"threshold": str(SEARCH_THRESHOLD)},
+            select(
+                func.set_config("pg_trgm.word_similarity_threshold", str(SEARCH_THRESHOLD), true())
+            )
         )
         statement = statement.where(
             or_(
-                _pr.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
-                _pr.name_key.op("%>")(key),
+                provider_table.c.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
+                provider_table.c.name_key.op("%>")(key),
             )
         )
-    rows = (await session.execute(keyset(statement, [_pr.id], page))).all()
+    rows = (await session.execute(keyset(statement, [provider_table.c.id], page))).all()
     result = page_of(rows, page, key=lambda row: (row[0],))
     providers = await providers_by_id(session, caller, [row[0] for row in result.items])
     await record(session, caller, "list_providers", PROVIDER, [p["id"] for p in providers])
@@ -251,22 +270,22 @@ async def status_history(
     session: AsyncSession, caller: Caller, provider_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """Every register status the provider has had, oldest first."""
-    if not await session.scalar(select(exists().where(_pr.id == provider_id))):
+    if not await session.scalar(select(exists().where(provider_table.c.id == provider_id))):
         raise NotFound(NOT_FOUND)
     rows = (
         (
             await session.execute(
                 select(
-                    _sc.version,
-                    _sc.from_status,
-                    _sc.to_status,
-                    _sc.effective_on,
-                    _sc.reason,
-                    _sc.actor.label("changed_by"),
-                    _sc.changed_at,
+                    provider_status_change_table.c.version,
+                    provider_status_change_table.c.from_status,
+                    provider_status_change_table.c.to_status,
+                    provider_status_change_table.c.effective_on,
+                    provider_status_change_table.c.reason,
+                    provider_status_change_table.c.actor.label("changed_by"),
+                    provider_status_change_table.c.changed_at,
                 )
-                .where(_sc.provider_id == provider_id)
-                .order_by(_sc.version)
+                .where(provider_status_change_table.c.provider_id == provider_id)
+                .order_by(provider_status_change_table.c.version)
             )
         )
         .mappings()
@@ -281,11 +300,79 @@ async def support_criteria(session: AsyncSession) -> list[RowMapping]:
     return list(
         (
             await session.execute(
-                select(_cr.code, _cr.name_uk, _cr.name_en, _cr.active).order_by(
-                    _cr.sort_order, _cr.code
-                )
+                select(
+                    support_criterion_table.c.code,
+                    support_criterion_table.c.name_uk,
+                    support_criterion_table.c.name_en,
+                    support_criterion_table.c.active,
+                ).order_by(support_criterion_table.c.sort_order, support_criterion_table.c.code)
             )
         )
         .mappings()
         .all()
     )
+
+
+# --- the providers linked to a family ----------------------------------------------------------
+
+_LINK_COLUMNS = (
+    family_provider_access_table.c.family_id,
+    family_provider_access_table.c.provider_id,
+    provider_table.c.full_name.label("provider_name"),
+    family_provider_access_table.c.granted_at,
+    family_provider_access_table.c.granted_by,
+    family_provider_access_table.c.reason,
+    family_provider_access_table.c.revoked_at,
+    family_provider_access_table.c.revoked_by,
+    family_provider_access_table.c.revoke_reason,
+    family_provider_access_table.c.revoked_at.is_(None).label("active"),
+)
+
+
+async def family_in_reach(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any]:
+    """The family's id and status if the caller reaches it (404 otherwise); ``lock``: its row
+    locked, for a change of its links."""
+    statement = select(family_table.c.id, family_table.c.status).where(
+        family_table.c.id == family_id, visible_families(caller.principal)
+    )
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).mappings().first()
+    if row is None:
+        raise NotFound("No family with this id is within your reach.")
+    return dict(row)
+
+
+async def links_of(
+    session: AsyncSession, family_id: uuid.UUID, *where: ColumnElement[bool]
+) -> list[dict[str, Any]]:
+    """The family's links meeting ``where``, current first, the latest granted first."""
+    statement = (
+        select(*_LINK_COLUMNS)
+        .join(provider_table, provider_table.c.id == family_provider_access_table.c.provider_id)
+        .where(family_provider_access_table.c.family_id == family_id, *where)
+        .order_by(
+            family_provider_access_table.c.revoked_at.is_(None).desc(),
+            family_provider_access_table.c.granted_at.desc(),
+            family_provider_access_table.c.provider_id,
+        )
+    )
+    return [dict(row) for row in (await session.execute(statement)).mappings()]
+
+
+async def list_links(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The family's providers, current first; a provider's staff see only their own link."""
+    await family_in_reach(session, caller, family_id)
+    links = await links_of(session, family_id, visible_links(caller.principal))
+    await record(
+        session,
+        caller,
+        "list_family_providers",
+        PROVIDER_LINK,
+        [family_id, *(link["provider_id"] for link in links)],
+    )
+    return links

@@ -24,13 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
-
-
-def _territory(nullable: bool) -> str | None:
-    return Field(  # type: ignore[no-any-return]
-        default=None,
-        sa_column=Column(String(19), ForeignKey("territories.code"), nullable=nullable),
-    )
+from registry.domain.territories.tables import territory_code_field
 
 
 class SupportCriterion(SQLModel, table=True):
@@ -67,10 +61,10 @@ class Provider(SQLModel, table=True):
     phone: str | None = Field(default=None, sa_column=Column(String(16)))
     email: str | None = Field(default=None, sa_column=Column(String(254)))
     website: str | None = Field(default=None, sa_column=Column(String(300)))
-    oblast_code: str = _territory(nullable=False)  # type: ignore[assignment]
-    raion_code: str | None = _territory(nullable=True)
-    hromada_code: str = _territory(nullable=False)  # type: ignore[assignment]
-    settlement_code: str | None = _territory(nullable=True)
+    oblast_code: str = territory_code_field(nullable=False)
+    raion_code: str | None = territory_code_field(nullable=True)
+    hromada_code: str = territory_code_field(nullable=False)
+    settlement_code: str | None = territory_code_field(nullable=True)
     address_line: str | None = Field(default=None, sa_column=Column(Text))
     hromadas_served: list[str] = Field(
         sa_column=Column(ARRAY(String(19)), nullable=False, server_default="{}")

@@ -7,17 +7,13 @@ provider that delivered it, or the territory of the family it was delivered to.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Column, ColumnElement, false, or_, true
-from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy import ColumnElement, false, or_, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
-from registry.domain.service_records.tables import ServiceRecord
+from registry.domain.service_records.tables import service_record_table
 from registry.errors import Forbidden
-
-_r: ReadOnlyColumnCollection[str, Column[Any]] = ServiceRecord.__table__.c  # type: ignore[attr-defined]
 
 
 def visible_records(principal: Principal) -> ColumnElement[bool]:
@@ -27,20 +23,20 @@ def visible_records(principal: Principal) -> ColumnElement[bool]:
         case Role.MINISTRY_ADMIN:
             return true()
         case Role.REGIONAL_OFFICER if territory:
-            return _r.oblast_code == territory
+            return service_record_table.c.oblast_code == territory
         case Role.COMMUNITY_OFFICER if territory:
-            return _r.hromada_code == territory
+            return service_record_table.c.hromada_code == territory
         case Role.PROVIDER_STAFF if principal.provider_id:
-            return _r.provider_id == principal.provider_id
+            return service_record_table.c.provider_id == principal.provider_id
         case Role.INTEGRATION:
             if principal.provider_id is not None:
-                return _r.provider_id == principal.provider_id
+                return service_record_table.c.provider_id == principal.provider_id
             if territory is None:
                 return true()
             return or_(
-                _r.oblast_code == territory,
-                _r.raion_code == territory,
-                _r.hromada_code == territory,
+                service_record_table.c.oblast_code == territory,
+                service_record_table.c.raion_code == territory,
+                service_record_table.c.hromada_code == territory,
             )
         case _:
             return false()

@@ -1,5 +1,5 @@
-"""Service records: submitting them (one or a batch, the same path), reading, amending and
-voiding. A record is never deleted: an amendment or a void keeps the version it supersedes.
+"""Service records: submitting them (one or a batch, the same path), amending and voiding.
+A record is never deleted: an amendment or a void keeps the version it supersedes.
 
 Submitting checks a whole submission against the database in a fixed number of queries
 (the provider and what it offers, the families referred to it, the persons and cases named,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from asyncpg import UniqueViolationError
@@ -37,67 +37,33 @@ from sqlalchemy.sql import Select
 
 from registry.db.engine import driver_connection
 from registry.db.ids import new_id
-from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.commands import record
-from registry.domain.cases.tables import Case, Referral
-from registry.domain.classifier.tables import Service
-from registry.domain.families.tables import Family, FamilyProviderAccess, Person
-from registry.domain.providers.tables import Provider, ProviderService
+from registry.domain.cases.tables import case_table, referral_table
+from registry.domain.classifier.tables import service_table
+from registry.domain.families.tables import family_provider_access_table, family_table, person_table
+from registry.domain.providers.tables import provider_service_table, provider_table
 from registry.domain.service_records.access import submitting_provider, visible_records
-from registry.domain.service_records.rules import delivery_date_problem
-from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
+from registry.domain.service_records.queries import (
+    NOT_FOUND,
+    RECORD_COLUMNS,
+    SERVICE_RECORD,
+    records_by_id,
+)
+from registry.domain.service_records.rules import (
+    CONTENT_FIELDS,
+    VERSIONED_FIELDS,
+    delivery_date_problem,
+)
+from registry.domain.service_records.tables import (
+    service_record_table,
+    service_record_version_table,
+)
 from registry.domain.shared.caller import Caller
-from registry.domain.versioning import RecordChange, note_change, require_current
+from registry.domain.versioning import Versioned, VersionedWrite, record_change_table
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
-SERVICE_RECORD = "service_record"
-_r = ServiceRecord.__table__.c  # type: ignore[attr-defined]
-_v = ServiceRecordVersion.__table__.c  # type: ignore[attr-defined]
-_f = Family.__table__.c  # type: ignore[attr-defined]
-_p = Person.__table__.c  # type: ignore[attr-defined]
-_a = FamilyProviderAccess.__table__.c  # type: ignore[attr-defined]
-_pr = Provider.__table__.c  # type: ignore[attr-defined]
-_ps = ProviderService.__table__.c  # type: ignore[attr-defined]
-_s = Service.__table__.c  # type: ignore[attr-defined]
-_c = Case.__table__.c  # type: ignore[attr-defined]
-_ref = Referral.__table__.c  # type: ignore[attr-defined]
-_NOT_FOUND = "No service record with this id is within your reach."
-
-#: What a provider states about a delivered service (and may amend).
-CONTENT_FIELDS = (
-    "family_id",
-    "person_id",
-    "service_code",
-    "delivered_on",
-    "units",
-    "duration_minutes",
-    "place",
-    "outcome",
-    "notes",
-    "case_id",
-)
-#: What a version of a record holds, as kept in its history.
-VERSIONED_FIELDS = (*CONTENT_FIELDS, "status", "void_reason")
-RECORD_COLUMNS = (
-    _r.id,
-    _r.provider_id,
-    _r.external_ref,
-    *(_r[name] for name in CONTENT_FIELDS),
-    _r.hromada_code,
-    _r.status,
-    _r.void_reason,
-    _r.voided_at,
-    _r.changed_by,
-    _r.change_reason,
-    _r.created_at,
-    _r.updated_at,
-    _r.version,
-)
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
-
+#: Service records as versioned records: amendments and voids are ``VersionedWrite``s.
+SERVICE_RECORDS = Versioned(service_record_table, SERVICE_RECORD)
 
 # --- submitting --------------------------------------------------------------------------------
 
@@ -135,7 +101,9 @@ async def _provider_offers(
 ) -> dict[str, frozenset[str]]:
     """The services an active provider offers now; 403 for a provider not active in the
     register (pending, excluded, or unknown)."""
-    status = await session.scalar(select(_pr.status).where(_pr.id == provider_id))
+    status = await session.scalar(
+        select(provider_table.c.status).where(provider_table.c.id == provider_id)
+    )
     if status != "active":
         raise Forbidden(
             "Your provider is not active in the register of providers"
@@ -143,9 +111,13 @@ async def _provider_offers(
         )
     rows = (
         await session.execute(
-            select(_ps.service_code, _ps.places)
-            .join(Service, _s.code == _ps.service_code)
-            .where(_ps.provider_id == provider_id, _ps.active, _s.active)
+            select(provider_service_table.c.service_code, provider_service_table.c.places)
+            .join(service_table, service_table.c.code == provider_service_table.c.service_code)
+            .where(
+                provider_service_table.c.provider_id == provider_id,
+                provider_service_table.c.active,
+                service_table.c.active,
+            )
         )
     ).all()
     return {code: frozenset(places) for code, places in rows}
@@ -181,16 +153,21 @@ async def _known(
             family_ids,
             Uuid,
             lambda key: (
-                select(_f.id, _f.oblast_code, _f.raion_code, _f.hromada_code)
+                select(
+                    family_table.c.id,
+                    family_table.c.oblast_code,
+                    family_table.c.raion_code,
+                    family_table.c.hromada_code,
+                )
                 .join(
-                    FamilyProviderAccess,
+                    family_provider_access_table,
                     and_(
-                        _a.family_id == _f.id,
-                        _a.provider_id == provider_id,
-                        _a.revoked_at.is_(None),
+                        family_provider_access_table.c.family_id == family_table.c.id,
+                        family_provider_access_table.c.provider_id == provider_id,
+                        family_provider_access_table.c.revoked_at.is_(None),
                     ),
                 )
-                .where(_f.id == key)
+                .where(family_table.c.id == key)
             ),
         )
     )
@@ -206,7 +183,9 @@ async def _known(
                     _probe(
                         person_ids,
                         Uuid,
-                        lambda key: select(_p.id, _p.family_id).where(_p.id == key),
+                        lambda key: select(person_table.c.id, person_table.c.family_id).where(
+                            person_table.c.id == key
+                        ),
                     )
                 )
             ).all()
@@ -221,8 +200,15 @@ async def _known(
         # index here, and for a provider newer than the statistics the planner may walk all
         # its records once per reference. ANY() at worst reads them all once.
         statement = select(
-            _r.id, _r.external_ref, _r.status, _r.version, *(_r[name] for name in CONTENT_FIELDS)
-        ).where(_r.provider_id == provider_id, _r.external_ref == func.any(_array(refs, String)))
+            service_record_table.c.id,
+            service_record_table.c.external_ref,
+            service_record_table.c.status,
+            service_record_table.c.version,
+            *(service_record_table.c[name] for name in CONTENT_FIELDS),
+        ).where(
+            service_record_table.c.provider_id == provider_id,
+            service_record_table.c.external_ref == func.any(_array(refs, String)),
+        )
         if lock_refs:
             statement = statement.with_for_update()
         existing = {
@@ -236,12 +222,12 @@ async def _known(
                     _probe(
                         case_ids,
                         Uuid,
-                        lambda key: select(_c.id, _c.family_id).where(
-                            _c.id == key,
-                            _c.id.in_(
-                                select(_ref.case_id).where(
-                                    _ref.provider_id == provider_id,
-                                    _ref.status.in_(["accepted", "closed"]),
+                        lambda key: select(case_table.c.id, case_table.c.family_id).where(
+                            case_table.c.id == key,
+                            case_table.c.id.in_(
+                                select(referral_table.c.case_id).where(
+                                    referral_table.c.provider_id == provider_id,
+                                    referral_table.c.status.in_(["accepted", "closed"]),
                                 )
                             ),
                         ),
@@ -296,6 +282,11 @@ def _content(values: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(map(values.get, CONTENT_FIELDS))
 
 
+def _changed_fields(values: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The content fields ``values`` give anew, as noted for the next stale writer."""
+    return sorted(name for name in CONTENT_FIELDS if values.get(name) != current[name])
+
+
 async def submit(
     session: AsyncSession,
     caller: Caller,
@@ -310,15 +301,17 @@ async def submit(
 
     Each record is accepted or rejected on its own; with ``atomic`` nothing is written unless
     every record is accepted (the results then say why not). ``prefixes`` name where each
-    record sits in the request, for field errors."""
+    record sits in the request, for field errors. Nothing submitted: nothing checked, written
+    or audited."""
+    if not records:
+        return []
     provider_id = submitting_provider(caller.principal)
     known = await _known(session, provider_id, records)
-    today = _today()
     results: list[Result] = []
     first_index_of_ref: dict[str, int] = {}
     for index, (values, prefix) in enumerate(zip(records, prefixes, strict=True)):
         result = Result(index, values.get("external_ref"))
-        result.errors = _problems(known, values, prefix, today)
+        result.errors = _problems(known, values, prefix, caller.today)
         ref = values.get("external_ref")
         if ref is not None:
             if ref in first_index_of_ref:
@@ -345,7 +338,8 @@ async def submit(
     new = [(r, v) for r, v in accepted if v.get("external_ref") not in known.existing]
     changed = []
     for result, values in accepted:
-        current = known.existing.get(values.get("external_ref"))  # type: ignore[arg-type]
+        ref = values.get("external_ref")
+        current = None if ref is None else known.existing.get(ref)
         if current is None:
             continue
         result.id = current["id"]
@@ -369,6 +363,21 @@ async def submit(
         ],
     )
     return results
+
+
+async def submit_one(
+    session: AsyncSession, caller: Caller, values: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """One record (``POST /service-records``), stored whole or refused (422 listing every
+    problem): the stored record, and whether it was created (else updated or unchanged)."""
+    (result,) = await submit(
+        session, caller, [values], atomic=True, prefixes=["body."], action="submit_service_record"
+    )
+    if not result.accepted:
+        raise InvalidInput("The record has invalid fields; see errors.", errors=result.errors)
+    assert result.id is not None
+    (stored,) = await records_by_id(session, caller, [result.id])
+    return stored, result.outcome == "created"
 
 
 #: What a new record is written with; the other columns take their defaults.
@@ -395,7 +404,7 @@ def _unnest(columns: Sequence[str], rows: list[tuple[Any, ...]], name: str) -> A
     """``rows`` as a table named ``name``: one array per column of service_records, unnested
     (one parameter per column, however many rows)."""
     arrays = [
-        _array(values, _r[column].type)
+        _array(values, service_record_table.c[column].type)
         for column, values in zip(columns, zip(*rows, strict=True), strict=True)
     ]
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
@@ -405,10 +414,10 @@ def _insert_skipping_taken(rows: list[tuple[Any, ...]]) -> Any:
     """The same rows as one INSERT, skipping those whose external reference is taken."""
     unnested = _unnest(_NEW_COLUMNS, rows, "incoming")
     return (
-        pg_insert(ServiceRecord)
+        pg_insert(service_record_table)
         .from_select(_NEW_COLUMNS, select(*unnested.c))
         .on_conflict_do_nothing(index_elements=["provider_id", "external_ref"])
-        .returning(_r.id)
+        .returning(service_record_table.c.id)
     )
 
 
@@ -481,9 +490,10 @@ async def _update(
     *,
     reason: str,
 ) -> None:
-    """Replace the content of existing records (each already locked), keeping each version
-    they supersede: one statement for all of them, one for their history, one for the fields
-    each changed."""
+    """Replace the content of existing records (each already locked by ``_known``), keeping
+    each version they supersede: one statement for all of them, one for their history, one
+    for the fields each changed. Set-based on purpose: a batch resubmits thousands of records,
+    which one ``VersionedWrite`` each would cost a round trip apiece."""
     if not changed:
         return
     await _keep_superseded(session, [current["id"] for _, _, current in changed])
@@ -502,8 +512,8 @@ async def _update(
         )
     incoming = _unnest(_UPDATED_COLUMNS, rows, "incoming")
     await session.execute(
-        update(ServiceRecord)
-        .where(_r.id == incoming.c.id)
+        update(service_record_table)
+        .where(service_record_table.c.id == incoming.c.id)
         .values(
             **{name: incoming.c[name] for name in _UPDATED_COLUMNS if name != "id"},
             changed_by=caller.principal.sub,
@@ -512,16 +522,14 @@ async def _update(
         )
     )
     await session.execute(
-        insert(RecordChange),
+        insert(record_change_table),
         [
             {
                 "resource_type": SERVICE_RECORD,
                 "resource_id": current["id"],
                 "version": result.version,
                 "actor": caller.principal.sub,
-                "changed_fields": sorted(
-                    name for name in CONTENT_FIELDS if values.get(name) != current[name]
-                ),
+                "changed_fields": _changed_fields(values, current),
             }
             for result, values, current in changed
         ],
@@ -532,127 +540,21 @@ async def _keep_superseded(session: AsyncSession, ids: Sequence[uuid.UUID]) -> N
     """Copy the current version of each record into its history before it changes."""
     pairs: list[Any] = []
     for name in VERSIONED_FIELDS:
-        pairs += [literal_column(f"'{name}'"), _r[name]]
+        pairs += [literal_column(f"'{name}'"), service_record_table.c[name]]
     snapshot = func.jsonb_build_object(*pairs)
     await session.execute(
-        ServiceRecordVersion.__table__.insert().from_select(  # type: ignore[attr-defined]
+        insert(service_record_version_table).from_select(
             ["service_record_id", "version", "record", "changed_by", "change_reason", "valid_from"],
             select(
-                _r.id, _r.version, snapshot, _r.changed_by, _r.change_reason, _r.updated_at
-            ).where(_r.id == func.any(_array(ids, Uuid))),
+                service_record_table.c.id,
+                service_record_table.c.version,
+                snapshot,
+                service_record_table.c.changed_by,
+                service_record_table.c.change_reason,
+                service_record_table.c.updated_at,
+            ).where(service_record_table.c.id == func.any(_array(ids, Uuid))),
         )
     )
-
-
-# --- reading -----------------------------------------------------------------------------------
-
-
-async def records_by_id(
-    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
-) -> list[dict[str, Any]]:
-    """The visible records among ``ids``, in that order (not audited: the caller records)."""
-    if not ids:
-        return []
-    rows = (
-        (
-            await session.execute(
-                select(*RECORD_COLUMNS).where(_r.id.in_(ids), visible_records(caller.principal))
-            )
-        )
-        .mappings()
-        .all()
-    )
-    by_id = {row["id"]: dict(row) for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
-
-
-async def get_record(session: AsyncSession, caller: Caller, record_id: uuid.UUID) -> dict[str, Any]:
-    found = await records_by_id(session, caller, [record_id])
-    if not found:
-        raise NotFound(_NOT_FOUND)
-    await record(
-        session, caller, "get_service_record", SERVICE_RECORD, [record_id, found[0]["family_id"]]
-    )
-    return found[0]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFilter:
-    provider_id: uuid.UUID | None = None
-    family_id: uuid.UUID | None = None
-    service_code: str | None = None
-    status: str | None = None
-    delivered_from: date | None = None
-    delivered_to: date | None = None
-    external_ref: str | None = None
-
-
-async def list_records(
-    session: AsyncSession, caller: Caller, page: PageRequest, where: RecordFilter
-) -> Page[dict[str, Any]]:
-    statement = select(*RECORD_COLUMNS).where(visible_records(caller.principal))
-    for name in ("provider_id", "family_id", "service_code", "status", "external_ref"):
-        value = getattr(where, name)
-        if value is not None:
-            statement = statement.where(_r[name] == value)
-    if where.delivered_from is not None:
-        statement = statement.where(_r.delivered_on >= where.delivered_from)
-    if where.delivered_to is not None:
-        statement = statement.where(_r.delivered_on <= where.delivered_to)
-    rows = (await session.execute(keyset(statement, [_r.id], page))).mappings().all()
-    result = page_of([dict(row) for row in rows], page, key=lambda row: (row["id"],))
-    await record(
-        session,
-        caller,
-        "list_service_records",
-        SERVICE_RECORD,
-        [*(r["id"] for r in result.items), *{r["family_id"] for r in result.items}],
-    )
-    return result
-
-
-async def history(
-    session: AsyncSession, caller: Caller, record_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    """Every version of a record, oldest first; the last is the current one."""
-    current = await records_by_id(session, caller, [record_id])
-    if not current:
-        raise NotFound(_NOT_FOUND)
-    now = current[0]
-    earlier = (
-        (
-            await session.execute(
-                select(
-                    _v.version,
-                    _v.record,
-                    _v.changed_by,
-                    _v.change_reason,
-                    _v.valid_from,
-                    _v.valid_to,
-                )
-                .where(_v.service_record_id == record_id)
-                .order_by(_v.version)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    versions = [dict(row) for row in earlier]
-    versions.append(
-        {
-            "version": now["version"],
-            "record": {name: now[name] for name in VERSIONED_FIELDS},
-            "changed_by": now["changed_by"],
-            "change_reason": now["change_reason"],
-            "valid_from": now["updated_at"],
-            "valid_to": None,
-        }
-    )
-    families = {v["record"]["family_id"] for v in versions}
-    await record(
-        session, caller, "get_service_record_history", SERVICE_RECORD, [record_id, *families]
-    )
-    return versions
 
 
 # --- correcting --------------------------------------------------------------------------------
@@ -660,30 +562,26 @@ async def history(
 
 async def _for_change(
     session: AsyncSession, caller: Caller, record_id: uuid.UUID, expected_version: int | None
-) -> dict[str, Any]:
+) -> VersionedWrite:
     """The record's row, locked: visible (else 404), the caller's provider's (else 403), at
     ``expected_version`` (else 412) and not voided (else 409)."""
     provider_id = submitting_provider(caller.principal)
-    row = (
-        (
-            await session.execute(
-                select(*RECORD_COLUMNS)
-                .where(_r.id == record_id, visible_records(caller.principal))
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .first()
+    write = await VersionedWrite.lock(
+        session,
+        caller,
+        SERVICE_RECORDS,
+        record_id,
+        columns=RECORD_COLUMNS,
+        where=[visible_records(caller.principal)],
     )
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    if row["provider_id"] != provider_id:
+    if write is None:
+        raise NotFound(NOT_FOUND)
+    if write.current["provider_id"] != provider_id:
         raise Forbidden("Only the provider that submitted a record corrects it.")
-    if expected_version is not None:
-        await require_current(session, SERVICE_RECORD, record_id, row["version"], expected_version)
-    if row["status"] == "voided":
+    await write.check_version(expected_version)
+    if write.current["status"] == "voided":
         raise Conflict("The record is voided; a voided record cannot be changed.")
-    return dict(row)
+    return write
 
 
 async def amend(
@@ -696,10 +594,11 @@ async def amend(
 ) -> dict[str, Any]:
     """Correct a record (a JSON merge patch of its content) as a new version, with the
     reason; the version it supersedes stays in the history."""
-    current = await _for_change(session, caller, record_id, expected_version)
+    write = await _for_change(session, caller, record_id, expected_version)
+    current = write.current
     merged = {**{name: current[name] for name in CONTENT_FIELDS}, **patch}
     known = await _known(session, current["provider_id"], [merged], lock_refs=False)
-    problems = _problems(known, merged, "body.", _today())
+    problems = _problems(known, merged, "body.", caller.today)
     if problems:
         raise InvalidInput("The amended record has invalid fields; see errors.", errors=problems)
     if _content(merged) == _content(current):
@@ -707,14 +606,20 @@ async def amend(
             "The amendment changes nothing.",
             errors=[FieldError("body", "give at least one field with a new value")],
         )
-    result = Result(0, current["external_ref"], current["id"], current["version"] + 1)
-    await _update(session, caller, known, [(result, merged, current)], reason=reason)
-    await record(
-        session,
-        caller,
-        "amend_service_record",
-        SERVICE_RECORD,
-        [record_id, *{current["family_id"], merged["family_id"]}],
+    await _keep_superseded(session, [record_id])
+    family = known.families[merged["family_id"]]
+    await write.save(
+        {
+            **{name: merged.get(name) for name in CONTENT_FIELDS},
+            "oblast_code": family["oblast_code"],
+            "raion_code": family["raion_code"],
+            "hromada_code": family["hromada_code"],
+            "changed_by": caller.principal.sub,
+            "change_reason": reason,
+        },
+        action="amend_service_record",
+        changed=_changed_fields(merged, current),
+        audit_ids=[record_id, *{current["family_id"], merged["family_id"]}],
     )
     (amended,) = await records_by_id(session, caller, [record_id])
     return amended
@@ -728,32 +633,19 @@ async def void(
     expected_version: int | None,
 ) -> dict[str, Any]:
     """Void a record entered in error, with the reason (never deleted)."""
-    current = await _for_change(session, caller, record_id, expected_version)
+    write = await _for_change(session, caller, record_id, expected_version)
     await _keep_superseded(session, [record_id])
-    version = current["version"] + 1
-    await session.execute(
-        update(ServiceRecord)
-        .where(_r.id == record_id)
-        .values(
-            status="voided",
-            void_reason=reason,
-            voided_at=func.now(),
-            version=version,
-            changed_by=caller.principal.sub,
-            change_reason=reason,
-            updated_at=func.now(),
-        )
-    )
-    await note_change(
-        session,
-        SERVICE_RECORD,
-        record_id,
-        version,
-        ["status", "void_reason", "voided_at"],
-        caller.principal.sub,
-    )
-    await record(
-        session, caller, "void_service_record", SERVICE_RECORD, [record_id, current["family_id"]]
+    await write.save(
+        {
+            "status": "voided",
+            "void_reason": reason,
+            "voided_at": func.now(),
+            "changed_by": caller.principal.sub,
+            "change_reason": reason,
+        },
+        action="void_service_record",
+        changed=["status", "void_reason", "voided_at"],
+        audit_ids=[record_id, write.current["family_id"]],
     )
     (voided,) = await records_by_id(session, caller, [record_id])
     return voided

@@ -13,6 +13,24 @@ MAX_UNITS = 10_000
 MAX_DURATION_MINUTES = 31 * 24 * 60
 #: How many records one batch may carry.
 MAX_BATCH = 10_000
+#: A provider's own id for a record (printable ASCII), unique per provider.
+EXTERNAL_REF_PATTERN = r"^[\x21-\x7e]{1,100}$"
+
+#: What a provider states about a delivered service (and may amend).
+CONTENT_FIELDS = (
+    "family_id",
+    "person_id",
+    "service_code",
+    "delivered_on",
+    "units",
+    "duration_minutes",
+    "place",
+    "outcome",
+    "notes",
+    "case_id",
+)
+#: What a version of a record holds, as kept in its history.
+VERSIONED_FIELDS = (*CONTENT_FIELDS, "status", "void_reason")
 
 
 class Place(StrEnum):

@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import literal, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
-from registry.domain.territories.categories import is_code
-from registry.domain.territories.names import normalize_name
-from registry.domain.territories.tables import Territory
+from registry.domain.territories.rules import is_code, normalize_name
+from registry.domain.territories.tables import territory_table
 from registry.errors import FieldError, InvalidInput, NotFound
 
-_t = Territory.__table__.c  # type: ignore[attr-defined]
-_COLUMNS = (_t.code, _t.name, _t.category, _t.level, _t.parent_code)
+_COLUMNS = (
+    territory_table.c.code,
+    territory_table.c.name,
+    territory_table.c.category,
+    territory_table.c.level,
+    territory_table.c.parent_code,
+)
 
 
 async def list_territories(
@@ -30,39 +34,34 @@ async def list_territories(
     statement = select(*_COLUMNS)
     if parent is not None:
         await require_territory(session, "query.parent", parent)
-        statement = statement.where(_t.parent_code == parent)
+        statement = statement.where(territory_table.c.parent_code == parent)
     if category is not None:
-        statement = statement.where(_t.category == category)
+        statement = statement.where(territory_table.c.category == category)
     if q:
         pattern = "%" + _escape_like(normalize_name(q)) + "%"
-        statement = statement.where(_t.search_name.like(pattern, escape="\\"))
-    rows = (await session.execute(keyset(statement, [_t.code], page))).mappings().all()
+        statement = statement.where(territory_table.c.search_name.like(pattern, escape="\\"))
+    rows = (
+        (await session.execute(keyset(statement, [territory_table.c.code], page))).mappings().all()
+    )
     return page_of(rows, page, key=lambda row: (row["code"],))
 
 
 async def get_territory(session: AsyncSession, code: str) -> dict[str, Any]:
     """The unit with its ancestors, broadest first."""
-    rows = (
-        (
-            await session.execute(
-                text(
-                    """
-                WITH RECURSIVE chain AS (
-                    SELECT code, name, category, level, parent_code, 0 AS depth
-                    FROM territories WHERE code = :code
-                    UNION ALL
-                    SELECT t.code, t.name, t.category, t.level, t.parent_code, chain.depth + 1
-                    FROM territories t JOIN chain ON t.code = chain.parent_code
-                )
-                SELECT code, name, category, level, parent_code FROM chain ORDER BY depth DESC
-                """
-                ),
-                {"code": code},
-            )
-        )
-        .mappings()
-        .all()
+    chain = (
+        select(*_COLUMNS, literal(0).label("depth"))
+        .where(territory_table.c.code == code)
+        .cte("chain", recursive=True)
     )
+    chain = chain.union_all(
+        select(*_COLUMNS, (chain.c.depth + 1).label("depth")).join_from(
+            territory_table, chain, territory_table.c.code == chain.c.parent_code
+        )
+    )
+    statement = select(
+        chain.c.code, chain.c.name, chain.c.category, chain.c.level, chain.c.parent_code
+    ).order_by(chain.c.depth.desc())
+    rows = (await session.execute(statement)).mappings().all()
     if not rows:
         raise NotFound(f"No territory has the code {code}.")
     unit = dict(rows[-1])
@@ -79,7 +78,11 @@ async def require_territory(
             "A KATOTTG code is UA followed by 17 digits.",
             errors=[FieldError(field, "not a KATOTTG code (UA + 17 digits)")],
         )
-    row = (await session.execute(select(*_COLUMNS).where(_t.code == code))).mappings().first()
+    row = (
+        (await session.execute(select(*_COLUMNS).where(territory_table.c.code == code)))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise InvalidInput(
             "The KATOTTG code is not in the codifier.",

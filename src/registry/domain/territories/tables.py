@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CHAR, Column, DateTime, ForeignKey, SmallInteger, String, Text, func
 from sqlmodel import Field, SQLModel
@@ -37,6 +38,14 @@ class ReferenceImport(SQLModel, table=True):
     row_count: int
     imported_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+def territory_code_field(nullable: bool) -> Any:
+    """A column holding a code of the codifier (a family's or a provider's address)."""
+    return Field(
+        default=None,
+        sa_column=Column(String(CODE_LENGTH), ForeignKey("territories.code"), nullable=nullable),
     )
 
 

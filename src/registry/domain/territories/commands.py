@@ -12,15 +12,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Column, MetaData, Table, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable, DropTable
 
-from registry.domain.territories.categories import Category, is_code
-from registry.domain.territories.names import normalize_name
+from registry.db.engine import driver_connection
+from registry.domain.territories.rules import Category, is_code, normalize_name
+from registry.domain.territories.tables import reference_import_table, territory_table
 
 IMPORT_NAME = "katottg"
 _LEVEL_HEADER = "Перший рівень"
 _LEVEL_COLUMNS = 5
+
+#: The codifier's rows on their way in: a temporary table shaped like ``territories``
+#: (dropped at commit at the latest), which COPY fills. Its own metadata, so that it is
+#: no part of the schema the migrations keep.
+incoming_territory_table = Table(
+    "territories_incoming",
+    MetaData(),
+    *(Column(column.name, column.type) for column in territory_table.c),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,51 +94,68 @@ async def import_codifier(session: AsyncSession, path: Path | None = None) -> in
     path = path or official_file()
     checksum = file_checksum(path)
     imported = await session.scalar(
-        text("SELECT checksum FROM reference_imports WHERE name = :name"), {"name": IMPORT_NAME}
+        select(reference_import_table.c.checksum).where(
+            reference_import_table.c.name == IMPORT_NAME
+        )
     )
     if imported == checksum:
         return None
 
     rows = list(read_codifier(path))
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    await raw.execute(
-        "CREATE TEMPORARY TABLE territories_incoming (LIKE territories) ON COMMIT DROP"
-    )
-    await raw.copy_records_to_table(
-        "territories_incoming",
+    await session.execute(CreateTable(incoming_territory_table))
+    copied = ["code", "name", "search_name", "category", "level", "parent_code"]
+    await (await driver_connection(session)).copy_records_to_table(
+        incoming_territory_table.name,
         records=[
             (r.code, r.name, normalize_name(r.name), r.category, r.level, r.parent_code)
             for r in rows
         ],
-        columns=["code", "name", "search_name", "category", "level", "parent_code"],
+        columns=copied,
     )
     # Parents first (by level), so the self-reference holds row by row.
-    await raw.execute(
-        """
-        INSERT INTO territories (code, name, search_name, category, level, parent_code)
-        SELECT code, name, search_name, category, level, parent_code
-        FROM territories_incoming ORDER BY level
-        ON CONFLICT (code) DO UPDATE SET
-            name = EXCLUDED.name, search_name = EXCLUDED.search_name,
-            category = EXCLUDED.category, level = EXCLUDED.level,
-            parent_code = EXCLUDED.parent_code
-        WHERE (territories.name, territories.category, territories.level,
-               territories.parent_code)
-              IS DISTINCT FROM
-              (EXCLUDED.name, EXCLUDED.category, EXCLUDED.level, EXCLUDED.parent_code)
-        """
-    )
-    await raw.execute("DROP TABLE territories_incoming")
-    await session.execute(
-        text(
-            """
-            INSERT INTO reference_imports (name, checksum, row_count) VALUES (:n, :c, :r)
-            ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum,
-                row_count = EXCLUDED.row_count, imported_at = now()
-            """
+    upsert = insert(territory_table).from_select(
+        copied,
+        select(*(incoming_territory_table.c[name] for name in copied)).order_by(
+            incoming_territory_table.c.level
         ),
-        {"n": IMPORT_NAME, "c": checksum, "r": len(rows)},
+    )
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[territory_table.c.code],
+            set_={
+                "name": upsert.excluded.name,
+                "search_name": upsert.excluded.search_name,
+                "category": upsert.excluded.category,
+                "level": upsert.excluded.level,
+                "parent_code": upsert.excluded.parent_code,
+            },
+            where=tuple_(
+                territory_table.c.name,
+                territory_table.c.category,
+                territory_table.c.level,
+                territory_table.c.parent_code,
+            ).is_distinct_from(
+                tuple_(
+                    upsert.excluded.name,
+                    upsert.excluded.category,
+                    upsert.excluded.level,
+                    upsert.excluded.parent_code,
+                )
+            ),
+        )
+    )
+    await session.execute(DropTable(incoming_territory_table))
+    record = insert(reference_import_table).values(
+        name=IMPORT_NAME, checksum=checksum, row_count=len(rows)
+    )
+    await session.execute(
+        record.on_conflict_do_update(
+            index_elements=[reference_import_table.c.name],
+            set_={
+                "checksum": record.excluded.checksum,
+                "row_count": record.excluded.row_count,
+                "imported_at": func.now(),
+            },
+        )
     )
     return len(rows)

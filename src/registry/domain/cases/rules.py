@@ -1,14 +1,23 @@
-"""The state machine of a case (the state standard of social accompaniment).
+"""The rules of a case: its state machine (the state standard of social accompaniment), its
+deadlines, and the values its steps take.
 
 ``referred → assessment → planning → active ⇄ review → closed``; an open case may be
 suspended (and resumes where it stopped) or transferred to another hromada or worker (the
 receiving side resumes it). What each transition needs beyond being allowed (an assessment,
 an agreed plan, a reason) is checked by ``commands``.
+
+Deadlines: the needs assessment within working days of the referral, a visit at least every
+14 days while the case is active, accompaniment up to 6 months from the decision. Working
+days are Monday to Friday. (Public holidays are not days off under martial law, so none are
+skipped.)
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from enum import StrEnum
+
+from registry.errors import FieldError, InvalidInput
 
 
 class CaseStatus(StrEnum):
@@ -38,6 +47,8 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 #: Statuses in which a visit is due at least every ``VISIT_INTERVAL_DAYS``.
 VISITED = frozenset({S.ACTIVE, S.REVIEW})
 OPEN = frozenset(set(CaseStatus) - {S.CLOSED})
+#: Statuses in which the case has a plan (made, then worked): its measures and referrals.
+PLANNED = (S.PLANNING, S.ACTIVE, S.REVIEW)
 
 
 def allowed_transitions(
@@ -59,3 +70,48 @@ class ClosureReason(StrEnum):
     ACCOMPANIMENT_REFUSED = "accompaniment_refused"
     DEATH = "death"
     OTHER = "other"
+
+
+#: The domains of the needs assessment (each with a level and notes).
+ASSESSMENT_DOMAINS = ("child_development", "parenting_capacity", "family_environment")
+
+
+# --- deadlines ---------------------------------------------------------------------------------
+
+VISIT_INTERVAL_DAYS = 14
+ACCOMPANIMENT_MONTHS = 6
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days after ``start``."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it has no such day)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    for day in range(start.day, 27, -1):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    return date(year, month, min(start.day, 28))
+
+
+def next_visit_due(last_contact: date) -> date:
+    return last_contact + timedelta(days=VISIT_INTERVAL_DAYS)
+
+
+def require_not_after(field: str, day: date, today: date) -> None:
+    """422 when ``day`` (what happened: a visit, a review, a report received) is after today."""
+    if day > today:
+        raise InvalidInput(
+            "A date is in the future.", errors=[FieldError(field, "must not be in the future")]
+        )
