@@ -21,7 +21,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.ids import new_id
@@ -60,6 +59,7 @@ from registry.domain.cases.tables import (
 from registry.domain.classifier.tables import service_table
 from registry.domain.families.access import may_keep_families_in, visible_families
 from registry.domain.families.tables import family_provider_access_table, family_table
+from registry.domain.providers.commands import grant_access
 from registry.domain.providers.tables import provider_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
@@ -803,27 +803,8 @@ async def accept(session: AsyncSession, caller: Caller, referral_id: uuid.UUID) 
         {"status": "accepted", "decided_at": func.now(), "decided_by": caller.principal.sub},
         action=None,
     )
-    # The grant a link makes; a standing link keeps its own reason.
-    await session.execute(
-        upsert(family_provider_access_table)
-        .values(
-            family_id=family_id,
-            provider_id=write.current["provider_id"],
-            granted_by=caller.principal.sub,
-            reason=GRANTED_BY_REFERRAL,
-        )
-        .on_conflict_do_update(
-            index_elements=["provider_id", "family_id"],
-            set_={
-                "granted_at": func.now(),
-                "granted_by": caller.principal.sub,
-                "reason": GRANTED_BY_REFERRAL,
-                "revoked_at": None,
-                "revoked_by": None,
-                "revoke_reason": None,
-            },
-            where=family_provider_access_table.c.revoked_at.is_not(None),
-        )
+    await grant_access(
+        session, caller, family_id, write.current["provider_id"], GRANTED_BY_REFERRAL
     )
     await record(session, caller, "accept_referral", REFERRAL, [referral_id, case_id, family_id])
     return await queries.referral_by_id(session, referral_id)

@@ -521,6 +521,23 @@ async def link(
         )
     if status != "active":
         raise Conflict(f"The provider is not active in the register (status {status}).")
+    granted = await grant_access(session, caller, family_id, provider_id, reason)
+    await record(session, caller, "link_family_provider", PROVIDER_LINK, [family_id, provider_id])
+    (current,) = await queries.links_of(
+        session, family_id, family_provider_access_table.c.provider_id == provider_id
+    )
+    return current, granted
+
+
+async def grant_access(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    reason: str | None,
+) -> bool:
+    """Let the provider's staff see the family (a link, or an accepted referral): a revoked
+    grant is granted again; a standing one keeps its own reason. Whether it was granted now."""
     granted = (
         await session.execute(
             pg_insert(family_provider_access_table)
@@ -545,11 +562,7 @@ async def link(
             .returning(family_provider_access_table.c.provider_id)
         )
     ).first()
-    await record(session, caller, "link_family_provider", PROVIDER_LINK, [family_id, provider_id])
-    (current,) = await queries.links_of(
-        session, family_id, family_provider_access_table.c.provider_id == provider_id
-    )
-    return current, granted is not None
+    return granted is not None
 
 
 async def revoke(
