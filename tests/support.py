@@ -345,3 +345,20 @@ def run_cli(*argv: str) -> object:
     except SystemExit as exit_:
         return exit_.code
     return "returned without exiting"
+
+
+async def start_cli(*argv: str, env: dict[str, str]) -> Any:
+    """``registry *argv`` as a process of its own (for ``serve``, which runs until stopped):
+    an ``asyncio.subprocess.Process`` with its stdout and stderr piped."""
+    import asyncio
+    import sys
+
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "registry.cli",
+        *argv,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

@@ -11,9 +11,18 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import structlog
+
+from registry import __version__
 from registry.auth.roles import Role
 from registry.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = structlog.get_logger("registry")
 
 #: Confinement used by `--demo` tokens: Kyiv (a city with special status acts as oblast and
 #: hromada), and fixed ids that demo data uses (the demo provider's id is
@@ -54,13 +63,16 @@ def _token(
 
 
 def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
+    from registry.demo.cases import DEMO_OFFICER, DEMO_STAFF, DEMO_WORKER
     from registry.demo.providers import DEMO_PROVIDER_ID
 
+    # The subjects are the ones the demo cases name: the demo social worker works some of
+    # them, the demo provider's staff decided its referrals.
     confinement: dict[Role, dict[str, str]] = {
         Role.REGIONAL_OFFICER: {"territory": DEMO_TERRITORY},
-        Role.COMMUNITY_OFFICER: {"territory": DEMO_TERRITORY},
-        Role.SOCIAL_WORKER: {"territory": DEMO_TERRITORY},
-        Role.PROVIDER_STAFF: {"provider_id": DEMO_PROVIDER_ID},
+        Role.COMMUNITY_OFFICER: {"territory": DEMO_TERRITORY, "sub": DEMO_OFFICER},
+        Role.SOCIAL_WORKER: {"territory": DEMO_TERRITORY, "sub": DEMO_WORKER},
+        Role.PROVIDER_STAFF: {"provider_id": DEMO_PROVIDER_ID, "sub": DEMO_STAFF},
         Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID},
         Role.INTEGRATION: {"scope": "territories:read reference:read providers:read families:read"},
     }
@@ -76,28 +88,51 @@ def _prepare(url: str, settings: Settings) -> None:
     print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
 
 
-def _seed_demo(url: str) -> None:
+def _seed_demo(url: str, settings: Settings) -> None:
     from registry.db.engine import Database
+    from registry.demo.cases import DemoCases, seed_demo_cases
     from registry.demo.families import seed_demo_families
     from registry.demo.providers import seed_demo_providers
 
-    async def run() -> tuple[int, int]:
+    async def run() -> tuple[int, int, DemoCases]:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
             async with database.transaction() as session:
-                return (await seed_demo_providers(session), await seed_demo_families(session))
+                providers = await seed_demo_providers(session)
+                families = await seed_demo_families(session)
+                cases = await seed_demo_cases(
+                    session, assessment_working_days=settings.assessment_working_days
+                )
+                return providers, families, cases
         finally:
             await database.dispose()
 
     started = time.perf_counter()
-    providers, added = asyncio.run(run())
+    providers, added, cases = asyncio.run(run())
     print(f"demo providers added: {providers}", file=sys.stderr)
     print(
-        f"demo families added: {added} ({time.perf_counter() - started:.2f} s)"
-        if added
-        else "demo families already present: none added",
+        f"demo families added: {added}" if added else "demo families already present: none added",
         file=sys.stderr,
     )
+    print(
+        f"demo cases added: {cases.cases}, referrals: {cases.referrals}, "
+        f"service records: {cases.service_records}"
+        if cases.cases
+        else "demo cases already present: none added",
+        file=sys.stderr,
+    )
+    print(f"demo data seeded in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+
+
+def worker_app() -> FastAPI:
+    """The application of a uvicorn worker, with logging configured as the command's: with
+    ``--workers`` above 1 each worker is a freshly spawned process."""
+    from registry.logs import configure_logging
+    from registry.main import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -106,10 +141,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from registry.db.provision import database_url
 
     started = time.perf_counter()
+    log.info(
+        "serve_starting",
+        version=__version__,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        demo=args.demo,
+        database="embedded" if settings.uses_embedded_database else "external",
+    )
     with database_url(settings.database_url, settings.data_dir) as url:
         _prepare(url, settings)
         if args.demo:
-            _seed_demo(url)
+            _seed_demo(url, settings)
             print("Demo tokens (valid 12 h):")
             for role, token in demo_tokens(settings).items():
                 print(f"  {role:18} {token}")
@@ -122,16 +166,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         # uvicorn re-raises the signal that stopped it once it has shut down; as SystemExit it
         # unwinds through this block, which stops the embedded cluster cleanly.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(
-            "registry.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            access_log=False,
-            log_config=None,
-            proxy_headers=True,
-        )
+        try:
+            # uvicorn's own logging configuration and its access log (which writes URLs,
+            # query strings and all) stay off: its server messages come through ours.
+            uvicorn.run(
+                "registry.cli:worker_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                access_log=False,
+                log_config=None,
+                proxy_headers=True,
+            )
+        finally:
+            log.info("serve_stopped", uptime_seconds=round(time.perf_counter() - started, 1))
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -149,7 +198,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
     with database_url(settings.database_url, settings.data_dir) as url:
         _prepare(url, settings)
         if args.demo:
-            _seed_demo(url)
+            _seed_demo(url, settings)
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> None:

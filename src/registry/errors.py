@@ -1,5 +1,10 @@
 """The errors business code raises. Each carries its HTTP status and RFC 9457 problem type;
-the API renders every one of them the same way (``registry.api.problems``)."""
+the API renders every one of them the same way (``registry.api.problems``).
+
+A problem type has one title wherever it is produced: ``PROBLEM_TITLES`` holds the title of
+every type, the ones HTTP itself produces (an unknown address, a wrong method) and those of
+the errors below, which register theirs as they are declared (a second title for a type is
+refused then, at import)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,27 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 PROBLEM_TYPE_PREFIX = "urn:registry:problem:"
+
+#: The title of each problem type (by its slug, the part after ``PROBLEM_TYPE_PREFIX``).
+PROBLEM_TITLES: dict[str, str] = {
+    "method-not-allowed": "Method not allowed",
+    "not-acceptable": "Not acceptable",
+    "payload-too-large": "Payload too large",
+    "internal-error": "Internal error",
+    "unavailable": "Service unavailable",
+}
+
+
+def register_problem_type(slug: str, title: str) -> None:
+    """Declare the title of the problem type ``slug``; one type has one title."""
+    known = PROBLEM_TITLES.setdefault(slug, title)
+    if known != title:
+        raise TypeError(f"problem type {slug!r} is titled {known!r}, not {title!r}")
+
+
+def problem_title(slug: str) -> str:
+    """The one title of the problem type ``slug``."""
+    return PROBLEM_TITLES[slug]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +48,12 @@ class DomainError(Exception):
     title: ClassVar[str] = "Bad request"
     #: Whether the refusal is recorded in the audit log as ``denied``.
     audited_as_denied: ClassVar[bool] = False
+    #: Headers every problem of the class carries (``WWW-Authenticate`` of a 401, say).
+    default_headers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_problem_type(cls.slug, cls.title)
 
     def __init__(
         self,
@@ -35,11 +67,14 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.extensions = extensions or {}
-        self.headers = headers or {}
+        self.headers = {**self.default_headers, **(headers or {})}
 
     @classmethod
     def problem_type(cls) -> str:
         return PROBLEM_TYPE_PREFIX + cls.slug
+
+
+register_problem_type(DomainError.slug, DomainError.title)
 
 
 class MalformedRequest(DomainError):
@@ -63,12 +98,23 @@ class InvalidInput(DomainError):
 
 
 class Unauthenticated(DomainError):
+    """No credentials at all (or not a bearer token): the challenge names no error code, as
+    RFC 6750 §3.1 asks of a request that lacked authentication."""
+
     status = 401
     slug = "unauthenticated"
     title = "Authentication required"
+    default_headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        super().__init__(detail)
+
+
+class InvalidToken(Unauthenticated):
+    """A bearer token was sent but is not acceptable (malformed, expired, forged, or its
+    claims are wrong): ``error="invalid_token"`` (RFC 6750 §3.1)."""
+
+    default_headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 class Forbidden(DomainError):

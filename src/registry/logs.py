@@ -2,16 +2,81 @@
 
 Rule: log identifiers of requests and principals, never personal data (names, national
 identifiers, addresses) and never tokens; the access log records the route template,
-not the URL, because a query string can carry a name being searched for.
+not the URL, because a query string can carry a name being searched for. (uvicorn's own
+access log, which writes the URL, stays off.)
+
+The standard library's loggers end up in the same JSON lines: uvicorn's server messages
+(the listening address, a worker's start and stop, shutting down) as named events with their
+values as fields, and any library's warnings and errors as they come.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from typing import Any
 
 import orjson
 import structlog
+
+#: uvicorn's messages about the server's life: the event each is logged as, its values as
+#: fields (``listening`` gives the address actually bound, also for port 0).
+SERVER_EVENTS = (
+    (
+        "listening",
+        re.compile(
+            r"Uvicorn running on (?P<address>(?P<scheme>https?)://\[?(?P<host>[^\s\]]*)\]?"
+            r":(?P<port>\d+))"
+        ),
+    ),
+    ("listening", re.compile(r"Uvicorn running on (?:unix )?socket (?P<address>.+?) \(")),
+    ("supervisor_started", re.compile(r"Started parent process \[(?P<pid>\d+)\]")),
+    ("supervisor_stopped", re.compile(r"Stopping parent process \[(?P<pid>\d+)\]")),
+    ("worker_started", re.compile(r"Started server process \[(?P<pid>\d+)\]")),
+    ("worker_stopped", re.compile(r"Finished server process \[(?P<pid>\d+)\]")),
+    ("application_started", re.compile(r"Application startup complete")),
+    ("shutting_down", re.compile(r"Shutting down")),
+    ("application_stopped", re.compile(r"Application shutdown complete")),
+)
+#: The logger of uvicorn's server messages (``uvicorn.access``, the URL log, is not used).
+SERVER_LOGGER = "uvicorn.error"
+
+
+class _ToStructlog(logging.Handler):
+    """Hands the standard library's records to structlog: the same renderer, the same
+    output, the same level filter, one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event, fields = server_event(record.getMessage())
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            structlog.get_logger(record.name).log(
+                record.levelno, event, logger=record.name, **fields
+            )
+        except Exception:
+            self.handleError(record)
+
+
+def server_event(message: str) -> tuple[str, dict[str, Any]]:
+    """A message of the server as an event and its fields; any other message as it is."""
+    for event, pattern in SERVER_EVENTS:
+        found = pattern.search(message)
+        if found:
+            return event, {
+                name: int(value) if name in ("port", "pid") else value
+                for name, value in found.groupdict().items()
+            }
+    return message, {}
+
+
+def _route(logger: logging.Logger, level: int) -> None:
+    """``logger``'s records (from ``level`` up) go to structlog, once."""
+    for handler in [h for h in logger.handlers if isinstance(h, _ToStructlog)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_ToStructlog())
+    logger.setLevel(level)
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -39,3 +104,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         ),
         cache_logger_on_first_use=True,
     )
+    _route(logging.getLogger(), logging.WARNING)
+    server = logging.getLogger(SERVER_LOGGER)
+    _route(server, logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
+    server.propagate = False

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from registry import __version__
+from registry.api.contract import check_contract, operation_contracts
 from registry.api.docs import install_docs
-from registry.api.middleware import RequestContextMiddleware
+from registry.api.middleware import CorsMiddleware, RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
 from registry.api.problems import install_problem_handlers
 from registry.api.routers import (
@@ -49,6 +51,69 @@ Every read and write of personal data is recorded in the audit log; send `X-Purp
 to say why you need the data.
 """
 
+#: Every tag an operation carries, described (Swagger UI and ReDoc show them in this order).
+TAGS = [
+    {
+        "name": "families",
+        "description": "Families in difficult life circumstances and their members: "
+        "registration, search, changes, archiving, and the providers linked to serve them.",
+    },
+    {
+        "name": "cases",
+        "description": "Social accompaniment of a family: the case from its report through "
+        "assessment, decision, plan, visits and reviews to its closing; referrals to "
+        "providers; each social worker's caseload.",
+    },
+    {
+        "name": "service records",
+        "description": "Services providers deliver to families, one at a time or in batches "
+        "(JSON or NDJSON), corrected by amendment and voided, never deleted.",
+    },
+    {
+        "name": "providers",
+        "description": "The register of providers of social services: their entries, the "
+        "services they offer, and their status in the register.",
+    },
+    {
+        "name": "services",
+        "description": "The classifier of social services (order No. 429 of 2020), kept by "
+        "the ministry.",
+    },
+    {
+        "name": "reference",
+        "description": "Reference lists: categories of recipients, factors of difficult "
+        "life circumstances, criteria for supporting servicemembers' families.",
+    },
+    {
+        "name": "territories",
+        "description": "The KATOTTG codifier of administrative and territorial units.",
+    },
+    {
+        "name": "audit",
+        "description": "The append-only log of every read and write of personal data, "
+        "for auditors.",
+    },
+    {
+        "name": "health",
+        "description": "Liveness and readiness probes; no token needed.",
+    },
+]
+
+#: The routers of ``/api/v1``, one per area.
+API_ROUTERS = (
+    territories.router,
+    reference.router,
+    families.router,
+    service_records.router,
+    classifier.router,
+    providers.router,
+    cases.router,
+    audit.router,
+)
+
+#: Where an operation's summary stops: its description's first clause.
+_CLAUSE_END = re.compile(r"[.!?;:](\s|$)| \(| — ")
+
 
 def verifier_for(settings: Settings) -> TokenVerifier:
     if settings.jwt_jwks_file is not None:
@@ -60,6 +125,42 @@ def verifier_for(settings: Settings) -> TokenVerifier:
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
+
+
+def summary_of(description: str) -> str | None:
+    """A short summary from an operation's docstring: its first sentence, up to the first
+    colon, semicolon, parenthesis or dash outside backticks (what follows is detail)."""
+    text = " ".join(description.strip().split("\n\n", 1)[0].split())
+    code = False
+    for at, char in enumerate(text):
+        if char == "`":
+            code = not code
+        elif not code and _CLAUSE_END.match(text, at):
+            text = text[:at]
+            break
+    return text.rstrip(" ,") or None
+
+
+def _summarise(routers: Iterable[APIRouter]) -> None:
+    """Give each operation without a summary its docstring's (Swagger UI would show the
+    function's name title-cased)."""
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.summary is None:
+                route.summary = summary_of(route.description)
+
+
+def cors_methods(routers: Iterable[APIRouter]) -> list[str]:
+    """The methods the API's operations use: what a cross-origin page may send."""
+    return sorted(
+        {
+            method
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+        }
+    )
 
 
 async def _seal_periodically(database: Database, settings: Settings) -> None:
@@ -97,6 +198,7 @@ def create_app(
             )
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
+        operation_contracts(app)  # read from the OpenAPI document now, not on a request
         sealer = (
             asyncio.create_task(_seal_periodically(app.state.database, settings))
             if seal_audit
@@ -126,6 +228,10 @@ def create_app(
         redoc_url=None,
         generate_unique_id_function=_operation_id,
         responses=problem_responses(500),
+        openapi_tags=TAGS,
+        # No redirect from `/families/` to `/families`: Starlette builds its Location from
+        # the Host header (`Host: evil.example` would send a client there); a 404 instead.
+        redirect_slashes=False,
     )
     app.state.database = database
     app.state.verifier = verifier
@@ -134,23 +240,25 @@ def create_app(
 
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Outermost, so that every answer (the last-resort 500 too) carries its CORS headers.
+        app.add_middleware(
+            CorsMiddleware, origins=settings.cors_origins, methods=cors_methods(API_ROUTERS)
+        )
     install_docs(app)
 
-    app.include_router(health.router)
+    # Every operation first holds the request to what the operation declares (unknown query
+    # parameters, a body's media type: `api.contract`).
+    contract = [Depends(check_contract)]
+    _summarise([health.router, *API_ROUTERS])
+    app.include_router(health.router, dependencies=contract)
     # Each area's router hangs off the application itself (not off an /api/v1 router):
     # a request is matched through every level of nesting. No router-wide authentication
     # either: each operation's permission dependency authenticates.
-    for area in (
-        territories,
-        reference,
-        families,
-        service_records,
-        classifier,
-        providers,
-        cases,
-        audit,
-    ):
-        app.include_router(area.router, prefix="/api/v1", responses=problem_responses(401))
+    for router in API_ROUTERS:
+        app.include_router(
+            router, prefix="/api/v1", responses=problem_responses(401), dependencies=contract
+        )
 
     original_openapi = app.openapi
 
@@ -165,14 +273,14 @@ def create_app(
 
 def _problem_only_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """FastAPI documents 422 with its own HTTPValidationError shape; this API answers with a
-    problem (and 400 for malformed JSON where there is a body)."""
+    problem: 422 on every operation (a query parameter it does not declare, if nothing
+    else), and where there is a body 400 (malformed JSON), 413 and 415 (`api.contract`)."""
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"] = problem_responses(422)[422]
+            responses["422"] = problem_responses(422)[422]
             if "requestBody" in operation:
-                for status in (400, 413, 422):
+                for status in (400, 413, 415):
                     responses.setdefault(str(status), problem_responses(status)[status])
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)

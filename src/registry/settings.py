@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: A browser origin: scheme, host (a name or an IPv6 address in brackets) and maybe a port.
+_ORIGIN = re.compile(r"^https?://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
 
 
 def _default_data_dir() -> Path:
@@ -53,8 +58,37 @@ class Settings(BaseSettings):
     audit_seal_block_size: int = Field(default=5000, ge=1, le=100_000)
     #: Working days from a case's referral within which its needs assessment is due.
     assessment_working_days: int = Field(default=10, ge=1, le=60)
+    #: Days after a provider's access to a family ended during which it may still submit
+    #: (and resubmit, and amend) records of services delivered while the access stood.
+    late_reporting_days: int = Field(
+        default=90,
+        ge=0,
+        le=366,
+        description="Days after a provider's access to a family ended (link revoked, "
+        "referral closed) during which it may still report services delivered before the end.",
+    )
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins (https://host[:port]) whose pages may call the API, "
+        "comma-separated or a JSON list; none: no CORS headers at all.",
+    )
 
     migrations_dir: Path = PROJECT_ROOT / "migrations"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            return value
+        origins = [str(origin).strip().rstrip("/").lower() for origin in value]
+        for origin in filter(None, origins):
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port]; no '*')")
+        return [origin for origin in origins if origin]
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from registry.domain.cases.rules import TRANSITIONS, CaseStatus, add_working_days
 from tests.support import (
@@ -584,3 +586,286 @@ async def test_the_caseload_counts_what_a_manager_needs(cases, clock, officer, m
     ) == (KYIV, 3, 1, 1)
     irpin = bearer(token(make_token, "community_officer", territory=IRPIN))
     assert (await cases.client.get("/api/v1/caseload", headers=irpin)).json()["hromadas"] == []
+
+
+async def test_a_provider_is_not_shown_the_caseload(cases, make_token):
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    for headers in (
+        bearer(token(make_token, "provider_staff", provider_id=provider["id"])),
+        bearer(token(make_token, "integration", provider_id=provider["id"], scope="cases:read")),
+    ):
+        assert_problem(await cases.client.get("/api/v1/caseload", headers=headers), 403)
+
+
+# --- referral checks -----------------------------------------------------------------------------
+
+
+async def _refer(cases: Cases, case: dict[str, Any], **body: Any) -> httpx.Response:
+    return await cases.client.post(
+        f"{CASES}/{case['id']}/referrals", json=body, headers=cases.worker
+    )
+
+
+async def test_a_referral_is_for_a_service_the_provider_offers(cases, make_token, connection):
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())  # 002.0, 012.0
+    case = await cases.reach(S.PLANNING)
+    before = (await cases.get(case))["version"]
+
+    problem = assert_problem(
+        await _refer(cases, case, provider_id=provider["id"], service_code="015.1"), 422
+    )
+    assert "015.1" in problem["detail"]
+    assert provider["id"] in problem["detail"]
+    assert [e["field"] for e in problem["errors"]] == ["body.service_code"]
+    assert (problem["provider_id"], problem["service_code"]) == (provider["id"], "015.1")
+
+    measure = await cases.client.post(
+        f"{CASES}/{case['id']}/measures",
+        json={
+            "description": "догляд вдома",
+            "service_code": "015.1",
+            "responsible": "worker-1",
+            "due_on": (MONDAY + timedelta(days=20)).isoformat(),
+        },
+        headers=cases.worker,
+    )
+    assert measure.status_code == 201, measure.text
+    by_measure = await _refer(
+        cases, case, provider_id=provider["id"], measure_id=measure.json()["id"]
+    )
+    problem = assert_problem(by_measure, 422)
+    assert [e["field"] for e in problem["errors"]] == ["body.measure_id"]
+    assert "015.1" in problem["errors"][0]["message"]
+
+    pending = await create_provider(cases.client, admin, provider_body(), activate=False)
+    problem = assert_problem(
+        await _refer(cases, case, provider_id=pending["id"], service_code="002.0"), 422
+    )
+    assert "pending" in problem["detail"]
+    assert [e["field"] for e in problem["errors"]] == ["body.provider_id"]
+    count = "SELECT count(*) FROM referrals"
+    assert int((await connection.execute(text(count))).scalar_one()) == 0
+    assert (await cases.get(case))["version"] == before + 1  # only the measure changed it
+
+
+async def test_one_open_referral_per_provider_and_need(cases, make_token):
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
+    case = await cases.reach(S.ACTIVE)
+    first = await _refer(cases, case, provider_id=provider["id"], service_code="002.0")
+    assert first.status_code == 201, first.text
+    first_id = first.json()["id"]
+
+    again = await _refer(
+        cases, case, provider_id=provider["id"], service_code="002.0", note="ще раз"
+    )
+    problem = assert_problem(again, 409)
+    assert problem["existing_referral_id"] == first_id
+    assert first_id in problem["detail"]
+    assert "002.0" in problem["detail"]
+
+    # another need of the same provider, or no named service, is a referral of its own
+    other = await _refer(cases, case, provider_id=provider["id"], service_code="012.0")
+    assert other.status_code == 201, other.text
+    unnamed = await _refer(cases, case, provider_id=provider["id"])
+    assert unnamed.status_code == 201, unnamed.text
+    unnamed_again = assert_problem(await _refer(cases, case, provider_id=provider["id"]), 409)
+    assert unnamed_again["existing_referral_id"] == unnamed.json()["id"]
+
+    # an accepted referral is still open; a declined one no longer is
+    accepted = await cases.client.post(f"/api/v1/referrals/{first_id}/accept", headers=staff)
+    assert accepted.status_code == 200
+    assert_problem(await _refer(cases, case, provider_id=provider["id"], service_code="002.0"), 409)
+    declined = await cases.client.post(
+        f"/api/v1/referrals/{other.json()['id']}/decline",
+        json={"reason": "немає місць"},
+        headers=staff,
+    )
+    assert declined.status_code == 200
+    again = await _refer(cases, case, provider_id=provider["id"], service_code="012.0")
+    assert again.status_code == 201, again.text
+
+
+async def test_the_database_holds_one_open_referral_per_need(cases, make_token, connection):
+    """Whatever writes referrals, the partial unique index of migration 0007 refuses a second
+    open one for the same case, provider and service."""
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    case = await cases.reach(S.PLANNING)
+    first = (await _refer(cases, case, provider_id=provider["id"], service_code="002.0")).json()
+    duplicate = text(
+        "INSERT INTO referrals (id, case_id, provider_id, service_code, status, created_by) "
+        "VALUES (gen_random_uuid(), :case, :provider, '002.0', :status, 'x')"
+    )
+    params = {"case": case["id"], "provider": provider["id"]}
+    with pytest.raises(IntegrityError, match="uq_referrals_open_provider_service"):
+        async with connection.begin_nested():
+            await connection.execute(duplicate, {**params, "status": "pending"})
+    async with connection.begin_nested():  # a closed one beside it is history
+        await connection.execute(duplicate, {**params, "status": "closed"})
+    assert first["status"] == "pending"
+
+
+# --- nothing of a case before it was received ---------------------------------------------------
+
+
+async def test_nothing_of_a_case_is_dated_before_it_was_received(cases, clock):
+    case = await cases.reach(S.ACTIVE)  # received on MONDAY
+    day_before = (MONDAY - timedelta(days=1)).isoformat()
+    url = f"{CASES}/{case['id']}"
+    visit = await cases.client.post(
+        f"{url}/visits", json={"visited_on": day_before, "kind": "home"}, headers=cases.worker
+    )
+    problem = assert_problem(visit, 422)
+    assert [e["field"] for e in problem["errors"]] == ["body.visited_on"]
+    assert MONDAY.isoformat() in problem["errors"][0]["message"]
+    review = await cases.client.post(
+        f"{url}/reviews",
+        json={"reviewed_on": day_before, "outcome": "progressing"},
+        headers=cases.worker,
+    )
+    assert [e["field"] for e in assert_problem(review, 422)["errors"]] == ["body.reviewed_on"]
+    measure = await cases.client.post(
+        f"{url}/measures",
+        json={"description": "x", "responsible": "worker-1", "due_on": day_before},
+        headers=cases.worker,
+    )
+    assert [e["field"] for e in assert_problem(measure, 422)["errors"]] == ["body.due_on"]
+    assert (await cases.get(case))["version"] == case["version"]  # nothing was written
+
+    on_the_day = await cases.client.post(
+        f"{url}/visits",
+        json={"visited_on": MONDAY.isoformat(), "kind": "home"},
+        headers=cases.worker,
+    )
+    assert on_the_day.status_code == 201, on_the_day.text
+
+    case = await cases.get(case)
+    (planned,) = case["plan"]["measures"]
+    path = f"measures/{planned['id']}"
+    moved_back = await cases.send(case, path, {"due_on": day_before}, method="PATCH")
+    assert [e["field"] for e in assert_problem(moved_back, 422)["errors"]] == ["body.due_on"]
+    for empty in ({}, {"due_on": None}, {"status": None}):
+        assert_problem(await cases.send(case, path, empty, method="PATCH"), 422)
+    later = (MONDAY + timedelta(days=45)).isoformat()
+    case = await cases.do(case, path, {"due_on": later}, method="PATCH")
+    assert [(m["due_on"], m["status"]) for m in case["plan"]["measures"]] == [(later, "planned")]
+    case = await cases.do(case, path, {"status": "in_progress"}, method="PATCH")
+    assert [(m["due_on"], m["status"]) for m in case["plan"]["measures"]] == [
+        (later, "in_progress")
+    ]
+
+
+# --- late reporting after a referral closed ------------------------------------------------------
+
+
+async def test_a_closed_referral_leaves_the_provider_its_late_reports(cases, make_token, clock):
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
+    case = await cases.reach(S.ACTIVE)
+    referral = (await _refer(cases, case, provider_id=provider["id"], service_code="002.0")).json()
+    await cases.client.post(f"/api/v1/referrals/{referral['id']}/accept", headers=staff)
+    closed = await cases.client.post(
+        f"/api/v1/referrals/{referral['id']}/close", headers=cases.worker
+    )
+    assert closed.json()["status"] == "closed"
+
+    clock.advance(30)
+    body = {
+        "family_id": case["family_id"],
+        "service_code": "002.0",
+        "place": "home",
+        "delivered_on": MONDAY.isoformat(),
+        "outcome": "delivered",
+        "case_id": case["id"],
+        "external_ref": "late-1",
+    }
+    late = await cases.client.post("/api/v1/service-records", json=body, headers=staff)
+    assert late.status_code == 201, late.text
+    after = {
+        **body,
+        "delivered_on": (MONDAY + timedelta(days=1)).isoformat(),
+        "external_ref": "late-2",
+    }
+    problem = assert_problem(
+        await cases.client.post("/api/v1/service-records", json=after, headers=staff), 422
+    )
+    assert [e["field"] for e in problem["errors"]] == ["body.delivered_on"]
+
+
+async def test_a_referral_closed_before_it_was_accepted_names_no_case_of_the_provider(
+    cases, make_token, officer
+):
+    """A referral closed while pending never gave the provider the case: a record naming
+    that case is refused even though the family is linked."""
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
+    case = await cases.reach(S.ACTIVE)
+    referral = (await _refer(cases, case, provider_id=provider["id"], service_code="002.0")).json()
+    await cases.client.post(f"/api/v1/referrals/{referral['id']}/close", headers=cases.worker)
+    linked = await cases.client.post(
+        f"/api/v1/families/{case['family_id']}/providers",
+        json={"provider_id": provider["id"], "reason": "serves the family"},
+        headers=officer,
+    )
+    assert linked.status_code == 201, linked.text
+    body = {
+        "family_id": case["family_id"],
+        "service_code": "002.0",
+        "place": "home",
+        "delivered_on": MONDAY.isoformat(),
+        "outcome": "delivered",
+        "case_id": case["id"],
+    }
+    problem = assert_problem(
+        await cases.client.post("/api/v1/service-records", json=body, headers=staff), 422
+    )
+    assert [e["field"] for e in problem["errors"]] == ["body.case_id"]
+
+
+# --- a provider's own system ---------------------------------------------------------------------
+
+
+async def test_a_providers_system_sees_cases_as_the_provider_does(cases, make_token):
+    """An integration client whose token names a provider reads only the cases referred to
+    that provider, in the provider's shapes, and works none."""
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
+    system = bearer(
+        token(
+            make_token,
+            "integration",
+            provider_id=provider["id"],
+            scope="cases:read cases:write",
+        )
+    )
+    unrelated = await cases.reach(S.ACTIVE)
+    case = await cases.reach(S.ACTIVE)
+    referral = (await _refer(cases, case, provider_id=provider["id"], service_code="002.0")).json()
+    assert (await cases.client.get(f"{CASES}/{case['id']}", headers=system)).status_code == 404
+    await cases.client.post(f"/api/v1/referrals/{referral['id']}/accept", headers=staff)
+
+    listed = (await cases.client.get(CASES, headers=system)).json()["items"]
+    assert [c["id"] for c in listed] == [case["id"]]
+    assert "summary" not in listed[0]
+    assert (await cases.client.get(f"{CASES}/{unrelated['id']}", headers=system)).status_code == 404
+    history = (await cases.client.get(f"{CASES}/{case['id']}/history", headers=system)).json()
+    assert {key for item in history["items"] for key in item} == {
+        "version",
+        "from_status",
+        "to_status",
+        "at",
+    }
+    seen = await cases.get(case, headers=system)
+    moved = await cases.send(seen, "transitions", {"to": "review"}, headers=system)
+    assert_problem(moved, 403)
+    opened = await cases.client.post(
+        CASES, json={"family_id": case["family_id"], "source": "application"}, headers=system
+    )
+    assert_problem(opened, 403)

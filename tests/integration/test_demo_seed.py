@@ -1,17 +1,32 @@
-"""Demo families (``registry seed --demo``): valid, searchable, placed where they belong."""
+"""The demo seed (``registry seed --demo``): families valid, searchable and placed where they
+belong; cases in every status that keep the rules of a case, with overdue ones for the demo
+social worker, and referrals and service records for the demo provider."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 import pytest
 from sqlalchemy import text
 
+from registry.cli import demo_tokens
 from registry.db.engine import Database
+from registry.demo.cases import (
+    DEMO_OFFICER,
+    DEMO_STAFF,
+    DEMO_WORKER,
+    KYIV_CORE,
+    DemoCases,
+    seed_demo_cases,
+)
 from registry.demo.families import DEMO_ACTOR, feminine_surname, patronymic, seed_demo_families
+from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
+from registry.domain.cases.rules import CaseStatus
 from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
-from tests.support import KYIV
+from tests.support import KYIV, bearer, token
 
 FAMILIES = 200
 FEMALE_PATRONYMIC = re.compile(r".+(івна|ївна|вна)")
@@ -211,3 +226,197 @@ async def test_search_keys_are_the_ones_the_api_computes(connection):
         names = (person["last_name"], person["first_name"], person["patronymic"])
         assert person["name_key"] == name_key(*names)
         assert person["latin_key"] == latin_key(*names)
+
+
+# --- demo cases, referrals and service records -------------------------------------------------
+
+
+#: Enough families for every kind of demo case (a tenth of the demo's 3 000).
+CASE_FAMILIES = 300
+#: The tokens ``registry serve --demo`` prints, as the test issuer signs them.
+DEMO_CLAIMS = {
+    "social_worker": {"sub": DEMO_WORKER, "territory": KYIV},
+    "community_officer": {"sub": DEMO_OFFICER, "territory": KYIV},
+    "provider_staff": {"sub": DEMO_STAFF, "provider_id": DEMO_PROVIDER_ID},
+}
+
+
+async def _seed_families(connection, families: int = CASE_FAMILIES) -> None:
+    session = Database.bound_to(connection).session()
+    await seed_demo_providers(session)
+    await seed_demo_families(session, families=families)
+    await session.flush()
+
+
+async def _seed_cases(connection) -> DemoCases:
+    session = Database.bound_to(connection).session()
+    cases = await seed_demo_cases(session)
+    await session.flush()
+    return cases
+
+
+async def _seed_everything(connection) -> DemoCases:
+    await _seed_families(connection)
+    return await _seed_cases(connection)
+
+
+async def _count(connection, sql: str) -> int:
+    return int(await connection.scalar(text(sql)))
+
+
+async def _cases(connection) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in await connection.execute(
+            text("SELECT id, family_id, status, worker_sub, received_on FROM cases ORDER BY id")
+        )
+    ]
+
+
+def _demo_token(make_token, role: str) -> dict[str, str]:
+    return bearer(token(make_token, role, **DEMO_CLAIMS[role]))
+
+
+def test_the_printed_demo_tokens_name_the_demo_cases_people(settings):
+    """The demo cases are worked by the printed social worker, referred to the printed
+    provider's staff: the tokens carry the subjects and confinement the test tokens use."""
+    for role, jwt in demo_tokens(settings).items():
+        if role in DEMO_CLAIMS:
+            payload = jwt.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            assert {name: claims.get(name) for name in DEMO_CLAIMS[role]} == DEMO_CLAIMS[role]
+
+
+async def test_demo_cases_are_added_once_and_the_same_each_time(connection):
+    await _seed_families(connection)
+    session = Database.bound_to(connection).session()
+    first = await seed_demo_cases(session)
+    made = await _cases(connection)
+    await session.rollback()
+    assert await _count(connection, "SELECT count(*) FROM cases") == 0
+
+    again = await _seed_cases(connection)
+    assert again == first
+    assert first.cases >= len(KYIV_CORE)
+    assert first.referrals
+    assert first.service_records
+    assert await _cases(connection) == made
+    assert await _seed_cases(connection) == DemoCases(0, 0, 0)
+    assert await _count(connection, "SELECT count(*) FROM cases") == first.cases
+
+
+async def test_demo_cases_keep_the_rules_of_a_case(connection):
+    """What the API would refuse, the demo does not hold either."""
+    await _seed_everything(connection)
+    broken = {
+        "visit before the case was received or after today": """
+            SELECT count(*) FROM case_visits v JOIN cases c ON c.id = v.case_id
+            WHERE v.visited_on < c.received_on OR v.visited_on > current_date""",
+        "measure due before the case was received": """
+            SELECT count(*) FROM case_measures m JOIN cases c ON c.id = m.case_id
+            WHERE m.due_on < c.received_on""",
+        "status not the last transition's, or a version behind its history": """
+            SELECT count(*) FROM cases c
+            WHERE c.status <> (SELECT t.to_status FROM case_transitions t
+                               WHERE t.case_id = c.id ORDER BY t.version DESC LIMIT 1)
+               OR c.version < (SELECT max(t.version) FROM case_transitions t
+                               WHERE t.case_id = c.id)""",
+        "transition not allowed by the lifecycle": """
+            SELECT count(*) FROM case_transitions t
+            WHERE NOT (t.from_status, t.to_status) IN (VALUES
+                ('referred', 'assessment'), ('assessment', 'planning'),
+                ('planning', 'active'), ('active', 'review'), ('review', 'active'))
+              AND NOT t.to_status IN ('suspended', 'transferred', 'closed')
+              AND t.from_status IS NOT NULL""",
+        "assessment without a worker": """
+            SELECT count(*) FROM cases c
+            WHERE c.status NOT IN ('referred', 'transferred') AND c.worker_sub IS NULL
+              AND c.status <> 'closed'""",
+        "planning or later without a completed assessment and a decision to provide": """
+            SELECT count(*) FROM cases c
+            WHERE c.status IN ('planning', 'active', 'review')
+              AND (c.decision IS DISTINCT FROM 'provide' OR NOT EXISTS (
+                   SELECT 1 FROM case_assessments a
+                   WHERE a.case_id = c.id AND a.completed_at IS NOT NULL))""",
+        "active without an agreed plan and a measure": """
+            SELECT count(*) FROM cases c
+            WHERE c.status IN ('active', 'review')
+              AND (NOT EXISTS (SELECT 1 FROM case_plans p
+                               WHERE p.case_id = c.id AND p.agreed_at IS NOT NULL)
+                   OR NOT EXISTS (SELECT 1 FROM case_measures m WHERE m.case_id = c.id))""",
+        "referral for a service the provider does not offer": """
+            SELECT count(*) FROM referrals r
+            WHERE NOT EXISTS (SELECT 1 FROM provider_services s
+                              WHERE s.provider_id = r.provider_id
+                                AND s.service_code = r.service_code AND s.active)""",
+        "two pending referrals to one provider for one service": """
+            SELECT count(*) FROM (SELECT 1 FROM referrals WHERE status = 'pending'
+                                  GROUP BY case_id, provider_id, service_code
+                                  HAVING count(*) > 1) duplicates""",
+        "open case of an archived family, or two open cases of one family": """
+            SELECT count(*) FROM cases c JOIN families f ON f.id = c.family_id
+            WHERE c.status <> 'closed' AND (f.status <> 'active' OR EXISTS (
+                SELECT 1 FROM cases o WHERE o.family_id = c.family_id AND o.id <> c.id
+                  AND o.status <> 'closed'))""",
+        "open referral of a closed case": """
+            SELECT count(*) FROM referrals r JOIN cases c ON c.id = r.case_id
+            WHERE c.status = 'closed' AND r.status IN ('pending', 'accepted')""",
+        "record delivered outside the provider's access": """
+            SELECT count(*) FROM service_records s
+            LEFT JOIN family_provider_access a
+              ON a.provider_id = s.provider_id AND a.family_id = s.family_id
+            WHERE a.family_id IS NULL OR s.delivered_on < a.granted_at::date
+               OR s.delivered_on > coalesce(a.revoked_at::date, current_date)""",
+        "access of an accepted referral revoked, or of a closed case standing": """
+            SELECT count(*) FROM referrals r JOIN cases c ON c.id = r.case_id
+            JOIN family_provider_access a
+              ON a.provider_id = r.provider_id AND a.family_id = c.family_id
+            WHERE (r.status = 'accepted') = (a.revoked_at IS NOT NULL)""",
+        "stamped in the future": """
+            SELECT count(*) FROM case_transitions WHERE at > now()""",
+    }
+    found = {rule: await _count(connection, sql) for rule, sql in broken.items()}
+    assert found == dict.fromkeys(broken, 0)
+
+
+async def test_the_demo_social_worker_has_a_caseload_with_overdue_cases(
+    client, connection, make_token
+):
+    await _seed_everything(connection)
+    worker = _demo_token(make_token, "social_worker")
+    load = await client.get("/api/v1/caseload", headers=worker)
+    assert load.status_code == 200, load.text
+    mine = [w for w in load.json()["workers"] if w["worker_sub"] == DEMO_WORKER]
+    assert mine
+    assert mine[0]["open_cases"] > 0
+    assert mine[0]["visits_overdue"] > 0
+    assert mine[0]["assessments_overdue"] > 0
+    for overdue in ("visit_overdue", "assessment_overdue", "duration_exceeded"):
+        cases = await client.get(
+            "/api/v1/cases", params={"worker": DEMO_WORKER, overdue: "true"}, headers=worker
+        )
+        assert cases.status_code == 200, cases.text
+        assert cases.json()["items"], overdue
+    for status in CaseStatus:
+        cases = await client.get(
+            "/api/v1/cases", params={"status": status.value, "limit": 1}, headers=worker
+        )
+        assert cases.json()["items"], status
+
+
+async def test_the_demo_provider_sees_its_referrals_and_records(client, connection, make_token):
+    await _seed_everything(connection)
+    staff = _demo_token(make_token, "provider_staff")
+    seen = {}
+    for status in ("pending", "accepted"):
+        referrals = await client.get("/api/v1/referrals", params={"status": status}, headers=staff)
+        assert referrals.status_code == 200, referrals.text
+        seen[status] = referrals.json()["items"]
+        assert seen[status], status
+        assert {r["provider_id"] for r in seen[status]} == {DEMO_PROVIDER_ID}
+    case = await client.get(f"/api/v1/cases/{seen['accepted'][0]['case_id']}", headers=staff)
+    assert case.status_code == 200, case.text
+    records = await client.get("/api/v1/service-records", headers=staff)
+    assert records.status_code == 200, records.text
+    assert records.json()["items"]
+    assert {r["provider_id"] for r in records.json()["items"]} == {DEMO_PROVIDER_ID}

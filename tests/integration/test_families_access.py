@@ -8,12 +8,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+from registry.domain.families.rules import age_on
 from tests.support import (
     BUCHA,
     FAMILIES,
@@ -42,6 +44,8 @@ class Reach:
     writes: bool = False
     creates_in: frozenset[str] = frozenset()
     identifiers: str = "hidden"  # full | masked | hidden
+    #: operations refused to the role whatever the family (403)
+    refused: frozenset[str] = frozenset()
 
 
 PROVIDER = uuid.UUID("6f1c2a7e-0000-4000-8000-000000000001")
@@ -83,7 +87,12 @@ REACH = {
     "admin": Reach({"role": "ministry_admin"}, sees=EVERYWHERE, identifiers="full"),
     "analyst": Reach({"role": "ministry_analyst"}, reads=False),
     "auditor": Reach({"role": "auditor"}, reads=False),
-    "provider": Reach({"role": "provider_staff", "provider_id": str(PROVIDER)}),
+    # duplicates are the registry's keepers' to find (and would show other families' birth
+    # dates)
+    "provider": Reach(
+        {"role": "provider_staff", "provider_id": str(PROVIDER)},
+        refused=frozenset({"possible_duplicates"}),
+    ),
     "integration_reader": Reach(
         {"role": "integration", "scope": "families:read", "territory": KYIV_OBLAST},
         sees=frozenset({"bucha", "irpin"}),
@@ -205,7 +214,7 @@ OPERATIONS: dict[str, tuple[Operation, bool, int]] = {
 
 def expected_status(reach: Reach, operation: str, place: str) -> int:
     _, writes, success = OPERATIONS[operation]
-    if not reach.reads or (writes and not reach.writes):
+    if not reach.reads or (writes and not reach.writes) or operation in reach.refused:
         return 403
     return success if place in reach.sees else 404
 
@@ -328,9 +337,13 @@ async def test_identifiers_shown_according_to_role(client, make_token, families,
     assert identifiers_of(member) == expected
     members = (await client.get(_url(target, "members"), headers=headers)).json()["items"]
     assert identifiers_of(next(m for m in members if m["id"] == head["id"])) == expected
-    listed = (
-        await client.get(FAMILIES, params={"rnokpp": head["rnokpp"]}, headers=headers)
-    ).json()["items"]
+    lookup = await client.get(FAMILIES, params={"rnokpp": head["rnokpp"]}, headers=headers)
+    if reach.identifiers != "full":
+        # a number the caller is not shown is not one they may look a family up by
+        assert lookup.status_code == 403, lookup.text
+        assert lookup.json()["filter"] == "rnokpp"
+        lookup = await client.get(FAMILIES, params={"limit": 200}, headers=headers)
+    listed = [f for f in lookup.json()["items"] if f["id"] == target["id"]]
     assert [f["id"] for f in listed] == [target["id"]]
     assert identifiers_of(listed[0]["members"][0]) == expected
     # the detail (one statement, rows straight to JSON) says exactly what the list says
@@ -374,20 +387,27 @@ async def test_provider_sees_only_families_referred_to_it(client, connection, ma
     response = await client.get(_url(bucha), headers=staff)
     assert response.status_code == 200
     got = response.json()
-    assert got["id"] == bucha["id"]
-    # the detail (one statement, rows straight to JSON) says what the list says
+    # the detail (one statement) says what the list says
     assert listed["items"][0] == got
-    # only what serving the family needs: not its circumstances
-    assert (got["categories"], got["factors"], got["consent"]) == (None, None, None)
-    assert {(m["disability_group"], m["is_servicemember"]) for m in got["members"]} == {
-        (None, None)
+    # only what serving the family needs: who, how old, where, how to reach them
+    head, kid = bucha["members"]
+    assert got == {
+        "id": bucha["id"],
+        "hromada_code": BUCHA,
+        "settlement_code": None,
+        "address_line": bucha["address_line"],
+        "phone": bucha["phone"],
+        "status": "active",
+        "members": [as_provider_sees(head), as_provider_sees(kid)],
     }
-    for member in [*got["members"], *listed["items"][0]["members"]]:
-        assert identifiers_of(member) == dict.fromkeys(("rnokpp", "unzr", "idp_certificate"))
-    assert bucha["members"][0]["rnokpp"] not in response.text
+    assert got["members"][0]["age"] is None
+    assert got["members"][1]["age"] == as_provider_sees(kid)["age"] > 0
+    assert "etag" not in response.headers
+    for secret in (head["rnokpp"], head["unzr"], IDP_CERTIFICATE, head["birth_date"]):
+        assert secret not in response.text
     member = await client.get(_url(bucha, "members", _member(bucha)), headers=staff)
     assert member.status_code == 200
-    assert identifiers_of(member.json()) == dict.fromkeys(("rnokpp", "unzr", "idp_certificate"))
+    assert member.json() == as_provider_sees(head)
 
     for place in ("irpin", "lviv"):
         assert (await client.get(_url(families[place]), headers=staff)).status_code == 404
@@ -399,6 +419,207 @@ async def test_provider_sees_only_families_referred_to_it(client, connection, ma
     other = bearer(make_token("provider_staff", provider_id=str(uuid.uuid4())))
     assert (await client.get(FAMILIES, headers=other)).json()["items"] == []
     assert (await client.get(_url(bucha), headers=other)).status_code == 404
+
+
+def as_provider_sees(member: dict[str, Any]) -> dict[str, Any]:
+    """``MemberForProvider`` of a member as registered: a child's age instead of the birth
+    date, an adult's not at all."""
+    age = age_on(date.fromisoformat(member["birth_date"]), date.today())
+    return {
+        **{
+            name: member[name]
+            for name in ("id", "family_id", "last_name", "first_name", "patronymic", "relation")
+        },
+        "age": age if age < 18 else None,
+    }
+
+
+# --- what provider_staff are shown: an allow-list per endpoint -------------------------------
+
+PROVIDER_FAMILY_FIELDS = {
+    "id",
+    "hromada_code",
+    "settlement_code",
+    "address_line",
+    "phone",
+    "status",
+    "members",
+}
+PROVIDER_MEMBER_FIELDS = {
+    "id",
+    "family_id",
+    "last_name",
+    "first_name",
+    "patronymic",
+    "relation",
+    "age",
+}
+PROVIDER_LINK_FIELDS = {
+    "family_id",
+    "provider_id",
+    "provider_name",
+    "active",
+    "granted_at",
+    "granted_by",
+    "reason",
+    "revoked_at",
+    "revoked_by",
+    "revoke_reason",
+}
+
+
+@pytest.fixture
+async def served(client, make_token, families) -> dict[str, Any]:
+    """The Bucha family linked to a provider, with a former member (who moved out)."""
+    provider = await create_provider(client, headers_of(make_token, "admin"), provider_body())
+    officer = bearer(token(make_token, "community_officer", territory=BUCHA))
+    bucha = families["bucha"]
+    former = await client.post(
+        _url(bucha, "members"), json=child(first_name="Іван", sex="male"), headers=officer
+    )
+    assert former.status_code == 201, former.text
+    removed = await client.post(
+        _url(bucha, "members", former.json()["id"], "remove"),
+        json={"reason": "moved to his father"},
+        headers=officer,
+    )
+    assert removed.status_code == 200, removed.text
+    linked = await client.post(
+        _url(bucha, "providers"), json={"provider_id": provider["id"]}, headers=officer
+    )
+    assert linked.status_code == 201, linked.text
+    return {
+        "family": bucha,
+        "former": former.json(),
+        "staff": bearer(token(make_token, "provider_staff", provider_id=provider["id"])),
+        # the provider's own system: an integration client whose token names the provider
+        "system": bearer(
+            token(
+                make_token,
+                "integration",
+                provider_id=provider["id"],
+                scope="families:read families:write identifiers:read providers:read",
+            )
+        ),
+    }
+
+
+@pytest.mark.parametrize("caller", ["staff", "system"])
+async def test_provider_staff_get_exactly_the_allow_listed_fields(client, served, caller):
+    """Every families endpoint a provider's staff (or its own system) may call, and every
+    field it returns to them: a field added to the record does not reach providers unless
+    added here."""
+    staff, bucha = served[caller], served["family"]
+
+    def assert_family(item: dict[str, Any]) -> None:
+        assert set(item) == PROVIDER_FAMILY_FIELDS
+        assert item["members"]
+        for member in item["members"]:
+            assert set(member) == PROVIDER_MEMBER_FIELDS
+
+    responses = {
+        "list_families": await client.get(FAMILIES, headers=staff),
+        "search_families": await client.get(FAMILIES, params={"q": "Шевченко"}, headers=staff),
+        "get_family": await client.get(_url(bucha), headers=staff),
+        "list_members": await client.get(_url(bucha, "members"), headers=staff),
+        "get_member": await client.get(_url(bucha, "members", _member(bucha)), headers=staff),
+        "list_family_providers": await client.get(_url(bucha, "providers"), headers=staff),
+    }
+    assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 200)
+    for name in ("list_families", "search_families"):
+        page = responses[name].json()
+        assert set(page) == {"items", "next_cursor"}
+        assert [item["id"] for item in page["items"]] == [bucha["id"]]
+        for item in page["items"]:
+            assert_family(item)
+    assert_family(responses["get_family"].json())
+    members = responses["list_members"].json()
+    assert set(members) == {"items", "next_cursor"}
+    assert members["items"]
+    for member in members["items"]:
+        assert set(member) == PROVIDER_MEMBER_FIELDS
+    assert set(responses["get_member"].json()) == PROVIDER_MEMBER_FIELDS
+    links = responses["list_family_providers"].json()["items"]
+    assert links
+    for link in links:
+        assert set(link) == PROVIDER_LINK_FIELDS
+    # and duplicates (other families' names and birth dates) are not theirs to look for
+    refused = await client.get(_url(bucha, "possible-duplicates"), headers=staff)
+    assert refused.status_code == 403
+
+
+async def test_a_providers_system_reaches_only_the_families_the_provider_serves(
+    client, make_token, families, served
+):
+    """Its territory-free token does not make it a national reader, nor a keeper of links."""
+    system, bucha = served["system"], served["family"]
+    listed = (await client.get(FAMILIES, headers=system)).json()["items"]
+    assert [item["id"] for item in listed] == [bucha["id"]]
+    other = next(f for name, f in families.items() if f["id"] != bucha["id"])
+    assert (await client.get(_url(other), headers=system)).status_code == 404
+    provider_id = (await client.get(_url(bucha, "providers"), headers=system)).json()["items"][0][
+        "provider_id"
+    ]
+    linked = await client.post(
+        _url(other, "providers"), json={"provider_id": provider_id}, headers=system
+    )
+    assert linked.status_code in (403, 404)
+
+
+async def test_provider_staff_see_only_current_members(client, served):
+    staff, bucha, former = served["staff"], served["family"], served["former"]
+    family_ids = {m["id"] for m in (await client.get(_url(bucha), headers=staff)).json()["members"]}
+    listed = (await client.get(FAMILIES, headers=staff)).json()["items"][0]["members"]
+    members = (await client.get(_url(bucha, "members"), headers=staff)).json()["items"]
+    current = {m["id"] for m in bucha["members"]}
+    assert family_ids == {m["id"] for m in listed} == {m["id"] for m in members} == current
+    gone = await client.get(_url(bucha, "members", former["id"]), headers=staff)
+    assert gone.status_code == 404
+
+
+async def test_a_providers_family_read_audits_exactly_what_it_showed(client, connection, served):
+    staff, bucha = served["staff"], served["family"]
+    response = await client.get(_url(bucha), headers=staff)
+    assert response.status_code == 200
+    ids = await connection.scalar(
+        text("SELECT resource_ids FROM audit_events WHERE request_id = :r"),
+        {"r": response.headers["x-request-id"]},
+    )
+    assert set(ids) == {bucha["id"], *(m["id"] for m in response.json()["members"])}
+    assert served["former"]["id"] not in ids
+
+
+@pytest.mark.parametrize("name", ["rnokpp", "unzr", "category", "factor"])
+async def test_provider_staff_may_not_filter_by_what_they_are_not_shown(
+    client, connection, served, name
+):
+    head = served["family"]["members"][0]
+    value = {"category": "idp", "factor": "low_income"}.get(name) or head[name]
+    response = await client.get(FAMILIES, params={name: value}, headers=served["staff"])
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["filter"] == name
+    assert name in response.json()["detail"]
+    assert head["last_name"] not in response.text
+    await assert_denial_recorded(connection, response)
+
+
+@pytest.mark.parametrize("principal", ["kyiv_oblast_regional", "integration_reader"])
+@pytest.mark.parametrize("name", ["rnokpp", "unzr"])
+async def test_identifier_filters_need_identifiers_read(
+    client, connection, make_token, families, principal, name
+):
+    """Those shown identifiers masked may not confirm a number by looking it up; their other
+    filters work."""
+    headers = headers_of(make_token, principal)
+    head = families["bucha"]["members"][0]
+    response = await client.get(FAMILIES, params={name: head[name]}, headers=headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["filter"] == name
+    await assert_denial_recorded(connection, response)
+    other = await client.get(FAMILIES, params={"category": "idp"}, headers=headers)
+    assert other.status_code == 200
+    assert families["bucha"]["id"] in {f["id"] for f in other.json()["items"]}
 
 
 async def test_denied_event_names_the_actor_action_and_record(

@@ -15,9 +15,11 @@ import asyncpg
 import orjson
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import WithJsonSchema
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.api.purpose import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN, purpose_text
 from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -85,10 +87,13 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Purpose = Annotated[
     str | None,
     Header(
-        max_length=200,
-        pattern=r"^[^\x00-\x1f]*$",
-        description="Why the caller needs the data; kept in the audit log.",
+        description="Why the caller needs the data; kept in the audit log. UTF-8 text of at "
+        f"most {PURPOSE_MAX_LENGTH} characters without control characters, sent as raw UTF-8, "
+        "percent-encoded (`%D0%BF…`: every `%` begins an escape, a literal `%` is `%25`) or "
+        "as an RFC 8187 value (`UTF-8''%D0%BF…`). Anything else is a 400.",
     ),
+    # Shown, not enforced: FastAPI would hold the pattern against the Latin-1 reading.
+    WithJsonSchema({"type": "string", "pattern": PURPOSE_PATTERN}),
 ]
 
 
@@ -102,7 +107,9 @@ def _caller(
     verifier: TokenVerifier = request.app.state.verifier
     principal = verifier.principal(credentials.credentials)
     request.state.principal_sub = principal.sub
-    caller = Caller(principal, request.state.request_id, purpose, request.app.state.clock())
+    caller = Caller(
+        principal, request.state.request_id, purpose_text(purpose), request.app.state.clock()
+    )
     request.state.caller = caller
     return caller
 

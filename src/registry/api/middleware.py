@@ -1,5 +1,5 @@
-"""Request plumbing as one pure ASGI middleware: request id, body size limit, NUL guard,
-security headers, the access log, and the last-resort 500."""
+"""Request plumbing as pure ASGI middleware: request id, body size limit, NUL guard,
+security headers, the access log, and the last-resort 500; and CORS for listed origins."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.api.problems import problem_response
@@ -134,3 +136,75 @@ def _request_id(scope: Scope) -> str:
                 return candidate
             break
     return uuid.uuid4().hex
+
+
+#: What a browser page may send, and read back, across origins: every header the API reads
+#: besides the CORS-safelisted ones, and every header it answers with.
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Idempotency-Key",
+    "X-Purpose",
+    "X-Request-ID",
+)
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "Link",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "WWW-Authenticate",
+    "Allow",
+    "Accept-Patch",
+    "Accept-Post",
+)
+
+
+class _ProblemCORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as a problem."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.startswith("access-control-") or name == "vary"
+        }
+        return problem_response(
+            400,
+            f"The preflight asks for what this API does not allow across origins: {refused}.",
+            headers=headers,
+        )
+
+
+class CorsMiddleware:
+    """CORS for the listed origins and no other: a request from an origin not listed (or
+    with none) passes by untouched, without any CORS header; one from a listed origin gets
+    Starlette's answers (a preflight, or the allowed origin and exposed headers)."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str], methods: list[str]) -> None:
+        self.app = app
+        self.origins = frozenset(origin.encode("latin-1") for origin in origins)
+        self.cors = _ProblemCORS(
+            app,
+            allow_origins=list(origins),
+            allow_methods=methods,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"origin":
+                    if value in self.origins:
+                        await self.cors(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)

@@ -16,27 +16,52 @@ from registry.api.audit_denied import record_denied
 from registry.api.responses import answer_headers
 from registry.api.routes import allowed_methods
 from registry.db.pagination import InvalidCursor
-from registry.errors import PROBLEM_TYPE_PREFIX, DomainError, PreconditionFailed
+from registry.errors import (
+    PROBLEM_TYPE_PREFIX,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthenticated,
+    UnsupportedMediaType,
+    problem_title,
+    register_problem_type,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("registry.api")
 
+#: The problem type of an error HTTP itself produces (no route, a wrong method, a body
+#: too large…); a ``DomainError`` names its own.
 _SLUG_BY_STATUS = {
-    400: "malformed-request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not-found",
+    400: MalformedRequest.slug,
+    401: Unauthenticated.slug,
+    403: Forbidden.slug,
+    404: NotFound.slug,
     405: "method-not-allowed",
     406: "not-acceptable",
-    409: "conflict",
-    412: "precondition-failed",
+    409: Conflict.slug,
+    412: PreconditionFailed.slug,
     413: "payload-too-large",
-    415: "unsupported-media-type",
-    422: "validation-error",
-    428: "precondition-required",
+    415: UnsupportedMediaType.slug,
+    422: InvalidInput.slug,
+    428: PreconditionRequired.slug,
     500: "internal-error",
     503: "unavailable",
 }
+
+
+def _slug_of(status: int) -> str:
+    slug = _SLUG_BY_STATUS.get(status)
+    if slug is None:  # a status no route produces today: its own type, titled by HTTP
+        phrase = reason(status)
+        slug = "-".join(phrase.lower().replace("'", "").split())
+        register_problem_type(slug, phrase)
+    return slug
 
 
 def problem_response(
@@ -45,14 +70,16 @@ def problem_response(
     *,
     request_id: str | None = None,
     slug: str | None = None,
-    title: str | None = None,
     errors: list[dict[str, str]] | None = None,
     extensions: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """The problem of ``status`` (of type ``slug``, by default the status's own): its title
+    is the type's one title (``registry.errors.PROBLEM_TITLES``)."""
+    slug = slug or _slug_of(status)
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_PREFIX + (slug or _SLUG_BY_STATUS.get(status, "error")),
-        "title": title or reason(status),
+        "type": PROBLEM_TYPE_PREFIX + slug,
+        "title": problem_title(slug),
         "status": status,
         "detail": detail,
     }
@@ -144,7 +171,6 @@ async def _domain_error(request: Request, error: Exception) -> Response:
         error.detail,
         request_id=_request_id(request),
         slug=error.slug,
-        title=error.title,
         errors=[{"field": e.field, "message": e.message} for e in error.errors] or None,
         extensions=error.extensions,
         headers=_version_headers(error),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.auth.roles import REQUIRED_CONFINEMENT, ROLE_PERMISSIONS, Permission, Role
-from registry.errors import Unauthenticated
+from registry.errors import InvalidToken
 
 KATOTTG_CODE = re.compile(r"\AUA[0-9]{17}\Z")  # ASCII digits; no trailing newline
 _KNOWN_PERMISSIONS = {p.value for p in Permission}
@@ -27,33 +27,40 @@ class Principal:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
+    @property
+    def acts_for_provider(self) -> bool:
+        """Whether the caller acts for a provider: its staff, or its own system (an
+        integration client whose token names the provider). Every context confines such a
+        caller to what the provider serves and shows it the provider's shapes."""
+        return self.provider_id is not None and self.role in (Role.PROVIDER_STAFF, Role.INTEGRATION)
+
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip():
-            raise Unauthenticated("The token has no subject.")
+            raise InvalidToken("The token has no subject.")
         try:
             role = Role(str(claims.get("role")))
         except ValueError:
-            raise Unauthenticated("The token names no known role.") from None
+            raise InvalidToken("The token names no known role.") from None
 
         raw_scope = claims.get("scope", "")
         if not isinstance(raw_scope, str):
-            raise Unauthenticated("The token's scope claim must be a space-separated string.")
+            raise InvalidToken("The token's scope claim must be a space-separated string.")
         scopes = frozenset(raw_scope.split())
 
         territory = claims.get("territory")
         if territory is not None and not (
             isinstance(territory, str) and KATOTTG_CODE.match(territory)
         ):
-            raise Unauthenticated("The token's territory claim is not a KATOTTG code.")
+            raise InvalidToken("The token's territory claim is not a KATOTTG code.")
         provider_id = _uuid_claim(claims, "provider_id")
         unit_id = _uuid_claim(claims, "unit_id")
 
         required = REQUIRED_CONFINEMENT.get(role)
         confinement = {"territory": territory, "provider_id": provider_id, "unit_id": unit_id}
         if required is not None and confinement[required] is None:
-            raise Unauthenticated(f"A {role.value} token must carry a {required} claim.")
+            raise InvalidToken(f"A {role.value} token must carry a {required} claim.")
 
         if role is Role.INTEGRATION:
             permissions = frozenset(Permission(s) for s in scopes if s in _KNOWN_PERMISSIONS)
@@ -77,4 +84,4 @@ def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise Unauthenticated(f"The token's {name} claim is not a UUID.") from None
+        raise InvalidToken(f"The token's {name} claim is not a UUID.") from None

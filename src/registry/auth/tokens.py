@@ -18,7 +18,7 @@ from jose.exceptions import JWTClaimsError
 
 from registry.auth.keys import ALLOWED_ALGORITHMS, SigningKey, VerificationKeys
 from registry.auth.principal import Principal
-from registry.errors import Unauthenticated
+from registry.errors import InvalidToken
 
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "aud", "iss")
 _LEEWAY = 30  # seconds of clock skew tolerated between the issuer and this service
@@ -60,7 +60,7 @@ class TokenVerifier:
         self._cache_size = cache_size
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or ``Unauthenticated`` saying what is wrong (never the token)."""
+        """The token's claims, or ``InvalidToken`` saying what is wrong (never the token)."""
         return self._verified(token).claims
 
     def principal(self, token: str) -> Principal:
@@ -87,19 +87,19 @@ class TokenVerifier:
 
     def _verify(self, token: str) -> dict[str, Any]:
         if len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 2:
-            raise Unauthenticated("The bearer token is not a JWT.")
+            raise InvalidToken("The bearer token is not a JWT.")
         try:
             header = jwt.get_unverified_header(token)
         except JWTError:
-            raise Unauthenticated("The bearer token is not a JWT.") from None
+            raise InvalidToken("The bearer token is not a JWT.") from None
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
-            raise Unauthenticated("The token's signing algorithm is not accepted.")
+            raise InvalidToken("The token's signing algorithm is not accepted.")
         kid = header.get("kid")
         if not isinstance(kid, str) or kid not in self._keys:
-            raise Unauthenticated("The token's key id is not a trusted key.")
+            raise InvalidToken("The token's key id is not a trusted key.")
         if ALLOWED_ALGORITHMS[algorithm] != self._key_types[kid]:
-            raise Unauthenticated("The token's signing algorithm does not match its key.")
+            raise InvalidToken("The token's signing algorithm does not match its key.")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -110,19 +110,19 @@ class TokenVerifier:
                 options=_OPTIONS,
             )
         except ExpiredSignatureError:
-            raise Unauthenticated("The token has expired.") from None
+            raise InvalidToken("The token has expired.") from None
         except JWTClaimsError as error:
-            raise Unauthenticated(f"The token's claims are not acceptable: {error}.") from None
+            raise InvalidToken(f"The token's claims are not acceptable: {error}.") from None
         except JWTError as error:
             message = str(error)
             if message.startswith("missing required key"):
-                raise Unauthenticated(f"The token lacks a required claim ({message}).") from None
-            raise Unauthenticated("The token's signature is not valid.") from None
+                raise InvalidToken(f"The token lacks a required claim ({message}).") from None
+            raise InvalidToken("The token's signature is not valid.") from None
         if not isinstance(claims.get("exp"), (int, float)):
-            raise Unauthenticated("The token's exp claim is not a number.")
+            raise InvalidToken("The token's exp claim is not a number.")
         # python-jose checks that iat is a number, not that it has already happened.
         if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > time.time() + _LEEWAY:
-            raise Unauthenticated("The token's iat claim is in the future.")
+            raise InvalidToken("The token's iat claim is in the future.")
         return claims
 
 

@@ -32,7 +32,7 @@ async def list_audit_events(
     since: Annotated[Rfc3339DateTime | None, Query(description="Inclusive, RFC 3339.")] = None,
     until: Annotated[Rfc3339DateTime | None, Query(description="Exclusive, RFC 3339.")] = None,
 ) -> Response:
-    """Events oldest first. This read is itself recorded."""
+    """Audit events, oldest first. This read is itself recorded."""
     where = AuditFilter(actor=actor, resource_id=resource_id, since=since, until=until)
     result = await list_events(session, caller, page, where)
     return respond_page(request, result, PageOf[AuditEventOut])

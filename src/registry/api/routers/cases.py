@@ -4,7 +4,7 @@ enforced here rather than trusted to the client."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -27,18 +27,28 @@ from registry.api.schemas.cases import (
     ExtensionIn,
     Measure,
     MeasureIn,
-    MeasureStatusIn,
+    MeasurePatch,
     PlanIn,
+    ReferralForProvider,
     ReferralIn,
     ReferralOut,
+    ReferralView,
     Review,
+    ReviewForProvider,
     ReviewIn,
+    ReviewView,
     Transition,
+    TransitionForProvider,
     TransitionIn,
+    TransitionView,
     Visit,
+    VisitForProvider,
     VisitIn,
+    VisitView,
 )
+from registry.auth.principal import Principal
 from registry.domain.cases import commands, queries
+from registry.domain.cases.access import for_provider
 from registry.domain.cases.rules import CaseStatus
 
 router = APIRouter(tags=["cases"])
@@ -61,6 +71,12 @@ _CASE_LINKS = links(
     GetCaseHistory="get_case_history",
 )
 _UPDATE = problem_responses(403, 404, 409, 412, 422, 428)
+
+
+def _shape(principal: Principal, full: type[Any], provider: type[Any]) -> type[Any]:
+    """The shape a reader gets: ``provider``'s allow-list for a provider (its staff or its
+    system), the ``full`` record for the case's own side."""
+    return provider if for_provider(principal) else full
 
 
 # --- cases -------------------------------------------------------------------------------------
@@ -90,7 +106,7 @@ async def open_case(
     settings: AppSettings,
     body: CaseCreate,
 ) -> Response:
-    """Open a case for a family of your hromada, from its application or a report about it.
+    """Open a case for a family of your hromada (from its application or a report about it).
     The needs assessment falls due within the configured working days (default 10)."""
     if idempotency.replay is not None:
         return idempotency.replay
@@ -174,13 +190,15 @@ async def get_case(caller: CasesRead, session: Session, case_id: CaseId) -> Resp
 
 @router.get(
     "/cases/{case_id}/history",
-    response_model=PageOf[Transition],
+    response_model=PageOf[TransitionView],
     name="get_case_history",
     responses=problem_responses(403, 404, 422),
 )
 async def get_case_history(caller: CasesRead, session: Session, case_id: CaseId) -> Response:
-    """Every transition, with who and when (one page)."""
-    return respond_all(await queries.history(session, caller, case_id), PageOf[Transition])
+    """Every transition, with who and when (one page). A provider sees when the case moved
+    from which status to which, not why or who moved it."""
+    model = _shape(caller.principal, PageOf[Transition], PageOf[TransitionForProvider])
+    return respond_all(await queries.history(session, caller, case_id), model)
 
 
 @router.post(
@@ -261,7 +279,7 @@ async def extend_case(
 async def save_case_plan(
     caller: CasesWrite, session: Session, case_id: CaseId, body: PlanIn, if_match: IfMatch
 ) -> Response:
-    """The individual plan's goals and the family's agreement."""
+    """Save the individual plan: its goals and the family's agreement."""
     case = await commands.save_plan(
         session, caller, case_id, body.model_dump(), required_version(if_match)
     )
@@ -294,12 +312,17 @@ async def update_case_measure(
     session: Session,
     case_id: CaseId,
     measure_id: MeasureId,
-    body: MeasureStatusIn,
+    body: MeasurePatch,
     if_match: IfMatch,
 ) -> Response:
-    """Change a measure's status (`If-Match`: the case's ETag)."""
+    """Change a measure's status or due date (`If-Match`: the case's ETag)."""
     case = await commands.update_measure(
-        session, caller, case_id, measure_id, body.status, required_version(if_match)
+        session,
+        caller,
+        case_id,
+        measure_id,
+        body.model_dump(exclude_unset=True),
+        required_version(if_match),
     )
     return respond(case, CaseOut, version=case["version"])
 
@@ -321,13 +344,15 @@ async def add_case_visit(
 
 @router.get(
     "/cases/{case_id}/visits",
-    response_model=PageOf[Visit],
+    response_model=PageOf[VisitView],
     name="list_case_visits",
     responses=problem_responses(403, 404, 422),
 )
 async def list_case_visits(caller: CasesRead, session: Session, case_id: CaseId) -> Response:
-    """The case's visits and contacts, latest first (one page)."""
-    return respond_all(await queries.visits(session, caller, case_id), PageOf[Visit])
+    """The case's visits and contacts, latest first (one page). A provider sees their days and
+    kinds, not who took part or the notes."""
+    model = _shape(caller.principal, PageOf[Visit], PageOf[VisitForProvider])
+    return respond_all(await queries.visits(session, caller, case_id), model)
 
 
 @router.post(
@@ -347,13 +372,15 @@ async def add_case_review(
 
 @router.get(
     "/cases/{case_id}/reviews",
-    response_model=PageOf[Review],
+    response_model=PageOf[ReviewView],
     name="list_case_reviews",
     responses=problem_responses(403, 404, 422),
 )
 async def list_case_reviews(caller: CasesRead, session: Session, case_id: CaseId) -> Response:
-    """The case's progress reviews, latest first (one page)."""
-    return respond_all(await queries.reviews(session, caller, case_id), PageOf[Review])
+    """The case's progress reviews, latest first (one page). A provider sees their days and
+    outcomes, not the notes."""
+    model = _shape(caller.principal, PageOf[Review], PageOf[ReviewForProvider])
+    return respond_all(await queries.reviews(session, caller, case_id), model)
 
 
 # --- referrals ---------------------------------------------------------------------------------
@@ -370,14 +397,16 @@ async def refer_case(
     caller: CasesWrite, session: Session, case_id: CaseId, body: ReferralIn
 ) -> Response:
     """Refer the case to a provider; accepting it lets the provider's staff see the case and
-    the family's minimal data and record services."""
+    the family's minimal data and record services. The provider must be active and offer the
+    service (422 naming both); a case has one open (pending or accepted) referral per
+    provider and service (409 naming it)."""
     referral = await commands.refer(session, caller, case_id, body.model_dump())
     return respond(referral, ReferralOut, status_code=201)
 
 
 @router.get(
     "/referrals",
-    response_model=PageOf[ReferralOut],
+    response_model=PageOf[ReferralView],
     name="list_referrals",
     responses=problem_responses(403, 422),
 )
@@ -389,37 +418,41 @@ async def list_referrals(
     status: Literal["pending", "accepted", "declined", "closed"] | None = None,
     case_id: uuid.UUID | None = None,
 ) -> Response:
-    """Referrals to your provider (provider staff), or of the cases you may see."""
+    """Referrals within your reach: to your provider (provider staff), or of the cases you
+    may see."""
     where = queries.ReferralFilter(status=status, case_id=case_id)
     result = await queries.list_referrals(session, caller, page, where)
-    return respond_page(request, result, PageOf[ReferralOut])
+    return respond_page(
+        request, result, _shape(caller.principal, PageOf[ReferralOut], PageOf[ReferralForProvider])
+    )
 
 
 @router.get(
     "/referrals/{referral_id}",
-    response_model=ReferralOut,
+    response_model=ReferralView,
     name="get_referral",
     responses=problem_responses(403, 404, 422),
 )
 async def get_referral(caller: CasesRead, session: Session, referral_id: ReferralId) -> Response:
     """One referral: to your provider, or of a case you may see."""
-    return respond(await queries.get_referral(session, caller, referral_id), ReferralOut)
+    referral = await queries.get_referral(session, caller, referral_id)
+    return respond(referral, _shape(caller.principal, ReferralOut, ReferralForProvider))
 
 
 @router.post(
     "/referrals/{referral_id}/accept",
-    response_model=ReferralOut,
+    response_model=ReferralForProvider,
     name="accept_referral",
     responses=problem_responses(403, 404, 409, 422),
 )
 async def accept_referral(caller: CasesRead, session: Session, referral_id: ReferralId) -> Response:
     """Accept a referral to your provider."""
-    return respond(await commands.accept(session, caller, referral_id), ReferralOut)
+    return respond(await commands.accept(session, caller, referral_id), ReferralForProvider)
 
 
 @router.post(
     "/referrals/{referral_id}/decline",
-    response_model=ReferralOut,
+    response_model=ReferralForProvider,
     name="decline_referral",
     responses=problem_responses(403, 404, 409, 422),
 )
@@ -427,7 +460,9 @@ async def decline_referral(
     caller: CasesRead, session: Session, referral_id: ReferralId, body: DeclineIn
 ) -> Response:
     """Decline a referral to your provider, with the reason."""
-    return respond(await commands.decline(session, caller, referral_id, body.reason), ReferralOut)
+    return respond(
+        await commands.decline(session, caller, referral_id, body.reason), ReferralForProvider
+    )
 
 
 @router.post(
@@ -454,6 +489,7 @@ async def get_caseload(
         KatottgCode | None, Query(description="An oblast, raion or hromada within your reach.")
     ] = None,
 ) -> Response:
-    """Per social worker: open cases, overdue visits and assessments; per hromada: totals
-    and unassigned cases — within your reach."""
+    """The caseload within your reach: per social worker, open cases, overdue visits and
+    assessments; per hromada, totals and unassigned cases. A management view: not for
+    providers (403)."""
     return respond(await queries.caseload(session, caller, territory), Caseload)

@@ -18,24 +18,39 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import respond, respond_all, respond_page
-from registry.api.schemas.base import RNOKPP_PATTERN, KatottgCode, PageOf, Reason
+from registry.api.schemas.base import (
+    RNOKPP_PATTERN,
+    KatottgCode,
+    NameSearch,
+    PageOf,
+    Reason,
+)
 from registry.api.schemas.families import (
     REFERENCE_CODE,
     Family,
     FamilyCreate,
     FamilyCreated,
+    FamilyForProvider,
     FamilyPatch,
+    FamilyRelocated,
+    FamilyView,
+    MemberForProvider,
     Person,
     PersonCreate,
     PersonCreated,
     PersonPatch,
+    PersonView,
     PossibleDuplicate,
     ProviderLink,
     ProviderLinkCreate,
+    RelocationIn,
 )
+from registry.domain.cases import commands as case_commands
 from registry.domain.families import commands, queries
+from registry.domain.families.access import sees_provider_view
 from registry.domain.providers import commands as provider_commands
 from registry.domain.providers import queries as provider_queries
+from registry.domain.service_records import commands as service_record_commands
 
 router = APIRouter(prefix="/families", tags=["families"])
 
@@ -52,6 +67,7 @@ _FAMILY_LINKS = links(
     GetFamily="get_family",
     UpdateFamily="update_family",
     ArchiveFamily="archive_family",
+    RelocateFamily="relocate_family",
     AddMember="add_member",
     ListMembers="list_members",
     ListPossibleDuplicates="list_possible_duplicates",
@@ -114,7 +130,10 @@ async def create_family(
 
 
 @router.get(
-    "", response_model=PageOf[Family], name="list_families", responses=problem_responses(403, 422)
+    "",
+    response_model=PageOf[FamilyView],
+    name="list_families",
+    responses=problem_responses(403, 422),
 )
 async def list_families(
     request: Request,
@@ -122,38 +141,57 @@ async def list_families(
     session: Session,
     page: Pagination,
     q: Annotated[
-        str | None,
+        NameSearch,
         Query(
             min_length=2,
             max_length=100,
-            pattern=r"[A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії]",
-            description="The name, or part of it, of a current or former member: Cyrillic or "
-            "Latin (the official "
-            "transliteration), any case and apostrophe, a typo allowed. Results "
-            "come best match first.",
+            description="The name, or part of it, of a current or former member, in any "
+            "script: letters, digits, apostrophes, hyphens and spaces (anything else is a 422). "
+            "Any case and apostrophe, a typo allowed; Latin finds Cyrillic names by the official "
+            "transliteration and Latin names with or without diacritics (`Sevkiyeva` finds "
+            "`Şevkiyeva`). Results come best match first.",
         ),
     ] = None,
     rnokpp: Annotated[
         str | None,
-        Query(pattern=RNOKPP_PATTERN, description="A current or former member's RNOKPP, exactly."),
+        Query(
+            pattern=RNOKPP_PATTERN,
+            description="A current or former member's RNOKPP, exactly. Needs "
+            "`identifiers:read` (403 otherwise).",
+        ),
     ] = None,
     unzr: Annotated[
         str | None,
         Query(
             pattern=r"^[0-9]{8}-[0-9]{5}$",
-            description="A current or former member's UNZR, exactly.",
+            description="A current or former member's UNZR, exactly. Needs `identifiers:read` "
+            "(403 otherwise).",
         ),
     ] = None,
     hromada: Annotated[KatottgCode | None, Query()] = None,
-    category: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
-    factor: Annotated[str | None, Query(pattern=REFERENCE_CODE)] = None,
-    status: Annotated[Literal["active", "archived"] | None, Query()] = None,
+    category: Annotated[
+        str | None,
+        Query(pattern=REFERENCE_CODE, description="Not open to provider_staff (403)."),
+    ] = None,
+    factor: Annotated[
+        str | None,
+        Query(pattern=REFERENCE_CODE, description="Not open to provider_staff (403)."),
+    ] = None,
+    status: Annotated[
+        Literal["active", "archived"] | None,
+        Query(
+            description="`active` when not given: an archived family is left out of lists, "
+            "name search and identifier lookups unless `archived` is asked for."
+        ),
+    ] = None,
     has_child_under: Annotated[
         int | None,
         Query(ge=1, le=25, description="Has an active member younger than this many years."),
     ] = None,
 ) -> Response:
-    """Families within your reach, filtered; each one returned is recorded in the audit log."""
+    """Families within your reach, filtered (active ones unless `status=archived`); each one
+    returned is recorded in the audit log. A provider's staff get `FamilyForProvider` items.
+    """
     found = await queries.list_families(
         session,
         caller,
@@ -169,13 +207,15 @@ async def list_families(
             has_child_under=has_child_under,
         ),
     )
+    if sees_provider_view(caller.principal):
+        return respond_page(request, found, PageOf[FamilyForProvider])
     # (the items have the shape of ``Family``; a test holds them equal to ``get_family``'s)
     return respond_page(request, found)
 
 
 @router.get(
     "/{family_id}",
-    response_model=Family,
+    response_model=FamilyView,
     name="get_family",
     responses={
         **problem_responses(403, 404, 422),
@@ -185,10 +225,14 @@ async def list_families(
 async def get_family(
     caller: FamiliesRead, connection: DriverConnection, family_id: FamilyId
 ) -> Response:
-    """One family with its current and former members; the `ETag` is its version."""
+    """One family with its current and former members; the `ETag` is its version. A
+    provider's staff get `FamilyForProvider` (current members, ages, no `ETag`: they do not
+    change families)."""
     # The most frequent request: one statement reads and audits (see ``queries.get_family``),
     # and the rows go straight to JSON (the same shape as ``Family``; a test holds them equal).
     family = await queries.get_family(connection, caller, family_id)
+    if sees_provider_view(caller.principal):
+        return respond(family, FamilyForProvider)
     return respond(family, version=family["version"])
 
 
@@ -237,11 +281,42 @@ async def archive_family(
     body: Reason,
     if_match: OptionalIfMatch = None,
 ) -> Response:
-    """Archive the family (nothing is deleted). `If-Match` is checked when sent."""
-    family = await commands.archive_family(
+    """Archive the family (nothing is deleted); its memberships end with the reason.
+    `If-Match` is checked when sent. A family with an open case is not archived: 409 naming
+    the open cases in `open_cases` (close each through its lifecycle first)."""
+    family = await case_commands.archive_family(
         session, caller, family_id, body.reason, version_from(if_match)
     )
     return respond(family, Family, version=family["version"])
+
+
+@router.post(
+    "/{family_id}/relocation",
+    response_model=FamilyRelocated,
+    name="relocate_family",
+    responses={
+        **problem_responses(403, 404, 409, 412, 422),
+        200: {"headers": {"ETag": {"schema": {"type": "string"}}}},
+    },
+)
+async def relocate_family(
+    caller: FamiliesWrite,
+    session: Session,
+    family_id: FamilyId,
+    body: RelocationIn,
+    if_match: OptionalIfMatch = None,
+) -> Response:
+    """Move the family to another hromada with all its cases, in one operation: the
+    community officer of the hromada it leaves, or of the one it moves to once one of its
+    cases has been transferred there. The family's reach moves with it (the old hromada keeps
+    none; the audit log keeps what it did); open cases are unassigned for the receiving
+    officer to assign a local social worker, and each case's history notes the move; provider
+    links and referrals stay. `If-Match` is checked when sent. Moving to the hromada it is in
+    is a 409."""
+    family = await service_record_commands.relocate_family(
+        session, caller, family_id, body.model_dump(), version_from(if_match)
+    )
+    return respond(family, FamilyRelocated, version=family["version"])
 
 
 @router.get(
@@ -253,8 +328,10 @@ async def archive_family(
 async def list_possible_duplicates(
     caller: FamiliesRead, session: Session, family_id: FamilyId
 ) -> Response:
-    """Persons in other families you may see who may be this family's members registered
-    twice: the same birth date and a similar name."""
+    """Possible duplicates of the family's members: persons in other active families you may
+    see with the same birth date and a similar name (registered twice, perhaps). Archived
+    families do not count: their members may be registered again. Not open to provider_staff
+    (403)."""
     found = await queries.possible_duplicates(session, caller, family_id)
     return respond_all(found, PageOf[PossibleDuplicate])
 
@@ -305,19 +382,22 @@ async def add_member(
 
 @router.get(
     "/{family_id}/members",
-    response_model=PageOf[Person],
+    response_model=PageOf[PersonView],
     name="list_members",
     responses=problem_responses(403, 404, 422),
 )
 async def list_members(caller: FamiliesRead, session: Session, family_id: FamilyId) -> Response:
-    """Current and former members (a family has few: one page)."""
+    """Current and former members (a family has few: one page); a provider's staff get the
+    current members as `MemberForProvider`."""
     members = await queries.list_members(session, caller, family_id)
+    if sees_provider_view(caller.principal):
+        return respond_all(members, PageOf[MemberForProvider])
     return respond_all(members, PageOf[Person])
 
 
 @router.get(
     "/{family_id}/members/{person_id}",
-    response_model=Person,
+    response_model=PersonView,
     name="get_member",
     responses={
         **problem_responses(403, 404, 422),
@@ -330,8 +410,11 @@ async def get_member(
     family_id: FamilyId,
     person_id: PersonId,
 ) -> Response:
-    """One member; the `ETag` is the member's version (for `If-Match` on a PATCH)."""
+    """One member; the `ETag` is the member's version (for `If-Match` on a PATCH). A
+    provider's staff get a current member as `MemberForProvider` (no `ETag`)."""
     person = await queries.get_member(session, caller, family_id, person_id)
+    if sees_provider_view(caller.principal):
+        return respond(person, MemberForProvider)
     return respond(person, Person, version=person["version"])
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from registry.api.dependencies import (
+    AppSettings,
     Pagination,
     ServiceRecordsRead,
     ServiceRecordsWrite,
@@ -78,13 +79,19 @@ async def submit_service_record(
     caller: ServiceRecordsWrite,
     session: Session,
     idempotency: IdempotencyClaim,
+    settings: AppSettings,
     body: ServiceRecordIn,
 ) -> Response:
     """Record a service your provider delivered to a family referred to it. A record with an
-    `external_ref` you used before updates that record (200) instead of adding one (201)."""
+    `external_ref` you used before updates that record (200) instead of adding one (201).
+    After your access to the family ended (link revoked, referral closed) you may still
+    report what you delivered up to that day, for the late-reporting period (default 90
+    days)."""
     if idempotency.replay is not None:
         return idempotency.replay
-    stored, created = await commands.submit_one(session, caller, body.model_dump())
+    stored, created = await commands.submit_one(
+        session, caller, body.model_dump(), late_reporting_days=settings.late_reporting_days
+    )
     return await idempotency.respond(
         stored,
         ServiceRecord,
@@ -105,8 +112,14 @@ async def submit_service_record(
             "required": True,
             "content": {
                 "application/json": {"schema": BATCH_BODY},
-                # the records, one JSON object per line
-                NDJSON: {"schema": BATCH_RECORDS},
+                # the records, one JSON object (a ServiceRecordIn) per line
+                NDJSON: {
+                    "schema": {
+                        **BATCH_RECORDS,
+                        "description": "One `ServiceRecordIn` per line (JSON Lines); "
+                        "blank lines are skipped.",
+                    }
+                },
             },
         }
     },
@@ -117,6 +130,7 @@ async def submit_service_record_batch(
     caller: ServiceRecordsWrite,
     session: Session,
     idempotency: IdempotencyClaim,
+    settings: AppSettings,
     atomic: Annotated[
         bool,
         Query(
@@ -140,6 +154,7 @@ async def submit_service_record_batch(
         atomic=atomic,
         prefixes=batch.prefixes,
         action="submit_service_record_batch",
+        late_reporting_days=settings.late_reporting_days,
     )
     answer = batch.answer(results, atomic=atomic)
     return await idempotency.respond(
@@ -232,13 +247,20 @@ async def amend_service_record(
     record_id: RecordId,
     body: Amendment,
     if_match: IfMatch,
+    settings: AppSettings,
 ) -> Response:
     """Correct the record: a new version with the fields given (JSON merge patch) and the
     reason; the earlier version stays in the history. `If-Match` is required."""
     patch = body.model_dump(exclude_unset=True)
     reason = patch.pop("reason")
     amended = await commands.amend(
-        session, caller, record_id, patch, reason, required_version(if_match)
+        session,
+        caller,
+        record_id,
+        patch,
+        reason,
+        required_version(if_match),
+        late_reporting_days=settings.late_reporting_days,
     )
     return respond(amended, ServiceRecord, version=amended["version"])
 

@@ -4,14 +4,29 @@ context uses (a KATOTTG code, a service code, a reason)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 from registry.domain.classifier.rules import CODE_PATTERN as SERVICE_CODE_PATTERN
+from registry.domain.shared.names import MAX_LENGTH as NAME_MAX_LENGTH
+from registry.domain.shared.names import clean_name_part
 from registry.domain.territories.rules import CODE_PATTERN as KATOTTG_CODE_PATTERN
 
 T = TypeVar("T")
@@ -50,14 +65,118 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 #: What ``str.strip()`` removes (Python's whitespace), spelled out: JSON Schema patterns are
 #: read by other regex engines too, whose ``\s`` is a different set.
 _SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: The C0 and C1 control characters and DEL (terminal escapes, NUL, tabs, line breaks), as a
+#: regex class body; a multi-line field allows line feeds (and carriage returns, which become
+#: line feeds).
+#: What Pydantic strips from both ends (``str_strip_whitespace``: Unicode's White_Space).
+_TRIMMED = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
+_CONTROLS_BUT_LINE_BREAKS = "\\x00-\\x09\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_ANY_CONTROL = re.compile(f"[{_CONTROLS}]")
+_CONTROL_BUT_LINE_FEED = re.compile("[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f]")
+_LINE_BREAK = re.compile("\\r\\n?")
 
 
-def text_field(max_length: int) -> Any:
-    """A free-text input field: not blank and without NUL. The spec's pattern says both, since
-    stripping would turn whitespace that satisfies ``minLength`` into nothing."""
-    return Field(
-        min_length=1, max_length=max_length, pattern=f"^[^\\x00]*[^{_SPACE}\\x00][^\\x00]*$"
-    )
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A free-text field's rules (see :func:`text_field`), as a Pydantic annotation: the
+    checks run on the stripped text, and the spec shows them as ``minLength``, ``maxLength``
+    and a ``pattern`` that accepts what they accept."""
+
+    max_length: int
+    multiline: bool
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.clean, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        inside = _CONTROLS_BUT_LINE_BREAKS if self.multiline else _CONTROLS
+        # Space stripped from the ends (line breaks and tabs too) does not count.
+        text = f"[^{inside}]*[^{_SPACE}{_CONTROLS}][^{inside}]*"
+        json_schema.update(
+            minLength=1,
+            maxLength=self.max_length,
+            pattern=f"^[{_TRIMMED}]*{text}[{_TRIMMED}]*$",
+        )
+        return json_schema
+
+    def clean(self, value: str) -> str:
+        if self.multiline:
+            value = _LINE_BREAK.sub("\n", value)
+            control = _CONTROL_BUT_LINE_FEED.search(value)
+            message = "may contain line breaks but no other control characters (tab, escape…)"
+        else:
+            control = _ANY_CONTROL.search(value)
+            message = "must be one line without control characters (line breaks, tab, escape…)"
+        if not value:
+            raise PydanticCustomError("text_blank", "must not be blank")
+        if control is not None:
+            raise PydanticCustomError("text_control_character", message)
+        if len(value) > self.max_length:
+            raise PydanticCustomError(
+                "text_too_long",
+                "is longer than {max_length} characters",
+                {"max_length": self.max_length},
+            )
+        return value
+
+
+def text_field(max_length: int, *, multiline: bool = False) -> Any:
+    """A free-text input field, the one rule every schema uses for text people write: not
+    blank, at most ``max_length`` characters, no C0/C1 control characters. A field
+    documented as multi-line (notes, summaries, conclusions) opts in with ``multiline=True``
+    and may hold line feeds; CR LF and CR become LF. Use as ``Annotated[str,
+    text_field(300)]``."""
+    return _Text(max_length, multiline)
+
+
+def _person_name(value: str) -> str:
+    try:
+        return clean_name_part(value)
+    except ValueError as error:
+        raise PydanticCustomError("person_name", str(error)) from None
+
+
+#: A name in the spec: letters (``\p{L}``, any script) with combining marks (``\p{M}``), words
+#: joined by one space, apostrophe or hyphen (the variants people type included). The
+#: server checks more than a pattern can say (one alphabet per word, NFC length), in words.
+PERSON_NAME_PATTERN = r"^\p{L}\p{M}*(?:[ '’ʼ‘`´\-‐‑–]?\p{L}\p{M}*)*$"
+
+_QUERY_CHARACTER = "[\\p{L}\\p{M}\\p{Nd} '’ʼ‘`´\\-‐‑–]"
+#: A search for a name in the spec (``q``): letters, digits, apostrophes, hyphens, spaces, and
+#: a letter among them. Shown, not enforced: the domain answers in words
+#: (``domain.shared.names.query_key``).
+NAME_QUERY_PATTERN = f"^{_QUERY_CHARACTER}*\\p{{L}}{_QUERY_CHARACTER}*$"
+#: A name search parameter, its rules as the spec shows them (pair with ``Query(min_length=2,
+#: max_length=100, …)``, which enforce the lengths).
+NameSearch = Annotated[
+    str | None,
+    WithJsonSchema(
+        {"type": "string", "minLength": 2, "maxLength": 100, "pattern": NAME_QUERY_PATTERN}
+    ),
+]
+
+#: A last, first or patronymic name: letters of any script with their combining marks,
+#: apostrophes, hyphens and spaces; stored NFC, with U+02BC apostrophes.
+PersonName = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": NAME_MAX_LENGTH,
+            "pattern": PERSON_NAME_PATTERN,
+        },
+        description="Letters of any script (with combining marks), apostrophes, hyphens and "
+        f"spaces, one alphabet per word; at most {NAME_MAX_LENGTH} characters. Stored in NFC "
+        "with the apostrophe U+02BC (', ’, ‘, ` and ´ become it) and the hyphen-minus.",
+    ),
+    AfterValidator(_person_name),
+]
 
 
 #: In a merge patch, a field that may be left out but not cleared: null is refused, and the

@@ -7,21 +7,24 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel
+from pydantic import Field, RootModel, field_validator, model_validator
 
 from registry.api.schemas.base import (
     InputSchema,
     IsoDate,
     KatottgCode,
+    NotNull,
     ReasonText,
     Rfc3339DateTime,
     Schema,
     ServiceCode,
+    refuse_null,
     text_field,
 )
 from registry.domain.cases.rules import CaseStatus, ClosureReason
 
-Text = Annotated[str, text_field(4000)]
+#: Long text people write in paragraphs (summaries, notes, outcomes): line breaks allowed.
+Text = Annotated[str, text_field(4000, multiline=True)]
 ShortText = Annotated[str, text_field(300)]
 Subject = Annotated[
     str,
@@ -129,6 +132,28 @@ class ReferralOut(Schema):
     version: int
 
 
+class ReferralForProvider(Schema):
+    """A referral as the provider it is to sees it: not the measure of the plan it serves (the
+    provider does not see the plan) nor who made it (the case's worker is the contact)."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    provider_id: uuid.UUID
+    service_code: str | None
+    note: str | None = Field(description="The referring worker's note to the provider.")
+    status: Literal["pending", "accepted", "declined", "closed"]
+    decline_reason: str | None
+    decided_at: datetime | None
+    decided_by: str | None = Field(description="Who at the provider accepted or declined it.")
+    closed_at: datetime | None
+    created_at: datetime
+    version: int
+
+
+#: A referral as its reader sees it: in full (the case's side), or as its provider does.
+ReferralView = ReferralOut | ReferralForProvider
+
+
 class Closure(Schema):
     reason: ClosureReason
     outcome: str | None
@@ -195,7 +220,7 @@ class ReferredCase(Schema):
     hromada_code: str
     worker_sub: str | None
     family: FamilySummary
-    referrals: list[ReferralOut]
+    referrals: list[ReferralForProvider] = Field(description="The referrals to your provider.")
     version: int
 
 
@@ -225,6 +250,20 @@ class Transition(Schema):
     details: dict[str, Any] | None
     actor: str
     at: datetime
+
+
+class TransitionForProvider(Schema):
+    """A step of a case as a provider sees it: when it moved, from which status to which
+    (not why, nor who moved it)."""
+
+    version: int
+    from_status: CaseStatus | None
+    to_status: CaseStatus
+    at: datetime
+
+
+#: A step of a case as its reader sees it.
+TransitionView = Transition | TransitionForProvider
 
 
 class AssignmentIn(InputSchema):
@@ -272,15 +311,26 @@ class MeasureIn(InputSchema):
     service_code: ServiceCode | None = None
     provider_id: uuid.UUID | None = None
     responsible: ShortText
-    due_on: IsoDate
+    due_on: IsoDate = Field(description="Not before the case was received.")
 
 
-class MeasureStatusIn(InputSchema):
-    status: Literal["planned", "in_progress", "done", "cancelled"]
+class MeasurePatch(InputSchema):
+    """A merge patch of a measure: its status, its due date, or both."""
+
+    status: Literal["planned", "in_progress", "done", "cancelled"] | NotNull = None
+    due_on: IsoDate | NotNull = Field(default=None, description="Not before the case was received.")
+
+    _not_null = field_validator("status", "due_on")(refuse_null)
+
+    @model_validator(mode="after")
+    def _something(self) -> MeasurePatch:
+        if self.status is None and self.due_on is None:
+            raise ValueError("give the status, the due date or both")
+        return self
 
 
 class VisitIn(InputSchema):
-    visited_on: IsoDate
+    visited_on: IsoDate = Field(description="From the day the case was received up to today.")
     kind: Literal["home", "office", "phone", "online"]
     participants: list[ShortText] = Field(default_factory=list, max_length=20)
     notes: Text | None = None
@@ -297,8 +347,20 @@ class Visit(Schema):
     created_at: datetime
 
 
+class VisitForProvider(Schema):
+    """A visit as a provider sees it: the day and the kind of contact (not who took part or
+    what the worker noted)."""
+
+    visited_on: date
+    kind: str
+
+
+#: A visit as its reader sees it.
+VisitView = Visit | VisitForProvider
+
+
 class ReviewIn(InputSchema):
-    reviewed_on: IsoDate
+    reviewed_on: IsoDate = Field(description="From the day the case was received up to today.")
     outcome: Literal["progressing", "no_progress", "goals_achieved", "plan_changed"]
     notes: Text | None = None
 
@@ -311,6 +373,17 @@ class Review(Schema):
     notes: str | None
     created_by: str
     created_at: datetime
+
+
+class ReviewForProvider(Schema):
+    """A progress review as a provider sees it: the day and the outcome (not the notes)."""
+
+    reviewed_on: date
+    outcome: str
+
+
+#: A review as its reader sees it.
+ReviewView = Review | ReviewForProvider
 
 
 class ReferralIn(InputSchema):

@@ -16,6 +16,7 @@ from registry.api.schemas.base import (
     IsoDate,
     KatottgCode,
     NotNull,
+    PersonName,
     ReasonText,
     Rfc3339DateTime,
     Schema,
@@ -23,26 +24,17 @@ from registry.api.schemas.base import (
     text_field,
 )
 from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
-from registry.domain.shared.names import MAX_LENGTH
 
-_LETTER = "А-ЩЬЮЯҐЄІЇа-щьюяґєії"
-#: Ukrainian letters, words joined by one space, hyphen or apostrophe (any of ' ’ ʼ ‘ ` ´,
-#: stored as ʼ). What the registry stores is exactly this, apostrophes unified.
-NAME_PATTERN = rf"^[{_LETTER}]+(?:['’ʼ‘`´\- ][{_LETTER}]+)*$"
 REFERENCE_CODE = r"^[a-z][a-z0-9_]{0,63}$"
 UNZR_PATTERN = r"^[0-9]{8}-?[0-9]{5}$"
 IDP_CERTIFICATE_PATTERN = r"^[0-9A-Za-z\-]{4,32}$"
 _IDENTIFIERS_NOTE = (
     " Shown in full to callers holding `identifiers:read` (social_worker, community_officer, "
     "ministry_admin, integration clients granted the scope); masked to the last 2 characters "
-    "for regional_officer and other integration clients; always null for provider_staff."
+    "for regional_officer and other integration clients. (provider_staff are shown "
+    "`MemberForProvider`, which has no identifiers.)"
 )
-
-_NOT_FOR_PROVIDERS = (
-    "Null for provider_staff: a provider is told only what serving the "
-    "family needs (names, ages, contact)."
-)
-Name = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=NAME_PATTERN)]
+Name = PersonName
 Code = Annotated[str, Field(pattern=REFERENCE_CODE)]
 
 
@@ -144,7 +136,7 @@ class Person(Schema):
     unzr: str | None = Field(description="UNZR." + _IDENTIFIERS_NOTE)
     disability_group: DisabilityGroup | None
     idp_certificate: str | None = Field(description="IDP certificate." + _IDENTIFIERS_NOTE)
-    is_servicemember: bool | None = Field(description="Null for provider_staff (not disclosed).")
+    is_servicemember: bool
     status: Literal["active", "removed"]
     removal_reason: str | None
     removed_at: datetime | None
@@ -215,9 +207,9 @@ class Family(Schema):
     settlement_code: str | None
     address_line: str | None
     phone: str | None
-    categories: list[str] | None = Field(description=_NOT_FOR_PROVIDERS)
-    factors: list[str] | None = Field(description=_NOT_FOR_PROVIDERS)
-    consent: Consent | None = Field(description=_NOT_FOR_PROVIDERS)
+    categories: list[str]
+    factors: list[str]
+    consent: Consent | None
     status: Literal["active", "archived"]
     archive_reason: str | None
     archived_at: datetime | None
@@ -229,6 +221,69 @@ class Family(Schema):
 
 class FamilyCreated(Family):
     possible_duplicates: list[PossibleDuplicate]
+
+
+# --- what a provider's staff see -------------------------------------------------------------
+
+
+class MemberForProvider(Schema):
+    """A current member of a family, as a provider's staff see them: who they are (and a
+    child's age), to deliver a service and record it (`person_id` of a service record). Not
+    their birth date, sex, identifiers, disability or military service."""
+
+    id: uuid.UUID
+    family_id: uuid.UUID
+    last_name: str
+    first_name: str
+    patronymic: str | None
+    relation: Relation
+    age: int | None = Field(
+        description="A child's age in whole years, today; null for adults (18 and over)."
+    )
+
+
+class FamilyForProvider(Schema):
+    """A family as a provider's staff see it (while it is linked or referred to their
+    provider): where it lives, how to reach it, and its current members. Not its
+    categories, hardship factors, consent, former members or history."""
+
+    id: uuid.UUID
+    hromada_code: str
+    settlement_code: str | None
+    address_line: str | None
+    phone: str | None
+    status: Literal["active", "archived"]
+    members: list[MemberForProvider] = Field(description="Current members only.")
+
+
+#: What a family's reader is shown: the record (``Family``), or, to a provider's staff,
+#: ``FamilyForProvider``; a member likewise.
+FamilyView = Family | FamilyForProvider
+PersonView = Person | MemberForProvider
+
+
+# --- relocation ------------------------------------------------------------------------------
+
+
+class RelocationIn(InputSchema):
+    to_hromada_code: KatottgCode = Field(
+        description="KATOTTG code of the hromada the family moves to (category H, or K)."
+    )
+    settlement_code: KatottgCode | None = Field(
+        default=None, description="A settlement inside that hromada, when known."
+    )
+    address_line: Annotated[str, text_field(300)] | None = Field(
+        default=None,
+        description="The address there; the old settlement and address are not kept.",
+    )
+    reason: ReasonText
+
+
+class FamilyRelocated(Family):
+    moved_from: str = Field(description="The hromada the family left.")
+    moved_cases: list[uuid.UUID] = Field(
+        description="The family's cases that moved with it (open ones now unassigned)."
+    )
 
 
 # --- providers serving the family -------------------------------------------------------------

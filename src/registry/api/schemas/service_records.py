@@ -46,11 +46,14 @@ Units = Annotated[
     ),
 ]
 Duration = Annotated[int, Field(ge=1, le=MAX_DURATION_MINUTES, description="Minutes.")]
-Notes = Annotated[str, text_field(2000)]
+Notes = Annotated[str, text_field(2000, multiline=True)]
 
 
 class ServiceRecordIn(InputSchema):
-    family_id: uuid.UUID = Field(description="A family referred (linked) to your provider.")
+    family_id: uuid.UUID = Field(
+        description="A family referred (linked) to your provider, or whose access ended "
+        "within the late-reporting period (for a service delivered by the end)."
+    )
     person_id: uuid.UUID | None = Field(
         default=None, description="The member who received the service, if one did."
     )
@@ -106,7 +109,10 @@ class ServiceRecord(Schema):
     outcome: Outcome
     notes: str | None
     case_id: uuid.UUID | None
-    hromada_code: str = Field(description="The family's hromada when the record was made.")
+    hromada_code: str = Field(
+        description="The family's hromada, by which its officers reach the record; it follows "
+        "the family when the family is relocated (a new version)."
+    )
     status: Literal["active", "voided"]
     void_reason: str | None
     voided_at: datetime | None
@@ -165,16 +171,17 @@ class BatchResult(Schema):
 
 # --- the batch ---------------------------------------------------------------------------------
 
-#: Each item is checked on its own and answered in ``results`` (a bad record does not spoil
-#: the batch), so the batch's schema does not constrain the items: what each must be is
-#: ``ServiceRecordIn``, the body of a single submission.
+#: Each item is a ``ServiceRecordIn``, the body of a single submission (so generated clients
+#: get the record's type). The route reads the body itself: each item is checked on its own
+#: and answered in ``results`` (a bad record does not spoil the batch unless ``atomic``).
 BATCH_RECORDS: dict[str, Any] = {
     "type": "array",
     "minItems": 1,
     "maxItems": MAX_BATCH,
     "items": {
-        "description": "A `ServiceRecordIn` (as `POST /service-records` takes); each "
-        "is accepted or rejected on its own, see `results`."
+        "$ref": "#/components/schemas/ServiceRecordIn",
+        "description": "A record as `POST /service-records` takes it; each is accepted or "
+        "rejected on its own, see `results`.",
     },
 }
 BATCH_BODY = {

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
-    column,
     func,
     insert,
     literal,
@@ -105,15 +104,15 @@ def audit_insert(
 async def seal(session: AsyncSession, block_size: int) -> int:
     """Seal up to ``block_size`` settled events into one block; how many were sealed."""
     await session.execute(select(func.pg_advisory_xact_lock(literal(_SEALER_LOCK, BigInteger))))
-    # The writing transaction's id (xid8) is set by the database and kept out of the table
-    # model; an event is settled once it is older than every transaction still running.
+    # An event is settled once its writing transaction (xid, set by the database) is older
+    # than every transaction still running.
     events = (
         (
             await session.execute(
                 select(*(audit_event_table.c[name] for name in SEALED_FIELDS))
                 .where(
                     audit_event_table.c.block_id.is_(None),
-                    column("xid") < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+                    audit_event_table.c.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
                 )
                 .order_by(audit_event_table.c.id)
                 .limit(block_size)

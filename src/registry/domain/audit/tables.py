@@ -4,12 +4,33 @@ change it allows is the sealer stamping an unsealed event with its block."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (SQLAlchemy has no such type)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
 
 
 class AuditBlock(SQLModel, table=True):
@@ -41,8 +62,12 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, sa_column=Column(Text))
     purpose: str | None = Field(default=None, sa_column=Column(Text))
     outcome: str = Field(sa_column=Column(Text, nullable=False))
-    # xid8 (the writing transaction) is set by the database; the sealer reads it to know which
-    # events can no longer be joined by an older, still-open transaction.
+    #: The writing transaction, set by the database; the sealer reads it to know which events
+    #: can no longer be joined by an older, still-open transaction.
+    xid: int | None = Field(
+        default=None,
+        sa_column=Column(Xid8(), nullable=False, server_default=func.pg_current_xact_id()),
+    )
     block_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, ForeignKey("audit_blocks.id"))
     )
@@ -51,3 +76,14 @@ class AuditEvent(SQLModel, table=True):
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 audit_block_table = table_of(AuditBlock)
 audit_event_table = table_of(AuditEvent)
+
+# Indexes (made by the migrations; declared here so `alembic check` compares them).
+Index("ix_audit_events_actor_id", audit_event_table.c.actor, audit_event_table.c.id)
+Index("ix_audit_events_occurred_at", audit_event_table.c.occurred_at)
+Index("ix_audit_events_resource_ids", audit_event_table.c.resource_ids, postgresql_using="gin")
+Index(
+    "ix_audit_events_unsealed",
+    audit_event_table.c.id,
+    postgresql_where=audit_event_table.c.block_id.is_(None),
+)
+Index("ix_audit_events_block_id", audit_event_table.c.block_id)

@@ -23,10 +23,12 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.auth.roles import Role
 from registry.db.ids import new_id
 from registry.domain.audit.commands import record
 from registry.domain.cases import queries
 from registry.domain.cases.access import (
+    for_provider,
     require_manager_of,
     require_worker_of,
     visible_cases,
@@ -37,6 +39,7 @@ from registry.domain.cases.rules import (
     ACCOMPANIMENT_MONTHS,
     ASSESSMENT_DOMAINS,
     OPEN,
+    OPEN_REFERRAL_STATUSES,
     PLANNED,
     VISITED,
     CaseStatus,
@@ -45,6 +48,7 @@ from registry.domain.cases.rules import (
     allowed_transitions,
     next_visit_due,
     require_not_after,
+    require_not_before_received,
 )
 from registry.domain.cases.tables import (
     case_assessment_table,
@@ -57,13 +61,15 @@ from registry.domain.cases.tables import (
     referral_table,
 )
 from registry.domain.classifier.tables import service_table
+from registry.domain.families import commands as family_commands
 from registry.domain.families.access import may_keep_families_in, visible_families
+from registry.domain.families.queries import FAMILY, families_by_id
 from registry.domain.families.tables import family_provider_access_table, family_table
 from registry.domain.providers.commands import grant_access
-from registry.domain.providers.tables import provider_table
+from registry.domain.providers.tables import provider_service_table, provider_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
-from registry.domain.versioning import Versioned, VersionedWrite
+from registry.domain.versioning import Versioned, VersionedWrite, note_change
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 
 S = CaseStatus
@@ -165,6 +171,8 @@ async def open_case(
 ) -> dict[str, Any]:
     """Open a case for a family of the caller's hromada from an application or a report;
     the needs assessment falls due ``assessment_working_days`` working days later."""
+    if for_provider(caller.principal):
+        raise Forbidden("A provider's system does not open cases; the hromada does.")
     received_on = values.get("received_on") or caller.today
     require_not_after("body.received_on", received_on, caller.today)
     family = (
@@ -579,6 +587,9 @@ async def add_measure(
             "Measures are planned from planning on.",
             extensions={"case_status": write.current["status"]},
         )
+    require_not_before_received(
+        "body.due_on", values["due_on"], write.current["received_on"], "measure"
+    )
     await _require_known(session, values.get("service_code"), values.get("provider_id"))
     measure_id = new_id()
     await session.execute(
@@ -610,17 +621,23 @@ async def update_measure(
     caller: Caller,
     case_id: uuid.UUID,
     measure_id: uuid.UUID,
-    status: str,
+    patch: dict[str, Any],
     expected_version: int,
 ) -> dict[str, Any]:
-    """A measure's status; the measure is guarded by the case's version (``If-Match``)."""
+    """A measure's status or due date (a merge patch); the measure is guarded by the case's
+    version (``If-Match``)."""
     write = await case_for_change(session, caller, case_id, expected_version)
     measure = await VersionedWrite.lock(
         session, caller, MEASURES, measure_id, where=[case_measure_table.c.case_id == case_id]
     )
     if measure is None:
         raise NotFound("No measure with this id in this case.")
-    await measure.save({"status": status}, action=None)
+    if patch.get("due_on") is not None:
+        require_not_before_received(
+            "body.due_on", patch["due_on"], write.current["received_on"], "measure"
+        )
+    changes = {name: patch[name] for name in ("status", "due_on") if patch.get(name) is not None}
+    await measure.save(changes, action=None)
     await _save_part(write, "plan", "update_case_measure")
     return await _case(session, caller, case_id)
 
@@ -661,6 +678,9 @@ async def add_visit(
     visit falls due 14 days after the latest one."""
     write = await case_for_change(session, caller, case_id, None)
     require_not_after("body.visited_on", values["visited_on"], caller.today)
+    require_not_before_received(
+        "body.visited_on", values["visited_on"], write.current["received_on"], "visit"
+    )
     visit_id = new_id()
     await session.execute(
         insert(case_visit_table).values(
@@ -697,6 +717,9 @@ async def add_review(
             extensions={"case_status": write.current["status"]},
         )
     require_not_after("body.reviewed_on", values["reviewed_on"], caller.today)
+    require_not_before_received(
+        "body.reviewed_on", values["reviewed_on"], write.current["received_on"], "review"
+    )
     review_id = new_id()
     await session.execute(
         insert(case_review_table).values(
@@ -749,10 +772,28 @@ async def refer(
                 errors=[FieldError("body.measure_id", "not a measure of this case")],
             )
         service_code = service_code or measure.service_code
-    if await _provider_status(session, provider_id) != "active":
-        raise InvalidInput(
-            "The provider is not active in the register.",
-            errors=[FieldError("body.provider_id", "not an active provider")],
+    await _require_referable(
+        session,
+        provider_id,
+        service_code,
+        "body.service_code" if values.get("service_code") is not None else "body.measure_id",
+    )
+    # The case's row is locked (``case_for_change``): two referrals of one case are made one
+    # after the other, so this check holds; the unique index holds it for any other writer.
+    existing = await session.scalar(
+        select(referral_table.c.id).where(
+            referral_table.c.case_id == case_id,
+            referral_table.c.provider_id == provider_id,
+            func.coalesce(referral_table.c.service_code, "") == (service_code or ""),
+            referral_table.c.status.in_(OPEN_REFERRAL_STATUSES),
+        )
+    )
+    if existing is not None:
+        need = f"service {service_code}" if service_code else "no named service"
+        raise Conflict(
+            f"The case already has an open referral to this provider for {need}: "
+            f"referral {existing}. Close it first to refer again.",
+            extensions={"existing_referral_id": str(existing)},
         )
     referral_id = new_id()
     await session.execute(
@@ -767,7 +808,54 @@ async def refer(
         )
     )
     await record(session, caller, "refer_case", REFERRAL, [referral_id, *_audited(write)])
-    return await queries.referral_by_id(session, referral_id)
+    return await queries.referral_by_id(session, caller, referral_id)
+
+
+async def _require_referable(
+    session: AsyncSession, provider_id: uuid.UUID, service_code: str | None, service_field: str
+) -> None:
+    """422 unless the provider is active in the register and (when the referral names a
+    service) offers that service now, naming the provider and the service."""
+    provider = (
+        await session.execute(
+            select(
+                provider_table.c.status, provider_table.c.full_name, provider_table.c.short_name
+            ).where(provider_table.c.id == provider_id)
+        )
+    ).first()
+    if provider is None:
+        raise InvalidInput(
+            "No such provider in the register.",
+            errors=[FieldError("body.provider_id", "not a provider of the register")],
+        )
+    name = f"{provider.short_name or provider.full_name} ({provider_id})"
+    if provider.status != "active":
+        raise InvalidInput(
+            f"The provider {name} is not active in the register (status {provider.status}).",
+            errors=[FieldError("body.provider_id", f"not an active provider: {provider.status}")],
+        )
+    if service_code is None:
+        return
+    offered = await session.scalar(
+        select(provider_service_table.c.service_code)
+        .join(service_table, service_table.c.code == provider_service_table.c.service_code)
+        .where(
+            provider_service_table.c.provider_id == provider_id,
+            provider_service_table.c.service_code == service_code,
+            provider_service_table.c.active,
+            service_table.c.active,
+        )
+    )
+    if offered is None:
+        raise InvalidInput(
+            f"The provider {name} does not offer service {service_code}.",
+            errors=[
+                FieldError(
+                    service_field, f"service {service_code} is not offered by provider {name}"
+                )
+            ],
+            extensions={"provider_id": str(provider_id), "service_code": service_code},
+        )
 
 
 async def _pending_for_provider(
@@ -807,7 +895,7 @@ async def accept(session: AsyncSession, caller: Caller, referral_id: uuid.UUID) 
         session, caller, family_id, write.current["provider_id"], GRANTED_BY_REFERRAL
     )
     await record(session, caller, "accept_referral", REFERRAL, [referral_id, case_id, family_id])
-    return await queries.referral_by_id(session, referral_id)
+    return await queries.referral_by_id(session, caller, referral_id)
 
 
 async def decline(
@@ -824,7 +912,7 @@ async def decline(
         action="decline_referral",
         audit_ids=[referral_id, write.current["case_id"]],
     )
-    return await queries.referral_by_id(session, referral_id)
+    return await queries.referral_by_id(session, caller, referral_id)
 
 
 async def close_referral(
@@ -837,7 +925,7 @@ async def close_referral(
         raise Conflict(f"The referral is already {row['status']}.")
     await _close(session, caller, [dict(row)], write.current["family_id"])
     await record(session, caller, "close_referral", REFERRAL, [referral_id, *_audited(write)])
-    return await queries.referral_by_id(session, referral_id)
+    return await queries.referral_by_id(session, caller, referral_id)
 
 
 async def close_case_referrals(
@@ -867,7 +955,7 @@ async def _close(
     if not referrals:
         return
     ids = [r["id"] for r in referrals]
-    await session.execute(
+    closed = await session.execute(
         update(referral_table)
         .where(referral_table.c.id.in_(ids))
         .values(
@@ -876,7 +964,11 @@ async def _close(
             updated_at=func.now(),
             version=referral_table.c.version + 1,
         )
+        .returning(referral_table.c.id, referral_table.c.version)
     )
+    for referral_id, version in closed:
+        changed = ["status", "closed_at"]
+        await note_change(session, REFERRAL, referral_id, version, changed, caller.principal.sub)
     for provider_id in {r["provider_id"] for r in referrals if r["status"] == "accepted"}:
         still_referred = await session.scalar(
             select(func.count())
@@ -902,7 +994,155 @@ async def _close(
             )
             .values(
                 revoked_at=func.now(),
+                revoked_on=caller.today,
                 revoked_by=caller.principal.sub,
                 revoke_reason="referral closed",
             )
         )
+
+
+# --- a family's relocation and archiving (family writes its cases constrain) --------------------
+
+
+async def relocate_family(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    values: dict[str, Any],
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """Move a family to another hromada with every one of its cases, in the caller's
+    transaction: the family's record follows the family, and the old hromada keeps no reach
+    into it (what it did stays in the audit log and in each case's history).
+
+    The community officer of the hromada the family leaves moves it anywhere; the officer of
+    the receiving hromada moves it into their own once one of its open cases has been
+    transferred there (they reach the family through that case). Open cases are unassigned:
+    their worker belongs to the old hromada, and the receiving officer assigns a local one;
+    closed cases move as history. Each moved case gets its next version and a history entry
+    (its status unchanged, ``details.relocation``). The family's provider links and the
+    cases' referrals stay: they are the family's, wherever it lives."""
+    principal = caller.principal
+    receiving = None
+    if principal.role is Role.COMMUNITY_OFFICER and principal.territory is not None:
+        receiving = family_table.c.id.in_(
+            select(case_table.c.family_id).where(
+                case_table.c.hromada_code == principal.territory,
+                case_table.c.status != S.CLOSED.value,
+            )
+        )
+    left, address = await family_commands.relocate(
+        session, caller, family_id, values, expected_version, receiving=receiving
+    )
+    moving = (
+        (
+            await session.execute(
+                select(
+                    case_table.c.id,
+                    case_table.c.status,
+                    case_table.c.oblast_code,
+                    case_table.c.raion_code,
+                    case_table.c.hromada_code,
+                    case_table.c.worker_sub,
+                )
+                .where(
+                    case_table.c.family_id == family_id,
+                    case_table.c.hromada_code != address["hromada_code"],
+                )
+                .order_by(case_table.c.id)
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .all()
+    )
+    territory = {name: address[name] for name in ("oblast_code", "raion_code", "hromada_code")}
+    versions: dict[uuid.UUID, int] = {}
+    for closed in (False, True):
+        ids = [row["id"] for row in moving if (row["status"] == S.CLOSED) is closed]
+        if not ids:
+            continue
+        unassigned = dict.fromkeys(() if closed else ("worker_sub", "assigned_at", "assigned_by"))
+        updated = await session.execute(
+            update(case_table)
+            .where(case_table.c.id.in_(ids))
+            .values(
+                **territory,
+                **unassigned,
+                version=case_table.c.version + 1,
+                updated_at=func.now(),
+            )
+            .returning(case_table.c.id, case_table.c.version)
+        )
+        versions.update({case_id: version for case_id, version in updated})
+    for row in moving:
+        status = CaseStatus(row["status"])
+        is_open = status is not S.CLOSED
+        version = versions[row["id"]]
+        changed = [name for name, value in territory.items() if row[name] != value]
+        if is_open and row["worker_sub"] is not None:
+            changed.append("worker_sub")
+        await note_change(session, CASE, row["id"], version, changed, principal.sub)
+        await note_transition(
+            session,
+            caller,
+            row["id"],
+            version,
+            status,
+            status,
+            reason=f"family relocated: {values['reason']}",
+            details={
+                "relocation": True,
+                "from_hromada": row["hromada_code"],
+                "to_hromada": address["hromada_code"],
+                "from_worker": row["worker_sub"],
+                "to_worker": None if is_open else row["worker_sub"],
+            },
+        )
+    moved = [row["id"] for row in moving]
+    await record(session, caller, "relocate_family", FAMILY, [family_id, *moved])
+    # The sending officer no longer reaches the family: the answer still shows it, once.
+    (family,) = await families_by_id(session, caller, [family_id], confined=False)
+    return {**family, "moved_cases": moved, "moved_from": left["hromada_code"]}
+
+
+async def archive_family(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """Archive a family, which it may be only without an open case: a 409 names each open
+    case (a social worker closes a case through its lifecycle, with its own closure reason;
+    archiving does not close them on the way). The family is locked first, so a case opened
+    meanwhile waits for it and then finds the family archived."""
+    write = await family_commands.family_for_change(session, caller, family_id, expected_version)
+    still_open = (
+        (
+            await session.execute(
+                select(case_table.c.id, case_table.c.status, case_table.c.hromada_code)
+                .where(case_table.c.family_id == family_id, case_table.c.status != S.CLOSED.value)
+                .order_by(case_table.c.received_on, case_table.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if still_open:
+        raise Conflict(
+            "The family has open cases; close them first: "
+            + ", ".join(str(row["id"]) for row in still_open)
+            + ".",
+            extensions={
+                "open_cases": [
+                    {
+                        "id": str(row["id"]),
+                        "status": row["status"],
+                        "hromada_code": row["hromada_code"],
+                    }
+                    for row in still_open
+                ]
+            },
+        )
+    return await family_commands.archive_family(session, caller, write, reason)

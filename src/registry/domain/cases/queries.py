@@ -14,10 +14,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.auth.roles import Role
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.commands import record
-from registry.domain.cases.access import visible_cases, visible_referrals
+from registry.domain.cases.access import (
+    for_provider,
+    require_caseload_reader,
+    visible_cases,
+    visible_referrals,
+)
 from registry.domain.cases.rules import (
     ASSESSMENT_DOMAINS,
     OPEN,
@@ -113,7 +117,7 @@ async def cases_by_id(
     if not rows:
         return []
     case_ids = [row["id"] for row in rows]
-    if caller.principal.role is Role.PROVIDER_STAFF:
+    if for_provider(caller.principal):
         return await _as_provider_sees(session, caller, rows)
     assessments = {
         row["case_id"]: dict(row)
@@ -153,11 +157,29 @@ async def cases_by_id(
     ]
 
 
+#: What a provider sees of a referral to it: all of it but the measure of the plan it serves
+#: (the provider does not see the plan) and who in the hromada made it (the case's worker is
+#: its contact).
+PROVIDER_REFERRAL_COLUMNS = tuple(
+    column
+    for column in referral_table.columns
+    if column.name not in ("measure_id", "created_by", "updated_at")
+)
+
+
+def referral_columns(caller: Caller) -> tuple[Any, ...]:
+    """The columns of a referral the caller sees."""
+    if for_provider(caller.principal):
+        return PROVIDER_REFERRAL_COLUMNS
+    return tuple(referral_table.columns)
+
+
 async def _referrals_of(
     session: AsyncSession, case_ids: Sequence[uuid.UUID], provider_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    columns = referral_table.columns if provider_id is None else PROVIDER_REFERRAL_COLUMNS
     statement = (
-        select(referral_table)
+        select(*columns)
         .where(referral_table.c.case_id.in_(case_ids))
         .order_by(referral_table.c.created_at, referral_table.c.id)
     )
@@ -404,19 +426,27 @@ async def _case_part(
     return [dict(row) for row in rows]
 
 
+# What a provider sees of a case's parts: when and what kind, never the text the case's
+# workers wrote (the reasons of its steps, the version-1 reason being the case's summary;
+# notes of visits and reviews), who took part, or who did what.
+_PROVIDER_HISTORY = ("version", "from_status", "to_status", "at")
+_PROVIDER_VISIT = ("visited_on", "kind")
+_PROVIDER_REVIEW = ("reviewed_on", "outcome")
+
+
+def _part_columns(caller: Caller, table: Any, provider_sees: Sequence[str]) -> list[Any]:
+    if for_provider(caller.principal):
+        return [table.c[name] for name in provider_sees]
+    return list(table.columns)
+
+
 async def history(
     session: AsyncSession, caller: Caller, case_id: uuid.UUID
 ) -> list[dict[str, Any]]:
+    """Every step of the case (a provider: when it moved from which status to which)."""
+    columns = _part_columns(caller, case_transition_table, _PROVIDER_HISTORY)
     statement = (
-        select(
-            case_transition_table.c.version,
-            case_transition_table.c.from_status,
-            case_transition_table.c.to_status,
-            case_transition_table.c.reason,
-            case_transition_table.c.details,
-            case_transition_table.c.actor,
-            case_transition_table.c.at,
-        )
+        select(*(c for c in columns if c.name != "case_id"))
         .where(case_transition_table.c.case_id == case_id)
         .order_by(case_transition_table.c.version)
     )
@@ -424,8 +454,9 @@ async def history(
 
 
 async def visits(session: AsyncSession, caller: Caller, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The case's visits, latest first (a provider: their days and kinds)."""
     statement = (
-        select(case_visit_table)
+        select(*_part_columns(caller, case_visit_table, _PROVIDER_VISIT))
         .where(case_visit_table.c.case_id == case_id)
         .order_by(case_visit_table.c.visited_on.desc(), case_visit_table.c.id)
     )
@@ -435,8 +466,9 @@ async def visits(session: AsyncSession, caller: Caller, case_id: uuid.UUID) -> l
 async def reviews(
     session: AsyncSession, caller: Caller, case_id: uuid.UUID
 ) -> list[dict[str, Any]]:
+    """The case's progress reviews, latest first (a provider: their days and outcomes)."""
     statement = (
-        select(case_review_table)
+        select(*_part_columns(caller, case_review_table, _PROVIDER_REVIEW))
         .where(case_review_table.c.case_id == case_id)
         .order_by(case_review_table.c.reviewed_on.desc(), case_review_table.c.id)
     )
@@ -445,7 +477,8 @@ async def reviews(
 
 async def caseload(session: AsyncSession, caller: Caller, territory: str | None) -> dict[str, Any]:
     """Per social worker: open cases, overdue visits and assessments; per hromada: totals
-    and unassigned cases. Only cases the caller may see count."""
+    and unassigned cases. Only cases the caller may see count; not a provider's view (403)."""
+    require_caseload_reader(caller.principal)
     today = caller.today
     statement_filter = [
         visible_cases(caller.principal),
@@ -509,10 +542,17 @@ async def caseload(session: AsyncSession, caller: Caller, territory: str | None)
 # --- referrals ---------------------------------------------------------------------------------
 
 
-async def referral_by_id(session: AsyncSession, referral_id: uuid.UUID) -> dict[str, Any]:
-    """A referral just written, as stored (not audited: the caller records the action)."""
+async def referral_by_id(
+    session: AsyncSession, caller: Caller, referral_id: uuid.UUID
+) -> dict[str, Any]:
+    """A referral just written, as the caller sees it (not audited: the caller records the
+    action)."""
     return dict(
-        (await session.execute(select(referral_table).where(referral_table.c.id == referral_id)))
+        (
+            await session.execute(
+                select(*referral_columns(caller)).where(referral_table.c.id == referral_id)
+            )
+        )
         .mappings()
         .one()
     )
@@ -525,7 +565,7 @@ async def visible_referral(
     row = (
         (
             await session.execute(
-                select(referral_table).where(
+                select(*referral_columns(caller)).where(
                     referral_table.c.id == referral_id, visible_referrals(caller.principal)
                 )
             )
@@ -555,7 +595,7 @@ class ReferralFilter:
 async def list_referrals(
     session: AsyncSession, caller: Caller, page: PageRequest, where: ReferralFilter
 ) -> Page[dict[str, Any]]:
-    statement = select(referral_table).where(visible_referrals(caller.principal))
+    statement = select(*referral_columns(caller)).where(visible_referrals(caller.principal))
     if where.status is not None:
         statement = statement.where(referral_table.c.status == where.status)
     if where.case_id is not None:

@@ -49,6 +49,8 @@ VISITED = frozenset({S.ACTIVE, S.REVIEW})
 OPEN = frozenset(set(CaseStatus) - {S.CLOSED})
 #: Statuses in which the case has a plan (made, then worked): its measures and referrals.
 PLANNED = (S.PLANNING, S.ACTIVE, S.REVIEW)
+#: A referral is open while pending or accepted: one open referral per provider and service.
+OPEN_REFERRAL_STATUSES = ("pending", "accepted")
 
 
 def allowed_transitions(
@@ -114,4 +116,18 @@ def require_not_after(field: str, day: date, today: date) -> None:
     if day > today:
         raise InvalidInput(
             "A date is in the future.", errors=[FieldError(field, "must not be in the future")]
+        )
+
+
+def require_not_before_received(field: str, day: date, received_on: date, what: str) -> None:
+    """422 when ``day`` (a visit, a review, a measure's due date) is before the case was
+    received: nothing of a case happens before it exists."""
+    if day < received_on:
+        raise InvalidInput(
+            f"The {what} is dated before the case was received ({received_on.isoformat()}).",
+            errors=[
+                FieldError(
+                    field, f"must not be before the case was received ({received_on.isoformat()})"
+                )
+            ],
         )

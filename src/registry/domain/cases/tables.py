@@ -7,11 +7,23 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
+from registry.domain.cases.rules import OPEN_REFERRAL_STATUSES
 
 
 def _optional(column_type: Any) -> Any:
@@ -195,3 +207,33 @@ case_measure_table = table_of(CaseMeasure)
 referral_table = table_of(Referral)
 case_visit_table = table_of(CaseVisit)
 case_review_table = table_of(CaseReview)
+
+# Indexes (made by the migrations; declared here so `alembic check` compares them).
+Index("ix_cases_hromada_code_id", case_table.c.hromada_code, case_table.c.id)
+Index("ix_cases_oblast_code_id", case_table.c.oblast_code, case_table.c.id)
+Index("ix_cases_family_id", case_table.c.family_id)
+Index("ix_cases_worker_sub", case_table.c.worker_sub)
+Index(
+    "ix_cases_open_visit_due_on",
+    case_table.c.visit_due_on,
+    postgresql_where=case_table.c.status.in_(["active", "review"]),
+)
+Index("ix_case_measures_case_id", case_measure_table.c.case_id)
+Index("ix_referrals_case_id", referral_table.c.case_id)
+Index("ix_referrals_provider_id_id", referral_table.c.provider_id, referral_table.c.id)
+Index(
+    "ix_case_visits_case_id_visited_on", case_visit_table.c.case_id, case_visit_table.c.visited_on
+)
+Index("ix_case_reviews_case_id", case_review_table.c.case_id)
+
+#: One open referral per need: a case refers a provider for a service once while that
+#: referral is pending or accepted (no service named counts as one need of its own).
+OPEN_REFERRAL_INDEX = "uq_referrals_open_provider_service"
+Index(
+    OPEN_REFERRAL_INDEX,
+    referral_table.c.case_id,
+    referral_table.c.provider_id,
+    func.coalesce(referral_table.c.service_code, ""),
+    unique=True,
+    postgresql_where=referral_table.c.status.in_(OPEN_REFERRAL_STATUSES),
+)

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.like import contains
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.classifier.tables import service_table
 from registry.errors import NotFound
@@ -44,10 +45,6 @@ class ServiceFilter:
     q: str | None = None
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def list_services(
     session: AsyncSession, page: PageRequest, where: ServiceFilter
 ) -> Page[RowMapping]:
@@ -62,11 +59,11 @@ async def list_services(
     if where.active is not None:
         statement = statement.where(service_table.c.active == where.active)
     if where.q is not None:
-        pattern = "%" + _escape_like(" ".join(where.q.split())) + "%"
+        text = " ".join(where.q.split())
         statement = statement.where(
             or_(
-                service_table.c.name_uk.ilike(pattern, escape="\\"),
-                service_table.c.name_en.ilike(pattern, escape="\\"),
+                contains(service_table.c.name_uk, text, ignore_case=True),
+                contains(service_table.c.name_en, text, ignore_case=True),
             )
         )
     rows = (await session.execute(keyset(statement, [service_table.c.code], page))).mappings().all()

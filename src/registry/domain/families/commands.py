@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from registry.domain.families import queries
 from registry.domain.families.access import (
     identifier_view,
     may_keep_families_in,
+    may_relocate,
     visible_families,
 )
 from registry.domain.families.queries import FAMILY, FAMILY_NOT_FOUND, PERSON
@@ -166,6 +167,17 @@ async def update_family(
                 "A required field cannot be removed.",
                 errors=[FieldError(f"body.{required}", "must not be null")],
             )
+    if family["hromada_code"] != current["hromada_code"]:
+        # Moving to another hromada moves the family's cases with it: one operation of its own.
+        raise InvalidInput(
+            "A family moves to another hromada by relocation, which moves its cases with it.",
+            errors=[
+                FieldError(
+                    "body.hromada_code",
+                    f"changes only by POST /api/v1/families/{family_id}/relocation",
+                )
+            ],
+        )
     address = {
         k: current[k] for k in ("oblast_code", "raion_code", "hromada_code", "settlement_code")
     }
@@ -188,14 +200,12 @@ async def update_family(
 
 
 async def archive_family(
-    session: AsyncSession,
-    caller: Caller,
-    family_id: uuid.UUID,
-    reason: str,
-    expected_version: int | None,
+    session: AsyncSession, caller: Caller, write: VersionedWrite, reason: str
 ) -> dict[str, Any]:
-    """Archive (never delete) a family, with the reason."""
-    write = await _lock_family(session, caller, family_id, expected_version)
+    """Archive (never delete) the family ``write`` holds (``family_for_change``), with the
+    reason. Whether it may be archived beyond that (no open case) is checked by the caller,
+    ``cases.commands.archive_family``, which knows cases."""
+    family_id = write.key
     await write.save(
         {"status": "archived", "archive_reason": reason, "archived_at": func.now()}, action=None
     )
@@ -234,6 +244,70 @@ async def archive_family(
     )
     (archived,) = await queries.families_by_id(session, caller, [family_id])
     return archived
+
+
+async def family_for_change(
+    session: AsyncSession, caller: Caller, family_id: uuid.UUID, expected_version: int | None
+) -> VersionedWrite:
+    """The family's row, locked: visible (else 404), the caller's to change (else 403),
+    at ``expected_version`` (else 412) and active (else 409)."""
+    return await _lock_family(session, caller, family_id, expected_version)
+
+
+async def relocate(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    values: dict[str, Any],
+    expected_version: int | None,
+    *,
+    receiving: ColumnElement[bool] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Move the family to another hromada (``values``: ``to_hromada_code``, optionally the
+    ``settlement_code`` and ``address_line`` there; the old ones do not hold there), as its
+    next version; returns the address it left and the one it moved to. The family must be
+    within the caller's reach, or within ``receiving`` (the families a receiving officer
+    reaches through their cases: the cases context says which); the caller must be one who
+    may move it there (403), at ``expected_version`` (412); it must be active and move
+    somewhere else (409) that is a hromada (422). Not audited: the caller records the
+    relocation with the cases that moved with it."""
+    reach = visible_families(caller.principal)
+    write = await VersionedWrite.lock(
+        session,
+        caller,
+        FAMILIES,
+        family_id,
+        columns=queries.FAMILY_COLUMNS,
+        where=[reach if receiving is None else or_(reach, receiving)],
+    )
+    if write is None:
+        raise NotFound(FAMILY_NOT_FOUND)
+    origin = _reach(write.current)
+    destination_code = values["to_hromada_code"]
+    if not may_relocate(caller.principal, origin, destination_code):
+        raise Forbidden(
+            "Only a community officer of the hromada the family leaves, or of the one it "
+            "moves to, relocates a family."
+        )
+    await write.check_version(expected_version)
+    if write.current["status"] != "active":
+        raise Conflict("The family is archived; an archived family cannot be changed.")
+    if destination_code == write.current["hromada_code"]:
+        raise Conflict(
+            "The family is already in this hromada.",
+            errors=[FieldError("body.to_hromada_code", "the family's current hromada")],
+        )
+    destination = await locate_address(
+        session, destination_code, values.get("settlement_code"), field="body.to_hromada_code"
+    )
+    if not may_relocate(caller.principal, origin, destination_code, _reach(destination)):
+        raise Forbidden("You may relocate families only within your own territory.")
+    stored = {**destination, "address_line": values.get("address_line")}
+    left = {name: write.current[name] for name in stored}
+    await write.save(
+        {name: value for name, value in stored.items() if left[name] != value}, action=None
+    )
+    return left, stored
 
 
 async def _lock_family(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -42,7 +42,15 @@ from registry.db.engine import driver_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.statements import Compiled, compile_statement
 from registry.domain.audit.commands import audit_insert, record
-from registry.domain.families.access import IdentifierView, identifier_view, visible_families
+from registry.domain.families.access import (
+    IdentifierView,
+    identifier_view,
+    require_filters_allowed,
+    require_registry_keeper,
+    sees_provider_view,
+    visible_families,
+)
+from registry.domain.families.rules import ADULT_AGE, age_on
 from registry.domain.families.tables import (
     family_table,
     hardship_factor_table,
@@ -113,12 +121,50 @@ SEARCH_THRESHOLD = 0.5
 DUPLICATE_THRESHOLD = 0.7
 
 
-#: What a provider's staff are not told about a family and its members: they get only what
-#: serving the family needs (names, ages, contact), not its circumstances.
-_UNDISCLOSED_TO_PROVIDERS = {
-    "family": ("categories", "factors", "consent"),
-    "person": ("disability_group", "is_servicemember", "removal_reason"),
-}
+#: What a provider's staff are shown of a family and of each of its current members: what
+#: serving the family needs (who they are, how old, where and how to reach them), as an
+#: allow-list (the API's ``FamilyForProvider`` and ``MemberForProvider``). Not shown: birth
+#: dates (children's ages in whole years instead), sex, identifiers, the family's circumstances
+#: (categories, hardship factors, disability, military service), consent, former members.
+PROVIDER_FAMILY_FIELDS = (
+    "id",
+    "hromada_code",
+    "settlement_code",
+    "address_line",
+    "phone",
+    "status",
+)
+PROVIDER_MEMBER_FIELDS = ("id", "family_id", "last_name", "first_name", "patronymic", "relation")
+#: What the provider's reads select: the allow-list, and the birth date the age is counted
+#: from (never returned).
+_PROVIDER_FAMILY_COLUMNS = tuple(family_table.c[name] for name in PROVIDER_FAMILY_FIELDS)
+_PROVIDER_PERSON_COLUMNS = (
+    *(person_table.c[name] for name in PROVIDER_MEMBER_FIELDS),
+    person_table.c.birth_date,
+)
+
+
+def member_for_provider(person: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """A current member as a provider's staff see them (``MemberForProvider``): a child's age
+    in whole years, an adult's not at all (as the case's view for providers shows them)."""
+    age = age_on(person["birth_date"], today)
+    return {
+        **{name: person[name] for name in PROVIDER_MEMBER_FIELDS},
+        "age": age if age < ADULT_AGE else None,
+    }
+
+
+def family_for_provider(family: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """A family (rendered with its members) as a provider's staff see it
+    (``FamilyForProvider``): its current members only."""
+    return {
+        **{name: family[name] for name in PROVIDER_FAMILY_FIELDS},
+        "members": [
+            member_for_provider(member, today)
+            for member in family["members"]
+            if member["status"] == "active"
+        ],
+    }
 
 
 def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dict[str, Any]:
@@ -128,8 +174,6 @@ def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dic
             person[name] = None
         elif view is IdentifierView.MASKED:
             person[name] = mask_identifier(person[name])
-    if view is IdentifierView.HIDDEN:
-        person.update(dict.fromkeys(_UNDISCLOSED_TO_PROVIDERS["person"]))
     return person
 
 
@@ -146,36 +190,31 @@ def family_values(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_family(
-    row: RowMapping | dict[str, Any], members: list[dict[str, Any]], view: IdentifierView
+    row: RowMapping | dict[str, Any], members: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    family = {**family_values(row), "members": members}
-    if view is IdentifierView.HIDDEN:
-        family.update(dict.fromkeys(_UNDISCLOSED_TO_PROVIDERS["family"]))
-    return family
+    return {**family_values(row), "members": members}
 
 
 async def families_by_id(
-    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    caller: Caller,
+    ids: Sequence[uuid.UUID],
+    *,
+    confined: bool = True,
 ) -> list[dict[str, Any]]:
     """The visible families among ``ids``, in that order, each with its members (not audited:
-    the caller records the action)."""
+    the caller records the action). ``confined`` off only to answer a change the caller just
+    made that took the family out of their reach (a relocation), once."""
     if not ids:
         return []
     principal = caller.principal
-    rows = (
-        (
-            await session.execute(
-                select(*FAMILY_COLUMNS).where(
-                    family_table.c.id.in_(ids), visible_families(principal)
-                )
-            )
-        )
-        .mappings()
-        .all()
-    )
+    statement = select(*FAMILY_COLUMNS).where(family_table.c.id.in_(ids))
+    if confined:
+        statement = statement.where(visible_families(principal))
+    rows = (await session.execute(statement)).mappings().all()
     view = identifier_view(principal)
     members = await _members_of(session, [row["id"] for row in rows], view)
-    by_id = {row["id"]: _render_family(row, members.get(row["id"], []), view) for row in rows}
+    by_id = {row["id"]: _render_family(row, members.get(row["id"], [])) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -211,19 +250,30 @@ def _family_read(role: Role, territory: str | None, provider_id: uuid.UUID | Non
     """One statement that reads a visible family with its members and writes the audit event
     of the read: the event is written exactly when the family is returned, and if it cannot
     be written nothing is returned. The caller's confinement is bound in it; the SQL is the
-    same for every caller of a role, so the server keeps one prepared plan."""
+    same for every caller of a role, so the server keeps one prepared plan. A provider's
+    staff are read only the allow-list of their view and the current members, so the event
+    names exactly the persons shown."""
     principal = Principal(sub="", role=role, territory=territory, provider_id=provider_id)
+    minimal = sees_provider_view(principal)
     family = (
-        select(*FAMILY_COLUMNS)
+        select(*(_PROVIDER_FAMILY_COLUMNS if minimal else FAMILY_COLUMNS))
         .where(family_table.c.id == bindparam("family_id", type_=Uuid), visible_families(principal))
         .cte("family")
     )
+    person_columns = _PROVIDER_PERSON_COLUMNS if minimal else PERSON_COLUMNS
     members = (
-        select(*(column.label(f"member_{column.name}") for column in PERSON_COLUMNS))
-        .where(person_table.c.family_id.in_(select(family.c.id)))
+        select(*(column.label(f"member_{column.name}") for column in person_columns))
+        .where(
+            person_table.c.family_id.in_(select(family.c.id)),
+            *([person_table.c.status == "active"] if minimal else []),
+        )
         .cte("members")
     )
-    order = (members.c.member_status, members.c.member_birth_date, members.c.member_id)
+    order = (
+        *([] if minimal else [members.c.member_status]),
+        members.c.member_birth_date,
+        members.c.member_id,
+    )
     member_ids = select(
         func.array_agg(aggregate_order_by(cast(members.c.member_id, Text), *order))
     ).scalar_subquery()
@@ -249,8 +299,9 @@ async def get_family(
     connection: asyncpg.Connection, caller: Caller, family_id: uuid.UUID
 ) -> dict[str, Any]:
     """The family with its members, read and audited in one round trip on the driver
-    connection, in the shape of the API's ``Family`` (a test holds them equal); 404 when it is
-    not within the caller's reach (nothing is audited then)."""
+    connection, in the shape of the API's ``Family`` (a test holds them equal), or of
+    ``FamilyForProvider`` for a provider's staff; 404 when it is not within the caller's reach
+    (nothing is audited then)."""
     principal = caller.principal
     compiled = _family_read(principal.role, principal.territory, principal.provider_id)
     rows = await connection.fetch(
@@ -265,13 +316,27 @@ async def get_family(
     )
     if not rows:
         raise NotFound(FAMILY_NOT_FOUND)
+    present = [row for row in rows if row["member_id"] is not None]
+    if sees_provider_view(principal):
+        return {
+            **{name: rows[0][name] for name in PROVIDER_FAMILY_FIELDS},
+            "members": [
+                member_for_provider(
+                    {
+                        name: row[f"member_{name}"]
+                        for name in (*PROVIDER_MEMBER_FIELDS, "birth_date")
+                    },
+                    caller.today,
+                )
+                for row in present
+            ],
+        }
     view = identifier_view(principal)
     members = [
         render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view)
-        for row in rows
-        if row["member_id"] is not None
+        for row in present
     ]
-    return _render_family({name: rows[0][name] for name in _FAMILY_NAMES}, members, view)
+    return _render_family({name: rows[0][name] for name in _FAMILY_NAMES}, members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +347,7 @@ class FamilyFilter:
     hromada: str | None = None
     category: str | None = None
     factor: str | None = None
+    #: None: active families only (an archived family is history, shown when asked for)
     status: str | None = None
     has_child_under: int | None = None
 
@@ -290,7 +356,15 @@ async def list_families(
     session: AsyncSession, caller: Caller, page: PageRequest, where: FamilyFilter
 ) -> Page[dict[str, Any]]:
     """Families matching ``where``, each with its members: by relevance then id when searching
-    by name, else by id. One statement reads the page and writes its audit event."""
+    by name, else by id; active families unless ``where.status`` asks for archived ones (an
+    archived family is history: name search and identifier lookups leave it out too). One
+    statement reads the page and writes its audit event. A provider's staff get each family
+    in their view (``family_for_provider``)."""
+    principal = caller.principal
+    require_filters_allowed(
+        principal,
+        {name: getattr(where, name) for name in ("rnokpp", "unzr", "category", "factor")},
+    )
     if where.hromada is not None:
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
     for field, kind, code in (
@@ -299,10 +373,10 @@ async def list_families(
     ):
         if code is not None:
             await _require_reference_code(session, field, kind, code)
-    principal = caller.principal
     values: dict[str, Any] = {
         name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None
     }
+    values["status"] = where.status or "active"
     search: str | None = None
     if where.q is not None:
         values["key"], is_latin = _search_key(where.q)
@@ -345,14 +419,18 @@ async def list_families(
             purpose=caller.purpose,
         ),
     )
-    return _page_of_families(
+    found = _page_of_families(
         rows, page, searching=search is not None, view=identifier_view(principal)
     )
+    if sees_provider_view(principal):
+        return Page([family_for_provider(f, caller.today) for f in found.items], found.next_after)
+    return found
 
 
 #: The filters other than the name, as conditions on a family (bound parameters named as the
-#: filter); names and numbers find a family a person is or was a member of: an archived
-#: family's members are former members, and a person's earlier family is part of their history.
+#: filter); names and numbers find a family a person is or was a member of (a person's earlier
+#: family is part of their history). ``status`` is always applied (``active`` by default), so
+#: an archived family, whose members are all former members, is found only when asked for.
 _FILTERS: dict[str, Any] = {
     "rnokpp": lambda: family_table.c.id.in_(
         select(person_table.c.family_id).where(
@@ -477,7 +555,7 @@ def _page_of_families(
         if not families or row[0] != families[-1]["id"]:
             members = []
             families.append(
-                _render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)), members, view)
+                _render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)), members)
             )
             sort_keys.append((row[width], row[0]) if searching else (row[0],))
         if row[-len(_PERSON_NAMES)] is not None:
@@ -496,7 +574,7 @@ def _search_key(q: str) -> tuple[str, bool]:
         return query_key(q)
     except ValueError as error:
         raise InvalidInput(
-            "The search text has no letters.", errors=[FieldError("query.q", str(error))]
+            "The search text is not a name.", errors=[FieldError("query.q", str(error))]
         ) from None
 
 
@@ -550,7 +628,11 @@ async def possible_duplicates(
     session: AsyncSession, caller: Caller, family_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """Active persons in other visible families with the same birth date and a similar name
-    as one of this family's active members."""
+    as one of this family's active members. Archived families do not count: their members'
+    memberships ended with the archiving (their identifiers are free for the family they are
+    registered in next), so registering them again is not a duplicate; their history is
+    found with ``status=archived``."""
+    require_registry_keeper(caller.principal)
     if not await _is_visible(session, caller, family_id):
         raise NotFound(FAMILY_NOT_FOUND)
     members = (
@@ -639,15 +721,19 @@ async def _is_visible(session: AsyncSession, caller: Caller, family_id: uuid.UUI
 async def get_member(
     session: AsyncSession, caller: Caller, family_id: uuid.UUID, person_id: uuid.UUID
 ) -> dict[str, Any]:
+    """A member (``Person``), or a current member as a provider's staff see them
+    (``MemberForProvider``; a former member is not theirs to see: 404)."""
+    minimal = sees_provider_view(caller.principal)
     row = (
         (
             await session.execute(
-                select(*PERSON_COLUMNS)
+                select(*(_PROVIDER_PERSON_COLUMNS if minimal else PERSON_COLUMNS))
                 .join(family_table, family_table.c.id == person_table.c.family_id)
                 .where(
                     person_table.c.id == person_id,
                     person_table.c.family_id == family_id,
                     visible_families(caller.principal),
+                    *([person_table.c.status == "active"] if minimal else []),
                 )
             )
         )
@@ -657,17 +743,23 @@ async def get_member(
     if row is None:
         raise NotFound("No member with this id is within your reach.")
     await record(session, caller, "get_member", PERSON, [person_id, family_id])
+    if minimal:
+        return member_for_provider(dict(row), caller.today)
     return render_person(row, identifier_view(caller.principal))
 
 
 async def list_members(
     session: AsyncSession, caller: Caller, family_id: uuid.UUID
 ) -> list[dict[str, Any]]:
+    """Current and former members (``Person``), or the current members as a provider's staff
+    see them (``MemberForProvider``)."""
     if not await _is_visible(session, caller, family_id):
         raise NotFound(FAMILY_NOT_FOUND)
     members = (await _members_of(session, [family_id], identifier_view(caller.principal))).get(
         family_id, []
     )
+    if sees_provider_view(caller.principal):
+        members = [member_for_provider(m, caller.today) for m in members if m["status"] == "active"]
     await record(session, caller, "list_members", PERSON, [family_id, *(m["id"] for m in members)])
     return members
 

@@ -53,6 +53,20 @@ class ConsentPurpose(StrEnum):
 NAME_PARTS = ("last_name", "first_name", "patronymic")
 
 
+#: Adults' ages are not shown to providers (children's are: services for children go by age).
+ADULT_AGE = 18
+
+
+def age_on(birth_date: date, today: date) -> int:
+    """Whole years from ``birth_date`` to ``today`` (a person born on 29 February turns a
+    year older on 1 March in other years, as PostgreSQL's ``age()`` counts)."""
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
+
+
 class _Errors:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix

@@ -13,11 +13,15 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
+    Index,
     Integer,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
+    and_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
@@ -90,9 +94,9 @@ class Person(SQLModel, table=True):
     __tablename__ = "persons"
 
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
-    family_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("families.id"), nullable=False, index=True)
-    )
+    #: With ``oblast_code``, a foreign key to the family's (declared below the tables): a
+    #: person's oblast is the family's and follows it when the family moves.
+    family_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
     oblast_code: str = territory_code_field(nullable=False)
     last_name: str = Field(sa_column=Column(Text, nullable=False))
     first_name: str = Field(sa_column=Column(Text, nullable=False))
@@ -135,6 +139,9 @@ class FamilyProviderAccess(SQLModel, table=True):
     granted_by: str | None = Field(default=None, sa_column=Column(Text))
     reason: str | None = Field(default=None, sa_column=Column(Text))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    #: The day the grant ended by the application's clock (``caller.today``): the provider
+    #: may report services delivered up to it for ``REGISTRY_LATE_REPORTING_DAYS`` after it.
+    revoked_on: date | None = Field(default=None, sa_column=Column(Date))
     revoked_by: str | None = Field(default=None, sa_column=Column(Text))
     revoke_reason: str | None = Field(default=None, sa_column=Column(Text))
 
@@ -145,3 +152,45 @@ hardship_factor_table = table_of(HardshipFactor)
 family_table = table_of(Family)
 person_table = table_of(Person)
 family_provider_access_table = table_of(FamilyProviderAccess)
+
+UniqueConstraint(family_table.c.id, family_table.c.oblast_code, name="uq_families_id_oblast_code")
+ForeignKeyConstraint(
+    [person_table.c.family_id, person_table.c.oblast_code],
+    [family_table.c.id, family_table.c.oblast_code],
+    name="fk_persons_family_id_families",
+    onupdate="CASCADE",
+)
+
+# Indexes (made by the migrations; declared here so `alembic check` compares them).
+Index("ix_families_hromada_code_id", family_table.c.hromada_code, family_table.c.id)
+Index("ix_families_oblast_code_id", family_table.c.oblast_code, family_table.c.id)
+Index("ix_families_categories", family_table.c.categories, postgresql_using="gin")
+Index("ix_families_factors", family_table.c.factors, postgresql_using="gin")
+Index(
+    "uq_persons_rnokpp",
+    person_table.c.rnokpp,
+    unique=True,
+    postgresql_where=and_(person_table.c.status == "active", person_table.c.rnokpp.is_not(None)),
+)
+Index(
+    "uq_persons_unzr",
+    person_table.c.unzr,
+    unique=True,
+    postgresql_where=and_(person_table.c.status == "active", person_table.c.unzr.is_not(None)),
+)
+Index("ix_persons_birth_date_name_key", person_table.c.birth_date, person_table.c.name_key)
+# btree_gin puts the oblast beside the trigrams: a confined search reads only its oblast.
+Index(
+    "ix_persons_oblast_code_name_key_trgm",
+    person_table.c.oblast_code,
+    person_table.c.name_key,
+    postgresql_using="gin",
+    postgresql_ops={"name_key": "gin_trgm_ops"},
+)
+Index(
+    "ix_persons_oblast_code_latin_key_trgm",
+    person_table.c.oblast_code,
+    person_table.c.latin_key,
+    postgresql_using="gin",
+    postgresql_ops={"latin_key": "gin_trgm_ops"},
+)

@@ -45,15 +45,17 @@ def sees_rnokpp(principal: Principal) -> bool:
 
 def may_link_providers(principal: Principal) -> bool:
     """Community officers link the families of their hromada (and integration clients
-    granted families:write, within their territory)."""
+    granted families:write, within their territory; not a provider's own system)."""
     return principal.role is Role.COMMUNITY_OFFICER or (
-        principal.role is Role.INTEGRATION and principal.can(Permission.FAMILIES_WRITE)
+        principal.role is Role.INTEGRATION
+        and not principal.acts_for_provider
+        and principal.can(Permission.FAMILIES_WRITE)
     )
 
 
 def visible_links(principal: Principal) -> ColumnElement[bool]:
     """The links of a family (within reach) ``principal`` sees: a provider's staff their own
     provider's only, everyone else all of them."""
-    if principal.role is Role.PROVIDER_STAFF and principal.provider_id is not None:
+    if principal.acts_for_provider:
         return family_provider_access_table.c.provider_id == principal.provider_id
     return true()

@@ -554,6 +554,7 @@ async def grant_access(
                     "granted_by": caller.principal.sub,
                     "reason": reason,
                     "revoked_at": None,
+                    "revoked_on": None,
                     "revoked_by": None,
                     "revoke_reason": None,
                 },
@@ -578,7 +579,12 @@ async def revoke(
                 family_provider_access_table.c.provider_id == provider_id,
                 family_provider_access_table.c.revoked_at.is_(None),
             )
-            .values(revoked_at=func.now(), revoked_by=caller.principal.sub, revoke_reason=reason)
+            .values(
+                revoked_at=func.now(),
+                revoked_on=caller.today,
+                revoked_by=caller.principal.sub,
+                revoke_reason=reason,
+            )
             .returning(family_provider_access_table.c.provider_id)
         )
     ).first()

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.like import contains
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.audit.commands import record
 from registry.domain.classifier.tables import service_table
@@ -209,10 +210,6 @@ class ProviderFilter:
     edrpou: str | None = None
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def list_providers(
     session: AsyncSession, caller: Caller, page: PageRequest, where: ProviderFilter
 ) -> Page[dict[str, Any]]:
@@ -252,7 +249,7 @@ async def list_providers(
         )
         statement = statement.where(
             or_(
-                provider_table.c.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
+                contains(provider_table.c.name_key, key),
                 provider_table.c.name_key.op("%>")(key),
             )
         )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
@@ -124,3 +125,20 @@ support_criterion_table = table_of(SupportCriterion)
 provider_table = table_of(Provider)
 provider_service_table = table_of(ProviderService)
 provider_status_change_table = table_of(ProviderStatusChange)
+
+# Indexes (made by the migrations; declared here so `alembic check` compares them).
+Index("uq_providers_edrpou", provider_table.c.edrpou, unique=True)
+Index("uq_providers_rnokpp", provider_table.c.rnokpp, unique=True)
+Index("ix_providers_hromada_code_id", provider_table.c.hromada_code, provider_table.c.id)
+Index("ix_providers_hromadas_served", provider_table.c.hromadas_served, postgresql_using="gin")
+Index(
+    "ix_providers_name_key_trgm",
+    provider_table.c.name_key,
+    postgresql_using="gin",
+    postgresql_ops={"name_key": "gin_trgm_ops"},
+)
+Index(
+    "ix_provider_services_service_code",
+    provider_service_table.c.service_code,
+    provider_service_table.c.provider_id,
+)

@@ -19,6 +19,8 @@ from registry.errors import Forbidden
 def visible_records(principal: Principal) -> ColumnElement[bool]:
     """The service records ``principal`` may read (callers also need service-records:read)."""
     territory = principal.territory
+    if principal.acts_for_provider:
+        return service_record_table.c.provider_id == principal.provider_id
     match principal.role:
         case Role.MINISTRY_ADMIN:
             return true()
@@ -26,11 +28,7 @@ def visible_records(principal: Principal) -> ColumnElement[bool]:
             return service_record_table.c.oblast_code == territory
         case Role.COMMUNITY_OFFICER if territory:
             return service_record_table.c.hromada_code == territory
-        case Role.PROVIDER_STAFF if principal.provider_id:
-            return service_record_table.c.provider_id == principal.provider_id
         case Role.INTEGRATION:
-            if principal.provider_id is not None:
-                return service_record_table.c.provider_id == principal.provider_id
             if territory is None:
                 return true()
             return or_(
@@ -45,7 +43,7 @@ def visible_records(principal: Principal) -> ColumnElement[bool]:
 def submitting_provider(principal: Principal) -> uuid.UUID:
     """The provider a caller records services for: the one its token names (provider_staff,
     or an integration client of a provider). Nobody records services on a provider's behalf."""
-    if principal.role in (Role.PROVIDER_STAFF, Role.INTEGRATION) and principal.provider_id:
+    if principal.acts_for_provider and principal.provider_id:
         return principal.provider_id
     raise Forbidden(
         "Only a provider's staff or systems (a token with provider_id) submit service records."

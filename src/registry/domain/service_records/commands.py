@@ -2,9 +2,10 @@
 A record is never deleted: an amendment or a void keeps the version it supersedes.
 
 Submitting checks a whole submission against the database in a fixed number of queries
-(the provider and what it offers, the families referred to it, the persons and cases named,
-the records already holding the external references), then writes the new records with one
-COPY and the changed ones with one UPDATE: validation costs no round trip per record. These
+(the provider and what it offers, the families referred to it now or whose access ended
+within the late-reporting days, the persons and cases named, the records already holding the
+external references), then writes the new records with one COPY and the changed ones with
+one UPDATE: validation costs no round trip per record. These
 checks are also what keeps service_records' references sound: the table has no foreign keys
 (migration 0006 says why).
 """
@@ -20,10 +21,12 @@ from typing import Any
 from asyncpg import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
+    Date,
     String,
     Uuid,
     and_,
     bindparam,
+    cast,
     func,
     insert,
     literal_column,
@@ -38,6 +41,7 @@ from sqlalchemy.sql import Select
 from registry.db.engine import driver_connection
 from registry.db.ids import new_id
 from registry.domain.audit.commands import record
+from registry.domain.cases import commands as case_commands
 from registry.domain.cases.tables import case_table, referral_table
 from registry.domain.classifier.tables import service_table
 from registry.domain.families.tables import family_provider_access_table, family_table, person_table
@@ -53,6 +57,7 @@ from registry.domain.service_records.rules import (
     CONTENT_FIELDS,
     VERSIONED_FIELDS,
     delivery_date_problem,
+    late_report_problems,
 )
 from registry.domain.service_records.tables import (
     service_record_table,
@@ -90,7 +95,9 @@ class _Known:
     """What the database says about the records of one submission, read in a few queries."""
 
     offered: dict[str, frozenset[str]]  # service code → places, active offers only
-    families: dict[uuid.UUID, dict[str, Any]]  # referred to the provider: id → territory
+    # referred to the provider (now or before): id → territory and the day the access ended
+    # (None while it stands)
+    families: dict[uuid.UUID, dict[str, Any]]
     persons: dict[uuid.UUID, uuid.UUID]  # person → family
     existing: dict[str, dict[str, Any]]  # external_ref → the provider's record
     cases: dict[uuid.UUID, uuid.UUID]  # case referred to the provider → its family
@@ -158,13 +165,13 @@ async def _known(
                     family_table.c.oblast_code,
                     family_table.c.raion_code,
                     family_table.c.hromada_code,
+                    _access_ended_on(),
                 )
                 .join(
                     family_provider_access_table,
                     and_(
                         family_provider_access_table.c.family_id == family_table.c.id,
                         family_provider_access_table.c.provider_id == provider_id,
-                        family_provider_access_table.c.revoked_at.is_(None),
                     ),
                 )
                 .where(family_table.c.id == key)
@@ -172,8 +179,13 @@ async def _known(
         )
     )
     families = {
-        family_id: {"oblast_code": oblast, "raion_code": raion, "hromada_code": hromada}
-        for family_id, oblast, raion, hromada in referred
+        family_id: {
+            "oblast_code": oblast,
+            "raion_code": raion,
+            "hromada_code": hromada,
+            "access_ended_on": ended_on,
+        }
+        for family_id, oblast, raion, hromada, ended_on in referred
     }
     person_ids = list({r["person_id"] for r in records if r.get("person_id") is not None})
     persons: dict[uuid.UUID, uuid.UUID] = (
@@ -227,7 +239,10 @@ async def _known(
                             case_table.c.id.in_(
                                 select(referral_table.c.case_id).where(
                                     referral_table.c.provider_id == provider_id,
+                                    # accepted, now or before it was closed (a referral
+                                    # closed while pending was never the provider's)
                                     referral_table.c.status.in_(["accepted", "closed"]),
+                                    referral_table.c.decided_at.is_not(None),
                                 )
                             ),
                         ),
@@ -241,12 +256,40 @@ async def _known(
     return _Known(offered, families, persons, existing, cases)
 
 
-def _problems(known: _Known, values: dict[str, Any], prefix: str, today: date) -> list[FieldError]:
-    """Every rule a record breaks, given what the database knows."""
+def _access_ended_on() -> Any:
+    """The day the provider's access to the family ended (null while it stands): as the
+    application's clock recorded it, or for a grant ended without that day, the UTC date of
+    the moment it was revoked."""
+    return func.coalesce(
+        family_provider_access_table.c.revoked_on,
+        cast(func.timezone("UTC", family_provider_access_table.c.revoked_at), Date),
+    ).label("access_ended_on")
+
+
+def _problems(
+    known: _Known,
+    values: dict[str, Any],
+    prefix: str,
+    today: date,
+    late_reporting_days: int,
+    *,
+    resent: bool = False,
+) -> list[FieldError]:
+    """Every rule a record breaks, given what the database knows. A record ``resent`` as it
+    is stored writes nothing: it is not held to the late-reporting period (a sync may resend
+    everything, also long after the access ended)."""
     problems = []
-    if values["family_id"] not in known.families:
+    family = known.families.get(values["family_id"])
+    if family is None:
         problems.append(
             FieldError(f"{prefix}family_id", "no family with this id is referred to your provider")
+        )
+    elif not resent:
+        problems.extend(
+            FieldError(prefix + name, message)
+            for name, message in late_report_problems(
+                values["delivered_on"], family["access_ended_on"], today, late_reporting_days
+            ).items()
         )
     person_id = values.get("person_id")
     if person_id is not None and known.persons.get(person_id) != values["family_id"]:
@@ -295,6 +338,7 @@ async def submit(
     atomic: bool,
     prefixes: Sequence[str],
     action: str,
+    late_reporting_days: int,
 ) -> list[Result]:
     """Record services the caller's provider delivered. A record whose ``external_ref`` the
     provider used before updates that record (a new version when something changed).
@@ -302,7 +346,11 @@ async def submit(
     Each record is accepted or rejected on its own; with ``atomic`` nothing is written unless
     every record is accepted (the results then say why not). ``prefixes`` name where each
     record sits in the request, for field errors. Nothing submitted: nothing checked, written
-    or audited."""
+    or audited.
+
+    A family whose access the provider had is still open to its records of services
+    delivered while the access stood, for ``late_reporting_days`` after it ended (and to
+    records resent unchanged for ever)."""
     if not records:
         return []
     provider_id = submitting_provider(caller.principal)
@@ -311,8 +359,12 @@ async def submit(
     first_index_of_ref: dict[str, int] = {}
     for index, (values, prefix) in enumerate(zip(records, prefixes, strict=True)):
         result = Result(index, values.get("external_ref"))
-        result.errors = _problems(known, values, prefix, caller.today)
         ref = values.get("external_ref")
+        stored = None if ref is None else known.existing.get(ref)
+        resent = stored is not None and _content(stored) == _content(values)
+        result.errors = _problems(
+            known, values, prefix, caller.today, late_reporting_days, resent=resent
+        )
         if ref is not None:
             if ref in first_index_of_ref:
                 result.errors.append(
@@ -323,8 +375,7 @@ async def submit(
                 )
             else:
                 first_index_of_ref[ref] = index
-            current = known.existing.get(ref)
-            if current is not None and current["status"] == "voided":
+            if stored is not None and stored["status"] == "voided":
                 result.errors.append(
                     FieldError(
                         f"{prefix}external_ref", "names a voided record; use a new reference"
@@ -366,12 +417,18 @@ async def submit(
 
 
 async def submit_one(
-    session: AsyncSession, caller: Caller, values: dict[str, Any]
+    session: AsyncSession, caller: Caller, values: dict[str, Any], *, late_reporting_days: int
 ) -> tuple[dict[str, Any], bool]:
     """One record (``POST /service-records``), stored whole or refused (422 listing every
     problem): the stored record, and whether it was created (else updated or unchanged)."""
     (result,) = await submit(
-        session, caller, [values], atomic=True, prefixes=["body."], action="submit_service_record"
+        session,
+        caller,
+        [values],
+        atomic=True,
+        prefixes=["body."],
+        action="submit_service_record",
+        late_reporting_days=late_reporting_days,
     )
     if not result.accepted:
         raise InvalidInput("The record has invalid fields; see errors.", errors=result.errors)
@@ -591,14 +648,18 @@ async def amend(
     patch: dict[str, Any],
     reason: str,
     expected_version: int,
+    *,
+    late_reporting_days: int,
 ) -> dict[str, Any]:
     """Correct a record (a JSON merge patch of its content) as a new version, with the
-    reason; the version it supersedes stays in the history."""
+    reason; the version it supersedes stays in the history. The amended record must be one
+    the provider could submit now (for a family whose access ended: delivered while it
+    stood, within the late-reporting days)."""
     write = await _for_change(session, caller, record_id, expected_version)
     current = write.current
     merged = {**{name: current[name] for name in CONTENT_FIELDS}, **patch}
     known = await _known(session, current["provider_id"], [merged], lock_refs=False)
-    problems = _problems(known, merged, "body.", caller.today)
+    problems = _problems(known, merged, "body.", caller.today, late_reporting_days)
     if problems:
         raise InvalidInput("The amended record has invalid fields; see errors.", errors=problems)
     if _content(merged) == _content(current):
@@ -632,7 +693,9 @@ async def void(
     reason: str,
     expected_version: int | None,
 ) -> dict[str, Any]:
-    """Void a record entered in error, with the reason (never deleted)."""
+    """Void a record entered in error, with the reason (never deleted). The provider's own
+    record may be voided whenever it is found wrong, also after its access to the family
+    ended: a void only withdraws what the provider claimed, and reads nothing new."""
     write = await _for_change(session, caller, record_id, expected_version)
     await _keep_superseded(session, [record_id])
     await write.save(
@@ -649,3 +712,78 @@ async def void(
     )
     (voided,) = await records_by_id(session, caller, [record_id])
     return voided
+
+
+# --- following a family that moves ---------------------------------------------------------
+
+
+async def relocate_family(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    values: dict[str, Any],
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """Move a family to another hromada with its cases (``cases.commands.relocate_family``)
+    and its service records: a record's territory is the family's, the reach by which the
+    hromada's officers see it, so it follows the family like its cases do and the old
+    hromada keeps none. Each moved record gets its next version (the one it supersedes stays
+    in its history), with the fields that changed noted."""
+    family = await case_commands.relocate_family(
+        session, caller, family_id, values, expected_version
+    )
+    territory = {name: family[name] for name in ("oblast_code", "raion_code", "hromada_code")}
+    moving = (
+        await session.execute(
+            select(
+                service_record_table.c.id,
+                service_record_table.c.oblast_code,
+                service_record_table.c.raion_code,
+            )
+            .where(
+                service_record_table.c.family_id == family_id,
+                service_record_table.c.hromada_code != territory["hromada_code"],
+            )
+            .order_by(service_record_table.c.id)
+            .with_for_update()
+        )
+    ).all()
+    if not moving:
+        return family
+    ids = [row.id for row in moving]
+    await _keep_superseded(session, ids)
+    moved = await session.execute(
+        update(service_record_table)
+        .where(service_record_table.c.id == func.any(_array(ids, Uuid)))
+        .values(
+            **territory,
+            version=service_record_table.c.version + 1,
+            changed_by=caller.principal.sub,
+            change_reason=f"family relocated: {values['reason']}",
+            updated_at=func.now(),
+        )
+        .returning(service_record_table.c.id, service_record_table.c.version)
+    )
+    versions: dict[uuid.UUID, int] = {row_id: version for row_id, version in moved}
+    await session.execute(
+        insert(record_change_table),
+        [
+            {
+                "resource_type": SERVICE_RECORD,
+                "resource_id": row.id,
+                "version": versions[row.id],
+                "actor": caller.principal.sub,
+                "changed_fields": [
+                    "hromada_code",
+                    *(
+                        name
+                        for name in ("oblast_code", "raion_code")
+                        if getattr(row, name) != territory[name]
+                    ),
+                ],
+            }
+            for row in moving
+        ],
+    )
+    await record(session, caller, "relocate_family", SERVICE_RECORD, ids)
+    return family

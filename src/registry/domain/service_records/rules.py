@@ -4,7 +4,7 @@ it) is checked by ``ingest`` for a whole submission at once."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 #: The Law "On Social Services" No. 2671-VIII took effect on 2020-01-01; records start there.
@@ -58,3 +58,32 @@ def delivery_date_problem(delivered_on: date, today: date) -> str | None:
     if delivered_on < EARLIEST_DELIVERY:
         return f"must not be before {EARLIEST_DELIVERY.isoformat()}"
     return None
+
+
+def late_report_problems(
+    delivered_on: date, access_ended_on: date | None, today: date, late_reporting_days: int
+) -> dict[str, str]:
+    """What is wrong with reporting a service delivered on ``delivered_on`` to a family whose
+    access the provider had until ``access_ended_on`` (None: it still stands), by field.
+
+    A provider reports what it delivered while its access stood, also for
+    ``late_reporting_days`` after the access ended (monthly reporting, a sync resending
+    everything); nothing delivered after the end. While the access stands any delivery date
+    passes (a link is often recorded after the provider began to serve the family)."""
+    if access_ended_on is None:
+        return {}
+    problems = {}
+    if delivered_on > access_ended_on:
+        problems["delivered_on"] = (
+            f"after your provider's access to this family ended on "
+            f"{access_ended_on.isoformat()}: only services delivered while it stood may be "
+            "reported"
+        )
+    last_day = access_ended_on + timedelta(days=late_reporting_days)
+    if today > last_day:
+        problems["family_id"] = (
+            f"your provider's access to this family ended on {access_ended_on.isoformat()}; "
+            f"services delivered before could be reported until {last_day.isoformat()} "
+            f"({late_reporting_days} days), no longer"
+        )
+    return problems

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -75,3 +76,32 @@ class ServiceRecordVersion(SQLModel, table=True):
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 service_record_table = table_of(ServiceRecord)
 service_record_version_table = table_of(ServiceRecordVersion)
+
+# Indexes (made by the migrations; declared here so `alembic check` compares them).
+Index(
+    "uq_service_records_provider_id_external_ref",
+    service_record_table.c.provider_id,
+    service_record_table.c.external_ref,
+    unique=True,
+)
+Index(
+    "ix_service_records_provider_id_id",
+    service_record_table.c.provider_id,
+    service_record_table.c.id,
+)
+Index("ix_service_records_family_id", service_record_table.c.family_id)
+Index(
+    "ix_service_records_hromada_code_id",
+    service_record_table.c.hromada_code,
+    service_record_table.c.id,
+)
+Index(
+    "ix_service_records_oblast_code_id",
+    service_record_table.c.oblast_code,
+    service_record_table.c.id,
+)
+Index(
+    "ix_service_records_raion_code_id",
+    service_record_table.c.raion_code,
+    service_record_table.c.id,
+)

@@ -9,6 +9,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.like import contains
 from registry.db.pagination import Page, PageRequest, keyset, page_of
 from registry.domain.territories.rules import is_code, normalize_name
 from registry.domain.territories.tables import territory_table
@@ -38,8 +39,7 @@ async def list_territories(
     if category is not None:
         statement = statement.where(territory_table.c.category == category)
     if q:
-        pattern = "%" + _escape_like(normalize_name(q)) + "%"
-        statement = statement.where(territory_table.c.search_name.like(pattern, escape="\\"))
+        statement = statement.where(contains(territory_table.c.search_name, normalize_name(q)))
     rows = (
         (await session.execute(keyset(statement, [territory_table.c.code], page))).mappings().all()
     )
@@ -95,10 +95,6 @@ async def require_territory(
             errors=[FieldError(field, f"category {row['category']} where {wanted} is required")],
         )
     return row
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def locate_address(

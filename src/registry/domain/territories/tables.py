@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CHAR, Column, DateTime, ForeignKey, SmallInteger, String, Text, func
+from sqlalchemy import CHAR, Column, DateTime, ForeignKey, Index, SmallInteger, String, Text, func
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of
@@ -52,3 +52,13 @@ def territory_code_field(nullable: bool) -> Any:
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 territory_table = table_of(Territory)
 reference_import_table = table_of(ReferenceImport)
+
+# Indexes (made by the migrations; declared here so `alembic check` compares them).
+Index("ix_territories_parent_code_code", territory_table.c.parent_code, territory_table.c.code)
+Index("ix_territories_category_code", territory_table.c.category, territory_table.c.code)
+Index(
+    "ix_territories_search_name_trgm",
+    territory_table.c.search_name,
+    postgresql_using="gin",
+    postgresql_ops={"search_name": "gin_trgm_ops"},
+)
