@@ -341,10 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = get_settings()
+    from registry.db.embedded import EmbeddedPostgresMissing
     from registry.logs import configure_logging
 
     configure_logging(settings.log_level, json=settings.log_json)
-    args.handler(args, settings)
+    try:
+        args.handler(args, settings)
+    except EmbeddedPostgresMissing as missing:
+        raise SystemExit(f"registry: {missing}") from None
 
 
 if __name__ == "__main__":

@@ -869,3 +869,32 @@ async def test_a_providers_system_sees_cases_as_the_provider_does(cases, make_to
         CASES, json={"family_id": case["family_id"], "source": "application"}, headers=system
     )
     assert_problem(opened, 403)
+
+
+async def test_closing_a_case_closes_its_referrals_as_new_versions_noting_what_changed(
+    cases, connection, make_token
+):
+    admin = bearer(token(make_token, "ministry_admin"))
+    provider = await create_provider(cases.client, admin, provider_body())
+    case = await cases.reach(S.PLANNING)
+    referred = await cases.client.post(
+        f"{CASES}/{case['id']}/referrals",
+        json={"provider_id": provider["id"], "service_code": "002.0"},
+        headers=cases.worker,
+    )
+    assert referred.status_code == 201, referred.text
+    referral = referred.json()
+    case = (await cases.client.get(f"{CASES}/{case['id']}", headers=cases.worker)).json()
+    await cases.move(case, S.CLOSED, reason="сім'я виїхала", closure_reason="no_grounds")
+
+    closed = await cases.client.get("/api/v1/referrals", headers=cases.worker)
+    (after,) = [r for r in closed.json()["items"] if r["id"] == referral["id"]]
+    assert (after["status"], after["version"]) == ("closed", referral["version"] + 1)
+    changed = await connection.scalar(
+        text(
+            "SELECT changed_fields FROM record_changes WHERE resource_type = 'referral' "
+            "AND resource_id = :id AND version = :v"
+        ),
+        {"id": referral["id"], "v": after["version"]},
+    )
+    assert sorted(changed) == ["closed_at", "status"]

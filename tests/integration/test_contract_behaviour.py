@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.api.contract import check_contract, operation_contracts
 from registry.api.problems import install_problem_handlers
+from registry.api.schemas.words import has_words
 from registry.api.routers import health
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -487,3 +488,60 @@ def test_every_tag_used_is_described(app):
     for tag in used:
         assert described.get(tag), tag
     assert set(described) == used  # no description of a tag nothing uses
+
+
+# --- errors in words ------------------------------------------------------------------------------
+
+
+def _patterns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return found + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+def test_every_pattern_of_the_spec_is_said_in_words(app):
+    """A 422 says what a field takes, never the regular expression it failed: every pattern
+    the document shows has been given its words where it is declared (``worded``)."""
+    patterns = set(_patterns(app.openapi()))
+    assert len(patterns) > 10
+    assert sorted(p for p in patterns if not has_words(p)) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field", "words"),
+    [
+        ("/api/v1/providers", {"q": "!!"}, "query.q", "must contain a letter or a digit"),
+        ("/api/v1/providers", {"edrpou": "12"}, "query.edrpou", "must be an EDRPOU code"),
+        ("/api/v1/families", {"rnokpp": "12"}, "query.rnokpp", "must be an RNOKPP: ten digits"),
+        ("/api/v1/territories", {"parent": "UA1"}, "query.parent", "must be a KATOTTG code"),
+        ("/api/v1/families", {"cursor": "a b"}, "query.cursor", "must be the next_cursor"),
+    ],
+)
+async def test_a_value_in_the_wrong_form_is_told_in_words(
+    client, admin, path, params, field, words
+):
+    problem = assert_problem(await client.get(path, params=params, headers=admin), 422)
+    (error,) = [e for e in problem["errors"] if e["field"] == field]
+    assert error["message"].startswith(words)
+    assert "^" not in error["message"] and "pattern" not in error["message"]
+
+
+async def test_a_field_that_may_not_be_null_names_itself_once_in_words(client, officer):
+    created = await create_family(client, officer, family(KYIV))
+    member = created["members"][0]
+    response = await client.patch(
+        f"/api/v1/families/{created['id']}/members/{member['id']}",
+        json={"birth_date": "yesterday", "rnokpp": "12"},
+        headers={
+            **if_match(officer, member["version"]),
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+    problem = assert_problem(response, 422)
+    assert sorted(e["field"] for e in problem["errors"]) == ["body.birth_date", "body.rnokpp"]
+    messages = {e["field"]: e["message"] for e in problem["errors"]}
+    assert messages["body.rnokpp"] == "must be an RNOKPP: ten digits"
+    assert "None" not in messages["body.birth_date"]

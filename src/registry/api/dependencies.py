@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.api.purpose import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN, purpose_text
+from registry.api.schemas.words import worded
 from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -93,7 +94,15 @@ Purpose = Annotated[
         "as an RFC 8187 value (`UTF-8''%D0%BF…`). Anything else is a 400.",
     ),
     # Shown, not enforced: FastAPI would hold the pattern against the Latin-1 reading.
-    WithJsonSchema({"type": "string", "pattern": PURPOSE_PATTERN}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": worded(
+                PURPOSE_PATTERN,
+                "must be UTF-8 text of at most 200 characters, raw or percent-encoded",
+            ),
+        }
+    ),
 ]
 
 
@@ -179,7 +188,9 @@ async def page_request(
         str | None,
         Query(
             max_length=1024,
-            pattern=r"^[A-Za-z0-9_\-]+$",
+            pattern=worded(
+                r"^[A-Za-z0-9_\-]+$", "must be the next_cursor of the previous page, unchanged"
+            ),
             description="`next_cursor` of the previous page.",
         ),
     ] = None,

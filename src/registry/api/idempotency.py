@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from registry.api.dependencies import Session, caller_of
 from registry.api.responses import JSON, answer_headers, respond
+from registry.api.schemas.words import worded
 from registry.domain import idempotency
 from registry.domain.audit.commands import record
 from registry.domain.shared.caller import Caller
@@ -82,7 +83,9 @@ async def _idempotency(
     idempotency_key: Annotated[
         str | None,
         Header(
-            pattern=KEY_PATTERN,
+            pattern=worded(
+                KEY_PATTERN, "must be 1 to 255 printable ASCII characters without spaces"
+            ),
             description="A key of your choosing (e.g. a UUID) that makes a retry of this "
             "request return the first answer instead of creating again. "
             "Reusing it for a different request is a 409.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from registry.api.audit_denied import record_denied
 from registry.api.responses import answer_headers
 from registry.api.routes import allowed_methods
+from registry.api.schemas.words import words_for
 from registry.db.pagination import InvalidCursor
 from registry.errors import (
     PROBLEM_TYPE_PREFIX,
@@ -106,7 +108,39 @@ def _request_id(request: Request) -> str | None:
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in location)
+    # A union's member (``function-after[…]``, ``nullable[…]``) is where Pydantic looked,
+    # not a field the caller sent.
+    return ".".join(str(part) for part in location if "[" not in str(part))
+
+
+def _message(problem: Any) -> str:
+    if problem.get("type") == "string_pattern_mismatch":
+        return words_for(str(problem.get("ctx", {}).get("pattern", "")))
+    message = str(problem.get("msg", "invalid"))
+    # A validator's own words, without Pydantic's "Value error, " in front of them.
+    return message.removeprefix("Value error, ")
+
+
+def _field_errors(problems: Sequence[Any]) -> list[dict[str, str]]:
+    """One error per field, in words. A field typed ``X | NotNull`` fails both members of
+    the union; the member that takes only null ("Input should be None") says nothing about
+    the value sent, so another member's error is the one reported."""
+    errors: dict[str, str] = {}
+    only_null: set[str] = set()
+    for problem in problems:
+        location = tuple(problem.get("loc", ()))
+        takes_null = problem.get("type") == "none_required"
+        if takes_null and location[-1:] == ("none",):
+            location = location[:-1]  # the union's null member, not a field
+        field = _field_name(location)
+        if field in errors and (takes_null or field not in only_null):
+            continue
+        errors[field] = _message(problem)
+        if takes_null:
+            only_null.add(field)
+        else:
+            only_null.discard(field)
+    return [{"field": field, "message": message} for field, message in errors.items()]
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
@@ -126,10 +160,7 @@ async def _validation_error(request: Request, error: Exception) -> Response:
             "Send If-Match with the ETag of the version you read.",
             request_id=_request_id(request),
         )
-    errors = [
-        {"field": _field_name(p.get("loc", ())), "message": str(p.get("msg", "invalid"))}
-        for p in problems
-    ]
+    errors = _field_errors(problems)
     return problem_response(
         422,
         "The request has invalid fields; see errors.",

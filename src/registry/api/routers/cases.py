@@ -15,6 +15,7 @@ from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import respond, respond_all, respond_page
 from registry.api.schemas.base import KatottgCode, PageOf
 from registry.api.schemas.cases import (
+    SUBJECT_PATTERN,
     AssessmentIn,
     AssignmentIn,
     CaseCreate,
@@ -139,9 +140,7 @@ async def list_cases(
     hromada: Annotated[KatottgCode | None, Query()] = None,
     worker: Annotated[
         str | None,
-        Query(
-            max_length=200, pattern=r"^[\x21-\x7e]+$", description="The assigned worker's `sub`."
-        ),
+        Query(max_length=200, pattern=SUBJECT_PATTERN, description="The assigned worker's `sub`."),
     ] = None,
     provider_id: Annotated[
         uuid.UUID | None, Query(description="Cases referred to this provider.")

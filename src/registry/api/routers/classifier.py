@@ -14,6 +14,7 @@ from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import respond, respond_page
 from registry.api.schemas.base import PageOf
 from registry.api.schemas.classifier import Service, ServiceCreate, ServicePatch
+from registry.api.schemas.words import worded
 from registry.domain.classifier import commands, queries
 from registry.domain.classifier.rules import CODE_PATTERN, Purpose, ServiceKind
 
@@ -47,7 +48,10 @@ async def list_services(
         Query(
             min_length=1,
             max_length=100,
-            pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+            pattern=worded(
+                r"^[^\x00]*[^\s\x00][^\x00]*$",
+                "must contain a character other than a space (and no NUL character)",
+            ),
             description="Part of the Ukrainian or English name, any case.",
         ),
     ] = None,

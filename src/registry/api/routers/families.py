@@ -45,6 +45,7 @@ from registry.api.schemas.families import (
     ProviderLinkCreate,
     RelocationIn,
 )
+from registry.api.schemas.words import worded
 from registry.domain.cases import commands as case_commands
 from registry.domain.families import commands, queries
 from registry.domain.families.access import sees_provider_view
@@ -163,7 +164,9 @@ async def list_families(
     unzr: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9]{8}-[0-9]{5}$",
+            pattern=worded(
+                r"^[0-9]{8}-[0-9]{5}$", "must be a UNZR: eight digits, a hyphen, five digits"
+            ),
             description="A current or former member's UNZR, exactly. Needs `identifiers:read` "
             "(403 otherwise).",
         ),

@@ -22,6 +22,7 @@ from registry.api.schemas.providers import (
     StatusChange,
     StatusChangeIn,
 )
+from registry.api.schemas.words import worded
 from registry.domain.classifier.rules import CODE_PATTERN as SERVICE_CODE_PATTERN
 from registry.domain.providers import commands, queries
 from registry.domain.providers.rules import ProviderKind, ProviderStatus, Sector
@@ -107,7 +108,10 @@ async def list_providers(
         Query(
             min_length=2,
             max_length=200,
-            pattern=r"^[^\x00]*[0-9A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії][^\x00]*$",
+            pattern=worded(
+                r"^[^\x00]*[0-9A-Za-zА-ЩЬЮЯҐЄІЇа-щьюяґєії][^\x00]*$",
+                "must contain a letter or a digit (and no NUL character)",
+            ),
             description="Part of the full or short name, any case and apostrophe; a typo allowed.",
         ),
     ] = None,

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
 
+from registry.api.schemas.words import worded
 from registry.domain.classifier.rules import CODE_PATTERN as SERVICE_CODE_PATTERN
 from registry.domain.shared.names import MAX_LENGTH as NAME_MAX_LENGTH
 from registry.domain.shared.names import clean_name_part
@@ -101,7 +102,10 @@ class _Text:
         json_schema.update(
             minLength=1,
             maxLength=self.max_length,
-            pattern=f"^[{_TRIMMED}]*{text}[{_TRIMMED}]*$",
+            pattern=worded(
+                f"^[{_TRIMMED}]*{text}[{_TRIMMED}]*$",
+                _MULTILINE_WORDS if self.multiline else _ONE_LINE_WORDS,
+            ),
         )
         return json_schema
 
@@ -126,6 +130,10 @@ class _Text:
         return value
 
 
+_ONE_LINE_WORDS = "must be one line of text without control characters"
+_MULTILINE_WORDS = "must be text without control characters other than line breaks"
+
+
 def text_field(max_length: int, *, multiline: bool = False) -> Any:
     """A free-text input field, the one rule every schema uses for text people write: not
     blank, at most ``max_length`` characters, no C0/C1 control characters. A field
@@ -145,13 +153,19 @@ def _person_name(value: str) -> str:
 #: A name in the spec: letters (``\p{L}``, any script) with combining marks (``\p{M}``), words
 #: joined by one space, apostrophe or hyphen (the variants people type included). The
 #: server checks more than a pattern can say (one alphabet per word, NFC length), in words.
-PERSON_NAME_PATTERN = r"^\p{L}\p{M}*(?:[ '’ʼ‘`´\-‐‑–]?\p{L}\p{M}*)*$"
+PERSON_NAME_PATTERN = worded(
+    r"^\p{L}\p{M}*(?:[ '’ʼ‘`´\-‐‑–]?\p{L}\p{M}*)*$",
+    "may contain only letters, apostrophes, hyphens and spaces",
+)
 
 _QUERY_CHARACTER = "[\\p{L}\\p{M}\\p{Nd} '’ʼ‘`´\\-‐‑–]"
 #: A search for a name in the spec (``q``): letters, digits, apostrophes, hyphens, spaces, and
 #: a letter among them. Shown, not enforced: the domain answers in words
 #: (``domain.shared.names.query_key``).
-NAME_QUERY_PATTERN = f"^{_QUERY_CHARACTER}*\\p{{L}}{_QUERY_CHARACTER}*$"
+NAME_QUERY_PATTERN = worded(
+    f"^{_QUERY_CHARACTER}*\\p{{L}}{_QUERY_CHARACTER}*$",
+    "may contain only letters, digits, apostrophes, hyphens and spaces, with a letter among them",
+)
 #: A name search parameter, its rules as the spec shows them (pair with ``Query(min_length=2,
 #: max_length=100, …)``, which enforce the lengths).
 NameSearch = Annotated[
@@ -264,13 +278,34 @@ class Reason(InputSchema):
     reason: ReasonText
 
 
+#: A code of a reference list (recipient categories, hardship factors, support criteria).
+LOWER_CODE_PATTERN = worded(
+    r"^[a-z][a-z0-9_]{0,63}$",
+    "must be a code: a lower-case Latin letter, then such letters, digits or underscores",
+)
+
 #: A person's taxpayer number (RNOKPP): ten digits (check digits are the domain's).
-RNOKPP_PATTERN = r"^[0-9]{10}$"
+RNOKPP_PATTERN = worded(r"^[0-9]{10}$", "must be an RNOKPP: ten digits")
 #: What people type as a phone number; the domain makes it E.164.
-PHONE_PATTERN = r"^\+?\(?[0-9][0-9 ()\-.]{5,30}$"
+PHONE_PATTERN = worded(
+    r"^\+?\(?[0-9][0-9 ()\-.]{5,30}$",
+    "must be a phone number: digits, optionally with a leading +, spaces, brackets, hyphens "
+    "or dots",
+)
 
 #: A territory of the KATOTTG codifier (``UA`` and 17 digits).
-KatottgCode = Annotated[str, Field(pattern=KATOTTG_CODE_PATTERN)]
+KatottgCode = Annotated[
+    str,
+    Field(pattern=worded(KATOTTG_CODE_PATTERN, "must be a KATOTTG code: UA followed by 17 digits")),
+]
 
 #: A service of the classifier of social services (``002.0``).
-ServiceCode = Annotated[str, Field(pattern=SERVICE_CODE_PATTERN)]
+ServiceCode = Annotated[
+    str,
+    Field(
+        pattern=worded(
+            SERVICE_CODE_PATTERN,
+            "must be a code of the classifier of social services, such as 002.0",
+        )
+    ),
+]

@@ -21,17 +21,22 @@ from registry.api.schemas.base import (
     refuse_null,
     text_field,
 )
+from registry.api.schemas.words import worded
 from registry.domain.cases.rules import CaseStatus, ClosureReason
 
 #: Long text people write in paragraphs (summaries, notes, outcomes): line breaks allowed.
 Text = Annotated[str, text_field(4000, multiline=True)]
 ShortText = Annotated[str, text_field(300)]
+#: A token's subject (``sub``): printable ASCII.
+SUBJECT_PATTERN = worded(
+    r"^[\x21-\x7e]+$", "must be a user id: printable ASCII characters without spaces"
+)
 Subject = Annotated[
     str,
     Field(
         min_length=1,
         max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=SUBJECT_PATTERN,
         description="The social worker's user id (their token's `sub`).",
     ),
 ]

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from registry.api.schemas.base import (
+    LOWER_CODE_PATTERN,
     PHONE_PATTERN,
     RNOKPP_PATTERN,
     InputSchema,
@@ -23,11 +24,17 @@ from registry.api.schemas.base import (
     refuse_null,
     text_field,
 )
+from registry.api.schemas.words import worded
 from registry.domain.families.rules import ConsentPurpose, DisabilityGroup, Relation, Sex
 
-REFERENCE_CODE = r"^[a-z][a-z0-9_]{0,63}$"
-UNZR_PATTERN = r"^[0-9]{8}-?[0-9]{5}$"
-IDP_CERTIFICATE_PATTERN = r"^[0-9A-Za-z\-]{4,32}$"
+REFERENCE_CODE = LOWER_CODE_PATTERN
+UNZR_PATTERN = worded(
+    r"^[0-9]{8}-?[0-9]{5}$", "must be a UNZR: eight digits, an optional hyphen, five digits"
+)
+IDP_CERTIFICATE_PATTERN = worded(
+    r"^[0-9A-Za-z\-]{4,32}$",
+    "must be an IDP certificate number: 4 to 32 Latin letters, digits or hyphens",
+)
 _IDENTIFIERS_NOTE = (
     " Shown in full to callers holding `identifiers:read` (social_worker, community_officer, "
     "ministry_admin, integration clients granted the scope); masked to the last 2 characters "

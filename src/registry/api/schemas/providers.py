@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, StrictBool, field_validator
 
 from registry.api.schemas.base import (
+    LOWER_CODE_PATTERN,
     PHONE_PATTERN,
     RNOKPP_PATTERN,
     InputSchema,
@@ -21,6 +22,7 @@ from registry.api.schemas.base import (
     refuse_null,
     text_field,
 )
+from registry.api.schemas.words import worded
 from registry.domain.providers.rules import (
     MAX_CAPACITY,
     Frequency,
@@ -30,15 +32,24 @@ from registry.domain.providers.rules import (
 )
 from registry.domain.service_records.rules import Place
 
-EDRPOU_PATTERN = r"^[0-9]{8}$"
+EDRPOU_PATTERN = worded(r"^[0-9]{8}$", "must be an EDRPOU code: eight digits")
 #: Control characters and every Unicode space, spelt out: what ``\s`` matches differs between
 #: regular expression engines (Python's, the JSON Schema's ECMA 262), so it is not used.
 _SPACE = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-EMAIL_PATTERN = rf"^[^@{_SPACE}]+@[^@{_SPACE}]+\.[^@{_SPACE}]+$"
-WEBSITE_PATTERN = rf"^https?://[^/?#@{_SPACE}]+\.[^/?#@{_SPACE}]+(?:[/?#][^{_SPACE}]*)?$"
+EMAIL_PATTERN = worded(
+    rf"^[^@{_SPACE}]+@[^@{_SPACE}]+\.[^@{_SPACE}]+$",
+    "must be an e-mail address (name@domain.example)",
+)
+WEBSITE_PATTERN = worded(
+    rf"^https?://[^/?#@{_SPACE}]+\.[^/?#@{_SPACE}]+(?:[/?#][^{_SPACE}]*)?$",
+    "must be a web address starting with http:// or https://",
+)
 #: A sum of money as decimal text (no binary floating point): up to 10 digits and 2 decimals.
-AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
-CRITERION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+AMOUNT_PATTERN = worded(
+    r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$",
+    "must be an amount in hryvnias as decimal text, such as 150.00",
+)
+CRITERION_PATTERN = LOWER_CODE_PATTERN
 _RNOKPP_NOTE = (
     " An individual's RNOKPP is personal data: shown in full to callers holding "
     "`providers:manage` or `identifiers:read`, masked to its last 2 digits for "

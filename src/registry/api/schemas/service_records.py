@@ -23,6 +23,7 @@ from registry.api.schemas.base import (
     refuse_null,
     text_field,
 )
+from registry.api.schemas.words import worded
 from registry.domain.service_records.commands import Result
 from registry.domain.service_records.rules import (
     EXTERNAL_REF_PATTERN,
@@ -69,7 +70,10 @@ class ServiceRecordIn(InputSchema):
     )
     external_ref: str | None = Field(
         default=None,
-        pattern=EXTERNAL_REF_PATTERN,
+        pattern=worded(
+            EXTERNAL_REF_PATTERN,
+            "must be 1 to 100 printable ASCII characters without spaces",
+        ),
         description="Your system's id for the record, unique per provider: submitting it "
         "again updates that record instead of adding one.",
     )
