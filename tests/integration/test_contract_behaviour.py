@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.api.contract import check_contract, operation_contracts
 from registry.api.problems import install_problem_handlers
-from registry.api.schemas.words import has_words
 from registry.api.routers import health
+from registry.api.schemas.words import has_words
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.errors import PROBLEM_TITLES, PROBLEM_TYPE_PREFIX, DomainError
@@ -526,7 +526,8 @@ async def test_a_value_in_the_wrong_form_is_told_in_words(
     problem = assert_problem(await client.get(path, params=params, headers=admin), 422)
     (error,) = [e for e in problem["errors"] if e["field"] == field]
     assert error["message"].startswith(words)
-    assert "^" not in error["message"] and "pattern" not in error["message"]
+    assert "^" not in error["message"]
+    assert "pattern" not in error["message"]
 
 
 async def test_a_field_that_may_not_be_null_names_itself_once_in_words(client, officer):
