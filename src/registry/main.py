@@ -274,11 +274,16 @@ def create_app(
 def _problem_only_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """FastAPI documents 422 with its own HTTPValidationError shape; this API answers with a
     problem: 422 on every operation (a query parameter it does not declare, if nothing
-    else), and where there is a body 400 (malformed JSON), 413 and 415 (`api.contract`)."""
+    else), 400 where `X-Purpose` is read (not UTF-8 text), and where there is a body 400
+    (malformed JSON), 413 and 415 (`api.contract`)."""
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.get("responses", {})
             responses["422"] = problem_responses(422)[422]
+            if any(
+                p.get("name", "").lower() == "x-purpose" for p in operation.get("parameters", [])
+            ):
+                responses.setdefault("400", problem_responses(400)[400])
             if "requestBody" in operation:
                 for status in (400, 413, 415):
                     responses.setdefault(str(status), problem_responses(status)[status])

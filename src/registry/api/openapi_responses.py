@@ -8,7 +8,7 @@ from registry.api.problems import PROBLEM_JSON
 from registry.api.schemas.base import Problem
 
 _DESCRIPTIONS = {
-    400: "Malformed request (e.g. the body is not valid JSON).",
+    400: "Malformed request: the body is not valid JSON, or `X-Purpose` is not UTF-8 text.",
     401: "No valid bearer token.",
     403: "The caller's role may not do this.",
     404: "Not found, or outside the caller's reach.",

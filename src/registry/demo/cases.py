@@ -13,7 +13,7 @@ other hromadas of demo families, for the ministry's and the regions' views.
 Everything follows the rules the API enforces: an assessment only with a worker, planning
 only after a completed assessment and a decision to provide, activation only with a plan
 agreed with the family and a measure, a visit every 14 days while active, referrals only to
-active providers serving the family's hromada for a service they offer (one pending referral
+active providers serving the family's hromada for a service they offer (one open referral
 per provider and service), nothing dated before the case was received or after the seed's
 day, open cases only on active families.
 
