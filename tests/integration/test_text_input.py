@@ -263,13 +263,13 @@ async def test_like_wildcards_typed_by_a_user_match_only_themselves(client, admi
     assert response.json()["items"] == []
 
 
-@pytest.mark.parametrize("q", ["%а%", "%%", "Шевч_нко", "Shev%"])
-async def test_a_family_search_with_wildcards_is_422(client, officer, kyiv_family, q):
+@pytest.mark.parametrize("q", ["%а%", "Шевч_нко", "Shev%"])
+async def test_a_family_search_takes_wildcards_literally(client, officer, kyiv_family, q):
     response = await client.get(FAMILIES, params={"q": q}, headers=officer)
-    problem = assert_problem(response, 422)
-    assert problem["errors"] == [
-        {
-            "field": "query.q",
-            "message": "may contain only letters, digits, apostrophes, hyphens and spaces",
-        }
-    ]
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
+async def test_a_family_search_of_wildcards_alone_is_422(client, officer, kyiv_family):
+    problem = assert_problem(await client.get(FAMILIES, params={"q": "%%"}, headers=officer), 422)
+    assert problem["errors"] == [{"field": "query.q", "message": "must contain letters"}]

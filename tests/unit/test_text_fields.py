@@ -170,10 +170,10 @@ def test_a_name_search_the_spec_allows_is_searched(q: str) -> None:
     query_key(q)
 
 
-@pytest.mark.parametrize("q", ["%а%", "12", "Шев_енко", "--"])
+@pytest.mark.parametrize("q", ["%", "12", "--", "Шев\x1bенко", "a\x85b"])
 def test_a_name_search_the_spec_refuses_is_refused(q: str) -> None:
     assert not _QUERY_SPEC.is_valid(q)
-    with pytest.raises(ValueError, match=r"^(may contain only|must contain letters)"):
+    with pytest.raises(ValueError, match=r"^(must not contain control|must contain letters)"):
         query_key(q)
 
 
@@ -241,7 +241,8 @@ purposes = st.text(
 def test_every_way_of_sending_a_purpose_gives_its_text(purpose: str) -> None:
     raw = purpose.encode().decode("latin-1")  # what Starlette makes of raw UTF-8
     encoded = quote(purpose, safe="")
-    assert purpose_text(raw) == purpose
+    if not (purpose.isascii() and "%" in purpose):  # an ASCII value with % is percent-encoded
+        assert purpose_text(raw) == purpose
     assert purpose_text(encoded) == purpose
     assert purpose_text("UTF-8''" + encoded) == purpose
     assert re.fullmatch(PURPOSE_PATTERN, encoded)

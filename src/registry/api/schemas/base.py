@@ -158,13 +158,14 @@ PERSON_NAME_PATTERN = worded(
     "may contain only letters, apostrophes, hyphens and spaces",
 )
 
-_QUERY_CHARACTER = "[\\p{L}\\p{M}\\p{Nd} '’ʼ‘`´\\-‐‑–]"
-#: A search for a name in the spec (``q``): letters, digits, apostrophes, hyphens, spaces, and
-#: a letter among them. Shown, not enforced: the domain answers in words
-#: (``domain.shared.names.query_key``).
+_QUERY_CHARACTER = "[^\\x00-\\x1f\\x7f-\\x9f]"
+#: A search for a name in the spec (``q``): text without control characters, a letter among
+#: it. Shown, not enforced: the domain answers in words (``domain.shared.names.query_key``).
+#: Its characters are taken literally: ``%`` is no wildcard, and text with a character no
+#: name holds finds nothing.
 NAME_QUERY_PATTERN = worded(
     f"^{_QUERY_CHARACTER}*\\p{{L}}{_QUERY_CHARACTER}*$",
-    "may contain only letters, digits, apostrophes, hyphens and spaces, with a letter among them",
+    "must be text with a letter and without control characters",
 )
 #: A name search parameter, its rules as the spec shows them (pair with ``Query(min_length=2,
 #: max_length=100, …)``, which enforce the lengths).

@@ -379,7 +379,10 @@ async def list_families(
     values["status"] = where.status or "active"
     search: str | None = None
     if where.q is not None:
-        values["key"], is_latin = _search_key(where.q)
+        searched = _search_key(where.q)
+        if searched is None:
+            return Page([], None)  # a character no name holds: nothing matches it
+        values["key"], is_latin = searched
         search = "latin_key" if is_latin else "name_key"
         # For this transaction only: the similarity operators read the threshold (the index
         # answers only through them). And a plan made for the text at hand: a generic plan
@@ -569,7 +572,7 @@ def _page_of_families(
     return Page(families, None)
 
 
-def _search_key(q: str) -> tuple[str, bool]:
+def _search_key(q: str) -> tuple[str, bool] | None:
     try:
         return query_key(q)
     except ValueError as error:

@@ -226,19 +226,25 @@ def _query_character(char: str) -> bool:
     )
 
 
-def query_key(q: str) -> tuple[str, bool]:
-    """Normalise a search query; return ``(key, is_latin)``.
+def query_key(q: str) -> tuple[str, bool] | None:
+    """Normalise a search query; return ``(key, is_latin)``, or ``None`` when the text holds
+    a character no name holds (``%``, ``_``, ``*``…): it is taken literally, not as a
+    wildcard, so it finds nothing.
 
     A query with Latin letters and no Cyrillic ones is compared with :func:`latin_key`
     (``Sevkiyeva`` and ``Şevkiyeva`` alike), any other with :func:`name_key`.
     """
     text = unicodedata.normalize("NFC", q)
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("must not contain control characters")
+    if not any(unicodedata.category(char).startswith("L") for char in text):
+        raise ValueError("must contain letters")
     if not all(_query_character(char) for char in text):
-        raise ValueError("may contain only letters, digits, apostrophes, hyphens and spaces")
+        return None
     key = _key(text.translate(_TO_STORED))
     scripts = {unicodedata.name(char, "").split(" ", 1)[0] for char in key if char.isalpha()}
     if not scripts:
-        raise ValueError("must contain letters")
+        return None  # only apostrophes: nothing of a name to look for
     if "LATIN" in scripts and "CYRILLIC" not in scripts:
         return _latin(key), True
     return key, False
