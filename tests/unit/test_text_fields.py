@@ -45,9 +45,16 @@ def _problems(**fields: Any) -> list[dict[str, Any]]:
 
 
 def test_text_is_stripped_and_kept_as_written() -> None:
-    body = Body.model_validate({"line": "  вул. Шевченка, 1 ", "note": " Перший рядок.\nДругий "})
+    body = Body.model_validate({"line": "  вул. Шевченка, 1 ", "note": " Рядок.\nДругий "})
     assert body.line == "вул. Шевченка, 1"
-    assert body.note == "Перший рядок.\nДругий"
+    assert body.note == "Рядок.\nДругий"
+
+
+def test_the_length_is_the_text_as_sent() -> None:
+    """The spec's maxLength counts what was sent, the space around it included."""
+    assert _problems(line=" " * 3 + "a" * 18) == [
+        {"field": "line", "message": "is longer than 20 characters"}
+    ]
 
 
 @pytest.mark.parametrize("control", C0_C1)
@@ -72,7 +79,7 @@ def test_a_multi_line_field_refuses_every_control_but_line_breaks(control: str) 
 
 def test_a_multi_line_field_keeps_line_feeds_and_makes_cr_lf_one() -> None:
     assert Body.model_validate({"note": "a\r\nb\rc\n\nd"}).note == "a\nb\nc\n\nd"
-    assert Body.model_validate({"note": "a\r\n" * 9 + "b"}).note == "a\n" * 9 + "b"  # 19 long
+    assert Body.model_validate({"note": "a\r\n" * 6 + "b"}).note == "a\n" * 6 + "b"  # 19 sent
 
 
 def test_terminal_escapes_are_refused() -> None:

@@ -90,7 +90,21 @@ class _Text:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.clean, handler(source))
+        # The length is the text as sent (the spec's maxLength), before the space around it
+        # is stripped.
+        return core_schema.no_info_before_validator_function(
+            self.check_length,
+            core_schema.no_info_after_validator_function(self.clean, handler(source)),
+        )
+
+    def check_length(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > self.max_length:
+            raise PydanticCustomError(
+                "text_too_long",
+                "is longer than {max_length} characters",
+                {"max_length": self.max_length},
+            )
+        return value
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel, field_validator, model_validator
+from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
 
 from registry.api.schemas.base import (
     InputSchema,
@@ -321,6 +321,8 @@ class MeasureIn(InputSchema):
 
 class MeasurePatch(InputSchema):
     """A merge patch of a measure: its status, its due date, or both."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     status: Literal["planned", "in_progress", "done", "cancelled"] | NotNull = None
     due_on: IsoDate | NotNull = Field(default=None, description="Not before the case was received.")
