@@ -7,7 +7,8 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -362,3 +363,30 @@ async def start_cli(*argv: str, env: dict[str, str]) -> Any:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+# --- the application's clock ---------------------------------------------------------------------
+
+
+class Clock:
+    """The application's clock on a day a test chooses (``app.state.clock``)."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+
+    def __call__(self) -> date:
+        return self.day
+
+    def advance(self, days: int) -> None:
+        self.day += timedelta(days=days)
+
+
+@contextmanager
+def clock_set_to(app: Any, day: date) -> Iterator[Clock]:
+    """The application's clock on ``day`` for the block, restored afterwards."""
+    original = app.state.clock
+    app.state.clock = Clock(day)
+    try:
+        yield app.state.clock
+    finally:
+        app.state.clock = original

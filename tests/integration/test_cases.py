@@ -17,8 +17,10 @@ from tests.support import (
     BUCHA,
     IRPIN,
     KYIV,
+    Clock,
     assert_problem,
     bearer,
+    clock_set_to,
     create_family,
     create_provider,
     family,
@@ -31,26 +33,11 @@ MONDAY = date(2026, 3, 2)
 S = CaseStatus
 
 
-class Clock:
-    def __init__(self, day: date) -> None:
-        self.day = day
-
-    def __call__(self) -> date:
-        return self.day
-
-    def advance(self, days: int) -> None:
-        self.day += timedelta(days=days)
-
-
 @pytest.fixture
 def clock(app) -> Iterator[Clock]:
     """The application's clock, set to a Monday (restored afterwards)."""
-    original = app.state.clock
-    app.state.clock = Clock(MONDAY)
-    try:
-        yield app.state.clock
-    finally:
-        app.state.clock = original
+    with clock_set_to(app, MONDAY) as clock:
+        yield clock
 
 
 @pytest.fixture

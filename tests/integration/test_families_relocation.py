@@ -26,6 +26,7 @@ from tests.support import (
     VORZEL,
     assert_problem,
     bearer,
+    clock_set_to,
     create_family,
     create_provider,
     error_fields,
@@ -43,12 +44,8 @@ TODAY = date(2026, 3, 2)
 @pytest.fixture(autouse=True)
 def clock(app) -> Iterator[None]:
     """The application's clock on a fixed day (restored afterwards)."""
-    original = app.state.clock
-    app.state.clock = lambda: TODAY
-    try:
+    with clock_set_to(app, TODAY):
         yield
-    finally:
-        app.state.clock = original
 
 
 def officer_of(make_token: Any, hromada: str, sub: str | None = None) -> dict[str, str]:

@@ -19,8 +19,10 @@ from tests.support import (
     BATCH,
     KYIV,
     RECORDS,
+    Clock,
     assert_problem,
     bearer,
+    clock_set_to,
     create_family,
     create_provider,
     family,
@@ -33,23 +35,11 @@ from tests.support import (
 END = date(2026, 3, 2)
 
 
-class Clock:
-    def __init__(self, day: date) -> None:
-        self.day = day
-
-    def __call__(self) -> date:
-        return self.day
-
-
 @pytest.fixture
 def clock(app) -> Iterator[Clock]:
     """The application's clock, set to the day the access ends (restored afterwards)."""
-    original = app.state.clock
-    app.state.clock = Clock(END)
-    try:
-        yield app.state.clock
-    finally:
-        app.state.clock = original
+    with clock_set_to(app, END) as clock:
+        yield clock
 
 
 @pytest.fixture
