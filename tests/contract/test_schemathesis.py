@@ -285,6 +285,8 @@ def _known_family_values(body: dict[str, Any]) -> None:
         body["provider_id"] = DEMO_PROVIDER_ID
     if body.get("hromada_code") is not None:
         body["hromada_code"] = KYIV
+    if body.get("to_hromada_code") is not None:  # a relocation: to a hromada of the codifier
+        body["to_hromada_code"] = BUCHA
     if "settlement_code" in body:
         body["settlement_code"] = None
     if body.get("phone") is not None:
@@ -412,6 +414,8 @@ def _known_provider_values(body: dict[str, Any]) -> None:
         body.setdefault("sector", "non_state")
     if body.get("hromada_code") is not None:
         body["hromada_code"] = KYIV
+    if body.get("to_hromada_code") is not None:  # a relocation: to a hromada of the codifier
+        body["to_hromada_code"] = BUCHA
     if "settlement_code" in body:
         body["settlement_code"] = None
     if body.get("hromadas_served"):

@@ -546,3 +546,28 @@ async def test_a_field_that_may_not_be_null_names_itself_once_in_words(client, o
     messages = {e["field"]: e["message"] for e in problem["errors"]}
     assert messages["body.rnokpp"] == "must be an RNOKPP: ten digits"
     assert "None" not in messages["body.birth_date"]
+
+
+@pytest.mark.parametrize("tag", ['"x"', '"99999999999999999999"', '"2147483648"', 'W/"-1"'])
+async def test_an_if_match_that_names_no_version_is_412(client, officer, tag):
+    """Whatever If-Match holds, it is a precondition that fails, never a 500 (a number past
+    the largest version would be out of the database's range)."""
+    created = await create_family(client, officer, family(KYIV))
+    response = await client.patch(
+        f"{FAMILIES}/{created['id']}",
+        json={"address_line": "вул. Нова, 1"},
+        headers={**officer, "If-Match": tag},
+    )
+    assert_problem(response, 412)
+    unchanged = await client.get(f"{FAMILIES}/{created['id']}", headers=officer)
+    assert unchanged.json()["version"] == created["version"]
+
+
+async def test_a_version_past_the_largest_is_412_on_the_classifier_too(client, make_token):
+    admin = bearer(token(make_token, "ministry_admin"))
+    response = await client.patch(
+        "/api/v1/services/002.0",
+        json={"active": True},
+        headers={**admin, "If-Match": '"999999999999999999999999999999"'},
+    )
+    assert_problem(response, 412)

@@ -33,9 +33,14 @@ def version_from(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isascii() or not tag.isdigit():
+    # A version is a PostgreSQL integer: a longer number names none (and must not reach
+    # the database, which would refuse it as out of range).
+    if not tag.isascii() or not tag.isdigit() or int(tag) > _LARGEST_VERSION:
         raise PreconditionFailed("If-Match does not name a version of this record.")
     return int(tag)
+
+
+_LARGEST_VERSION = 2**31 - 1
 
 
 def required_version(if_match: str) -> int:
