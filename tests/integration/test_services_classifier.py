@@ -302,6 +302,7 @@ async def test_an_import_with_bad_rows_names_each_and_writes_nothing(connection)
         "006.0,,Nameless,sometimes,compound,maybe,true",
         "005.0,Дубль,Duplicate,care,simple,false,true",
         "007.0,Замало,Too few",
+        "008.0,Червоне \u001b[31mслово,Red,care,simple,false,true",
     )
     with pytest.raises(InvalidInput) as error:
         await import_services_csv(session, bad, "test-import")
@@ -313,6 +314,7 @@ async def test_an_import_with_bad_rows_names_each_and_writes_nothing(connection)
         ("line 4.is_basic", "must be true or false"),
         ("line 5.code", "005.0 is also on line 2"),
         ("line 6", "has 3 values where the header has 7"),
+        ("line 7.name_uk", "must not contain control characters"),
     ]
     assert await connection.scalar(text("SELECT count(*) FROM services")) == before
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from enum import StrEnum
 from typing import Any
 
@@ -60,6 +61,8 @@ def _name(value: str) -> str:
     text = " ".join(value.split())
     if not text:
         raise ValueError("must not be empty")
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("must not contain control characters")
     if len(text) > NAME_MAX_LENGTH:
         raise ValueError(f"is longer than {NAME_MAX_LENGTH} characters")
     return text
