@@ -40,7 +40,15 @@ from registry.domain.providers import commands as provider_commands
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.clock import utc_today
 from registry.main import create_app
-from tests.support import BUCHA, KYIV, KYIV_OBLAST, clone_template, drop_database, family
+from tests.support import (
+    BUCHA,
+    KYIV,
+    KYIV_OBLAST,
+    LVIV,
+    clone_template,
+    drop_database,
+    family,
+)
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 #: Active services of the classifier (migration 0003) that generated offers are given.
@@ -285,8 +293,9 @@ def _known_family_values(body: dict[str, Any]) -> None:
         body["provider_id"] = DEMO_PROVIDER_ID
     if body.get("hromada_code") is not None:
         body["hromada_code"] = KYIV
-    if body.get("to_hromada_code") is not None:  # a relocation: to a hromada of the codifier
-        body["to_hromada_code"] = BUCHA
+    if body.get("to_hromada_code") is not None:
+        # A relocation: to a hromada of the codifier, not the peer's (it would reach it then).
+        body["to_hromada_code"] = LVIV
     if "settlement_code" in body:
         body["settlement_code"] = None
     if body.get("phone") is not None:
@@ -414,8 +423,9 @@ def _known_provider_values(body: dict[str, Any]) -> None:
         body.setdefault("sector", "non_state")
     if body.get("hromada_code") is not None:
         body["hromada_code"] = KYIV
-    if body.get("to_hromada_code") is not None:  # a relocation: to a hromada of the codifier
-        body["to_hromada_code"] = BUCHA
+    if body.get("to_hromada_code") is not None:
+        # A relocation: to a hromada of the codifier, not the peer's (it would reach it then).
+        body["to_hromada_code"] = LVIV
     if "settlement_code" in body:
         body["settlement_code"] = None
     if body.get("hromadas_served"):
