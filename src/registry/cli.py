@@ -202,6 +202,11 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    if not 0 < args.ttl <= settings.jwt_max_lifetime_seconds:
+        raise SystemExit(
+            f"--ttl must be from 1 to {settings.jwt_max_lifetime_seconds} seconds "
+            "(REGISTRY_JWT_MAX_LIFETIME_SECONDS): a token the service would refuse is no use."
+        )
     print(
         _token(
             settings,

@@ -120,7 +120,12 @@ def verifier_for(settings: Settings) -> TokenVerifier:
         keys = VerificationKeys.from_file(settings.jwt_jwks_file)
     else:
         _, keys = development_keys(settings.development_keys_dir)
-    return TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return TokenVerifier(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+    )
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str = "registry-dev"
     jwt_audience: str = "registry"
+    #: The longest a token may live (``exp - iat``): a stolen token must not work for years.
+    jwt_max_lifetime_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
 
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"

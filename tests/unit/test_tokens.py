@@ -29,7 +29,7 @@ from registry.auth.principal import Principal
 from registry.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from registry.auth.tokens import TokenVerifier
 from registry.errors import Unauthenticated
-from tests.support import KYIV
+from tests.support import KYIV, run_cli
 
 ISSUER = "https://idp.test/realms/registry"
 AUDIENCE = "registry-api"
@@ -628,3 +628,42 @@ def test_a_token_issued_in_the_future_is_rejected(tmp_path: Path) -> None:
     )
     with pytest.raises(Unauthenticated, match="in the future"):
         verifier.verify(token)
+
+
+# --- lifetime -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lifetime",
+    [12 * 3600 + 1, 365 * 24 * 3600, int(datetime(9999, 12, 31).timestamp()) - int(time.time())],
+)
+def test_a_token_living_longer_than_allowed_is_refused(key, verifier, lifetime):
+    """A stolen token must not work for years: ``exp - iat`` is at most 12 hours here."""
+    now = int(time.time())
+    token = sign(key, claims(iat=now, exp=now + lifetime))
+    with pytest.raises(Unauthenticated, match="lives longer"):
+        verifier.verify(token)
+
+
+def test_a_token_living_exactly_the_longest_is_accepted(key, verifier):
+    now = int(time.time())
+    assert verifier.verify(sign(key, claims(iat=now, exp=now + 12 * 3600)))["sub"] == "user-42"
+
+
+def test_the_longest_lifetime_is_a_setting(keys, key):
+    verifier = TokenVerifier(keys[1], issuer=ISSUER, audience=AUDIENCE, max_lifetime_seconds=600)
+    now = int(time.time())
+    assert verifier.verify(sign(key, claims(iat=now, exp=now + 600)))
+    with pytest.raises(Unauthenticated, match="600 seconds"):
+        verifier.verify(sign(key, claims(iat=now, exp=now + 601)))
+
+
+@pytest.mark.parametrize("ttl", ["-5", "0", str(12 * 3600 + 1)])
+def test_the_token_command_refuses_a_lifetime_the_service_would_refuse(
+    ttl, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
+    code = run_cli("token", "--role", "ministry_admin", "--ttl", ttl)
+    assert isinstance(code, str)
+    assert "--ttl must be from 1 to 43200 seconds" in code
+    assert capsys.readouterr().out == ""

@@ -47,7 +47,13 @@ class _Verified:
 
 class TokenVerifier:
     def __init__(
-        self, keys: VerificationKeys, *, issuer: str, audience: str, cache_size: int = 4096
+        self,
+        keys: VerificationKeys,
+        *,
+        issuer: str,
+        audience: str,
+        max_lifetime_seconds: int = 12 * 3600,
+        cache_size: int = 4096,
     ) -> None:
         self._keys = {
             kid: jwk.construct(key, key.get("alg") or _default_alg(key))
@@ -56,6 +62,7 @@ class TokenVerifier:
         self._key_types = {kid: key["kty"] for kid, key in keys.by_kid.items()}
         self._issuer = issuer
         self._audience = audience
+        self._max_lifetime = max_lifetime_seconds
         self._cache: OrderedDict[str, _Verified] = OrderedDict()
         self._cache_size = cache_size
 
@@ -123,6 +130,11 @@ class TokenVerifier:
         # python-jose checks that iat is a number, not that it has already happened.
         if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > time.time() + _LEEWAY:
             raise InvalidToken("The token's iat claim is in the future.")
+        if claims["exp"] - claims["iat"] > self._max_lifetime:
+            raise InvalidToken(
+                f"The token lives longer (exp - iat) than the {self._max_lifetime} seconds "
+                "a token may."
+            )
         return claims
 
 
