@@ -1038,3 +1038,24 @@ async def test_a_refused_request_does_not_use_up_its_key(client, worker):
     good = await client.post(FAMILIES, json=family(BUCHA), headers=_with_key(worker, key))
     assert good.status_code == 201, good.text
     assert "idempotent-replayed" not in good.headers
+
+
+async def test_a_key_belongs_to_the_whole_identity_not_only_the_subject(
+    client, connection, make_token
+):
+    """The same subject with another reach is another caller: a replay of its key must not
+    show it what the first identity created (the Kyiv family to a Bucha token)."""
+    key = "shared-key-2"
+    body = family(KYIV, members=[person(rnokpp=None, unzr=None)])
+    in_kyiv = bearer(token(make_token, "community_officer", sub="officer-1", territory=KYIV))
+    in_bucha = bearer(token(make_token, "community_officer", sub="officer-1", territory=BUCHA))
+    first = await client.post(FAMILIES, json=body, headers=_with_key(in_kyiv, key))
+    assert first.status_code == 201, first.text
+    replay = await client.post(FAMILIES, json=body, headers=_with_key(in_bucha, key))
+    assert replay.status_code == 403, replay.text
+    assert "idempotent-replayed" not in replay.headers
+    assert first.json()["id"] not in replay.text
+    # the first identity still gets its answer
+    again = await client.post(FAMILIES, json=body, headers=_with_key(in_kyiv, key))
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+    assert again.content == first.content

@@ -92,7 +92,9 @@ async def _idempotency(
         ),
     ] = None,
 ) -> Idempotency:
-    actor = caller.principal.sub
+    # Keyed by the caller's whole identity, not only the subject: a replay under the same
+    # sub with another role or territory must not be shown what the first one created.
+    actor = caller.principal.identity
     if idempotency_key is None:
         return Idempotency(None, actor, session)
     fingerprint = await _fingerprint(request)

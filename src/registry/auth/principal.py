@@ -28,6 +28,22 @@ class Principal:
         return permission in self.permissions
 
     @property
+    def identity(self) -> str:
+        """Everything that decides what the caller may see and do, as one string: the same
+        subject with another role, reach or scopes is another caller (a stored answer is
+        replayed only to the identity it was made for)."""
+        return "|".join(
+            (
+                self.sub,
+                self.role.value,
+                self.territory or "",
+                str(self.provider_id or ""),
+                str(self.unit_id or ""),
+                " ".join(sorted(self.scopes)),
+            )
+        )
+
+    @property
     def acts_for_provider(self) -> bool:
         """Whether the caller acts for a provider: its staff, or its own system (an
         integration client whose token names the provider). Every context confines such a

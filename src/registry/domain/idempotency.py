@@ -1,4 +1,5 @@
-"""Stored first answers to creating requests, keyed by (caller, Idempotency-Key).
+"""Stored first answers to creating requests, keyed by (caller, Idempotency-Key): the
+caller is its whole identity (``Principal.identity``: subject, role, reach and scopes).
 
 The key is claimed by inserting its row before the work is done, in the request's own
 transaction: a concurrent duplicate waits on that row and, once the first commits, finds
