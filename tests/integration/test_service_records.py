@@ -214,6 +214,20 @@ async def test_shape_errors_are_422_before_anything_else(client, staff, served):
     }
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("units", True), ("units", "2"), ("duration_minutes", False)]
+)
+async def test_a_number_is_a_json_number(client, connection, staff, served, field, value):
+    """``"units": true`` is not one unit, nor ``"2"`` two: strict types, nothing stored."""
+    before = await connection.scalar(text("SELECT count(*) FROM service_records"))
+    response = await client.post(
+        RECORDS, json=record(served["id"], **{field: value}), headers=staff
+    )
+    problem = assert_problem(response, 422)
+    assert [e["field"] for e in problem["errors"]] == [f"body.{field}"]
+    assert await connection.scalar(text("SELECT count(*) FROM service_records")) == before
+
+
 async def test_only_an_active_provider_submits(client, admin, make_token, served, officer):
     pending = await create_provider(client, admin, provider_body(), activate=False)
     headers = bearer(token(make_token, "provider_staff", provider_id=pending["id"]))

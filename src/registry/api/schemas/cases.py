@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic import ConfigDict, Field, RootModel, StrictBool, field_validator, model_validator
 
 from registry.api.schemas.base import (
     InputSchema,
@@ -285,7 +285,7 @@ class AssessmentIn(InputSchema):
     parenting_capacity: DomainAssessmentIn | None = None
     family_environment: DomainAssessmentIn | None = None
     conclusions: Text | None = None
-    complete: bool = Field(
+    complete: StrictBool = Field(
         default=False,
         description="Complete the assessment: every domain needs a level, and conclusions.",
     )

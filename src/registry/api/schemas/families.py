@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from registry.api.schemas.base import (
     LOWER_CODE_PATTERN,
@@ -81,7 +81,7 @@ class PersonFields(InputSchema):
         description="Taxpayer number; must agree with birth_date and sex (numbers starting "
         "with 8 encode neither).",
     )
-    rnokpp_refused: bool = Field(
+    rnokpp_refused: StrictBool = Field(
         default=False, description="The person refused an RNOKPP (then `rnokpp` is null)."
     )
     unzr: str | None = Field(
@@ -95,7 +95,7 @@ class PersonFields(InputSchema):
         pattern=IDP_CERTIFICATE_PATTERN,
         description="Number of the IDP registration certificate.",
     )
-    is_servicemember: bool = False
+    is_servicemember: StrictBool = False
 
 
 class PersonCreate(PersonFields):
@@ -112,11 +112,11 @@ class PersonPatch(InputSchema):
     sex: Sex | NotNull = None
     relation: Relation | NotNull = None
     rnokpp: str | None = Field(default=None, pattern=RNOKPP_PATTERN)
-    rnokpp_refused: bool | NotNull = None
+    rnokpp_refused: StrictBool | NotNull = None
     unzr: str | None = Field(default=None, pattern=UNZR_PATTERN)
     disability_group: DisabilityGroup | None = None
     idp_certificate: str | None = Field(default=None, pattern=IDP_CERTIFICATE_PATTERN)
-    is_servicemember: bool | NotNull = None
+    is_servicemember: StrictBool | NotNull = None
 
     _not_null = field_validator(
         "last_name",
