@@ -108,9 +108,15 @@ def _request_id(request: Request) -> str | None:
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    # A union's member (``function-after[…]``, ``nullable[…]``) is where Pydantic looked,
-    # not a field the caller sent.
-    return ".".join(str(part) for part in location if "[" not in str(part))
+    # A union's member (``function-after[…]``, ``constrained-int``) is where Pydantic looked,
+    # not a field the caller sent; fields of a body, a query or a path never hold a hyphen
+    # (a header's name does, and is kept).
+    in_header = location[:1] == ("header",)
+    return ".".join(
+        str(part)
+        for part in location
+        if "[" not in str(part) and (in_header or "-" not in str(part))
+    )
 
 
 def _message(problem: Any) -> str:

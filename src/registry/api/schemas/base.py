@@ -293,6 +293,18 @@ class Reason(InputSchema):
     reason: ReasonText
 
 
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (``12``, or ``12.0``, which JSON Schema counts as one), not text or a
+    boolean that lax parsing would read as one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+#: An integer as JSON writes it: ``true`` or ``"2"`` is not one (Pydantic's lax mode would
+#: take both). Booleans are ``StrictBool``.
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
 #: A code of a reference list (recipient categories, hardship factors, support criteria).
 LOWER_CODE_PATTERN = worded(
     r"^[a-z][a-z0-9_]{0,63}$",

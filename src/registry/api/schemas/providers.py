@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from registry.api.schemas.base import (
     LOWER_CODE_PATTERN,
@@ -14,6 +14,7 @@ from registry.api.schemas.base import (
     RNOKPP_PATTERN,
     InputSchema,
     IsoDate,
+    JsonInt,
     KatottgCode,
     NotNull,
     ReasonText,
@@ -57,14 +58,7 @@ _RNOKPP_NOTE = (
 )
 
 
-def _json_integer(value: Any) -> Any:
-    """A JSON integer (``12`` or ``12.0``), not text or a boolean that reads as one."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be an integer")
-    return value
-
-
-Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), BeforeValidator(_json_integer)]
+Capacity = Annotated[JsonInt, Field(ge=1, le=MAX_CAPACITY)]
 
 CriterionCode = Annotated[str, Field(pattern=CRITERION_PATTERN)]
 ShortText = Annotated[str, text_field(200)]

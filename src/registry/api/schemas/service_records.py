@@ -11,11 +11,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, StrictInt, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from registry.api.schemas.base import (
     InputSchema,
     IsoDate,
+    JsonInt,
     NotNull,
     ReasonText,
     Schema,
@@ -40,14 +41,13 @@ NDJSON = "application/x-ndjson"
 OfferedServiceCode = Annotated[
     ServiceCode, Field(description="A code of `/services` your provider offers.")
 ]
-# Strict: a JSON integer, not true or "1" (which lax parsing would read as 1).
 Units = Annotated[
-    StrictInt,
+    JsonInt,
     Field(
         ge=1, le=MAX_UNITS, description="How many units (sessions, visits, sets) were delivered."
     ),
 ]
-Duration = Annotated[StrictInt, Field(ge=1, le=MAX_DURATION_MINUTES, description="Minutes.")]
+Duration = Annotated[JsonInt, Field(ge=1, le=MAX_DURATION_MINUTES, description="Minutes.")]
 Notes = Annotated[str, text_field(2000, multiline=True)]
 
 
