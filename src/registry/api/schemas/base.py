@@ -302,8 +302,9 @@ def _json_integer(value: Any) -> Any:
 
 
 #: An integer as JSON writes it: ``true`` or ``"2"`` is not one (Pydantic's lax mode would
-#: take both). Booleans are ``StrictBool``.
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+#: take both). Put it last: ``Annotated[int, Field(ge=1), JSON_INTEGER]`` (the constraints
+#: before it stay in the schema). Booleans are ``StrictBool``.
+JSON_INTEGER = BeforeValidator(_json_integer)
 
 #: A code of a reference list (recipient categories, hardship factors, support criteria).
 LOWER_CODE_PATTERN = worded(

@@ -9,12 +9,12 @@ from typing import Annotated
 from pydantic import Field, StrictBool, field_validator
 
 from registry.api.schemas.base import (
+    JSON_INTEGER,
     LOWER_CODE_PATTERN,
     PHONE_PATTERN,
     RNOKPP_PATTERN,
     InputSchema,
     IsoDate,
-    JsonInt,
     KatottgCode,
     NotNull,
     ReasonText,
@@ -58,7 +58,7 @@ _RNOKPP_NOTE = (
 )
 
 
-Capacity = Annotated[JsonInt, Field(ge=1, le=MAX_CAPACITY)]
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), JSON_INTEGER]
 
 CriterionCode = Annotated[str, Field(pattern=CRITERION_PATTERN)]
 ShortText = Annotated[str, text_field(200)]

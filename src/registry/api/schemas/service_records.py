@@ -14,9 +14,9 @@ import orjson
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from registry.api.schemas.base import (
+    JSON_INTEGER,
     InputSchema,
     IsoDate,
-    JsonInt,
     NotNull,
     ReasonText,
     Schema,
@@ -42,12 +42,15 @@ OfferedServiceCode = Annotated[
     ServiceCode, Field(description="A code of `/services` your provider offers.")
 ]
 Units = Annotated[
-    JsonInt,
+    int,
     Field(
         ge=1, le=MAX_UNITS, description="How many units (sessions, visits, sets) were delivered."
     ),
+    JSON_INTEGER,
 ]
-Duration = Annotated[JsonInt, Field(ge=1, le=MAX_DURATION_MINUTES, description="Minutes.")]
+Duration = Annotated[
+    int, Field(ge=1, le=MAX_DURATION_MINUTES, description="Minutes."), JSON_INTEGER
+]
 Notes = Annotated[str, text_field(2000, multiline=True)]
 
 
