@@ -74,7 +74,9 @@ def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
         Role.SOCIAL_WORKER: {"territory": DEMO_TERRITORY, "sub": DEMO_WORKER},
         Role.PROVIDER_STAFF: {"provider_id": DEMO_PROVIDER_ID, "sub": DEMO_STAFF},
         Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID},
-        Role.INTEGRATION: {"scope": "territories:read reference:read providers:read families:read"},
+        Role.INTEGRATION: {
+            "scope": "territories:read reference:read providers:read families:read reach:national"
+        },
     }
     return {
         role.value: _token(settings, role, ttl=ttl, **confinement.get(role, {})) for role in Role

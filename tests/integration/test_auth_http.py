@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from registry.auth.keys import SigningKey
-from tests.support import AUDIENCE, ISSUER, PROBLEM_JSON, TokenFactory, bearer
+from tests.support import (
+    AUDIENCE,
+    BUCHA,
+    BUCHA_RAION,
+    ISSUER,
+    KYIV_OBLAST,
+    PROBLEM_JSON,
+    TokenFactory,
+    bearer,
+    create_family,
+    family,
+)
 
 TERRITORIES = "/api/v1/territories"
 AUDIT_EVENTS = "/api/v1/audit-events"
@@ -207,3 +219,52 @@ async def test_integration_client_limited_to_its_scopes(
     assert (await client.get(TERRITORIES, headers=bearer(allowed))).status_code == 200
     denied = make_token("integration", sub="client-b", scope="audit:reads territories:write")
     _assert_problem(await client.get(TERRITORIES, headers=bearer(denied)), 403, "forbidden")
+
+
+async def test_an_integration_client_reaches_the_whole_country_only_when_its_token_says_so(
+    client: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    """A machine token naming no territory, provider or unit used to read every family of
+    the country: national reach is now a scope of its own, and its absence fails closed."""
+    officer = bearer(make_token("community_officer", territory=BUCHA))
+    created = await create_family(client, officer, family(BUCHA))
+    families = "/api/v1/families"
+
+    unbounded = make_token("integration", sub="client-u", scope="families:read")
+    problem = _assert_problem(
+        await client.get(families, headers=bearer(unbounded)), 401, "unauthenticated"
+    )
+    assert "reach:national" in problem["detail"]
+
+    national = make_token("integration", sub="client-n", scope="families:read reach:national")
+    response = await client.get(f"{families}/{created['id']}", headers=bearer(national))
+    assert response.status_code == 200, response.text
+
+    # A unit's client reaches that unit's support cases, not the country's families.
+    of_a_unit = make_token(
+        "integration", sub="client-m", scope="families:read", unit_id=str(uuid.UUID(int=5))
+    )
+    response = await client.get(f"{families}/{created['id']}", headers=bearer(of_a_unit))
+    _assert_problem(response, 404, "not-found")
+    listed = await client.get(families, headers=bearer(of_a_unit))
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("role", "territory"),
+    [
+        ("community_officer", KYIV_OBLAST),
+        ("social_worker", BUCHA_RAION),
+        ("regional_officer", BUCHA),
+    ],
+)
+async def test_a_territory_of_the_wrong_level_is_401(
+    client: httpx.AsyncClient, make_token: TokenFactory, role: str, territory: str
+) -> None:
+    response = await client.get(
+        "/api/v1/families", headers=bearer(make_token(role, territory=territory))
+    )
+    problem = _assert_problem(response, 401, "unauthenticated")
+    assert "territory claim must name" in problem["detail"]
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'

@@ -433,7 +433,7 @@ async def test_an_archived_family_does_not_move(client, officer, kyiv_family):
         {"role": "ministry_admin"},
         {"role": "regional_officer", "territory": KYIV},
         {"role": "ministry_analyst"},
-        {"role": "integration", "scope": "families:read"},
+        {"role": "integration", "scope": "families:read reach:national"},
     ],
 )
 async def test_roles_that_do_not_relocate_get_403(

@@ -477,7 +477,7 @@ MATCHING_SHEVCHENKO = {"shevchenko", "shevchenkiv", "levchenko", "irpin", "lviv"
             MATCHING_SHEVCHENKO - {"lviv"},
         ),
         ({"role": "integration", "scope": "families:read", "territory": LVIV_OBLAST}, {"lviv"}),
-        ({"role": "integration", "scope": "families:read"}, MATCHING_SHEVCHENKO),
+        ({"role": "integration", "scope": "families:read reach:national"}, MATCHING_SHEVCHENKO),
         ({"role": "community_officer", "territory": IRPIN}, {"irpin"}),
     ],
 )
@@ -497,7 +497,9 @@ async def test_a_family_moved_to_another_oblast_is_found_there(
 ):
     """A member's oblast follows the family's (the database keeps them equal), so name search
     in the new oblast finds the family and the old oblast no longer does."""
-    mover = bearer(token(make_token, "integration", scope="families:read families:write"))
+    mover = bearer(
+        token(make_token, "integration", scope="families:read families:write reach:national")
+    )
     lviv = seeded["lviv"]
     moved = await client.post(
         f"{FAMILIES}/{lviv['id']}/relocation",

@@ -277,6 +277,42 @@ async def test_invalid_provider_is_422(client, connection, admin, overrides, fie
     assert await row_counts(connection) == before
 
 
+@pytest.mark.parametrize(
+    "website",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:5432/",
+        "http://127.1/",
+        "http://0x7f.0.0.1/",
+        "http://10.1.2.3/admin",
+        "https://192.168.0.1",
+        "http://[::ffff:127.0.0.1]/",
+        "http://metadata.google.internal/",
+        "http://printer.local/",
+    ],
+)
+async def test_a_website_on_a_local_or_private_address_is_refused(
+    client, connection, admin, website
+):
+    """Another system may fetch what the register holds: an address inside its own network
+    would make that fetch a request forged from inside (SSRF)."""
+    before = await row_counts(connection)
+    response = await client.post(PROVIDERS, json=provider_body(website=website), headers=admin)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {
+            "field": "body.website",
+            "message": "must be a public web address, not a local, private or link-local one",
+        }
+    ]
+    assert await row_counts(connection) == before
+    created = await create_provider(client, admin, provider_body())
+    patched = await client.patch(
+        url(created["id"]), json={"website": website}, headers=if_match(admin, 2)
+    )
+    assert error_fields(assert_problem(patched, 422)) == {"body.website"}
+
+
 async def test_individuals_have_an_rnokpp_and_are_non_state(client, admin):
     created = await create_provider(client, admin, individual("individual_entrepreneur"))
     assert (created["kind"], created["sector"], created["edrpou"]) == (
@@ -350,7 +386,7 @@ async def test_creating_is_idempotent(client, connection, admin):
         ("provider_staff", {"provider_id": str(uuid.uuid4())}, 200),
         ("military_liaison", {"unit_id": str(uuid.uuid4())}, 200),
         ("integration", {"scope": "providers:read"}, 200),
-        ("integration", {"scope": "families:read"}, 403),
+        ("integration", {"scope": "families:read reach:national"}, 403),
         ("auditor", {}, 403),
     ],
 )
@@ -380,7 +416,7 @@ async def test_an_unknown_provider_is_404(client, admin):
         ("ministry_analyst", {}, False),
         ("provider_staff", {"provider_id": str(uuid.uuid4())}, False),
         ("integration", {"scope": "providers:read"}, False),
-        ("integration", {"scope": "providers:read identifiers:read"}, True),
+        ("integration", {"scope": "providers:read identifiers:read reach:national"}, True),
     ],
 )
 async def test_an_individuals_rnokpp_is_masked_for_those_who_may_not_see_it(

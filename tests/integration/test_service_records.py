@@ -243,7 +243,7 @@ async def test_only_providers_submit(client, make_token, admin, officer, served)
         admin,
         officer,
         bearer(token(make_token, "social_worker", territory=KYIV)),
-        bearer(token(make_token, "integration", scope="service-records:write")),
+        bearer(token(make_token, "integration", scope="service-records:write reach:national")),
     ):
         assert_problem(await client.post(RECORDS, json=record(served["id"]), headers=headers), 403)
 

@@ -29,7 +29,17 @@ from registry.auth.principal import Principal
 from registry.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from registry.auth.tokens import TokenVerifier
 from registry.errors import Unauthenticated
-from tests.support import KYIV, run_cli
+from tests.support import (
+    BUCHA,
+    BUCHA_CITY,
+    BUCHA_RAION,
+    IRPIN,
+    KYIV,
+    KYIV_OBLAST,
+    LVIV,
+    LVIV_OBLAST,
+    run_cli,
+)
 
 ISSUER = "https://idp.test/realms/registry"
 AUDIENCE = "registry-api"
@@ -329,6 +339,38 @@ PRINCIPAL_REJECTED: dict[str, dict[str, Any]] = {
     },
     "territory an integer": {"role": "community_officer", "territory": 80000000000093317},
     "territory on a ministry role, malformed": {"role": "ministry_admin", "territory": "UA1"},
+    "community officer with an oblast": {"role": "community_officer", "territory": KYIV_OBLAST},
+    "community officer with a raion": {"role": "community_officer", "territory": BUCHA_RAION},
+    "community officer with a settlement": {"role": "community_officer", "territory": BUCHA_CITY},
+    "social worker with an oblast": {"role": "social_worker", "territory": LVIV_OBLAST},
+    "regional officer with a hromada": {"role": "regional_officer", "territory": BUCHA},
+    "regional officer with a raion": {"role": "regional_officer", "territory": BUCHA_RAION},
+    "territory with no level filled": {"role": "community_officer", "territory": "UA" + "0" * 17},
+    "integration with a settlement": {
+        "role": "integration",
+        "scope": "families:read",
+        "territory": BUCHA_CITY,
+    },
+    "integration over families with no reach": {"role": "integration", "scope": "families:read"},
+    "integration over cases with no reach": {"role": "integration", "scope": "cases:write"},
+    "integration over records with no reach": {
+        "role": "integration",
+        "scope": "service-records:read",
+    },
+    "integration managing providers with no reach": {
+        "role": "integration",
+        "scope": "providers:manage",
+    },
+    "integration with a territory and national reach": {
+        "role": "integration",
+        "scope": "families:read reach:national",
+        "territory": BUCHA,
+    },
+    "integration of a provider with national reach": {
+        "role": "integration",
+        "scope": "families:read reach:national",
+        "provider_id": str(uuid.UUID(int=7)),
+    },
 }
 
 
@@ -337,6 +379,51 @@ def test_principal_rejects_bad_claims(overrides: dict[str, Any]) -> None:
     with pytest.raises(Unauthenticated) as caught:
         Principal.from_claims(claims(**overrides))
     assert caught.value.status == 401
+
+
+@pytest.mark.parametrize(
+    ("role", "territory"),
+    [
+        ("community_officer", BUCHA),
+        ("community_officer", KYIV),
+        ("social_worker", IRPIN),
+        ("regional_officer", KYIV_OBLAST),
+        ("regional_officer", KYIV),
+        ("integration", KYIV_OBLAST),
+        ("integration", BUCHA_RAION),
+        ("integration", LVIV),
+    ],
+)
+def test_a_territory_of_the_roles_level_is_accepted(role: str, territory: str) -> None:
+    principal = Principal.from_claims(claims(role=role, territory=territory, scope="families:read"))
+    assert principal.territory == territory
+
+
+def test_the_level_of_a_territory_is_named_in_the_refusal() -> None:
+    with pytest.raises(Unauthenticated) as caught:
+        Principal.from_claims(claims(role="community_officer", territory=KYIV_OBLAST))
+    assert caught.value.detail == (
+        "A community_officer token's territory claim must name Kyiv or Sevastopol or a hromada."
+    )
+
+
+def test_integration_reach_is_national_only_when_the_token_says_so() -> None:
+    national = Principal.from_claims(
+        claims(role="integration", scope="families:read reach:national")
+    )
+    assert national.national_reach
+    assert national.can(Permission.FAMILIES_READ)
+    reference_only = Principal.from_claims(
+        claims(role="integration", scope="territories:read reference:read")
+    )
+    assert not reference_only.national_reach
+    confined = Principal.from_claims(
+        claims(role="integration", scope="families:read", territory=KYIV_OBLAST)
+    )
+    assert not confined.national_reach
+    # reach:national is an integration client's scope: a person's token cannot use it
+    officer = Principal.from_claims(claims(role="ministry_admin", scope="reach:national"))
+    assert not officer.national_reach
 
 
 def test_principal_rejection_messages() -> None:
@@ -443,7 +530,10 @@ def test_confined_roles_carry_their_confinement(verifier: TokenVerifier, key: Si
 def test_integration_permissions_are_exactly_its_known_scopes(
     verifier: TokenVerifier, key: SigningKey
 ) -> None:
-    scope = "territories:read families:read admin:everything audit:read:all  territories:read"
+    scope = (
+        "territories:read families:read admin:everything audit:read:all  territories:read "
+        "reach:national"
+    )
     principal = Principal.from_claims(
         verifier.verify(sign(key, claims(role="integration", sub="client-1", scope=scope)))
     )
@@ -452,7 +542,13 @@ def test_integration_permissions_are_exactly_its_known_scopes(
         {Permission.TERRITORIES_READ, Permission.FAMILIES_READ}
     )
     assert principal.scopes == frozenset(
-        {"territories:read", "families:read", "admin:everything", "audit:read:all"}
+        {
+            "territories:read",
+            "families:read",
+            "admin:everything",
+            "audit:read:all",
+            "reach:national",
+        }
     )
     assert not principal.can(Permission.AUDIT_READ)
     assert not principal.can(Permission.FAMILIES_WRITE)

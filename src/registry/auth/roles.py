@@ -107,9 +107,35 @@ REQUIRED_CONFINEMENT: dict[Role, str] = {
     Role.MILITARY_LIAISON: "unit_id",
 }
 
-#: The territorial level the ``territory`` claim names, by role (KATOTTG categories).
+#: The territorial level the ``territory`` claim names, by role (KATOTTG categories): an
+#: oblast for a regional officer, a hromada for the hromada's staff (Kyiv, a city with special
+#: status, is both), and any unit down to a hromada for an integration client.
 TERRITORY_CATEGORIES: dict[Role, frozenset[str]] = {
     Role.REGIONAL_OFFICER: frozenset({"O", "K"}),
     Role.COMMUNITY_OFFICER: frozenset({"H", "K"}),
     Role.SOCIAL_WORKER: frozenset({"H", "K"}),
+    Role.INTEGRATION: frozenset({"O", "K", "P", "H"}),
 }
+
+#: The scope an integration client needs to reach personal records across the country when
+#: its token names no territory, provider or unit: national reach is granted, never assumed.
+NATIONAL_REACH_SCOPE = "reach:national"
+
+#: What an integration client's scopes may grant that its reach bounds: personal records,
+#: and keeping providers in the register.
+REACHED_PERMISSIONS = frozenset(
+    {
+        P.PROVIDERS_MANAGE,
+        P.FAMILIES_READ,
+        P.FAMILIES_WRITE,
+        P.IDENTIFIERS_READ,
+        P.CASES_READ,
+        P.CASES_WRITE,
+        P.SERVICE_RECORDS_READ,
+        P.SERVICE_RECORDS_WRITE,
+        P.MILITARY_READ,
+        P.MILITARY_WRITE,
+        P.PROGRAMMES_READ,
+        P.PROGRAMMES_WRITE,
+    }
+)

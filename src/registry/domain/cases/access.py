@@ -46,7 +46,7 @@ def visible_cases(principal: Principal) -> ColumnElement[bool]:
             return case_table.c.hromada_code == territory
         case Role.INTEGRATION:
             if territory is None:
-                return true()
+                return true() if principal.national_reach else false()
             return or_(
                 case_table.c.oblast_code == territory,
                 case_table.c.raion_code == territory,

@@ -34,7 +34,9 @@ def visible_families(principal: Principal) -> ColumnElement[bool]:
         case Role.COMMUNITY_OFFICER | Role.SOCIAL_WORKER if territory:
             return family_table.c.hromada_code == territory
         case Role.INTEGRATION:
-            return _within(territory) if territory else true()
+            if territory is None:
+                return true() if principal.national_reach else false()
+            return _within(territory)
         case _:
             return false()
 
@@ -57,7 +59,9 @@ def may_keep_families_in(principal: Principal, *territories: str | None) -> bool
         case Role.COMMUNITY_OFFICER | Role.SOCIAL_WORKER:
             return principal.territory is not None and territories[-1] == principal.territory
         case Role.INTEGRATION if not principal.acts_for_provider:
-            return principal.territory is None or principal.territory in territories
+            if principal.territory is None:
+                return principal.national_reach
+            return principal.territory in territories
         case _:
             return False
 

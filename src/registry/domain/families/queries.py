@@ -246,14 +246,13 @@ async def _members_of(
 
 
 @functools.lru_cache(maxsize=1024)
-def _family_read(role: Role, territory: str | None, provider_id: uuid.UUID | None) -> Compiled:
+def _family_read(principal: Principal) -> Compiled:
     """One statement that reads a visible family with its members and writes the audit event
     of the read: the event is written exactly when the family is returned, and if it cannot
     be written nothing is returned. The caller's confinement is bound in it; the SQL is the
     same for every caller of a role, so the server keeps one prepared plan. A provider's
     staff are read only the allow-list of their view and the current members, so the event
-    names exactly the persons shown."""
-    principal = Principal(sub="", role=role, territory=territory, provider_id=provider_id)
+    names exactly the persons shown. Cached by the caller's reach (``Principal.reach``)."""
     minimal = sees_provider_view(principal)
     family = (
         select(*(_PROVIDER_FAMILY_COLUMNS if minimal else FAMILY_COLUMNS))
@@ -303,7 +302,7 @@ async def get_family(
     ``FamilyForProvider`` for a provider's staff; 404 when it is not within the caller's reach
     (nothing is audited then)."""
     principal = caller.principal
-    compiled = _family_read(principal.role, principal.territory, principal.provider_id)
+    compiled = _family_read(principal.reach)
     rows = await connection.fetch(
         compiled.sql,
         *compiled.arguments(
@@ -399,9 +398,7 @@ async def list_families(
         values.update(_cursor_values(page.after, searching=search is not None))
     compiled = _page_statement(
         _PageShape(
-            role=principal.role,
-            territory=principal.territory,
-            provider_id=principal.provider_id,
+            reach=principal.reach,
             filters=tuple(name for name in _FILTERS if name in values),
             search=search,
             after=page.after is not None,
@@ -472,9 +469,8 @@ def _one_code(name: str) -> Any:
 class _PageShape:
     """What a list statement depends on besides its parameter values."""
 
-    role: Role
-    territory: str | None
-    provider_id: uuid.UUID | None
+    #: The caller's reach (``Principal.reach``)
+    reach: Principal
     filters: tuple[str, ...]
     #: The key compared with the search text (name_key or latin_key) when searching by name
     search: str | None
@@ -487,9 +483,7 @@ def _page_statement(shape: _PageShape) -> Compiled:
     to know whether a next page exists), their members, and writes the audit event listing
     the families returned. Built once per shape; the SQL is the same for every caller of a
     role and territory, so the server keeps one prepared plan."""
-    principal = Principal(
-        sub="", role=shape.role, territory=shape.territory, provider_id=shape.provider_id
-    )
+    principal = shape.reach
     statement = select(*FAMILY_COLUMNS).where(
         visible_families(principal), *(_FILTERS[name]() for name in shape.filters)
     )

@@ -32,7 +32,9 @@ def may_manage(principal: Principal, sector: str, *territories: str | None) -> b
                 and territories[-1] == principal.territory
             )
         case Role.INTEGRATION:
-            return principal.territory is None or principal.territory in territories
+            if principal.territory is None:
+                return principal.national_reach
+            return principal.territory in territories
         case _:
             return False
 

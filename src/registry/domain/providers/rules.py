@@ -22,6 +22,7 @@ from stdnum.ua import edrpou
 from registry.domain.shared.identifiers import validate_rnokpp
 from registry.domain.shared.names import name_key
 from registry.domain.shared.phones import clean_phone
+from registry.domain.shared.web_addresses import public_web_address
 from registry.errors import FieldError, InvalidInput
 
 #: Register entries are made under the Law "On Social Services" (in force 2020-01-01).
@@ -127,6 +128,7 @@ def clean_provider(values: dict[str, Any], *, prefix: str = "body.") -> dict[str
     check("rnokpp", validate_provider_rnokpp)
     check("phone", clean_phone)
     check("email", lambda email: email.strip())
+    check("website", public_web_address)
     for name in ("hromadas_served", "support_criteria_met"):
         if cleaned.get(name) is not None:
             cleaned[name] = sorted(set(cleaned[name]))

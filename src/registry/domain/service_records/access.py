@@ -30,7 +30,7 @@ def visible_records(principal: Principal) -> ColumnElement[bool]:
             return service_record_table.c.hromada_code == territory
         case Role.INTEGRATION:
             if territory is None:
-                return true()
+                return true() if principal.national_reach else false()
             return or_(
                 service_record_table.c.oblast_code == territory,
                 service_record_table.c.raion_code == territory,
