@@ -125,11 +125,14 @@ class Forbidden(DomainError):
 
 
 class NotFound(DomainError):
-    """Also what a caller gets for a record outside its reach: existence does not leak."""
+    """Also what a caller gets for a record outside its reach: existence does not leak. Each
+    one is audited as a denied read of the id asked for (whether the record exists elsewhere
+    or not), so that probing for records is visible in the audit log."""
 
     status = 404
     slug = "not-found"
     title = "Not found"
+    audited_as_denied = True
 
 
 class Conflict(DomainError):

@@ -8,6 +8,7 @@ import gc
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -34,11 +35,14 @@ from registry.api.routers import (
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
+from registry.domain import idempotency
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
 from registry.settings import Settings, get_settings
 
 log = structlog.get_logger("registry")
+#: Expired stored answers deleted per transaction while pruning.
+_PRUNE_BATCH = 5000
 
 DESCRIPTION = """\
 The national registry of social services: families in difficult life circumstances
@@ -180,6 +184,19 @@ async def _seal_periodically(database: Database, settings: Settings) -> None:
             log.exception("audit_seal_failed")
 
 
+async def _prune_idempotency_periodically(database: Database, settings: Settings) -> None:
+    retention = timedelta(hours=settings.idempotency_retention_hours)
+    while True:
+        await asyncio.sleep(settings.idempotency_prune_interval_seconds)
+        try:
+            pruned = _PRUNE_BATCH
+            while pruned == _PRUNE_BATCH:
+                async with database.transaction() as session:
+                    pruned = await idempotency.prune(session, retention, _PRUNE_BATCH)
+        except Exception:  # the next round tries again; requests are unaffected
+            log.exception("idempotency_prune_failed")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -209,6 +226,7 @@ def create_app(
             if seal_audit
             else None
         )
+        pruner = asyncio.create_task(_prune_idempotency_periodically(app.state.database, settings))
         # What exists by now (modules, the application, its routes and schemas) lives as long
         # as the process: out of the cyclic collector's sight, its full collections stop
         # walking it (a 10 000-record batch set off collections costing 0.4–0.8 s).
@@ -217,10 +235,11 @@ def create_app(
         try:
             yield
         finally:
-            if sealer is not None:
-                sealer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sealer
+            for task in (sealer, pruner):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if owned:
                 await app.state.database.dispose()
 

@@ -70,6 +70,16 @@ class Settings(BaseSettings):
         "referral closed) during which it may still report services delivered before the end.",
     )
 
+    idempotency_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=30 * 24,
+        description="Hours a first answer is kept for replay to an Idempotency-Key; after "
+        "them the key is free again and the stored answer (which holds what it disclosed) "
+        "is deleted.",
+    )
+    idempotency_prune_interval_seconds: float = Field(default=600, gt=0, le=24 * 3600)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins (https://host[:port]) whose pages may call the API, "

@@ -437,6 +437,8 @@ def _known_provider_values(body: dict[str, Any]) -> None:
         body["hromadas_served"] = [KYIV]
     if body.get("phone") is not None:
         body["phone"] = "+380441234567"
+    if body.get("website") is not None:  # a public address (local ones are refused)
+        body["website"] = "https://provider.example.org/"
     if body.get("support_criteria_met"):
         body["support_criteria_met"] = ["psychologist"]
     offers = [offer for offer in body.get("services") or [] if isinstance(offer, dict)]

@@ -972,6 +972,66 @@ async def test_a_replay_returns_the_first_answer_byte_for_byte(client, connectio
     assert all(first.json()["id"] in ids for ids in audited)
 
 
+async def _age_stored_answers(connection, key: str, hours: float) -> None:
+    await connection.execute(
+        text(
+            "UPDATE idempotency_keys SET created_at = now() - make_interval(secs => :s) "
+            "WHERE key = :key"
+        ),
+        {"key": key, "s": hours * 3600},
+    )
+
+
+async def test_a_stored_answer_expires_after_the_retention(client, connection, worker):
+    """A stored answer holds what it disclosed: kept 24 h (the default), then the key is a
+    new request's and the old answer is gone."""
+    key, body = str(uuid.uuid4()), family(BUCHA)
+    first = await client.post(FAMILIES, json=body, headers=_with_key(worker, key))
+    assert first.status_code == 201
+    await _age_stored_answers(connection, key, 23.9)
+    kept = await client.post(FAMILIES, json=body, headers=_with_key(worker, key))
+    assert kept.headers["idempotent-replayed"] == "true"
+    assert kept.json()["id"] == first.json()["id"]
+
+    await _age_stored_answers(connection, key, 24.1)
+    # another request under the old key: before expiry a 409 (the key's other request)
+    other = family(BUCHA)
+    again = await client.post(FAMILIES, json=other, headers=_with_key(worker, key))
+    assert again.status_code == 201, again.text
+    assert "idempotent-replayed" not in again.headers
+    # and the new answer is the one a retry now gets
+    retry = await client.post(FAMILIES, json=other, headers=_with_key(worker, key))
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["id"] == again.json()["id"] != first.json()["id"]
+
+
+async def test_expired_stored_answers_are_pruned(client, connection, worker):
+    from datetime import timedelta
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from registry.domain import idempotency
+
+    old, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+    for key in (old, fresh):
+        response = await client.post(FAMILIES, json=family(BUCHA), headers=_with_key(worker, key))
+        assert response.status_code == 201
+    await _age_stored_answers(connection, old, 25)
+    async with AsyncSession(bind=connection) as session:
+        pruned = await idempotency.prune(session, timedelta(hours=24))
+    assert pruned >= 1
+    left = (
+        (
+            await connection.execute(
+                text("SELECT key FROM idempotency_keys WHERE key = ANY(:k)"), {"k": [old, fresh]}
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert left == [fresh]
+
+
 async def test_the_same_key_with_another_body_is_409(client, connection, worker):
     key = str(uuid.uuid4())
     first = await client.post(FAMILIES, json=family(BUCHA), headers=_with_key(worker, key))

@@ -182,7 +182,7 @@ async def test_an_invalid_service_is_422(client, admin, overrides, field):
         ("community_officer", {"territory": KYIV}),
         ("ministry_analyst", {}),
         ("provider_staff", {"provider_id": str(uuid.uuid4())}),
-        ("integration", {"scope": "reference:read providers:manage"}),
+        ("integration", {"scope": "reference:read providers:manage reach:national"}),
     ],
 )
 async def test_only_the_ministry_keeps_the_classifier(client, make_token, role, claims):

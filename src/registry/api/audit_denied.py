@@ -1,18 +1,61 @@
 """Recording refusals. The request's own transaction has rolled back by the time an error is
-rendered, so a refusal is written in a transaction of its own."""
+rendered, so a refusal is written in a transaction of its own.
+
+A refusal names the resource the way the same operation's successful events do (``family``,
+not the route's tag ``families``), so an auditor finds attempts and reads of a record under
+one name: the resource is the collection the path addresses last
+(``/families/{family_id}/members/{person_id}`` addresses a person).
+"""
 
 from __future__ import annotations
 
-import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 
 from registry.api.dependencies import own_transaction
 from registry.domain.audit.commands import record
 from registry.domain.audit.rules import Outcome
+from registry.domain.cases.queries import CASE, REFERRAL
+from registry.domain.classifier.queries import SERVICE
+from registry.domain.families.queries import FAMILY, PERSON
+from registry.domain.providers.queries import PROVIDER, PROVIDER_LINK
+from registry.domain.service_records.queries import SERVICE_RECORD
 from registry.domain.shared.caller import Caller
 
-log = structlog.get_logger("registry.audit")
+#: The resource each collection of the API holds, by its path segment.
+_RESOURCE_OF_COLLECTION = {
+    "families": FAMILY,
+    "members": PERSON,
+    "cases": CASE,
+    "measures": "case_measure",
+    "assessment": "case_assessment",
+    "plan": "case_plan",
+    "referrals": REFERRAL,
+    "caseload": CASE,
+    "service-records": SERVICE_RECORD,
+    "providers": PROVIDER,
+    "services": SERVICE,
+    "territories": "territory",
+    "audit-events": "audit_event",
+    "recipient-categories": "recipient_category",
+    "hardship-factors": "hardship_factor",
+    "support-criteria": "support_criterion",
+}
+#: A collection nested in another that holds something else: a family's providers are the
+#: links between the two.
+_RESOURCE_OF_NESTED_COLLECTION = {("families", "providers"): PROVIDER_LINK}
+_NOT_NESTED = ""
+
+
+def resource_type_of(path: str) -> str | None:
+    """The resource the route at ``path`` (its template, ``/api/v1/…``) addresses; None for
+    a path of no known collection (a test holds every route to have one)."""
+    collections = [s for s in path.split("/") if s in _RESOURCE_OF_COLLECTION]
+    if not collections:
+        return None
+    outer = collections[-2] if len(collections) > 1 else _NOT_NESTED
+    nested = _RESOURCE_OF_NESTED_COLLECTION.get((outer, collections[-1]))
+    return nested or _RESOURCE_OF_COLLECTION[collections[-1]]
 
 
 async def record_denied(request: Request) -> None:
@@ -21,7 +64,9 @@ async def record_denied(request: Request) -> None:
         return
     route = request.scope.get("route")
     action = route.name if isinstance(route, APIRoute) else "unknown"
-    resource_type = str(route.tags[0]) if isinstance(route, APIRoute) and route.tags else "unknown"
+    resource_type = (resource_type_of(route.path) if isinstance(route, APIRoute) else None) or (
+        "unknown"
+    )
     resource_ids = [str(v) for v in request.path_params.values()]
     async with own_transaction(request) as session:
         await record(session, caller, action, resource_type, resource_ids, Outcome.DENIED)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -98,7 +99,8 @@ async def _idempotency(
     if idempotency_key is None:
         return Idempotency(None, actor, session)
     fingerprint = await _fingerprint(request)
-    earlier = await idempotency.claim(session, actor, idempotency_key, fingerprint)
+    retention = timedelta(hours=request.app.state.settings.idempotency_retention_hours)
+    earlier = await idempotency.claim(session, actor, idempotency_key, fingerprint, retention)
     if earlier is None:
         return Idempotency(idempotency_key, actor, session)
     if earlier.fingerprint != fingerprint or earlier.status_code is None:

@@ -4,16 +4,33 @@ caller is its whole identity (``Principal.identity``: subject, role, reach and s
 The key is claimed by inserting its row before the work is done, in the request's own
 transaction: a concurrent duplicate waits on that row and, once the first commits, finds
 the stored answer; if the first fails, its claim rolls back with it.
+
+A stored answer holds what the first answer disclosed (a family's members, say), so it is
+kept only for the retention period (``REGISTRY_IDEMPOTENCY_RETENTION_HOURS``): after it the
+key is free again (a reuse is a new request) and ``prune`` deletes the row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, LargeBinary, SmallInteger, String, Text, func, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -41,6 +58,10 @@ class IdempotencyKey(SQLModel, table=True):
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 idempotency_key_table = table_of(IdempotencyKey)
 
+# Made by the migrations; declared here so `alembic check` compares it. Pruning finds the
+# expired rows through it.
+Index("ix_idempotency_keys_created_at", idempotency_key_table.c.created_at)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
@@ -53,15 +74,26 @@ class StoredAnswer:
 
 
 async def claim(
-    session: AsyncSession, actor: str, key: str, fingerprint: str
+    session: AsyncSession, actor: str, key: str, fingerprint: str, retention: timedelta
 ) -> StoredAnswer | None:
-    """Claim ``key`` for this request (``None``), or return what an earlier request stored."""
+    """Claim ``key`` for this request (``None``), or return what an earlier request stored
+    within ``retention``; a claim older than that is taken over as a new one."""
+    claim = insert(IdempotencyKey).values(actor=actor, key=key, fingerprint=fingerprint)
     claimed = (
         await session.execute(
-            insert(IdempotencyKey)
-            .values(actor=actor, key=key, fingerprint=fingerprint)
-            .on_conflict_do_nothing()
-            .returning(idempotency_key_table.c.key)
+            claim.on_conflict_do_update(
+                index_elements=[idempotency_key_table.c.actor, idempotency_key_table.c.key],
+                set_={
+                    "fingerprint": claim.excluded.fingerprint,
+                    "status_code": null(),
+                    "headers": null(),
+                    "body": null(),
+                    "resource_type": null(),
+                    "resource_ids": null(),
+                    "created_at": func.now(),
+                },
+                where=idempotency_key_table.c.created_at < func.now() - literal(retention),
+            ).returning(idempotency_key_table.c.key)
         )
     ).scalar()
     if claimed is not None:
@@ -110,3 +142,23 @@ async def store(
             resource_ids=[str(i) for i in resource_ids],
         )
     )
+
+
+async def prune(session: AsyncSession, retention: timedelta, batch_size: int = 5000) -> int:
+    """Delete up to ``batch_size`` stored answers older than ``retention``; how many."""
+    expired = (
+        select(idempotency_key_table.c.actor, idempotency_key_table.c.key)
+        .where(idempotency_key_table.c.created_at < func.now() - literal(retention))
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .cte("expired")
+    )
+    deleted = await session.execute(
+        delete(idempotency_key_table)
+        .where(
+            idempotency_key_table.c.actor == expired.c.actor,
+            idempotency_key_table.c.key == expired.c.key,
+        )
+        .returning(idempotency_key_table.c.key)
+    )
+    return len(deleted.all())

@@ -45,6 +45,10 @@ WEBSITE_PATTERN = worded(
     rf"^https?://[^/?#@{_SPACE}]+\.[^/?#@{_SPACE}]+(?:[/?#][^{_SPACE}]*)?$",
     "must be a web address starting with http:// or https://",
 )
+WEBSITE_NOTE = (
+    "A public web address: loopback, private and link-local addresses (and names such as "
+    "`localhost` or `*.internal`) are refused."
+)
 #: A sum of money as decimal text (no binary floating point): up to 10 digits and 2 decimals.
 AMOUNT_PATTERN = worded(
     r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$",
@@ -123,7 +127,9 @@ class ProviderCreate(InputSchema):
         description="E.164 (`+380441234567`); a Ukrainian `0XX…` number gets `+38`.",
     )
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
-    website: str | None = Field(default=None, max_length=300, pattern=WEBSITE_PATTERN)
+    website: str | None = Field(
+        default=None, max_length=300, pattern=WEBSITE_PATTERN, description=WEBSITE_NOTE
+    )
     hromada_code: KatottgCode = Field(
         description="KATOTTG code of the hromada of the address (category H, or K).",
     )
@@ -159,7 +165,9 @@ class ProviderPatch(InputSchema):
     legal_form: ShortText | None = None
     phone: str | None = Field(default=None, max_length=32, pattern=PHONE_PATTERN)
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
-    website: str | None = Field(default=None, max_length=300, pattern=WEBSITE_PATTERN)
+    website: str | None = Field(
+        default=None, max_length=300, pattern=WEBSITE_PATTERN, description=WEBSITE_NOTE
+    )
     hromada_code: KatottgCode | NotNull = None
     settlement_code: KatottgCode | None = None
     address_line: Annotated[str, text_field(300)] | None = None
