@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 
 from registry import __version__
 from registry.api.contract import check_contract, operation_contracts
+from registry.api.dependencies import uses_database
 from registry.api.docs import install_docs
 from registry.api.middleware import CorsMiddleware, RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
@@ -33,7 +34,7 @@ from registry.api.routers import (
 )
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
-from registry.db.engine import Database
+from registry.db.engine import Database, Limits
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
 from registry.settings import Settings, get_settings
@@ -168,6 +169,27 @@ def cors_methods(routers: Iterable[APIRouter]) -> list[str]:
     )
 
 
+def request_limits(settings: Settings) -> Limits:
+    """What the API's connections allow a request: it fails fast with a 503 (a lock held
+    elsewhere, a slow statement, no connection free) rather than queue behind the trouble."""
+    return Limits(
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
+        connection_timeout_seconds=settings.db_pool_timeout_seconds,
+    )
+
+
+def request_database(url: str, settings: Settings) -> Database:
+    """The API's database: its pool and its limits, from ``settings``."""
+    return Database.connect(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        limits=request_limits(settings),
+    )
+
+
 async def _seal_periodically(database: Database, settings: Settings) -> None:
     while True:
         await asyncio.sleep(settings.audit_seal_interval_seconds)
@@ -196,11 +218,7 @@ def create_app(
         if owned:
             if settings.database_url is None:
                 raise RuntimeError("REGISTRY_DATABASE_URL is not set; start with `registry serve`")
-            app.state.database = Database.connect(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-            )
+            app.state.database = request_database(settings.database_url, settings)
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request
@@ -264,6 +282,12 @@ def create_app(
         app.include_router(
             router, prefix="/api/v1", responses=problem_responses(401), dependencies=contract
         )
+
+    # Wherever an operation works on the database, it can answer 503 (a timeout, no
+    # connection to be had): the contract says so.
+    for route in app.routes:
+        if isinstance(route, APIRoute) and uses_database(route.dependant):
+            route.responses.setdefault(503, problem_responses(503)[503])
 
     original_openapi = app.openapi
 
