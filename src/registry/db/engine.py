@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import event, exc, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -21,6 +21,9 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from registry.db.availability import unavailable
+
+#: Where a session keeps the driver's connection it handed out (``driver_connection``).
+_DRIVER = "driver_connection"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class Database:
             )
         else:
             engine = create_async_engine(url, poolclass=NullPool, **options)
+        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False), limits=limits)
 
     @classmethod
@@ -121,8 +125,9 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits on success and rolls back on error."""
+        session = self._sessions()
         try:
-            async with self._sessions() as session:
+            async with session:
                 try:
                     yield session
                     await session.commit()
@@ -130,7 +135,8 @@ class Database:
                     await session.rollback()
                     raise
         except Exception as error:
-            if (refusal := unavailable(error)) is not None:
+            closed = _connection_closed(session)
+            if (refusal := unavailable(error, connection_closed=closed)) is not None:
                 raise refusal from error
             raise
 
@@ -187,4 +193,21 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     SQLAlchemy lacks (COPY) or makes slow (prepared statements whose rows skip the ORM)."""
     pooled = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = pooled.driver_connection
+    # Errors met on it pass SQLAlchemy by: the unit of work looks at it to tell a lost
+    # connection from a bug.
+    session.info[_DRIVER] = driver
     return driver
+
+
+def _connection_closed(session: AsyncSession) -> bool:
+    """Whether the driver's connection the session handed out has been closed."""
+    driver: asyncpg.Connection | None = session.info.get(_DRIVER)
+    return driver is not None and driver.is_closed()
+
+
+def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """At checkout, a connection the server ended while it sat in the pool (a restart, a
+    terminated backend) is one the driver already knows is closed: the pool replaces it,
+    without the round trip a ping would cost every request."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the connection was closed while in the pool")
