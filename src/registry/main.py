@@ -156,6 +156,15 @@ def _summarise(routers: Iterable[APIRouter]) -> None:
                 route.summary = summary_of(route.description)
 
 
+def _declare_unavailable(routers: Iterable[APIRouter]) -> None:
+    """Wherever an operation works on the database, it can answer 503 (a timeout, no
+    connection to be had, the connection lost): its contract says so."""
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and uses_database(route.dependant):
+                route.responses.setdefault(503, problem_responses(503)[503])
+
+
 def cors_methods(routers: Iterable[APIRouter]) -> list[str]:
     """The methods the API's operations use: what a cross-origin page may send."""
     return sorted(
@@ -274,6 +283,7 @@ def create_app(
     # parameters, a body's media type: `api.contract`).
     contract = [Depends(check_contract)]
     _summarise([health.router, *API_ROUTERS])
+    _declare_unavailable([health.router, *API_ROUTERS])
     app.include_router(health.router, dependencies=contract)
     # Each area's router hangs off the application itself (not off an /api/v1 router):
     # a request is matched through every level of nesting. No router-wide authentication
@@ -282,12 +292,6 @@ def create_app(
         app.include_router(
             router, prefix="/api/v1", responses=problem_responses(401), dependencies=contract
         )
-
-    # Wherever an operation works on the database, it can answer 503 (a timeout, no
-    # connection to be had): the contract says so.
-    for route in app.routes:
-        if isinstance(route, APIRoute) and uses_database(route.dependant):
-            route.responses.setdefault(503, problem_responses(503)[503])
 
     original_openapi = app.openapi
 

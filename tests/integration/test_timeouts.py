@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
@@ -511,14 +510,15 @@ def test_a_command_line_job_is_not_held_to_the_request_limits(cli_database, monk
 
 
 def test_every_operation_on_the_database_documents_its_503(app):
-    spec = app.openapi()
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    operations = [
+        (path, method, operation["responses"])
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    ]
+    assert len(operations) > 50
+    for path, method, responses in operations:
+        if path == "/health/live":  # the only operation that does not touch the database
+            assert "503" not in responses
             continue
-        for method in route.methods:
-            responses = spec["paths"][route.path_format][method.lower()]["responses"]
-            if route.path == "/health/live":
-                assert "503" not in responses
-                continue
-            assert "503" in responses, f"{method} {route.path}"
-            assert "Retry-After" in responses["503"]["headers"], f"{method} {route.path}"
+        assert "503" in responses, f"{method} {path}"
+        assert "Retry-After" in responses["503"]["headers"], f"{method} {path}"

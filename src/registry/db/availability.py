@@ -23,28 +23,32 @@ log = structlog.get_logger("registry.db")
 #: SQLSTATE classes that say the server cannot serve now: 08 connection exception, 53
 #: insufficient resources (disk full, out of memory, too many connections), 57 operator
 #: intervention (statement timeout or cancel, shutdown, idle session timeout), 58 system
-#: error (I/O).
-_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "58"})
-#: Single conditions of other classes that say the same.
+#: error (I/O); with what the log says of each.
+_UNAVAILABLE_CLASSES = {
+    "08": "connection lost",
+    "53": "server out of resources",
+    "57": "server shutting down",
+    "58": "server system error",
+}
+#: Single conditions that say more than their class, or the same from another class.
 _UNAVAILABLE_STATES = {
+    "57014": "statement timeout",  # query_canceled: the timeout, or a cancel request
+    "57P01": "connection terminated",  # admin_shutdown: also pg_terminate_backend
     "55P03": "lock timeout",  # lock_not_available
     "25P03": "idle transaction timeout",  # idle_in_transaction_session_timeout
     "40001": "serialization failure",  # the transaction can be retried as it is
     "40P01": "deadlock",  # one of the transactions was chosen to roll back
 }
-_CLASS_REASONS = {
-    "08": "connection lost",
-    "53": "server out of resources",
-    "57": "statement cancelled or server shutting down",
-    "58": "server system error",
-}
-_STATE_REASONS = {"57014": "statement timeout"}
+
+#: What the driver raises when a connection it uses is broken (or misused: hence only with
+#: the connection found closed).
+_DRIVER_ERRORS = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
 
 
 def unavailability(error: BaseException, *, connection_closed: bool = False) -> str | None:
     """Why ``error`` means the database cannot serve now (a few words for the log), or
     ``None`` when it does not. ``connection_closed``: the driver's connection was found
-    closed after the error (the fast path checks it itself)."""
+    closed after the error (an error met on it directly passes SQLAlchemy by)."""
     for cause in _causes(error):
         if isinstance(cause, exc.TimeoutError):
             return "no connection free in time"
@@ -55,8 +59,8 @@ def unavailability(error: BaseException, *, connection_closed: bool = False) -> 
             if state in _UNAVAILABLE_STATES:
                 return _UNAVAILABLE_STATES[state]
             if state[:2] in _UNAVAILABLE_CLASSES:
-                return _STATE_REASONS.get(state, _CLASS_REASONS[state[:2]])
-        if isinstance(cause, asyncpg.InterfaceError) and connection_closed:
+                return _UNAVAILABLE_CLASSES[state[:2]]
+        if connection_closed and isinstance(cause, _DRIVER_ERRORS):
             return "connection lost"
         if isinstance(cause, TimeoutError):  # opening a connection took too long
             return "connecting timed out"
