@@ -49,6 +49,7 @@ POOL_TIMEOUT_SECONDS = 2.0
 #: How long a test waits for an answer: beyond every limit above even on a slow machine, and
 #: far less than the lock or the connection is held (until the answer has come).
 PATIENCE = 15.0
+ORIGIN = "https://app.registry.example"
 
 #: Limits under which nothing in a test fires unless the test makes it: each test tightens
 #: the one it is about.
@@ -297,15 +298,16 @@ async def test_with_the_database_gone_requests_and_readiness_answer_503_at_once(
 ):
     # A port nothing listens on: every connection is refused.
     gone = make_url(database_url).set(host="127.0.0.1", port=1, query={})
-    database = request_database(
-        gone.render_as_string(hide_password=False), settings.model_copy(update=ROOMY)
-    )
+    settings = settings.model_copy(update={**ROOMY, "cors_origins": [ORIGIN]})
+    database = request_database(gone.render_as_string(hide_password=False), settings)
     app = create_app(settings, database=database, verifier=verifier, seal_audit=False)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
             started = time.perf_counter()
-            read = await asyncio.wait_for(c.get(FAMILIES, headers=worker), PATIENCE)
+            read = await asyncio.wait_for(
+                c.get(FAMILIES, headers={**worker, "Origin": ORIGIN}), PATIENCE
+            )
             ready = await asyncio.wait_for(c.get("/health/ready"), PATIENCE)
             took = time.perf_counter() - started
     finally:
@@ -314,6 +316,9 @@ async def test_with_the_database_gone_requests_and_readiness_answer_503_at_once(
     assert_unavailable(read)
     assert_unavailable(ready)
     assert took < PATIENCE
+    # A browser page may read when to try again.
+    exposed = read.headers["access-control-expose-headers"].lower()
+    assert "retry-after" in [name.strip() for name in exposed.split(",")]
 
 
 # --- a lost connection -------------------------------------------------------------------------
