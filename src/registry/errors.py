@@ -20,7 +20,6 @@ PROBLEM_TITLES: dict[str, str] = {
     "not-acceptable": "Not acceptable",
     "payload-too-large": "Payload too large",
     "internal-error": "Internal error",
-    "unavailable": "Service unavailable",
 }
 
 
@@ -151,3 +150,17 @@ class PreconditionRequired(DomainError):
     status = 428
     slug = "precondition-required"
     title = "Precondition required"
+
+
+class ServiceUnavailable(DomainError):
+    """The database cannot serve the request now (a timeout fired, no connection could be
+    had, the connection was lost): nothing was changed, and the same request may succeed
+    later. Never a bug of the request or of the code: those stay 500s."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+    #: Seconds a client waits before it tries again: longer than the lock and connection
+    #: waits that made the request give up, short enough that a client does not give up.
+    retry_after_seconds: ClassVar[int] = 5
+    default_headers: ClassVar[dict[str, str]] = {"Retry-After": str(retry_after_seconds)}

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from registry import __version__
 from registry.api.contract import check_contract, operation_contracts
+from registry.api.dependencies import uses_database
 from registry.api.docs import install_docs
 from registry.api.middleware import CorsMiddleware, RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
@@ -34,7 +35,7 @@ from registry.api.routers import (
 )
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
-from registry.db.engine import Database
+from registry.db.engine import Database, Limits
 from registry.domain import idempotency
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
@@ -159,6 +160,15 @@ def _summarise(routers: Iterable[APIRouter]) -> None:
                 route.summary = summary_of(route.description)
 
 
+def _declare_unavailable(routers: Iterable[APIRouter]) -> None:
+    """Wherever an operation works on the database, it can answer 503 (a timeout, no
+    connection to be had, the connection lost): its contract says so."""
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and uses_database(route.dependant):
+                route.responses.setdefault(503, problem_responses(503)[503])
+
+
 def cors_methods(routers: Iterable[APIRouter]) -> list[str]:
     """The methods the API's operations use: what a cross-origin page may send."""
     return sorted(
@@ -169,6 +179,27 @@ def cors_methods(routers: Iterable[APIRouter]) -> list[str]:
             if isinstance(route, APIRoute)
             for method in route.methods or ()
         }
+    )
+
+
+def request_limits(settings: Settings) -> Limits:
+    """What the API's connections allow a request: it fails fast with a 503 (a lock held
+    elsewhere, a slow statement, no connection free) rather than queue behind the trouble."""
+    return Limits(
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.db_idle_in_transaction_timeout_ms,
+        connection_timeout_seconds=settings.db_pool_timeout_seconds,
+    )
+
+
+def request_database(url: str, settings: Settings) -> Database:
+    """The API's database: its pool and its limits, from ``settings``."""
+    return Database.connect(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        limits=request_limits(settings),
     )
 
 
@@ -213,11 +244,7 @@ def create_app(
         if owned:
             if settings.database_url is None:
                 raise RuntimeError("REGISTRY_DATABASE_URL is not set; start with `registry serve`")
-            app.state.database = Database.connect(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-            )
+            app.state.database = request_database(settings.database_url, settings)
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request
@@ -275,6 +302,7 @@ def create_app(
     # parameters, a body's media type: `api.contract`).
     contract = [Depends(check_contract)]
     _summarise([health.router, *API_ROUTERS])
+    _declare_unavailable([health.router, *API_ROUTERS])
     app.include_router(health.router, dependencies=contract)
     # Each area's router hangs off the application itself (not off an /api/v1 router):
     # a request is matched through every level of nesting. No router-wide authentication

@@ -43,6 +43,31 @@ class Settings(BaseSettings):
     # statements each time, so the steady load must fit in the pool itself.
     db_pool_size: int = Field(default=20, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # An API request fails fast with a 503 rather than wait: on a lock, a slow statement, a
+    # connection. The command line's jobs (migrate, seed, seal, imports) are not held to these.
+    db_pool_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="The longest an API request waits for a database connection (every "
+        "connection of the pool in use, or a new one opening) before it answers 503.",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="PostgreSQL's statement_timeout for the API's connections; 0: no limit.",
+    )
+    db_lock_timeout_ms: int = Field(
+        default=2000,
+        ge=0,
+        description="PostgreSQL's lock_timeout for the API's connections; 0: no limit.",
+    )
+    db_idle_in_transaction_timeout_ms: int = Field(
+        default=10000,
+        ge=0,
+        description="PostgreSQL's idle_in_transaction_session_timeout for the API's "
+        "connections; 0: no limit.",
+    )
 
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS document with the trusted issuer's public keys."

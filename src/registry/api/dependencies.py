@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import asyncpg
 import orjson
 from fastapi import Depends, Header, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import WithJsonSchema
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.api.purpose import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN, purpose_text
@@ -53,6 +53,14 @@ async def _statement_connection(request: Request) -> AsyncIterator[asyncpg.Conne
 DriverConnection = Annotated[asyncpg.Connection, Depends(_statement_connection, scope="function")]
 
 
+def uses_database(dependant: Dependant) -> bool:
+    """Whether an operation (its dependency tree) works on the database: a session or a
+    statement connection, where a 503 can answer it (``registry.db.availability``)."""
+    return dependant.call in (_unit_of_work, _statement_connection) or any(
+        uses_database(dependency) for dependency in dependant.dependencies
+    )
+
+
 @asynccontextmanager
 async def own_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction apart from the request's (which may have rolled back): for what must be
@@ -63,14 +71,10 @@ async def own_transaction(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 async def database_reachable(request: Request) -> bool:
-    """Whether a connection to the database opens and answers (the readiness probe)."""
+    """Whether a connection to the database is had and answers, within the wait a request
+    is allowed (the readiness probe)."""
     database: Database = request.app.state.database
-    try:
-        async with database.engine.connect() as connection:
-            await connection.scalar(select(1))
-    except Exception:  # any failure to reach the database means "not ready"
-        return False
-    return True
+    return await database.reachable()
 
 
 async def _settings(request: Request) -> Settings:

@@ -158,6 +158,7 @@ CORS_EXPOSED_HEADERS = (
     "Allow",
     "Accept-Patch",
     "Accept-Post",
+    "Retry-After",
 )
 
 

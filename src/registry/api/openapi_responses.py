@@ -19,7 +19,19 @@ _DESCRIPTIONS = {
     422: "Invalid input; `errors` names each bad field.",
     428: "If-Match is required.",
     500: "Unexpected error; the problem carries the request id.",
-    503: "A dependency (the database) is unavailable.",
+    503: "The database cannot serve now (a timeout fired, no connection was free, the "
+    "connection was lost); nothing was changed. Try again after `Retry-After` seconds.",
+}
+
+#: Headers a problem of the status carries.
+_HEADERS = {
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
 }
 
 
@@ -28,6 +40,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
         for status in statuses
     }

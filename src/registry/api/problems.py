@@ -28,6 +28,7 @@ from registry.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    ServiceUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
     problem_title,
@@ -53,7 +54,7 @@ _SLUG_BY_STATUS = {
     422: InvalidInput.slug,
     428: PreconditionRequired.slug,
     500: "internal-error",
-    503: "unavailable",
+    503: ServiceUnavailable.slug,
 }
 
 
@@ -202,7 +203,10 @@ async def _invalid_cursor(request: Request, error: Exception) -> Response:
 async def _domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
     if error.audited_as_denied:
-        await record_denied(request)
+        try:
+            await record_denied(request)
+        except ServiceUnavailable as unavailable:
+            error = unavailable  # a refusal, too, is answered only once it is recorded
     return problem_response(
         error.status,
         error.detail,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event, exc, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,29 +20,73 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import greenlet_spawn
 
+from registry.db.availability import unavailable
+
+#: Where a session keeps the driver's connection it handed out (``driver_connection``).
+_DRIVER = "driver_connection"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How long the database may keep its caller waiting. The PostgreSQL timeouts are in
+    milliseconds (0: no limit; ``None``: whatever the server and role say, normally none);
+    ``connection_timeout_seconds`` bounds the wait for a connection, from the pool or newly
+    opened. The API sets all of them short (a request fails fast with a 503); the command
+    line's jobs (migrations, imports, sealing) keep these defaults and are never cut short."""
+
+    statement_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = None
+    idle_in_transaction_timeout_ms: int | None = None
+    connection_timeout_seconds: float = 30.0
+
+    def server_settings(self) -> dict[str, str]:
+        """The timeouts as the session settings a connection starts with."""
+        timeouts = {
+            "statement_timeout": self.statement_timeout_ms,
+            "lock_timeout": self.lock_timeout_ms,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction_timeout_ms,
+        }
+        return {name: str(value) for name, value in timeouts.items() if value is not None}
+
 
 class Database:
-    """Owns the engine and hands out sessions; the API makes one per request."""
+    """Owns the engine and hands out sessions; the API makes one per request. What the
+    database cannot serve now (a timeout, a lost connection) comes out of a session or a
+    statement connection as ``ServiceUnavailable``."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         bound: AsyncConnection | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.engine = engine
+        self.limits = limits or Limits()
         self._sessions = sessions
         self._bound = bound
 
     @classmethod
     def connect(
-        cls, url: str, *, pool_size: int = 10, max_overflow: int = 5, pooled: bool = True
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 5,
+        pooled: bool = True,
+        limits: Limits | None = None,
     ) -> Database:
         """``pooled=False`` opens a connection per session: for callers that run on more
         than one event loop (a pooled asyncpg connection belongs to its loop)."""
+        limits = limits or Limits()
         options: dict[str, Any] = {
             "connect_args": {
-                "server_settings": {"application_name": "registry", "timezone": "UTC"}
+                "server_settings": {
+                    "application_name": "registry",
+                    "timezone": "UTC",
+                    **limits.server_settings(),
+                },
+                "timeout": limits.connection_timeout_seconds,
             },
             # An error's text would otherwise carry the statement's parameters (names,
             # identifiers) into the log of an unexpected failure.
@@ -47,11 +94,16 @@ class Database:
         }
         if pooled:
             engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=max_overflow, **options
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=limits.connection_timeout_seconds,
+                **options,
             )
         else:
             engine = create_async_engine(url, poolclass=NullPool, **options)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False), limits=limits)
 
     @classmethod
     def bound_to(cls, connection: AsyncConnection) -> Database:
@@ -73,36 +125,64 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits on success and rolls back on error."""
-        async with self._sessions() as session:
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
+        session = self._sessions()
+        try:
+            async with session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        except Exception as error:
+            closed = _connection_closed(session)
+            if (refusal := unavailable(error, connection_closed=closed)) is not None:
+                raise refusal from error
+            raise
 
     @asynccontextmanager
     async def statement_connection(self) -> AsyncIterator[asyncpg.Connection]:
         """The driver's connection, for one statement that is a whole unit of work by itself
         (PostgreSQL runs it atomically): no BEGIN and COMMIT round trips around it. Bound to
         a test's connection, the statement runs in a savepoint of the test's transaction."""
-        if self._bound is not None:
-            raw = await self._bound.get_raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection
-            async with driver.transaction():
-                yield driver
-            return
-        # The pool's connection itself, not a SQLAlchemy Connection around it: a third of the
-        # cost of the checkout and return, on the most frequent requests.
-        pooled = await self.engine.raw_connection()
+        driver: asyncpg.Connection | None = None
         try:
-            yield pooled.driver_connection
-        except BaseException:
-            # Interrupted mid-statement, the connection's state is unknown: not reused.
-            await greenlet_spawn(pooled.invalidate)
+            if self._bound is not None:
+                raw = await self._bound.get_raw_connection()
+                in_test: asyncpg.Connection = raw.driver_connection
+                driver = in_test
+                async with in_test.transaction():
+                    yield in_test
+                return
+            # The pool's connection itself, not a SQLAlchemy Connection around it: a third of
+            # the cost of the checkout and return, on the most frequent requests.
+            pooled = await self.engine.raw_connection()
+            driver = pooled.driver_connection
+            try:
+                yield driver
+            except BaseException:
+                # Interrupted mid-statement, the connection's state is unknown: not reused.
+                await greenlet_spawn(pooled.invalidate)
+                raise
+            finally:
+                await greenlet_spawn(pooled.close)
+        except Exception as error:
+            closed = driver is not None and driver.is_closed()
+            if (refusal := unavailable(error, connection_closed=closed)) is not None:
+                raise refusal from error
             raise
-        finally:
-            await greenlet_spawn(pooled.close)
+
+    async def reachable(self) -> bool:
+        """Whether a statement can run now: a connection is had (from the pool, or newly
+        opened) and answers, all within the wait a request is allowed for a connection. The
+        readiness probe: it fails as soon as a request would."""
+        try:
+            async with asyncio.timeout(self.limits.connection_timeout_seconds):
+                async with self.engine.connect() as connection:
+                    await connection.scalar(select(1))
+        except Exception:  # any failure to reach the database means "not ready"
+            return False
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -113,4 +193,21 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     SQLAlchemy lacks (COPY) or makes slow (prepared statements whose rows skip the ORM)."""
     pooled = await (await session.connection()).get_raw_connection()
     driver: asyncpg.Connection = pooled.driver_connection
+    # Errors met on it pass SQLAlchemy by: the unit of work looks at it to tell a lost
+    # connection from a bug.
+    session.info[_DRIVER] = driver
     return driver
+
+
+def _connection_closed(session: AsyncSession) -> bool:
+    """Whether the driver's connection the session handed out has been closed."""
+    driver: asyncpg.Connection | None = session.info.get(_DRIVER)
+    return driver is not None and driver.is_closed()
+
+
+def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """At checkout, a connection the server ended while it sat in the pool (a restart, a
+    terminated backend) is one the driver already knows is closed: the pool replaces it,
+    without the round trip a ping would cost every request."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the connection was closed while in the pool")
