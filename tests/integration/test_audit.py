@@ -67,19 +67,13 @@ SETTLE_SECONDS = 20.0
 
 
 async def wait_settled(db: Database, ids: list[int]) -> None:
-    """Wait until no running transaction (in this cluster, other tests' included) is older
-    than the ones that wrote ``ids``: only then may the sealer take them."""
+    """Wait until the sealer's horizon has passed ``ids``: no transaction still running in
+    this database can commit an event below them (the fence of migration 0008)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
         async with db.transaction() as session:
-            settled = await session.scalar(
-                text(
-                    "SELECT count(*) FROM audit_events WHERE id = ANY(:ids) "
-                    "AND xid < pg_snapshot_xmin(pg_current_snapshot())"
-                ),
-                {"ids": ids},
-            )
-        if settled == len(ids):
+            horizon = await session.scalar(text("SELECT audit_seal_horizon()"))
+        if horizon >= max(ids):
             return
         assert time.monotonic() < deadline, f"events {ids} never settled"
         await asyncio.sleep(0.1)
@@ -90,8 +84,7 @@ SIGNER = AuditSigner(Ed25519PrivateKey.generate())
 KEYS = AuditKeyRing.of(SIGNER.public_key)
 
 
-@pytest.fixture
-def audit_key_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def use_audit_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``registry audit`` signs and verifies with ``SIGNER``."""
     path = tmp_path / "audit-signing-key.pem"
     path.write_bytes(
@@ -104,6 +97,11 @@ def audit_key_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REGISTRY_AUDIT_SIGNING_KEY_FILE", str(path))
     get_settings.cache_clear()
     return path
+
+
+@pytest.fixture
+def audit_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return use_audit_key_file(tmp_path, monkeypatch)
 
 
 async def seal_once(db: Database, block_size: int = 1000) -> int:
@@ -461,7 +459,11 @@ async def test_verify_detects_a_rewritten_block_digest(fresh_db):
         {"d": block_digest(None, events), "b": block1},
     )
     report = await verify_db(fresh_db)
-    assert report.problems == [f"block {block2}: chain broken (previous digest differs)"]
+    # and without the application's key, the rewritten head's signature no longer verifies
+    assert report.problems == [
+        f"block {block1}: signature does not verify (its head was rewritten without the key)",
+        f"block {block2}: chain broken (previous digest differs)",
+    ]
 
 
 # --- writers never wait ----------------------------------------------------------------------
