@@ -185,9 +185,13 @@ async def verify(
     for block in blocks:
         report.blocks += 1
         problems = await _block_problems(session, report, block, previous)
-        problems += _signature_problems(block, keys, assigned_from, signed_since)
+        signature_problems = _signature_problems(block, keys, assigned_from, signed_since)
         if block["signature"] is not None:
             signed_since = signed_since or block["id"]
+            report.signed_blocks += not signature_problems
+        else:
+            report.unsigned_blocks += not signature_problems
+        problems += signature_problems
         report.problems += [f"block {block['id']}: {problem}" for problem in problems]
         previous = block
     if previous is not None:
