@@ -165,6 +165,13 @@ def development_signer(directory: Path) -> AuditSigner:
 def audit_signer(settings: Settings) -> AuditSigner:
     if settings.audit_signing_key_file is not None:
         return signer_from_file(settings.audit_signing_key_file)
+    if settings.audit_public_keys_file is not None:
+        # Trusted keys are configured, so this is no development setup: a key made up here
+        # would sign heads that no auditor can verify.
+        raise KeyConfigurationError(
+            "REGISTRY_AUDIT_PUBLIC_KEYS_FILE is set but REGISTRY_AUDIT_SIGNING_KEY_FILE is not: "
+            "set the key this service signs audit blocks with"
+        )
     return development_signer(settings.development_keys_dir)
 
 
