@@ -41,8 +41,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar_one()
-
     # ALTER TABLE locks writers out first, so max(id) below is final.
     op.execute("ALTER TABLE audit_events ALTER COLUMN id DROP IDENTITY")
     op.execute("ALTER TABLE audit_events ALTER COLUMN occurred_at DROP DEFAULT")
@@ -119,9 +117,9 @@ def upgrade() -> None:
     )
 
     op.execute(
-        f"""
+        """
         CREATE FUNCTION audit_stamp_block(block bigint, event_ids bigint[]) RETURNS integer
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, "{schema}" AS $$
+        LANGUAGE plpgsql SECURITY DEFINER AS $$
         DECLARE
             newest audit_blocks%ROWTYPE;
             stamped integer;
@@ -142,6 +140,17 @@ def upgrade() -> None:
                     USING ERRCODE = 'insufficient_privilege';
             END IF;
             RETURN stamped;
+        END
+        $$
+        """
+    )
+    # A SECURITY DEFINER function resolves names only where the migration put the tables.
+    op.execute(
+        """
+        DO $$
+        BEGIN
+            EXECUTE format('ALTER FUNCTION audit_stamp_block(bigint, bigint[]) '
+                           'SET search_path = pg_catalog, %I', current_schema());
         END
         $$
         """

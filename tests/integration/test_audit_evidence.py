@@ -27,7 +27,7 @@ from registry.auth.audit_keys import AuditKeys, AuditSigner, key_id_of
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.db.migrate import upgrade
-from registry.domain.audit.commands import record
+from registry.domain.audit.commands import record, seal
 from registry.domain.audit.rules import (
     CLOCK_TOLERANCE,
     SEALED_COLUMNS,
@@ -630,6 +630,17 @@ async def test_each_seal_logs_its_signed_head_without_personal_data(fresh_db):
     resource = str(uuid.uuid4())
     async with fresh_db.transaction() as session:
         await record(session, caller(actor), "read", "family", [resource])
+    # a seal rolled back logs nothing: a logged head always names a block that exists
+    with structlog.testing.capture_logs() as entries:
+        session = fresh_db.session()
+        try:
+            assert await seal(session, 1000, SIGNER) == 1
+            await session.rollback()
+        finally:
+            await session.close()
+    assert [e for e in entries if e["event"] == "audit_block_sealed"] == []
+    assert await blocks(fresh_db) == []
+
     with structlog.testing.capture_logs() as entries:
         assert await seal_once(fresh_db) == 1
     (sealed,) = [e for e in entries if e["event"] == "audit_block_sealed"]

@@ -29,7 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.event import listen
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -198,9 +200,8 @@ async def seal(session: AsyncSession, block_size: int, signer: AuditSigner) -> i
             )
         )
     )
-    # The head leaves the database here, to wherever the logs are kept: a copy outside it.
-    log.info(
-        "audit_block_sealed",
+    _log_once_committed(
+        session,
         block_id=head.block_id,
         first_event_id=head.first_event_id,
         last_event_id=head.last_event_id,
@@ -210,6 +211,17 @@ async def seal(session: AsyncSession, block_size: int, signer: AuditSigner) -> i
         signature=base64.b64encode(signature).decode(),
     )
     return len(events)
+
+
+def _log_once_committed(session: AsyncSession, **head: Any) -> None:
+    """The signed head leaves the database in the log, to wherever logs are kept: a copy
+    outside it. Only once the block is committed (the caller commits), so that no logged
+    head names a block that never existed."""
+
+    def committed(_: Session) -> None:
+        log.info("audit_block_sealed", **head)
+
+    listen(session.sync_session, "after_commit", committed, once=True)
 
 
 def _flag_out_of_order(
