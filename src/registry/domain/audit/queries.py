@@ -47,6 +47,18 @@ _COLUMNS = (
     audit_event_table.c.block_id,
 )
 
+_BLOCK_COLUMNS = (
+    audit_block_table.c.id,
+    audit_block_table.c.first_event_id,
+    audit_block_table.c.last_event_id,
+    audit_block_table.c.event_count,
+    audit_block_table.c.previous_digest,
+    audit_block_table.c.digest,
+    audit_block_table.c.sealed_at,
+    audit_block_table.c.signature,
+    audit_block_table.c.key_id,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
@@ -112,19 +124,6 @@ async def latest_head(session: AsyncSession, caller: Caller, keys: AuditKeyRing)
         "key_id": block["key_id"],
         "public_key": keys.public_pem(block["key_id"]),
     }
-
-
-_BLOCK_COLUMNS = (
-    audit_block_table.c.id,
-    audit_block_table.c.first_event_id,
-    audit_block_table.c.last_event_id,
-    audit_block_table.c.event_count,
-    audit_block_table.c.previous_digest,
-    audit_block_table.c.digest,
-    audit_block_table.c.sealed_at,
-    audit_block_table.c.signature,
-    audit_block_table.c.key_id,
-)
 
 
 def _head_of(block: RowMapping, assigned_from: int) -> BlockHead:
