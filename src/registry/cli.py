@@ -234,27 +234,42 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+    from registry.auth.audit_keys import audit_signer, verification_keys
+    from registry.auth.keys import KeyConfigurationError
     from registry.db.engine import Database
     from registry.db.provision import database_url
     from registry.domain.audit.commands import seal
     from registry.domain.audit.queries import verify
+    from registry.domain.audit.rules import kept_head
+
+    if args.head is not None and args.action != "verify":
+        raise SystemExit("--head is for `registry audit verify`")
+    try:
+        kept = None if args.head is None else kept_head(_head_text(args.head))
+        signer = audit_signer(settings) if args.action == "seal" else None
+        keys = verification_keys(settings) if args.action == "verify" else None
+    except (ValueError, KeyConfigurationError) as error:
+        raise SystemExit(f"--head {args.head}: {error}" if args.head else str(error)) from None
 
     async def run(url: str) -> int:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
-            if args.action == "seal":
+            if signer is not None:
                 total = 0
                 while True:
                     async with database.transaction() as session:
-                        sealed = await seal(session, settings.audit_seal_block_size)
+                        sealed = await seal(session, settings.audit_seal_block_size, signer)
                     total += sealed
                     if sealed < settings.audit_seal_block_size:
                         break
                 print(json.dumps({"sealed": total}))
                 return 0
+            assert keys is not None
             async with database.transaction() as session:
-                report = await verify(session)
+                report = await verify(session, keys, kept)
             print(json.dumps(report.as_dict(), indent=2))
+            for problem in report.problems:
+                print(f"audit problem: {problem}", file=sys.stderr)
             return 0 if report.intact else 1
         finally:
             await database.dispose()
@@ -262,6 +277,18 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     with database_url(settings.database_url, settings.data_dir) as url:
         code = asyncio.run(run(url))
     raise SystemExit(code)
+
+
+def _head_text(head: str) -> str:
+    """``--head``: a hex digest as given, else the file it names (a saved audit head)."""
+    from registry.domain.audit.rules import is_hex_digest
+
+    if is_hex_digest(head):
+        return head
+    try:
+        return Path(head).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"neither a hex SHA-256 digest nor a readable file ({error})") from None
 
 
 def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
@@ -330,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="seal or verify the audit chain")
     audit.add_argument("action", choices=["seal", "verify"])
+    audit.add_argument(
+        "--head",
+        metavar="FILE|DIGEST",
+        help="verify: also prove that the block of this head (the JSON GET /api/v1/audit-head "
+        "answered, saved to FILE, or its hex digest) is still there, unchanged, and that the "
+        "chain from it to the end is intact and signed",
+    )
     audit.set_defaults(handler=cmd_audit)
 
     services = commands.add_parser(

@@ -33,6 +33,8 @@ from registry.api.routers import (
     service_records,
     territories,
 )
+from registry.auth.audit_keys import AuditKeys, AuditSigner
+from registry.auth.audit_keys import audit_keys as load_audit_keys
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database, Limits
@@ -203,14 +205,14 @@ def request_database(url: str, settings: Settings) -> Database:
     )
 
 
-async def _seal_periodically(database: Database, settings: Settings) -> None:
+async def _seal_periodically(database: Database, settings: Settings, signer: AuditSigner) -> None:
     while True:
         await asyncio.sleep(settings.audit_seal_interval_seconds)
         try:
             sealed = settings.audit_seal_block_size
             while sealed == settings.audit_seal_block_size:
                 async with database.transaction() as session:
-                    sealed = await seal(session, settings.audit_seal_block_size)
+                    sealed = await seal(session, settings.audit_seal_block_size, signer)
         except Exception:  # the next round tries again; writers are unaffected
             log.exception("audit_seal_failed")
 
@@ -233,9 +235,11 @@ def create_app(
     *,
     database: Database | None = None,
     verifier: TokenVerifier | None = None,
+    audit_keys: AuditKeys | None = None,
     seal_audit: bool = True,
 ) -> FastAPI:
-    """``database`` and ``verifier`` default to what ``settings`` describe, made at startup."""
+    """``database``, ``verifier`` and ``audit_keys`` default to what ``settings`` describe,
+    made at startup."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -247,9 +251,13 @@ def create_app(
             app.state.database = request_database(settings.database_url, settings)
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
+        if app.state.audit_keys is None:
+            app.state.audit_keys = load_audit_keys(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request
         sealer = (
-            asyncio.create_task(_seal_periodically(app.state.database, settings))
+            asyncio.create_task(
+                _seal_periodically(app.state.database, settings, app.state.audit_keys.signer)
+            )
             if seal_audit
             else None
         )
@@ -286,6 +294,7 @@ def create_app(
     )
     app.state.database = database
     app.state.verifier = verifier
+    app.state.audit_keys = audit_keys
     app.state.settings = settings
     app.state.clock = utc_today
 

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
 
     audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
     audit_seal_block_size: int = Field(default=5000, ge=1, le=100_000)
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM Ed25519 private key the service signs audit block heads with (the "
+        "database never holds it); unset: a development key made once in the data directory.",
+    )
+    audit_public_keys_file: Path | None = Field(
+        default=None,
+        description="PEM Ed25519 public keys audit signatures are verified with (keep a retired "
+        "key here after a rotation); the signing key's own is always trusted.",
+    )
     #: Working days from a case's referral within which its needs assessment is due.
     assessment_working_days: int = Field(default=10, ge=1, le=60)
     #: Days after a provider's access to a family ended during which it may still submit

@@ -10,19 +10,23 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, text
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry.auth.audit_keys import AuditKeyRing, AuditSigner
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.db.engine import Database
 from registry.domain.audit.commands import event_values, record, seal
 from registry.domain.audit.queries import VerificationReport, verify
 from registry.domain.audit.rules import SEALED_COLUMNS as _EVENT_COLUMNS
-from registry.domain.audit.rules import block_digest
+from registry.domain.audit.rules import KeptHead, block_digest
 from registry.domain.audit.tables import AuditEvent
 from registry.domain.shared.caller import Caller
 from registry.settings import get_settings
@@ -63,32 +67,51 @@ SETTLE_SECONDS = 20.0
 
 
 async def wait_settled(db: Database, ids: list[int]) -> None:
-    """Wait until no running transaction (in this cluster, other tests' included) is older
-    than the ones that wrote ``ids``: only then may the sealer take them."""
+    """Wait until the sealer's horizon has passed ``ids``: no transaction still running in
+    this database can commit an event below them (the fence of migration 0008)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
         async with db.transaction() as session:
-            settled = await session.scalar(
-                text(
-                    "SELECT count(*) FROM audit_events WHERE id = ANY(:ids) "
-                    "AND xid < pg_snapshot_xmin(pg_current_snapshot())"
-                ),
-                {"ids": ids},
-            )
-        if settled == len(ids):
+            horizon = await session.scalar(text("SELECT audit_seal_horizon()"))
+        if horizon >= max(ids):
             return
         assert time.monotonic() < deadline, f"events {ids} never settled"
         await asyncio.sleep(0.1)
 
 
+#: The application's audit signing key in these tests, and the keys verify trusts.
+SIGNER = AuditSigner(Ed25519PrivateKey.generate())
+KEYS = AuditKeyRing.of(SIGNER.public_key)
+
+
+def use_audit_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``registry audit`` signs and verifies with ``SIGNER``."""
+    path = tmp_path / "audit-signing-key.pem"
+    path.write_bytes(
+        SIGNER.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    monkeypatch.setenv("REGISTRY_AUDIT_SIGNING_KEY_FILE", str(path))
+    get_settings.cache_clear()
+    return path
+
+
+@pytest.fixture
+def audit_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return use_audit_key_file(tmp_path, monkeypatch)
+
+
 async def seal_once(db: Database, block_size: int = 1000) -> int:
     async with db.transaction() as session:
-        return await seal(session, block_size)
+        return await seal(session, block_size, SIGNER)
 
 
-async def verify_db(db: Database) -> VerificationReport:
+async def verify_db(db: Database, head: KeptHead | None = None) -> VerificationReport:
     async with db.transaction() as session:
-        return await verify(session)
+        return await verify(session, KEYS, head)
 
 
 async def block_ids_of(db: Database, ids: list[int]) -> dict[int, int | None]:
@@ -345,7 +368,15 @@ async def _insert_into_block(db: Database, first: list[int], second: list[int]) 
     values = event_values(caller("forger"), "read", "family", ["f"])
     async with db.engine.begin() as conn:
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(insert(AuditEvent).values(**values, block_id=block_id))
+        # with the triggers off, nothing numbers or times the event: the forger does
+        await conn.execute(
+            insert(AuditEvent).values(
+                **values,
+                id=func.nextval("audit_event_ids"),
+                occurred_at=func.clock_timestamp(),
+                block_id=block_id,
+            )
+        )
 
 
 async def _stamp_into_old_block(db: Database, first: list[int], second: list[int]) -> None:
@@ -428,7 +459,11 @@ async def test_verify_detects_a_rewritten_block_digest(fresh_db):
         {"d": block_digest(None, events), "b": block1},
     )
     report = await verify_db(fresh_db)
-    assert report.problems == [f"block {block2}: chain broken (previous digest differs)"]
+    # and without the application's key, the rewritten head's signature no longer verifies
+    assert report.problems == [
+        f"block {block1}: signature does not verify (its head was rewritten without the key)",
+        f"block {block2}: chain broken (previous digest differs)",
+    ]
 
 
 # --- writers never wait ----------------------------------------------------------------------
@@ -466,7 +501,7 @@ async def test_concurrent_writers_and_the_sealer_never_wait(fresh_db):
 # --- the CLI ---------------------------------------------------------------------------------
 
 
-async def test_cli_verify_exit_code(fresh_db, cli_database, capsys):
+async def test_cli_verify_exit_code(fresh_db, cli_database, audit_key_file, capsys):
     first, _ = await sealed_chain(fresh_db)
     assert await asyncio.to_thread(run_cli, "audit", "verify") == 0
     report = json.loads(capsys.readouterr().out)
@@ -483,7 +518,7 @@ async def test_cli_verify_exit_code(fresh_db, cli_database, capsys):
     assert report["problems"] == [f"block {block1}: digest differs (events edited)"]
 
 
-async def test_cli_seal_then_verify(fresh_db, cli_database, monkeypatch, capsys):
+async def test_cli_seal_then_verify(fresh_db, cli_database, audit_key_file, monkeypatch, capsys):
     ids = await write_committed(fresh_db, 3)
     await wait_settled(fresh_db, ids)
     monkeypatch.setenv("REGISTRY_AUDIT_SEAL_BLOCK_SIZE", "2")
@@ -508,12 +543,17 @@ async def _write(
         if occurred_at is None:
             await record(session, caller(sub), "read", "family", resource_ids)
         else:
+            # The database times every event; only a superuser with triggers off writes one
+            # from another time (in this rolled-back transaction).
+            await session.execute(text("SET LOCAL session_replication_role = replica"))
             await session.execute(
                 insert(AuditEvent).values(
                     **event_values(caller(sub), "read", "family", resource_ids),
+                    id=func.nextval("audit_event_ids"),
                     occurred_at=occurred_at,
                 )
             )
+            await session.execute(text("SET LOCAL session_replication_role = origin"))
         return await session.scalar(text("SELECT max(id) FROM audit_events"))
 
 

@@ -37,6 +37,7 @@ _RESOURCE_OF_COLLECTION = {
     "services": SERVICE,
     "territories": "territory",
     "audit-events": "audit_event",
+    "audit-head": "audit_block",
     "recipient-categories": "recipient_category",
     "hardship-factors": "hardship_factor",
     "support-criteria": "support_criterion",

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.api.purpose import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN, purpose_text
 from registry.api.schemas.words import worded
+from registry.auth.audit_keys import AuditKeys, audit_keys
 from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
@@ -75,6 +76,18 @@ async def database_reachable(request: Request) -> bool:
     is allowed (the readiness probe)."""
     database: Database = request.app.state.database
     return await database.reachable()
+
+
+async def _audit_keys(request: Request) -> AuditKeys:
+    """The application's audit keys: loaded at startup, or here on first use (an application
+    served without its lifespan, as in tests)."""
+    keys: AuditKeys | None = request.app.state.audit_keys
+    if keys is None:
+        keys = request.app.state.audit_keys = audit_keys(request.app.state.settings)
+    return keys
+
+
+AuditSigningKeys = Annotated[AuditKeys, Depends(_audit_keys)]
 
 
 async def _settings(request: Request) -> Settings:

@@ -1,38 +1,57 @@
 """Writing the audit log: events, in the caller's own transaction (no audit, no answer), and
-the sealing of settled events into hash-chained blocks.
+the sealing of settled events into signed, hash-chained blocks.
 
-Writers only ever INSERT events, so they never wait on each other or on the
-chain. The sealer (one at a time, by a transaction-scoped advisory lock) takes
-the unsealed events that no open transaction can still precede — those written
-by transactions older than the oldest one running — digests them in id order
-together with the previous block's digest, and stamps them with the new block.
+Writers only ever INSERT events, so they never wait on each other or on the chain; the
+database numbers and times each one. The sealer (one at a time, by a transaction-scoped
+advisory lock) takes the unsealed events up to ``audit_seal_horizon()`` — the highest id
+below which no running transaction can still commit an event (migration 0008) — digests them
+in id order together with the previous block's digest, signs the block's head with the
+application's key, and stamps the events with the block through ``audit_stamp_block``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import structlog
 from sqlalchemy import (
     BigInteger,
     Insert,
+    Row,
     Text,
-    any_,
     bindparam,
     func,
     insert,
     literal,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.event import listen
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from registry.domain.audit.rules import SEALED_FIELDS, WRITTEN_FIELDS, Outcome, block_digest
-from registry.domain.audit.tables import audit_block_table, audit_event_table
+from registry.auth.audit_keys import AuditSigner
+from registry.domain.audit.rules import (
+    SEALED_FIELDS,
+    WRITTEN_FIELDS,
+    BlockHead,
+    EventClock,
+    Outcome,
+    block_digest,
+)
+from registry.domain.audit.tables import (
+    assigned_from_event_id,
+    audit_block_table,
+    audit_event_table,
+)
 from registry.domain.shared.caller import Caller
+
+log = structlog.get_logger("registry.audit")
 
 _SEALER_LOCK = 0x52454749_41554454  # "REGIAUDT": one sealer at a time across replicas
 
@@ -101,19 +120,18 @@ def audit_insert(
     )
 
 
-async def seal(session: AsyncSession, block_size: int) -> int:
-    """Seal up to ``block_size`` settled events into one block; how many were sealed."""
+async def seal(session: AsyncSession, block_size: int, signer: AuditSigner) -> int:
+    """Seal up to ``block_size`` settled events into one signed block; how many were sealed.
+
+    ``session`` must be READ COMMITTED (the default): the events are read by a statement
+    after the horizon, so every transaction that let go of its fence by then is seen."""
     await session.execute(select(func.pg_advisory_xact_lock(literal(_SEALER_LOCK, BigInteger))))
-    # An event is settled once its writing transaction (xid, set by the database) is older
-    # than every transaction still running.
+    horizon = await session.scalar(select(func.audit_seal_horizon()))
     events = (
         (
             await session.execute(
                 select(*(audit_event_table.c[name] for name in SEALED_FIELDS))
-                .where(
-                    audit_event_table.c.block_id.is_(None),
-                    audit_event_table.c.xid < func.pg_snapshot_xmin(func.pg_current_snapshot()),
-                )
+                .where(audit_event_table.c.block_id.is_(None), audit_event_table.c.id <= horizon)
                 .order_by(audit_event_table.c.id)
                 .limit(block_size)
             )
@@ -123,26 +141,107 @@ async def seal(session: AsyncSession, block_size: int) -> int:
     )
     if not events:
         return 0
-    previous = await session.scalar(
-        select(audit_block_table.c.digest).order_by(audit_block_table.c.id.desc()).limit(1)
-    )
-    block_id = await session.scalar(
-        insert(audit_block_table)
-        .values(
-            first_event_id=events[0]["id"],
-            last_event_id=events[-1]["id"],
-            event_count=len(events),
-            previous_digest=previous,
-            digest=block_digest(previous, events),
+    previous = (
+        await session.execute(
+            select(
+                audit_block_table.c.digest,
+                audit_block_table.c.last_event_id,
+                audit_event_table.c.occurred_at,
+            )
+            .select_from(audit_block_table)
+            .outerjoin(
+                audit_event_table,
+                audit_event_table.c.id == audit_block_table.c.last_event_id,
+            )
+            .order_by(audit_block_table.c.id.desc())
+            .limit(1)
         )
-        .returning(audit_block_table.c.id)
+    ).first()
+    block_id, sealed_at, assigned_from = (
+        await session.execute(
+            select(
+                func.nextval(func.pg_get_serial_sequence(audit_block_table.name, "id")),
+                func.now(),
+                assigned_from_event_id(),
+            )
+        )
+    ).one()
+    previous_digest = previous.digest if previous else None
+    head = BlockHead(
+        block_id=block_id,
+        first_event_id=events[0]["id"],
+        last_event_id=events[-1]["id"],
+        event_count=len(events),
+        previous_digest=previous_digest,
+        digest=block_digest(previous_digest, events),
+        sealed_at=sealed_at,
+        assigned_from_event_id=assigned_from,
+    )
+    _flag_out_of_order(head, events, previous, assigned_from)
+    signature = signer.sign(head.message())
+    await session.execute(
+        insert(audit_block_table).values(
+            id=head.block_id,
+            first_event_id=head.first_event_id,
+            last_event_id=head.last_event_id,
+            event_count=head.event_count,
+            previous_digest=head.previous_digest,
+            digest=head.digest,
+            sealed_at=head.sealed_at,
+            signature=signature,
+            key_id=signer.key_id,
+        )
     )
     await session.execute(
-        update(audit_event_table)
-        .where(
-            audit_event_table.c.id
-            == any_(literal([event["id"] for event in events], ARRAY(BigInteger)))
+        select(
+            func.audit_stamp_block(
+                literal(head.block_id, BigInteger),
+                literal([event["id"] for event in events], ARRAY(BigInteger)),
+            )
         )
-        .values(block_id=block_id)
+    )
+    _log_once_committed(
+        session,
+        block_id=head.block_id,
+        first_event_id=head.first_event_id,
+        last_event_id=head.last_event_id,
+        event_count=head.event_count,
+        digest=head.digest.hex(),
+        key_id=signer.key_id,
+        signature=base64.b64encode(signature).decode(),
     )
     return len(events)
+
+
+def _log_once_committed(session: AsyncSession, **head: Any) -> None:
+    """The signed head leaves the database in the log, to wherever logs are kept: a copy
+    outside it. Only once the block is committed (the caller commits), so that no logged
+    head names a block that never existed."""
+
+    def committed(_: Session) -> None:
+        log.info("audit_block_sealed", **head)
+
+    listen(session.sync_session, "after_commit", committed, once=True)
+
+
+def _flag_out_of_order(
+    head: BlockHead,
+    events: Sequence[RowMapping],
+    previous: Row[Any, Any, Any] | None,
+    assigned_from: int,
+) -> None:
+    """Warn of events that break the order: legitimate writers never do (the fence keeps
+    them in order), so these were put in by hand. They are sealed all the same, so that
+    the signed chain keeps them as evidence, and ``verify`` names them from now on."""
+    clock = EventClock(assigned_from)
+    after = previous.last_event_id if previous else None
+    if previous is not None and previous.occurred_at is not None:
+        clock.lag(previous.last_event_id, previous.occurred_at)
+    misplaced = [
+        event["id"]
+        for event in events
+        if (after is not None and event["id"] <= after)
+        or clock.lag(event["id"], event["occurred_at"]) is not None
+    ]
+    if misplaced:
+        log.warning("audit_events_out_of_order", block_id=head.block_id, event_ids=misplaced)

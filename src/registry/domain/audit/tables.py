@@ -1,5 +1,6 @@
-"""Audit tables. The database refuses UPDATE and DELETE on them (see the migration); the only
-change it allows is the sealer stamping an unsealed event with its block."""
+"""Audit tables. The database refuses UPDATE and DELETE on them (see the migrations); the only
+change it allows is the sealer stamping an unsealed event with its block. An event's id and
+time are the database's: a trigger assigns them and refuses an INSERT that gives its own."""
 
 from __future__ import annotations
 
@@ -15,9 +16,15 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Text,
+    cast,
+    column,
     func,
+    literal,
+    select,
+    table,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
@@ -45,14 +52,20 @@ class AuditBlock(SQLModel, table=True):
     sealed_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+    #: The Ed25519 signature of the block's head (``rules.head_message``) by the application's
+    #: key, and that key's id; none on blocks sealed before heads were signed.
+    signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    key_id: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
 
+    #: Both set by the database (the trigger ``audit_event_assign``): the next number of the
+    #: sequence ``audit_event_ids`` and ``clock_timestamp()`` just after it.
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    occurred_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    occurred_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
     actor: str = Field(sa_column=Column(Text, nullable=False))
     role: str = Field(sa_column=Column(Text, nullable=False))
@@ -62,14 +75,29 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, sa_column=Column(Text))
     purpose: str | None = Field(default=None, sa_column=Column(Text))
     outcome: str = Field(sa_column=Column(Text, nullable=False))
-    #: The writing transaction, set by the database; the sealer reads it to know which events
-    #: can no longer be joined by an older, still-open transaction.
+    #: The writing transaction, set by the database (kept for forensics: the sealer now goes
+    #: by the fence of ``audit_seal_horizon()``, see migration 0008).
     xid: int | None = Field(
         default=None,
         sa_column=Column(Xid8(), nullable=False, server_default=func.pg_current_xact_id()),
     )
     block_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, ForeignKey("audit_blocks.id"))
+    )
+
+
+#: The catalog's row of each sequence; read for where the database's numbering of events began.
+_pg_sequence = table("pg_sequence", column("seqrelid"), column("seqstart", BigInteger))
+#: The sequence the trigger ``audit_event_assign`` numbers events from (migration 0008).
+AUDIT_EVENT_IDS = "audit_event_ids"
+
+
+def assigned_from_event_id() -> ScalarSelect[int]:
+    """The first event whose id and time the database assigned (the sequence's start)."""
+    return (
+        select(_pg_sequence.c.seqstart)
+        .where(_pg_sequence.c.seqrelid == cast(literal(AUDIT_EVENT_IDS), REGCLASS))
+        .scalar_subquery()
     )
 
 
