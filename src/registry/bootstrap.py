@@ -11,14 +11,17 @@ from registry.db.provision import create_database_if_missing
 from registry.domain.territories.commands import import_codifier
 
 
-async def prepare_database(url: str, migrations_dir: Path) -> dict[str, float | int | None]:
-    """Create (if missing), migrate and import reference data; returns timings."""
+async def prepare_database(
+    url: str, migrations_dir: Path, *, runtime_role: str | None = None
+) -> dict[str, float | int | None]:
+    """Create (if missing), migrate and import reference data; returns timings. Run as the
+    schema's owner; ``runtime_role`` is the role the migrations grant the API's rights to."""
     timings: dict[str, float | int | None] = {}
     await create_database_if_missing(url)
     database = Database.connect(url, pool_size=1, max_overflow=0)
     try:
         started = time.perf_counter()
-        await upgrade(database.engine, migrations_dir)
+        await upgrade(database.engine, migrations_dir, runtime_role=runtime_role)
         timings["migrate_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         async with database.transaction() as session:

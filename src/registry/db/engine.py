@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -26,10 +27,12 @@ class Database:
         engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         bound: AsyncConnection | None = None,
+        acting_role: str | None = None,
     ) -> None:
         self.engine = engine
         self._sessions = sessions
         self._bound = bound
+        self._acting_role = acting_role
 
     @classmethod
     def connect(
@@ -54,9 +57,12 @@ class Database:
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @classmethod
-    def bound_to(cls, connection: AsyncConnection) -> Database:
+    def bound_to(cls, connection: AsyncConnection, *, acting_role: str | None = None) -> Database:
         """Sessions that work inside ``connection``'s open transaction; a commit there only
-        releases a savepoint. Tests use it to roll every test back."""
+        releases a savepoint. Tests use it to roll every test back. ``acting_role``: each
+        unit of work runs as that role (``SET LOCAL ROLE``, undone when it ends), so that
+        the tests' application has only the runtime role's rights while the test itself
+        keeps the connection's."""
         return cls(
             connection.engine,
             async_sessionmaker(
@@ -65,6 +71,7 @@ class Database:
                 join_transaction_mode="create_savepoint",
             ),
             bound=connection,
+            acting_role=acting_role,
         )
 
     def session(self) -> AsyncSession:
@@ -75,7 +82,11 @@ class Database:
         """A session whose transaction commits on success and rolls back on error."""
         async with self._sessions() as session:
             try:
+                if self._acting_role is not None:
+                    await session.execute(_set_role(self._acting_role))
                 yield session
+                if self._acting_role is not None:
+                    await session.execute(_set_role("none"))
             except BaseException:
                 await session.rollback()
                 raise
@@ -90,7 +101,11 @@ class Database:
             raw = await self._bound.get_raw_connection()
             driver: asyncpg.Connection = raw.driver_connection
             async with driver.transaction():
+                if self._acting_role is not None:
+                    await driver.execute("SELECT set_config('role', $1, true)", self._acting_role)
                 yield driver
+                if self._acting_role is not None:
+                    await driver.execute("SELECT set_config('role', 'none', true)")
             return
         # The pool's connection itself, not a SQLAlchemy Connection around it: a third of the
         # cost of the checkout and return, on the most frequent requests.
@@ -106,6 +121,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _set_role(role: str) -> Select[tuple[str]]:
+    """``SET LOCAL ROLE role`` (``none``: back to the session's own)."""
+    return select(func.set_config("role", role, True))
 
 
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:

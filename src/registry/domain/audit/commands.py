@@ -17,13 +17,11 @@ from sqlalchemy import (
     BigInteger,
     Insert,
     Text,
-    any_,
     bindparam,
     func,
     insert,
     literal,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,12 +135,14 @@ async def seal(session: AsyncSession, block_size: int) -> int:
         )
         .returning(audit_block_table.c.id)
     )
+    # Through the database's SECURITY DEFINER function: the runtime role may not UPDATE
+    # the audit tables at all.
     await session.execute(
-        update(audit_event_table)
-        .where(
-            audit_event_table.c.id
-            == any_(literal([event["id"] for event in events], ARRAY(BigInteger)))
+        select(
+            func.audit_stamp_block(
+                literal(block_id, BigInteger),
+                literal([event["id"] for event in events], ARRAY(BigInteger)),
+            )
         )
-        .values(block_id=block_id)
     )
     return len(events)

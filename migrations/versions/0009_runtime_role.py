@@ -1,0 +1,191 @@
+"""The runtime role: what the API may do in the database, and nothing more.
+
+The migrations run as the schema's owner; the API runs as the runtime role
+(``REGISTRY_DB_RUNTIME_ROLE``, default ``registry_app``), created here if missing (LOGIN, no
+password: an operator sets one, or creates the role beforehand with whatever attributes the
+site's authentication needs). It owns nothing and may:
+
+- read and write (SELECT, INSERT, UPDATE) the tables the API keeps, and no DELETE, no
+  TRUNCATE: nothing with personal data is deleted. ``idempotency_keys`` alone may also be
+  deleted from (stored answers expire and are pruned);
+- only read the reference data the migrations and ``registry migrate`` load (territories,
+  the reference lists, ``alembic_version``);
+- only read and append the audit tables (every ``audit_*`` table) and the history tables
+  (changes noted, case transitions, visits and reviews, provider status changes, service
+  record versions): no UPDATE, DELETE or TRUNCATE. The sealer stamps events with their
+  block through ``audit_stamp_block``, a SECURITY DEFINER function it may execute (nobody
+  else may);
+- no DDL: no CREATE on the schema (revoked from PUBLIC, as PostgreSQL 15 does by default).
+
+Tables created by later migrations (run by the same owner) get SELECT, INSERT and UPDATE by
+default privileges; a later migration that makes an audit or reference table revokes what
+it should not have (``tests/integration/test_least_privilege.py`` holds every table to
+these rules).
+
+Revision ID: 0009
+Revises: 0007
+Create Date: 2026-12-05
+"""
+
+import re
+from collections.abc import Sequence
+
+from alembic import context, op
+
+revision: str = "0009"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+#: Loaded by the migrations and ``registry migrate`` (as the owner); the API only reads them.
+READ_ONLY_TABLES = (
+    "alembic_version",
+    "territories",
+    "reference_imports",
+    "recipient_categories",
+    "hardship_factors",
+    "support_criteria",
+)
+#: History the API writes once and never changes (besides every ``audit_*`` table).
+APPEND_ONLY_TABLES = (
+    "record_changes",
+    "case_transitions",
+    "case_visits",
+    "case_reviews",
+    "provider_status_changes",
+    "service_record_versions",
+)
+#: Tables rows of which the API deletes: stored idempotent answers past their retention.
+DELETABLE_TABLES = ("idempotency_keys",)
+#: The sealer's one change to an event: its block. Made by part A's migration 0008 as well;
+#: created here only where it is missing.
+STAMP_FUNCTION = "audit_stamp_block(bigint, bigint[])"
+
+
+def runtime_role() -> str:
+    """``registry migrate`` hands the role's name in; run by hand, it comes from the
+    settings (``REGISTRY_DB_RUNTIME_ROLE``). A plain identifier either way: it is written
+    into the statements below."""
+    role = context.config.attributes.get("runtime_role")
+    if role is None:
+        from registry.settings import get_settings
+
+        role = get_settings().db_runtime_role
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", str(role)):
+        raise ValueError(f"the runtime role {role!r} is not a plain lower-case identifier")
+    return str(role)
+
+
+def upgrade() -> None:
+    role = runtime_role()
+    op.execute(
+        f"""
+        DO $$
+        BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                CREATE ROLE "{role}" LOGIN;
+            END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;  -- another database of the cluster made it at the same moment
+        END
+        $$
+        """
+    )
+    op.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    op.execute(
+        f"""
+        DO $$
+        BEGIN
+            EXECUTE format('GRANT CONNECT ON DATABASE %I TO "{role}"', current_database());
+        END
+        $$
+        """
+    )
+    op.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+    _grant_tables(role)
+    op.execute(
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO "{role}"'
+    )
+    _grant_stamping(role)
+
+
+def _grant_tables(role: str) -> None:
+    """Each table of the schema by its kind: audit (append-only), reference (read-only),
+    the rest read-write; DELETE only where named."""
+    read_only, append_only, deletable = (
+        ", ".join(f"'{name}'" for name in names)
+        for names in (READ_ONLY_TABLES, APPEND_ONLY_TABLES, DELETABLE_TABLES)
+    )
+    op.execute(
+        f"""
+        DO $$
+        DECLARE
+            name text;
+        BEGIN
+            FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+                EXECUTE format('REVOKE ALL ON TABLE %I FROM "{role}"', name);
+                IF name LIKE 'audit\\_%' OR name IN ({append_only}) THEN
+                    EXECUTE format('GRANT SELECT, INSERT ON TABLE %I TO "{role}"', name);
+                ELSIF name IN ({read_only}) THEN
+                    EXECUTE format('GRANT SELECT ON TABLE %I TO "{role}"', name);
+                ELSIF name IN ({deletable}) THEN
+                    EXECUTE format(
+                        'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO "{role}"', name
+                    );
+                ELSE
+                    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON TABLE %I TO "{role}"', name);
+                END IF;
+            END LOOP;
+        END
+        $$
+        """  # noqa: S608 (a checked identifier and constants, no input)
+    )
+
+
+def _grant_stamping(role: str) -> None:
+    op.execute(
+        f"""
+        DO $$
+        BEGIN
+            IF to_regprocedure('{STAMP_FUNCTION}') IS NULL THEN
+                CREATE FUNCTION audit_stamp_block(block bigint, event_ids bigint[])
+                RETURNS integer LANGUAGE sql SECURITY DEFINER
+                SET search_path = pg_catalog, public AS $body$
+                    WITH stamped AS (
+                        UPDATE audit_events SET block_id = block
+                        WHERE id = ANY (event_ids) AND block_id IS NULL
+                        RETURNING 1
+                    )
+                    SELECT count(*)::integer FROM stamped
+                $body$;
+            END IF;
+        END
+        $$
+        """  # noqa: S608 (a checked identifier and constants, no input)
+    )
+    op.execute(f"REVOKE ALL ON FUNCTION {STAMP_FUNCTION} FROM PUBLIC")
+    op.execute(f'GRANT EXECUTE ON FUNCTION {STAMP_FUNCTION} TO "{role}"')
+
+
+def downgrade() -> None:
+    role = runtime_role()
+    op.execute(f'REVOKE EXECUTE ON FUNCTION {STAMP_FUNCTION} FROM "{role}"')
+    op.execute(
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE ON TABLES FROM "{role}"'
+    )
+    op.execute(
+        f"""
+        DO $$
+        DECLARE
+            name text;
+        BEGIN
+            FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+                EXECUTE format('REVOKE ALL ON TABLE %I FROM "{role}"', name);
+            END LOOP;
+            EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM "{role}"', current_database());
+        END
+        $$
+        """  # noqa: S608 (a checked identifier and constants, no input)
+    )
+    op.execute(f'REVOKE USAGE ON SCHEMA public FROM "{role}"')
+    # The role itself stays: it is the cluster's, and other databases may grant it theirs.

@@ -1,0 +1,353 @@
+"""Least privilege in the database: the API runs as the runtime role, which the migrations
+grant what the API needs and nothing more: it cannot change or remove audit events, delete
+records, or change the schema; `registry serve` can run as it without migrating."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry.auth.roles import Role
+from registry.cli import _serving_url, _token
+from registry.db.engine import Database
+from registry.db.provision import as_role, asyncpg_dsn
+from registry.domain.audit.commands import seal
+from registry.domain.audit.queries import verify
+from registry.settings import Settings, get_settings
+from tests.support import (
+    FAMILIES,
+    KYIV,
+    RUNTIME_ROLE,
+    bearer,
+    create_database,
+    drop_database,
+    family,
+    run_cli,
+    start_cli,
+    token,
+)
+
+#: How long a starting or stopping server may keep the test waiting.
+WAIT_SECONDS = 120
+
+
+async def _connect_as_runtime(url: str) -> asyncpg.Connection:
+    dsn, extra = asyncpg_dsn(as_role(url, RUNTIME_ROLE))
+    return await asyncpg.connect(dsn, **extra)
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the runtime role itself to the test database, in a transaction
+    rolled back at the end."""
+    connection = await _connect_as_runtime(database_url)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        yield connection
+    finally:
+        await transaction.rollback()
+        await connection.close()
+
+
+async def _refused(connection: asyncpg.Connection, statement: str) -> str:
+    """The error ``statement`` meets (in a savepoint, so the test's transaction lives on)."""
+    with pytest.raises(asyncpg.InsufficientPrivilegeError) as refused:
+        async with connection.transaction():
+            await connection.execute(statement)
+    return str(refused.value)
+
+
+# --- what the runtime role may not do ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor = 'mallory'",
+        "UPDATE audit_events SET block_id = NULL",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "UPDATE audit_blocks SET digest = '\\x00'::bytea",
+        "DELETE FROM audit_blocks",
+        "TRUNCATE audit_blocks CASCADE",
+    ],
+)
+async def test_the_runtime_role_cannot_change_or_remove_audit_events(runtime, statement):
+    await runtime.execute(
+        "INSERT INTO audit_events (actor, role, action, resource_type, resource_ids, outcome) "
+        "VALUES ('writer', 'social_worker', 'read', 'family', '{}', 'success')"
+    )
+    assert "permission denied for table audit_" in await _refused(runtime, statement)
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        ("DROP TABLE families", "must be owner of table families"),
+        ("DROP TABLE audit_events", "must be owner of table audit_events"),
+        ("ALTER TABLE audit_events DISABLE TRIGGER USER", "must be owner of table audit_events"),
+        ("ALTER TABLE families ADD COLUMN note text", "must be owner of table families"),
+        ("CREATE TABLE notes (id integer)", "permission denied for schema public"),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", "for schema public"),
+        ("TRUNCATE families CASCADE", "permission denied for table families"),
+        ("DELETE FROM persons", "permission denied for table persons"),
+        ("DELETE FROM service_records", "permission denied for table service_records"),
+        ("UPDATE record_changes SET actor = 'mallory'", "for table record_changes"),
+        ("UPDATE case_transitions SET actor = 'mallory'", "for table case_transitions"),
+        ("UPDATE territories SET name = 'x'", "permission denied for table territories"),
+        ("INSERT INTO alembic_version VALUES ('x')", "permission denied for table alembic_"),
+        ("SELECT nextval('audit_events_id_seq')", "permission denied for sequence"),
+    ],
+)
+async def test_the_runtime_role_cannot_change_the_schema_or_delete_records(
+    runtime, statement, refusal
+):
+    assert refusal in await _refused(runtime, statement)
+
+
+async def test_the_runtime_role_owns_nothing_and_cannot_grant_itself_more(runtime):
+    owned = await runtime.fetchval(
+        "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles "
+        "WHERE rolname = current_user)"
+    )
+    assert owned == 0
+    attributes = await runtime.fetchrow(
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles "
+        "WHERE rolname = current_user"
+    )
+    assert not any(attributes.values())
+
+
+async def test_a_grant_by_the_runtime_role_grants_nothing(runtime):
+    # PostgreSQL answers a GRANT by a role without grant options with a warning only.
+    await runtime.execute(f'GRANT DELETE ON audit_events TO "{RUNTIME_ROLE}"')
+    assert not await runtime.fetchval("SELECT has_table_privilege('audit_events', 'DELETE')")
+
+
+async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connection):
+    """The rule for every table at the head revision, so that a later migration's table is
+    held to it too: audit and history tables read and appended, reference data read, the
+    rest read and written; DELETE only of stored idempotent answers; never TRUNCATE,
+    REFERENCES or TRIGGER."""
+    rows = (
+        await connection.execute(
+            text(
+                "SELECT c.relname, array_agg(p.privilege ORDER BY p.privilege) "
+                "FILTER (WHERE has_table_privilege(:role, c.oid, p.privilege)) "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', "
+                "'REFERENCES', 'TRIGGER']) AS p(privilege) "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') "
+                "GROUP BY c.relname"
+            ),
+            {"role": RUNTIME_ROLE},
+        )
+    ).all()
+    granted = {name: set(privileges or ()) for name, privileges in rows}
+    append_only = {
+        "record_changes",
+        "case_transitions",
+        "case_visits",
+        "case_reviews",
+        "provider_status_changes",
+        "service_record_versions",
+    }
+    read_only = {
+        "alembic_version",
+        "territories",
+        "reference_imports",
+        "recipient_categories",
+        "hardship_factors",
+        "support_criteria",
+    }
+    assert {"families", "persons", "audit_events", "audit_blocks"} <= set(granted)
+    for name, privileges in granted.items():
+        if name.startswith("audit_") or name in append_only:
+            expected = {"SELECT", "INSERT"}
+        elif name in read_only:
+            expected = {"SELECT"}
+        elif name == "idempotency_keys":
+            expected = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+        else:
+            expected = {"SELECT", "INSERT", "UPDATE"}
+        assert privileges == expected, name
+
+
+async def test_only_the_runtime_role_may_stamp_audit_events(connection):
+    """The sealer's stamping goes through a SECURITY DEFINER function: executable by the
+    runtime role, not by PUBLIC (every other role)."""
+    grantees = (
+        await connection.execute(
+            text(
+                "SELECT coalesce(r.rolname, 'PUBLIC') FROM pg_proc p "
+                "CROSS JOIN aclexplode(p.proacl) AS acl "
+                "LEFT JOIN pg_roles r ON r.oid = acl.grantee "
+                "WHERE p.oid = 'audit_stamp_block(bigint, bigint[])'::regprocedure "
+                "AND acl.privilege_type = 'EXECUTE'"
+            )
+        )
+    ).scalars()
+    assert RUNTIME_ROLE in set(grantees)
+    assert "PUBLIC" not in set(grantees)
+
+
+# --- what the runtime role does: the API's work --------------------------------------------------
+
+
+async def test_the_tests_application_runs_as_the_runtime_role(connection: AsyncConnection):
+    """Every unit of work of the tests' application (``client``) runs as the runtime role,
+    and the test's own connection is the owner's again after it."""
+    database = Database.bound_to(connection, acting_role=RUNTIME_ROLE)
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.current_user())) == RUNTIME_ROLE
+    async with database.statement_connection() as driver:
+        assert await driver.fetchval("SELECT current_user") == RUNTIME_ROLE
+    assert await connection.scalar(select(func.current_user())) != RUNTIME_ROLE
+
+
+async def test_the_api_and_the_sealer_work_as_the_runtime_role(live, make_token):
+    """Registering and reading a family through an application connected as the runtime
+    role, then sealing its audit events as that role: the chain verifies."""
+    officer = bearer(token(make_token, "community_officer", territory=KYIV))
+    created = await live.client.post(FAMILIES, json=family(), headers=officer)
+    assert created.status_code == 201, created.text
+    family_id = created.json()["id"]
+    read = await live.client.get(f"{FAMILIES}/{family_id}", headers=officer)
+    assert read.status_code == 200
+    listed = await live.client.get(FAMILIES, params={"hromada": KYIV}, headers=officer)
+    assert [item["id"] for item in listed.json()["items"]] == [family_id]
+
+    url = live.database.engine.url.render_as_string(hide_password=False)
+    runtime = Database.connect(as_role(url, RUNTIME_ROLE), pool_size=1, max_overflow=0)
+    try:
+        async with runtime.transaction() as session:
+            assert await session.scalar(select(func.current_user())) == RUNTIME_ROLE
+            assert await seal(session, 1000) >= 2
+    finally:
+        await runtime.dispose()
+    async with live.database.transaction() as session:
+        report = await verify(session)
+        unsealed = await session.scalar(
+            text("SELECT count(*) FROM audit_events WHERE block_id IS NULL")
+        )
+    assert report.intact
+    assert unsealed == 0
+
+
+# --- serving without migrating -------------------------------------------------------------
+
+
+@pytest.fixture
+def serve_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    monkeypatch.setenv("REGISTRY_MIGRATE_ON_START", "false")
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REGISTRY_LOG_JSON", "false")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def test_serve_without_migrating_refuses_an_unmigrated_database(
+    database_url, serve_environment, monkeypatch
+):
+    empty = await create_database(
+        database_url, f"registry_wd_empty_{uuid.uuid4().hex[:8]}", template="template0"
+    )
+    try:
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", empty)
+        exit_code = await asyncio.to_thread(run_cli, "serve", "--port", "0")
+        assert isinstance(exit_code, str), exit_code
+        assert "not migrated" in exit_code
+        assert "run `registry migrate` as the schema's owner" in exit_code
+        dsn, extra = asyncpg_dsn(empty)
+        check = await asyncpg.connect(dsn, **extra)
+        try:
+            assert await check.fetchval("SELECT to_regclass('alembic_version')") is None
+            assert (
+                await check.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                == 0
+            )
+        finally:
+            await check.close()
+    finally:
+        await drop_database(empty)
+
+
+async def test_serve_without_migrating_leaves_an_old_schema_as_it_is(
+    fresh_database_url, serve_environment, monkeypatch
+):
+    dsn, extra = asyncpg_dsn(fresh_database_url)
+    owner = await asyncpg.connect(dsn, **extra)
+    try:
+        head = await owner.fetchval("SELECT version_num FROM alembic_version")
+        await owner.execute("UPDATE alembic_version SET version_num = '0007'")
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_database_url)
+        exit_code = await asyncio.to_thread(run_cli, "serve", "--port", "0")
+        assert isinstance(exit_code, str), exit_code
+        assert f"is at revision 0007; this version of the registry needs revision {head}" in (
+            exit_code
+        )
+        assert await owner.fetchval("SELECT version_num FROM alembic_version") == "0007"
+    finally:
+        await owner.close()
+
+
+async def test_serve_runs_as_the_runtime_role_without_migrating(fresh_database_url, tmp_path):
+    """The production shape: the schema migrated by the owner beforehand, `registry serve`
+    given only the runtime role's URL and REGISTRY_MIGRATE_ON_START=false."""
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": as_role(fresh_database_url, RUNTIME_ROLE),
+        "REGISTRY_MIGRATE_ON_START": "false",
+        "REGISTRY_DATA_DIR": str(tmp_path),
+        "REGISTRY_LOG_JSON": "true",
+    }
+    process = await start_cli("serve", "--port", "0", env=env)
+    events: list[dict] = []
+    try:
+        while not any(e["event"] == "listening" for e in events):
+            line = await asyncio.wait_for(process.stdout.readline(), WAIT_SECONDS)
+            assert line, (await process.stderr.read()).decode()
+            events.append(json.loads(line))
+        (listening,) = [e for e in events if e["event"] == "listening"]
+        settings = Settings(data_dir=tmp_path)
+        officer = bearer(_token(settings, Role.COMMUNITY_OFFICER, territory=KYIV))
+        async with httpx.AsyncClient(base_url=listening["address"], trust_env=False) as client:
+            created = await client.post(FAMILIES, json=family(), headers=officer)
+            assert created.status_code == 201, created.text
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), WAIT_SECONDS)
+    (role,) = [e for e in events if e["event"] == "serving_as_role"]
+    assert role["role"] == RUNTIME_ROLE
+    assert "database ready" not in json.dumps(events)  # it did not migrate
+
+
+def test_the_embedded_server_is_served_as_the_runtime_role():
+    """`registry serve` with no database URL migrates the embedded cluster as its superuser
+    and serves as the runtime role, over the same socket (which the cluster trusts)."""
+    settings = Settings(database_url=None, db_runtime_role="registry_app")
+    embedded = "postgresql+asyncpg://postgres@/registry?host=/data/postgres"
+    serving = make_url(_serving_url(embedded, settings))
+    assert (serving.username, serving.password) == ("registry_app", None)
+    assert (serving.database, serving.query["host"]) == ("registry", "/data/postgres")
+    external = "postgresql+asyncpg://owner:secret@db:5432/registry"
+    assert _serving_url(external, Settings(database_url=external)) == external
+    runtime = "postgresql+asyncpg://registry_app:other@db:5432/registry"
+    assert (
+        _serving_url(external, Settings(database_url=external, runtime_database_url=runtime))
+        == runtime
+    )
