@@ -25,7 +25,7 @@ from registry.db.embedded import EmbeddedPostgres
 from registry.db.engine import Database
 from registry.db.provision import as_role
 from registry.logs import configure_logging
-from registry.main import create_app
+from registry.main import ROW_SECURITY_PROBE, create_app
 from registry.settings import Settings, get_settings
 from tests.support import (
     AUDIENCE,
@@ -71,7 +71,13 @@ async def database_url(server_url: str) -> str:
     assert name is not None
     for database in (name, template_of(server_url)):
         await drop_database(server_url, database)
-    await prepare_database(server_url, Settings().migrations_dir, runtime_role=RUNTIME_ROLE)
+    settings = Settings()
+    await prepare_database(
+        server_url,
+        settings.migrations_dir,
+        runtime_role=RUNTIME_ROLE,
+        row_security=settings.db_row_security,
+    )
     await create_database(server_url, template_of(server_url), template=name)
     return server_url
 
@@ -169,6 +175,7 @@ def app(settings: Settings, verifier: TokenVerifier) -> FastAPI:
 async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     """An API client whose every request works inside the test's rolled-back transaction."""
     app.state.database = Database.bound_to(connection, acting_role=RUNTIME_ROLE)
+    await app.state.database.detect_row_security(ROW_SECURITY_PROBE)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
@@ -186,6 +193,7 @@ async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
     runtime = Database.connect(
         as_role(fresh_database_url, RUNTIME_ROLE), pool_size=4, max_overflow=4
     )
+    await runtime.detect_row_security(ROW_SECURITY_PROBE)
     app = create_app(settings, database=runtime, verifier=verifier, seal_audit=False)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:

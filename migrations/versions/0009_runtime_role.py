@@ -107,6 +107,66 @@ def upgrade() -> None:
         f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO "{role}"'
     )
     _grant_stamping(role)
+    _confine_personal_rows(role)
+
+
+#: Whether the transaction's caller reaches a row by its territory codes (``db.reach``):
+#: every row nationally, or those of the oblast, raion or hromada it is confined to. Unset
+#: (a transaction that set no reach), nothing.
+REACHES = """
+CREATE FUNCTION registry_reaches(oblast text, raion text, hromada text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT current_setting('registry.national', true) = 'on'
+        OR current_setting('registry.territory', true) IN (oblast, raion, hromada)
+$$
+"""
+#: The provider the transaction's caller acts for, if any.
+REACH_PROVIDER = """
+CREATE FUNCTION registry_reach_provider() RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('registry.provider', true), '')::uuid
+$$
+"""
+#: The families the caller reaches other than by their address: a provider's, those linked
+#: to it (also after the link ended: it may report late) or referred to it by a case; a
+#: territory's, those with a case there (a case transferred in before its family moved).
+#: SECURITY DEFINER: it reads the links, cases and referrals whole, whose own policies
+#: would otherwise refer back to families.
+FAMILIES_REACHED_OTHERWISE = """
+CREATE FUNCTION registry_families_reached_otherwise() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT family_id FROM family_provider_access WHERE provider_id = registry_reach_provider()
+    UNION ALL
+    SELECT cases.family_id FROM referrals JOIN cases ON cases.id = referrals.case_id
+    WHERE referrals.provider_id = registry_reach_provider()
+    UNION ALL
+    SELECT family_id FROM cases
+    WHERE current_setting('registry.territory', true) IN (oblast_code, raion_code, hromada_code)
+$$
+"""
+#: Each personal table's policy: the rows the runtime role may see, insert and change.
+POLICIES = {
+    "families": "registry_reaches(oblast_code, raion_code, hromada_code) "
+    "OR id IN (SELECT registry_families_reached_otherwise())",
+    "persons": "EXISTS (SELECT FROM families WHERE families.id = persons.family_id)",
+}
+
+
+def _confine_personal_rows(role: str) -> None:
+    """A ``reach`` policy on each personal table, for the runtime role only (the owner, who
+    migrates and runs the CLI's jobs, is not held to it). Row-level security itself is
+    switched on or off by ``registry migrate`` (``REGISTRY_DB_ROW_SECURITY``)."""
+    for function in (REACHES, REACH_PROVIDER, FAMILIES_REACHED_OTHERWISE):
+        op.execute(function)
+    for signature in (
+        "registry_reaches(text, text, text)",
+        "registry_reach_provider()",
+        "registry_families_reached_otherwise()",
+    ):
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        op.execute(f'GRANT EXECUTE ON FUNCTION {signature} TO "{role}"')
+    for table, visible in POLICIES.items():
+        op.execute(f'CREATE POLICY reach ON {table} TO "{role}" USING ({visible})')
 
 
 def _grant_tables(role: str) -> None:
@@ -169,6 +229,12 @@ def _grant_stamping(role: str) -> None:
 
 def downgrade() -> None:
     role = runtime_role()
+    for table in POLICIES:
+        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+        op.execute(f"DROP POLICY reach ON {table}")
+    op.execute("DROP FUNCTION registry_families_reached_otherwise()")
+    op.execute("DROP FUNCTION registry_reach_provider()")
+    op.execute("DROP FUNCTION registry_reaches(text, text, text)")
     op.execute(f'REVOKE EXECUTE ON FUNCTION {STAMP_FUNCTION} FROM "{role}"')
     op.execute(
         f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE ON TABLES FROM "{role}"'

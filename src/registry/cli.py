@@ -85,7 +85,12 @@ def _prepare(url: str, settings: Settings) -> None:
     from registry.bootstrap import prepare_database
 
     timings = asyncio.run(
-        prepare_database(url, settings.migrations_dir, runtime_role=settings.db_runtime_role)
+        prepare_database(
+            url,
+            settings.migrations_dir,
+            runtime_role=settings.db_runtime_role,
+            row_security=settings.db_row_security,
+        )
     )
     print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
 

@@ -111,6 +111,9 @@ API_ROUTERS = (
     audit.router,
 )
 
+#: A table under row-level security when it is switched on (``db.reach``).
+ROW_SECURITY_PROBE = "families"
+
 #: Where an operation's summary stops: its description's first clause.
 _CLAUSE_END = re.compile(r"[.!?;:](\s|$)| \(| — ")
 
@@ -201,6 +204,9 @@ def create_app(
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
             )
+        # Whether the database holds this role to the caller's reach (row-level security
+        # switched on by `registry migrate`, the runtime role): then every unit of work sets it.
+        await app.state.database.detect_row_security(ROW_SECURITY_PROBE)
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request

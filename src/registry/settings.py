@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="PostgreSQL role the API runs as (lower-case letters, digits, _).",
     )
+    db_row_security: bool = Field(
+        default=False,
+        description="`registry migrate` switches PostgreSQL row-level security on the personal "
+        "tables on (or off): the runtime role then sees only rows within the caller's reach.",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="`registry serve` migrates the database first (as REGISTRY_DATABASE_URL); "
