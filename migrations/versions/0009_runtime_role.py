@@ -144,25 +144,65 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     WHERE current_setting('registry.territory', true) IN (oblast_code, raion_code, hromada_code)
 $$
 """
-#: Each personal table's policy: the rows the runtime role may see, insert and change.
+#: The cases a provider reaches: those referred to it (a pending referral's too: it reads the
+#: case to accept it). SECURITY DEFINER, as above: referrals' policy refers to cases.
+CASES_REACHED_OTHERWISE = """
+CREATE FUNCTION registry_cases_reached_otherwise() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT case_id FROM referrals WHERE provider_id = registry_reach_provider()
+$$
+"""
+_OF_CASE = "EXISTS (SELECT FROM cases WHERE cases.id = {table}.case_id)"
+#: Each personal table's policy: the rows the runtime role may see, insert and change. A
+#: part of a record is reached through the record (a member through its family, a visit
+#: through its case), whose own policy applies inside.
 POLICIES = {
     "families": "registry_reaches(oblast_code, raion_code, hromada_code) "
     "OR id IN (SELECT registry_families_reached_otherwise())",
     "persons": "EXISTS (SELECT FROM families WHERE families.id = persons.family_id)",
+    "family_provider_access": "provider_id = registry_reach_provider() "
+    "OR EXISTS (SELECT FROM families WHERE families.id = family_provider_access.family_id)",
+    "cases": "registry_reaches(oblast_code, raion_code, hromada_code) "
+    "OR id IN (SELECT registry_cases_reached_otherwise())",
+    **{
+        table: _OF_CASE.format(table=table)
+        for table in (
+            "case_transitions",
+            "case_assessments",
+            "case_plans",
+            "case_measures",
+            "case_visits",
+            "case_reviews",
+        )
+    },
+    "referrals": "provider_id = registry_reach_provider() OR " + _OF_CASE.format(table="referrals"),
+    "service_records": "registry_reaches(oblast_code, raion_code, hromada_code) "
+    "OR provider_id = registry_reach_provider()",
+    "service_record_versions": "EXISTS (SELECT FROM service_records "
+    "WHERE service_records.id = service_record_versions.service_record_id)",
 }
+
+
+FUNCTIONS = (
+    "registry_reaches(text, text, text)",
+    "registry_reach_provider()",
+    "registry_families_reached_otherwise()",
+    "registry_cases_reached_otherwise()",
+)
 
 
 def _confine_personal_rows(role: str) -> None:
     """A ``reach`` policy on each personal table, for the runtime role only (the owner, who
     migrates and runs the CLI's jobs, is not held to it). Row-level security itself is
     switched on or off by ``registry migrate`` (``REGISTRY_DB_ROW_SECURITY``)."""
-    for function in (REACHES, REACH_PROVIDER, FAMILIES_REACHED_OTHERWISE):
-        op.execute(function)
-    for signature in (
-        "registry_reaches(text, text, text)",
-        "registry_reach_provider()",
-        "registry_families_reached_otherwise()",
+    for function in (
+        REACHES,
+        REACH_PROVIDER,
+        FAMILIES_REACHED_OTHERWISE,
+        CASES_REACHED_OTHERWISE,
     ):
+        op.execute(function)
+    for signature in FUNCTIONS:
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
         op.execute(f'GRANT EXECUTE ON FUNCTION {signature} TO "{role}"')
     for table, visible in POLICIES.items():
@@ -232,9 +272,8 @@ def downgrade() -> None:
     for table in POLICIES:
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
         op.execute(f"DROP POLICY reach ON {table}")
-    op.execute("DROP FUNCTION registry_families_reached_otherwise()")
-    op.execute("DROP FUNCTION registry_reach_provider()")
-    op.execute("DROP FUNCTION registry_reaches(text, text, text)")
+    for signature in reversed(FUNCTIONS):
+        op.execute(f"DROP FUNCTION {signature}")
     op.execute(f'REVOKE EXECUTE ON FUNCTION {STAMP_FUNCTION} FROM "{role}"')
     op.execute(
         f'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE ON TABLES FROM "{role}"'

@@ -11,18 +11,21 @@ nothing outside the caller's reach instead of everything.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 #: ``Session.info`` keys: a function that gives the caller's reach, which the session calls
 #: as its transaction begins (present only where the reach is enforced), and that reach.
 REACH_OF = "reach_of"
 REACH = "reach"
+UNCONFINED = "unconfined"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +75,30 @@ def _literal(value: str) -> str:
 
 
 @asynccontextmanager
-async def unconfined(session: AsyncSession) -> AsyncIterator[None]:
-    """National reach for the block, then the transaction's own again: for the reads a rule
-    must make beyond the caller's reach (is this identifier registered anywhere? the cases a
-    relocation moves) and the answer that shows a record the caller has just moved out of
-    their reach. Nothing to do where the reach is not enforced."""
-    if REACH_OF not in session.info:
+async def unconfined(session: AsyncSession, when: bool = True) -> AsyncIterator[None]:
+    """National reach for the block (``when`` it is wanted), then the transaction's own
+    again: for what a command must read or write beyond the caller's reach, once the
+    application's own confinement has admitted it (is this identifier registered anywhere?
+    the cases a relocation moves; the record a transfer has just moved out of reach, and
+    the answer that shows it). Nothing to do where the reach is not enforced; blocks nest."""
+    if not when or REACH_OF not in session.info or session.info.get(UNCONFINED):
         yield
         return
     await session.connection()  # the transaction begins: the caller's reach is set
     reach: Reach = session.info[REACH]
+    session.info[UNCONFINED] = True
     await session.execute(set_reach(NATIONAL))
     try:
         yield
-    finally:
-        await session.execute(set_reach(reach))
+    except BaseException:
+        session.info[UNCONFINED] = False
+        # A refusal inside leaves the transaction usable: its reach is the caller's again.
+        # A failed statement has aborted it: nothing more runs in it, whatever its reach.
+        with contextlib.suppress(DBAPIError):
+            await session.execute(set_reach(reach))
+        raise
+    session.info[UNCONFINED] = False
+    await session.execute(set_reach(reach))
 
 
 async def switch_row_security(connection: AsyncConnection, enabled: bool) -> list[str]:
