@@ -25,12 +25,19 @@ from registry.auth.roles import Role
 from registry.cli import _serving_url, _token
 from registry.db.engine import Database
 from registry.db.provision import as_role, asyncpg_dsn
-from registry.db.reach import NATIONAL, NOWHERE, Reach, set_reach, switch_row_security
+from registry.db.reach import (
+    NATIONAL,
+    NOWHERE,
+    Reach,
+    set_reach,
+    switch_row_security,
+    unconfined,
+)
 from registry.domain.audit.commands import seal
 from registry.domain.audit.queries import verify
-from registry.domain.families.queries import families_by_id
-from registry.domain.shared.caller import Caller
+from registry.domain.families.tables import family_table, person_table
 from registry.domain.shared.reach import reach_of
+from registry.errors import Conflict
 from registry.main import ROW_SECURITY_PROBE, create_app
 from registry.settings import Settings, get_settings
 from tests.support import (
@@ -480,23 +487,42 @@ async def test_a_write_outside_reach_finds_nothing_and_a_row_put_outside_is_refu
             await connection.rollback()
 
 
-async def test_a_query_that_forgot_its_confinement_returns_nothing_outside_reach(
-    secured, make_token
-):
-    """The domain's own reads with their confinement switched off, as the application runs
-    them for a Kyiv officer: the database still keeps the other hromadas' families out, on
-    a unit of work and on the fast path's connection."""
+async def test_a_query_that_forgot_its_confinement_returns_nothing_outside_reach(secured):
+    """The domain's tables queried with no confinement clause, in a unit of work and on the
+    fast path's connection of a Kyiv officer: the database keeps the other hromadas'
+    families and members out."""
     officer = Principal.from_claims(
         {"sub": "officer", "role": "community_officer", "territory": KYIV}
     )
-    caller = Caller(officer, request_id="req-rls")
-    everything = [uuid.UUID(family_id) for family_id in secured.families.values()]
+    kyiv = {uuid.UUID(secured.families[KYIV])}
     async with secured.runtime.transaction(reach=lambda: reach_of(officer)) as session:
-        found = await families_by_id(session, caller, everything, confined=False)
-    assert [found_family["id"] for found_family in found] == [uuid.UUID(secured.families[KYIV])]
+        assert set((await session.execute(select(family_table.c.id))).scalars()) == kyiv
+        members = select(person_table.c.family_id)
+        assert set((await session.execute(members)).scalars()) == kyiv
     async with secured.runtime.statement_connection(reach=reach_of(officer)) as connection:
-        ids = {str(row["id"]) for row in await connection.fetch("SELECT id FROM families")}
-    assert ids == {secured.families[KYIV]}
+        assert {row["id"] for row in await connection.fetch("SELECT id FROM families")} == kyiv
+
+
+async def test_unconfined_reaches_beyond_for_the_block_only(secured):
+    """What a command reads beyond its caller's reach on purpose (``unconfined``): every
+    family inside the block, the caller's own again after it, also after a refusal."""
+    officer = Principal.from_claims(
+        {"sub": "officer", "role": "community_officer", "territory": KYIV}
+    )
+    everything = {uuid.UUID(family_id) for family_id in secured.families.values()}
+    kyiv = {uuid.UUID(secured.families[KYIV])}
+    ids = select(family_table.c.id)
+    async with secured.runtime.transaction(reach=lambda: reach_of(officer)) as session:
+        async with unconfined(session):
+            assert set((await session.execute(ids)).scalars()) == everything
+            async with unconfined(session):  # nested: still beyond
+                assert set((await session.execute(ids)).scalars()) == everything
+            assert set((await session.execute(ids)).scalars()) == everything
+        assert set((await session.execute(ids)).scalars()) == kyiv
+        with pytest.raises(Conflict):
+            async with unconfined(session):
+                raise Conflict("refused inside")
+        assert set((await session.execute(ids)).scalars()) == kyiv
 
 
 async def test_the_api_works_within_reach_under_row_level_security(secured, make_token):

@@ -74,6 +74,11 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def reach_enforced(session: AsyncSession) -> bool:
+    """Whether ``session``'s transaction is held to its caller's reach."""
+    return REACH_OF in session.info
+
+
 @asynccontextmanager
 async def unconfined(session: AsyncSession, when: bool = True) -> AsyncIterator[None]:
     """National reach for the block (``when`` it is wanted), then the transaction's own

@@ -40,7 +40,7 @@ from sqlalchemy.sql import Select
 
 from registry.db.engine import driver_connection
 from registry.db.ids import new_id
-from registry.db.reach import unconfined
+from registry.db.reach import reach_enforced, unconfined
 from registry.domain.audit.commands import record
 from registry.domain.cases import commands as case_commands
 from registry.domain.cases.tables import case_table, referral_table
@@ -511,12 +511,15 @@ async def _insert(
                 caller.principal.sub,
             )
         )
-    try:
-        async with session.begin_nested():
-            await _copy(session, rows)
-        return
-    except UniqueViolationError:
-        pass
+    # PostgreSQL refuses COPY FROM into a table under row-level security: there, the one
+    # INSERT of every row at once (from arrays) that otherwise only follows a lost race.
+    if not reach_enforced(session):
+        try:
+            async with session.begin_nested():
+                await _copy(session, rows)
+            return
+        except UniqueViolationError:
+            pass
     inserted = set((await session.execute(_insert_skipping_taken(rows))).scalars())
     lost = [result for result, _ in new if result.id not in inserted]
     if not lost:
