@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry import __version__
 from registry.api.contract import check_contract, operation_contracts
@@ -205,8 +206,14 @@ def create_app(
                 max_overflow=settings.db_max_overflow,
             )
         # Whether the database holds this role to the caller's reach (row-level security
-        # switched on by `registry migrate`, the runtime role): then every unit of work sets it.
-        await app.state.database.detect_row_security(ROW_SECURITY_PROBE)
+        # switched on by `registry migrate`, the runtime role): then every unit of work sets
+        # it. Not known while the database is unreachable: then set it anyway (where it is not
+        # enforced the settings only cost their round trip), and the service still starts.
+        try:
+            await app.state.database.detect_row_security(ROW_SECURITY_PROBE)
+        except (OSError, SQLAlchemyError):
+            app.state.database.row_security = True
+            log.warning("row_security_unknown", reason="the database did not answer at startup")
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request

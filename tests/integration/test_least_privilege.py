@@ -49,12 +49,15 @@ from tests.support import (
     LVIV,
     LVIV_OBLAST,
     RUNTIME_ROLE,
+    assert_problem,
     bearer,
     create_database,
     create_family,
     create_provider,
     drop_database,
     family,
+    if_match,
+    person,
     run_cli,
     start_cli,
     token,
@@ -537,3 +540,42 @@ async def test_the_api_works_within_reach_under_row_level_security(secured, make
     staff = bearer(token(make_token, "provider_staff", provider_id=str(secured.provider_id)))
     served = await secured.client.get(f"{FAMILIES}/{secured.families[LVIV]}", headers=staff)
     assert served.status_code == 200, served.text
+
+
+async def test_what_a_command_does_beyond_reach_on_purpose_works_under_it(secured, make_token):
+    """An identifier registered outside the caller's reach is a 409 that says so (the
+    command looks it up nationally), and a relocation moves a family out of its officer's
+    reach and answers with it once (both ``unconfined``)."""
+    kyiv = bearer(token(make_token, "community_officer", territory=KYIV))
+    lviv = bearer(token(make_token, "community_officer", territory=LVIV))
+    bucha = bearer(token(make_token, "community_officer", territory=BUCHA))
+    lviv_family = await secured.client.get(f"{FAMILIES}/{secured.families[LVIV]}", headers=lviv)
+    number = lviv_family.json()["members"][0]["rnokpp"]
+    refused = await secured.client.post(
+        FAMILIES, json=family(KYIV, members=[person(rnokpp=number)]), headers=kyiv
+    )
+    assert "already registered outside your reach" in assert_problem(refused, 409)["detail"]
+
+    family_id = secured.families[KYIV]
+    current = await secured.client.get(f"{FAMILIES}/{family_id}", headers=kyiv)
+    moved = await secured.client.post(
+        f"{FAMILIES}/{family_id}/relocation",
+        json={"to_hromada_code": BUCHA, "reason": "родина переїхала"},
+        headers=if_match(kyiv, current.json()["version"]),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["hromada_code"] == BUCHA
+    assert (await secured.client.get(f"{FAMILIES}/{family_id}", headers=kyiv)).status_code == 404
+    assert (await secured.client.get(f"{FAMILIES}/{family_id}", headers=bucha)).status_code == 200
+
+
+async def test_the_service_starts_while_the_database_is_unreachable(settings, verifier):
+    """Whether row-level security applies is asked at startup; a database that does not
+    answer yet leaves the reach set on every unit of work (harmless where it is not
+    enforced) rather than keeping the service from starting."""
+    unreachable = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://registry_app@127.0.0.1:9/registry"}
+    )
+    app = create_app(unreachable, verifier=verifier, seal_audit=False)
+    async with app.router.lifespan_context(app):
+        assert app.state.database.row_security is True
