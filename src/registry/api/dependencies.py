@@ -57,7 +57,8 @@ async def _statement_connection(request: Request) -> AsyncIterator[asyncpg.Conne
     unless the caller's reach must be set for it (a handler names its caller before its
     connection, so the caller is known here)."""
     database: Database = request.app.state.database
-    async with database.statement_connection(reach=_reach(request)) as connection:
+    reach = _reach(request) if database.row_security else None
+    async with database.statement_connection(reach=reach) as connection:
         yield connection
 
 
