@@ -139,14 +139,15 @@ class Database:
         (PostgreSQL runs it atomically): no BEGIN and COMMIT round trips around it, unless
         the database enforces the caller's ``reach``, which lasts a transaction. Bound to a
         test's connection, the statement runs in a savepoint of the test's transaction."""
-        enforced = reach is not None and self.row_security
+        if not self.row_security:
+            reach = None
         if self._bound is not None:
             raw = await self._bound.get_raw_connection()
             driver: asyncpg.Connection = raw.driver_connection
             async with driver.transaction():
                 if self._acting_role is not None:
                     await driver.execute("SELECT set_config('role', $1, true)", self._acting_role)
-                if reach is not None and enforced:
+                if reach is not None:
                     await driver.execute(reach_query(reach))
                 yield driver
                 if self._acting_role is not None:
@@ -157,7 +158,7 @@ class Database:
         pooled = await self.engine.raw_connection()
         connection: asyncpg.Connection = pooled.driver_connection
         try:
-            if reach is not None and enforced:
+            if reach is not None:
                 await connection.execute("BEGIN; " + reach_query(reach))
                 yield connection
                 await connection.execute("COMMIT")
