@@ -18,19 +18,22 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry import logs
 from registry.auth.keys import SigningKey, VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.bootstrap import prepare_database
 from registry.db.embedded import EmbeddedPostgres
 from registry.db.engine import Database
+from registry.db.provision import as_role
 from registry.logs import configure_logging
-from registry.main import create_app
+from registry.main import ROW_SECURITY_PROBE, create_app
 from registry.settings import Settings, get_settings
 from tests.support import (
     AUDIENCE,
     BUCHA,
     ISSUER,
     KYIV,
+    RUNTIME_ROLE,
     Live,
     TokenFactory,
     bearer,
@@ -44,6 +47,7 @@ from tests.support import (
 
 # As in production: JSON lines, tracebacks as plain text (structlog's development renderer
 # would format every local variable of a traceback, which takes seconds).
+logs.CACHE_LOGGERS = False  # what a test captures must not depend on which ran before
 configure_logging("INFO", json=True)
 
 
@@ -69,7 +73,13 @@ async def database_url(server_url: str) -> str:
     assert name is not None
     for database in (name, template_of(server_url)):
         await drop_database(server_url, database)
-    await prepare_database(server_url, Settings().migrations_dir)
+    settings = Settings()
+    await prepare_database(
+        server_url,
+        settings.migrations_dir,
+        runtime_role=RUNTIME_ROLE,
+        row_security=settings.db_row_security,
+    )
     await create_database(server_url, template_of(server_url), template=name)
     return server_url
 
@@ -166,7 +176,8 @@ def app(settings: Settings, verifier: TokenVerifier) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     """An API client whose every request works inside the test's rolled-back transaction."""
-    app.state.database = Database.bound_to(connection)
+    app.state.database = Database.bound_to(connection, acting_role=RUNTIME_ROLE)
+    await app.state.database.detect_row_security(ROW_SECURITY_PROBE)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
@@ -177,14 +188,21 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[htt
 
 @pytest.fixture
 async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
-    """The application on a database of its own, where every request commits."""
+    """The application on a database of its own, where every request commits. The
+    application connects as the runtime role; ``Live.database`` is the owner's, for the
+    test's own reads and writes."""
     database = Database.connect(fresh_database_url, pool_size=4, max_overflow=4)
-    app = create_app(settings, database=database, verifier=verifier, seal_audit=False)
+    runtime = Database.connect(
+        as_role(fresh_database_url, RUNTIME_ROLE), pool_size=4, max_overflow=4
+    )
+    await runtime.detect_row_security(ROW_SECURITY_PROBE)
+    app = create_app(settings, database=runtime, verifier=verifier, seal_audit=False)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
             yield Live(c, database)
     finally:
+        await runtime.dispose()
         await database.dispose()
 
 

@@ -86,8 +86,54 @@ def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
 def _prepare(url: str, settings: Settings) -> None:
     from registry.bootstrap import prepare_database
 
-    timings = asyncio.run(prepare_database(url, settings.migrations_dir))
+    timings = asyncio.run(
+        prepare_database(
+            url,
+            settings.migrations_dir,
+            runtime_role=settings.db_runtime_role,
+            row_security=settings.db_row_security,
+        )
+    )
     print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
+
+
+def _serving_url(url: str, settings: Settings) -> str:
+    """The URL the API connects with: REGISTRY_RUNTIME_DATABASE_URL when set; the embedded
+    server's as the runtime role (it trusts its own socket); else ``url`` itself."""
+    from registry.db.provision import as_role
+
+    if settings.runtime_database_url is not None:
+        return settings.runtime_database_url
+    if settings.uses_embedded_database:
+        return as_role(url, settings.db_runtime_role)
+    return url
+
+
+def _require_current_schema(url: str, settings: Settings) -> None:
+    """Fail fast, saying what to do, unless the database (as ``url``) is at the head
+    revision: for a `serve` that does not migrate."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from registry.db.engine import Database
+    from registry.db.migrate import pending_revision
+
+    async def run() -> str | None:
+        database = Database.connect(url, pool_size=1, max_overflow=0)
+        try:
+            return await pending_revision(database.engine, settings.migrations_dir)
+        finally:
+            await database.dispose()
+
+    try:
+        pending = asyncio.run(run())
+    except (OSError, SQLAlchemyError) as error:
+        reason = getattr(error, "orig", None) or error
+        raise SystemExit(f"registry: cannot read the database's schema version: {reason}") from None
+    if pending is not None:
+        raise SystemExit(
+            f"registry: {pending}. REGISTRY_MIGRATE_ON_START is false: run `registry migrate` "
+            "as the schema's owner first."
+        )
 
 
 def _seed_demo(url: str, settings: Settings) -> None:
@@ -151,15 +197,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         workers=args.workers,
         demo=args.demo,
         database="embedded" if settings.uses_embedded_database else "external",
+        migrate_on_start=settings.migrate_on_start,
     )
     with database_url(settings.database_url, settings.data_dir) as url:
-        _prepare(url, settings)
+        serving = _serving_url(url, settings)
+        if settings.migrate_on_start:
+            _prepare(url, settings)
+        else:
+            _require_current_schema(serving, settings)
         if args.demo:
             _seed_demo(url, settings)
             print("Demo tokens (valid 12 h):")
             for role, token in demo_tokens(settings).items():
                 print(f"  {role:18} {token}")
-        os.environ["REGISTRY_DATABASE_URL"] = url  # the workers inherit it
+        _log_serving_role(url, serving, settings)
+        os.environ["REGISTRY_DATABASE_URL"] = serving  # the workers inherit it
         get_settings.cache_clear()
         print(
             f"ready in {time.perf_counter() - started:.2f} s: http://{args.host}:{args.port}/docs",
@@ -183,6 +235,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             )
         finally:
             log.info("serve_stopped", uptime_seconds=round(time.perf_counter() - started, 1))
+
+
+def _log_serving_role(url: str, serving: str, settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+
+    role = make_url(serving).username
+    if settings.migrate_on_start and serving == url:
+        # The API then holds the owner's rights (DDL, UPDATE of the audit log): say so.
+        log.warning(
+            "serving_as_schema_owner",
+            role=role,
+            hint="set REGISTRY_RUNTIME_DATABASE_URL to connect as the runtime role "
+            f"({settings.db_runtime_role}), or serve with REGISTRY_MIGRATE_ON_START=false "
+            "and its URL",
+        )
+    else:
+        log.info("serving_as_role", role=role)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -385,7 +454,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from registry.db.embedded import EmbeddedPostgresMissing
     from registry.logs import configure_logging
 
-    configure_logging(settings.log_level, json=settings.log_json)
+    # The service logs to stdout (where a container's logs are collected); every other
+    # command prints its answer there (a token, a JSON report), so its log lines go to stderr.
+    log_stream = sys.stdout if args.command == "serve" else sys.stderr
+    configure_logging(settings.log_level, json=settings.log_json, stream=log_stream)
     try:
         args.handler(args, settings)
     except EmbeddedPostgresMissing as missing:

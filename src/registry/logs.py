@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -79,7 +79,18 @@ def _route(logger: logging.Logger, level: int) -> None:
     logger.setLevel(level)
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+#: Whether a logger keeps its configuration from its first use (faster). The test suite turns
+#: it off: a logger cached under one configuration would escape the log capture of a later
+#: test (``structlog.testing.capture_logs``), so a test's outcome would depend on the order.
+CACHE_LOGGERS = True
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool = True, stream: TextIO | None = None
+) -> None:
+    """Log lines to ``stream`` (stdout unless given): the service logs to stdout; a command
+    whose stdout is its answer (``registry audit verify``'s report) logs to stderr."""
+    stream = stream or sys.stdout
     # JSON lines are rendered by orjson straight to bytes: a line is written per request.
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(serializer=orjson.dumps)
@@ -98,11 +109,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=(
-            structlog.BytesLoggerFactory(sys.stdout.buffer)
+            structlog.BytesLoggerFactory(stream.buffer)
             if json
-            else structlog.PrintLoggerFactory(sys.stdout)
+            else structlog.PrintLoggerFactory(stream)
         ),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=CACHE_LOGGERS,
     )
     _route(logging.getLogger(), logging.WARNING)
     server = logging.getLogger(SERVER_LOGGER)

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry import __version__
 from registry.api.contract import check_contract, operation_contracts
@@ -41,6 +42,7 @@ from registry.db.engine import Database, Limits
 from registry.domain import idempotency
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
+from registry.errors import ServiceUnavailable
 from registry.settings import Settings, get_settings
 
 log = structlog.get_logger("registry")
@@ -117,6 +119,9 @@ API_ROUTERS = (
     cases.router,
     audit.router,
 )
+
+#: A table under row-level security when it is switched on (``db.reach``).
+ROW_SECURITY_PROBE = "families"
 
 #: Where an operation's summary stops: its description's first clause.
 _CLAUSE_END = re.compile(r"[.!?;:](\s|$)| \(| — ")
@@ -249,6 +254,15 @@ def create_app(
             if settings.database_url is None:
                 raise RuntimeError("REGISTRY_DATABASE_URL is not set; start with `registry serve`")
             app.state.database = request_database(settings.database_url, settings)
+        # Whether the database holds this role to the caller's reach (row-level security
+        # switched on by `registry migrate`, the runtime role): then every unit of work sets
+        # it. Not known while the database is unreachable: then set it anyway (where it is not
+        # enforced the settings only cost their round trip), and the service still starts.
+        try:
+            await app.state.database.detect_row_security(ROW_SECURITY_PROBE)
+        except (OSError, SQLAlchemyError, ServiceUnavailable):
+            app.state.database.row_security = True
+            log.warning("row_security_unknown", reason="the database did not answer at startup")
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
         if app.state.audit_keys is None:

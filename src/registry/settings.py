@@ -34,6 +34,29 @@ class Settings(BaseSettings):
         default=None,
         description="postgresql+asyncpg://… of an external server; unset: the embedded server.",
     )
+    runtime_database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://… as the runtime role, for a `registry serve` that "
+        "migrates as REGISTRY_DATABASE_URL's owner and then serves as the runtime role; "
+        "unset: serve as REGISTRY_DATABASE_URL (the embedded server: as the runtime role).",
+    )
+    #: The role the API runs as: the migrations create it (if missing) and grant it what the
+    #: API needs and no more (no DDL; the audit tables append-only).
+    db_runtime_role: str = Field(
+        default="registry_app",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role the API runs as (lower-case letters, digits, _).",
+    )
+    db_row_security: bool = Field(
+        default=False,
+        description="`registry migrate` switches PostgreSQL row-level security on the personal "
+        "tables on (or off): the runtime role then sees only rows within the caller's reach.",
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="`registry serve` migrates the database first (as REGISTRY_DATABASE_URL); "
+        "false: it only checks that the schema is current, and serves.",
+    )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Embedded PostgreSQL cluster and development key pair live here.",

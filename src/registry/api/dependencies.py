@@ -26,7 +26,9 @@ from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from registry.db.reach import NOWHERE, Reach
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.reach import reach_of
 from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
 from registry.settings import Settings
 
@@ -36,18 +38,28 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     block as soon as the handler returns, so the commit happens before the response is
     sent, and a failed commit is an error response rather than a 200 for lost work."""
     database: Database = request.app.state.database
-    async with database.transaction() as session:
+    async with database.transaction(reach=lambda: _reach(request)) as session:
         yield session
 
 
 Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 
 
+def _reach(request: Request) -> Reach:
+    """The caller's reach, for the database's row-level security: by a unit of work's first
+    statement its caller is known (no caller, no personal row)."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    return NOWHERE if caller is None else reach_of(caller.principal)
+
+
 async def _statement_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """The fast path: the driver's connection for one compiled statement that is a whole
-    unit of work by itself (it reads and audits at once), with no transaction around it."""
+    unit of work by itself (it reads and audits at once), with no transaction around it
+    unless the caller's reach must be set for it (a handler names its caller before its
+    connection, so the caller is known here)."""
     database: Database = request.app.state.database
-    async with database.statement_connection() as connection:
+    reach = _reach(request) if database.row_security else None
+    async with database.statement_connection(reach=reach) as connection:
         yield connection
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, exc, select
+from sqlalchemy import Connection, Select, event, exc, func, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from registry.db.availability import unavailable
+from registry.db.reach import REACH, REACH_OF, Reach, reach_query, set_reach
 
 #: Where a session keeps the driver's connection it handed out (``driver_connection``).
 _DRIVER = "driver_connection"
@@ -49,10 +51,28 @@ class Limits:
         return {name: str(value) for name, value in timeouts.items() if value is not None}
 
 
+class _ReachingSession(Session):
+    """A session that sets the caller's reach (``info[REACH_OF]``, a function giving it) as
+    its transaction begins: the caller is known by the first statement, not necessarily
+    when the session is made."""
+
+
+@event.listens_for(_ReachingSession, "after_begin")
+def _set_reach(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    reach_of: Callable[[], Reach] | None = session.info.get(REACH_OF)
+    if reach_of is not None:
+        reach = session.info[REACH] = reach_of()
+        connection.execute(set_reach(reach))
+
+
 class Database:
     """Owns the engine and hands out sessions; the API makes one per request. What the
     database cannot serve now (a timeout, a lost connection) comes out of a session or a
-    statement connection as ``ServiceUnavailable``."""
+    statement connection as ``ServiceUnavailable``.
+
+    ``row_security``: whether the database enforces the caller's reach on this role (see
+    ``db.reach``), found out by ``detect_row_security``; then every unit of work given a
+    reach sets it."""
 
     def __init__(
         self,
@@ -60,11 +80,14 @@ class Database:
         sessions: async_sessionmaker[AsyncSession],
         bound: AsyncConnection | None = None,
         limits: Limits | None = None,
+        acting_role: str | None = None,
     ) -> None:
         self.engine = engine
         self.limits = limits or Limits()
         self._sessions = sessions
         self._bound = bound
+        self._acting_role = acting_role
+        self.row_security = False
 
     @classmethod
     def connect(
@@ -103,33 +126,59 @@ class Database:
         else:
             engine = create_async_engine(url, poolclass=NullPool, **options)
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False), limits=limits)
+        return cls(
+            engine,
+            async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_ReachingSession),
+            limits=limits,
+        )
 
     @classmethod
-    def bound_to(cls, connection: AsyncConnection) -> Database:
+    def bound_to(cls, connection: AsyncConnection, *, acting_role: str | None = None) -> Database:
         """Sessions that work inside ``connection``'s open transaction; a commit there only
-        releases a savepoint. Tests use it to roll every test back."""
+        releases a savepoint. Tests use it to roll every test back. ``acting_role``: each
+        unit of work runs as that role (``SET LOCAL ROLE``, undone when it ends), so that
+        the tests' application has only the runtime role's rights while the test itself
+        keeps the connection's."""
         return cls(
             connection.engine,
             async_sessionmaker(
                 bind=connection,
                 expire_on_commit=False,
                 join_transaction_mode="create_savepoint",
+                sync_session_class=_ReachingSession,
             ),
             bound=connection,
+            acting_role=acting_role,
         )
+
+    async def detect_row_security(self, table: str) -> bool:
+        """Whether row-level security applies to this database's role on ``table`` (the
+        runtime role, RLS switched on; never the owner or a superuser): ``row_security``."""
+        async with self.transaction() as session:
+            self.row_security = bool(await session.scalar(select(func.row_security_active(table))))
+        return self.row_security
 
     def session(self) -> AsyncSession:
         return self._sessions()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
+    async def transaction(
+        self, reach: Callable[[], Reach] | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on error. ``reach``
+        gives the caller's reach (called as the transaction begins), set for row-level
+        security where the database enforces it."""
         session = self._sessions()
         try:
             async with session:
+                if reach is not None and self.row_security:
+                    session.info[REACH_OF] = reach
                 try:
+                    if self._acting_role is not None:
+                        await session.execute(_set_role(self._acting_role))
                     yield session
+                    if self._acting_role is not None:
+                        await session.execute(_set_role("none"))
                     await session.commit()
                 except BaseException:
                     await session.rollback()
@@ -141,10 +190,15 @@ class Database:
             raise
 
     @asynccontextmanager
-    async def statement_connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def statement_connection(
+        self, reach: Reach | None = None
+    ) -> AsyncIterator[asyncpg.Connection]:
         """The driver's connection, for one statement that is a whole unit of work by itself
-        (PostgreSQL runs it atomically): no BEGIN and COMMIT round trips around it. Bound to
-        a test's connection, the statement runs in a savepoint of the test's transaction."""
+        (PostgreSQL runs it atomically): no BEGIN and COMMIT round trips around it, unless
+        the database enforces the caller's ``reach``, which lasts a transaction. Bound to a
+        test's connection, the statement runs in a savepoint of the test's transaction."""
+        if not self.row_security:
+            reach = None
         driver: asyncpg.Connection | None = None
         try:
             if self._bound is not None:
@@ -152,14 +206,28 @@ class Database:
                 in_test: asyncpg.Connection = raw.driver_connection
                 driver = in_test
                 async with in_test.transaction():
+                    if self._acting_role is not None:
+                        await in_test.execute(
+                            "SELECT set_config('role', $1, true)", self._acting_role
+                        )
+                    if reach is not None:
+                        await in_test.execute(reach_query(reach))
                     yield in_test
+                    if self._acting_role is not None:
+                        await in_test.execute("SELECT set_config('role', 'none', true)")
                 return
             # The pool's connection itself, not a SQLAlchemy Connection around it: a third of
             # the cost of the checkout and return, on the most frequent requests.
             pooled = await self.engine.raw_connection()
-            driver = pooled.driver_connection
+            connection: asyncpg.Connection = pooled.driver_connection
+            driver = connection
             try:
-                yield driver
+                if reach is not None:
+                    await connection.execute("BEGIN; " + reach_query(reach))
+                    yield connection
+                    await connection.execute("COMMIT")
+                else:
+                    yield connection
             except BaseException:
                 # Interrupted mid-statement, the connection's state is unknown: not reused.
                 await greenlet_spawn(pooled.invalidate)
@@ -211,3 +279,8 @@ def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     without the round trip a ping would cost every request."""
     if dbapi_connection.driver_connection.is_closed():
         raise exc.DisconnectionError("the connection was closed while in the pool")
+
+
+def _set_role(role: str) -> Select[tuple[str]]:
+    """``SET LOCAL ROLE role`` (``none``: back to the session's own)."""
+    return select(func.set_config("role", role, True))

@@ -1,4 +1,4 @@
-"""Bringing a database's schema to the latest Alembic revision."""
+"""Bringing a database's schema to the latest Alembic revision, and telling whether it is."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,12 +18,38 @@ def alembic_config(migrations_dir: Path) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, migrations_dir: Path, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine,
+    migrations_dir: Path,
+    revision: str = "head",
+    *,
+    runtime_role: str | None = None,
+) -> None:
+    """``runtime_role``: the role the migrations grant the API's rights to (by default the
+    one the settings name)."""
     config = alembic_config(migrations_dir)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
+        if runtime_role is not None:
+            config.attributes["runtime_role"] = runtime_role
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+async def pending_revision(engine: AsyncEngine, migrations_dir: Path) -> str | None:
+    """What the schema lacks: ``None`` when it is at the head revision, else a sentence
+    naming where it is and where the code needs it."""
+    head = ScriptDirectory.from_config(alembic_config(migrations_dir)).get_current_head()
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        at = await connection.run_sync(current)
+    if at == head:
+        return None
+    where = f"at revision {at}" if at else "not migrated (no schema)"
+    return f"the database is {where}; this version of the registry needs revision {head}"

@@ -25,6 +25,12 @@ def database_url(configured: str | None, data_dir: Path) -> Iterator[str]:
         yield server.url(EMBEDDED_DATABASE)
 
 
+def as_role(url: str, role: str) -> str:
+    """``url`` connecting as ``role`` (no password): for a server that trusts local
+    connections, as the embedded one does."""
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
 def asyncpg_dsn(url: str) -> tuple[str, dict[str, str]]:
     """A plain libpq DSN and connect arguments for asyncpg, from a SQLAlchemy URL."""
     parsed = make_url(url)

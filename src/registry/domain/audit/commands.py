@@ -192,6 +192,8 @@ async def seal(session: AsyncSession, block_size: int, signer: AuditSigner) -> i
             key_id=signer.key_id,
         )
     )
+    # Through the database's SECURITY DEFINER function: the runtime role may not UPDATE
+    # the audit tables at all.
     await session.execute(
         select(
             func.audit_stamp_block(

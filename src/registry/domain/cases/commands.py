@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.roles import Role
 from registry.db.ids import new_id
+from registry.db.reach import unconfined
 from registry.domain.audit.commands import record
 from registry.domain.cases import queries
 from registry.domain.cases.access import (
@@ -312,16 +313,18 @@ async def transition(
         changes["visit_due_on"] = None
 
     audited = _audited(write)
-    version = await write.save(changes, action=None)
-    await note_transition(
-        session, caller, case_id, version, status, to, reason=reason, details=details
-    )
-    if to is S.CLOSED:
-        await close_case_referrals(session, caller, case_id, current["family_id"])
-    await record(session, caller, "transition_case", CASE, audited)
-    # A transfer to another hromada takes the case out of the officer's reach: the answer
-    # still shows the case as the transfer left it, once.
-    (moved,) = await queries.cases_by_id(session, caller, [case_id], confined=False)
+    # A transfer to another hromada takes the case out of the officer's reach: it is written
+    # beyond it (its history with it), and the answer still shows the case as the transfer
+    # left it, once.
+    async with unconfined(session, to is S.TRANSFERRED):
+        version = await write.save(changes, action=None)
+        await note_transition(
+            session, caller, case_id, version, status, to, reason=reason, details=details
+        )
+        if to is S.CLOSED:
+            await close_case_referrals(session, caller, case_id, current["family_id"])
+        await record(session, caller, "transition_case", CASE, audited)
+        (moved,) = await queries.cases_by_id(session, caller, [case_id], confined=False)
     return moved
 
 
@@ -1118,17 +1121,21 @@ async def archive_family(
     archiving does not close them on the way). The family is locked first, so a case opened
     meanwhile waits for it and then finds the family archived."""
     write = await family_commands.family_for_change(session, caller, family_id, expected_version)
-    still_open = (
-        (
-            await session.execute(
-                select(case_table.c.id, case_table.c.status, case_table.c.hromada_code)
-                .where(case_table.c.family_id == family_id, case_table.c.status != S.CLOSED.value)
-                .order_by(case_table.c.received_on, case_table.c.id)
+    async with unconfined(session):  # its open cases wherever they are (transferred away)
+        still_open = (
+            (
+                await session.execute(
+                    select(case_table.c.id, case_table.c.status, case_table.c.hromada_code)
+                    .where(
+                        case_table.c.family_id == family_id,
+                        case_table.c.status != S.CLOSED.value,
+                    )
+                    .order_by(case_table.c.received_on, case_table.c.id)
+                )
             )
+            .mappings()
+            .all()
         )
-        .mappings()
-        .all()
-    )
     if still_open:
         raise Conflict(
             "The family has open cases; close them first: "

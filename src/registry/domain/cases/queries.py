@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.db.reach import unconfined
 from registry.domain.audit.commands import record
 from registry.domain.cases.access import (
     for_provider,
@@ -113,6 +114,14 @@ async def cases_by_id(
 ) -> list[dict[str, Any]]:
     """The visible cases among ``ids``, each as the API shows it to this caller (not
     audited: the caller records the action)."""
+    # Unconfined here, unconfined in the database too (its row-level security, if on).
+    async with unconfined(session, not confined):
+        return await _cases_as_shown(session, caller, ids, confined)
+
+
+async def _cases_as_shown(
+    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID], confined: bool
+) -> list[dict[str, Any]]:
     rows = await case_rows(session, caller, ids, confined=confined)
     if not rows:
         return []

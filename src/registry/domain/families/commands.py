@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.reach import unconfined
 from registry.domain.audit.commands import record
 from registry.domain.families import queries
 from registry.domain.families.access import (
@@ -560,7 +561,8 @@ async def _refuse_known_identifiers(
         )
         if person_id is not None:
             statement = statement.where(person_table.c.id != person_id)
-        holder = await session.scalar(statement)
+        async with unconfined(session):  # registered anywhere, in reach or not
+            holder = await session.scalar(statement)
         if holder is None:
             continue
         visible = await session.scalar(

@@ -40,6 +40,7 @@ from sqlalchemy.sql import Select
 
 from registry.db.engine import driver_connection
 from registry.db.ids import new_id
+from registry.db.reach import reach_enforced, unconfined
 from registry.domain.audit.commands import record
 from registry.domain.cases import commands as case_commands
 from registry.domain.cases.tables import case_table, referral_table
@@ -510,12 +511,15 @@ async def _insert(
                 caller.principal.sub,
             )
         )
-    try:
-        async with session.begin_nested():
-            await _copy(session, rows)
-        return
-    except UniqueViolationError:
-        pass
+    # PostgreSQL refuses COPY FROM into a table under row-level security: there, the one
+    # INSERT of every row at once (from arrays) that otherwise only follows a lost race.
+    if not reach_enforced(session):
+        try:
+            async with session.begin_nested():
+                await _copy(session, rows)
+            return
+        except UniqueViolationError:
+            pass
     inserted = set((await session.execute(_insert_skipping_taken(rows))).scalars())
     lost = [result for result, _ in new if result.id not in inserted]
     if not lost:
@@ -728,7 +732,22 @@ async def relocate_family(
     and its service records: a record's territory is the family's, the reach by which the
     hromada's officers see it, so it follows the family like its cases do and the old
     hromada keeps none. Each moved record gets its next version (the one it supersedes stays
-    in its history), with the fields that changed noted."""
+    in its history), with the fields that changed noted.
+
+    The database's row-level security (if on) does not hold the move to the caller's reach:
+    it moves records out of it (the sending officer) or reaches them through a case (the
+    receiving one). The application's confinement admits the family first, as always."""
+    async with unconfined(session):
+        return await _relocate_family(session, caller, family_id, values, expected_version)
+
+
+async def _relocate_family(
+    session: AsyncSession,
+    caller: Caller,
+    family_id: uuid.UUID,
+    values: dict[str, Any],
+    expected_version: int | None,
+) -> dict[str, Any]:
     family = await case_commands.relocate_family(
         session, caller, family_id, values, expected_version
     )
