@@ -15,12 +15,15 @@ from registry.domain.shared.caller import Caller
 log = structlog.get_logger("registry.audit")
 
 
-async def record_denied(request: Request) -> None:
+async def record_denied(request: Request, action: str | None = None) -> None:
+    """One ``denied`` event of the caller (none before the caller is known), as the
+    operation's own action unless ``action`` names another (``rate_limited``)."""
     caller: Caller | None = getattr(request.state, "caller", None)
     if caller is None:
         return
     route = request.scope.get("route")
-    action = route.name if isinstance(route, APIRoute) else "unknown"
+    if action is None:
+        action = route.name if isinstance(route, APIRoute) else "unknown"
     resource_type = str(route.tags[0]) if isinstance(route, APIRoute) and route.tags else "unknown"
     resource_ids = [str(v) for v in request.path_params.values()]
     async with own_transaction(request) as session:

@@ -18,8 +18,22 @@ _DESCRIPTIONS = {
     415: "The body's media type is not one this operation reads.",
     422: "Invalid input; `errors` names each bad field.",
     428: "If-Match is required.",
+    429: "Too many requests from the caller or its address (name searches and identifier "
+    "lookups have a stricter limit); try again after `Retry-After` seconds.",
     500: "Unexpected error; the problem carries the request id.",
     503: "A dependency (the database) is unavailable.",
+}
+
+
+#: The headers a problem of the status carries. (The RateLimit fields, on every answer, are
+#: described once, in the API's description.)
+_HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": {
+            "description": "Seconds until the window of the quota gone over ends.",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+    },
 }
 
 
@@ -27,6 +41,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": _DESCRIPTIONS[status],
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses

@@ -28,6 +28,7 @@ from registry.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    TooManyRequests,
     Unauthenticated,
     UnsupportedMediaType,
     problem_title,
@@ -52,6 +53,7 @@ _SLUG_BY_STATUS = {
     415: UnsupportedMediaType.slug,
     422: InvalidInput.slug,
     428: PreconditionRequired.slug,
+    429: TooManyRequests.slug,
     500: "internal-error",
     503: "unavailable",
 }
@@ -202,7 +204,7 @@ async def _invalid_cursor(request: Request, error: Exception) -> Response:
 async def _domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
     if error.audited_as_denied:
-        await record_denied(request)
+        await record_denied(request, error.audit_action)
     return problem_response(
         error.status,
         error.detail,
