@@ -37,7 +37,11 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+    # A wrong value is not repeated in the error: URLs of the database and of Redis carry
+    # passwords.
+    model_config = SettingsConfigDict(
+        env_prefix="REGISTRY_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(
         default=None,

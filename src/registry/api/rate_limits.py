@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -171,6 +172,8 @@ class RateLimits:
         self.address = Quotas.parse("address", settings.rate_limit_per_address)
         self.subject = Quotas.parse("subject", settings.rate_limit_per_subject)
         self.lookups = Quotas.parse("lookups", settings.rate_limit_lookups)
+        #: What the windows are aligned to (tests set it).
+        self.clock: Callable[[], float] = time.time
         self._storage_back_at = 0.0
 
     @classmethod
@@ -182,7 +185,7 @@ class RateLimits:
         """Counts one request of ``who`` against each of ``quotas``, shortest window first,
         up to the first one it goes over (a refused request is not held against the longer
         windows). ``None``: the storage cannot be reached, the request goes uncounted."""
-        now = time.time()
+        now = self.clock()
         if now < self._storage_back_at:
             return None
         verdict: Verdict | None = None
