@@ -53,9 +53,10 @@ to say why you need the data.
 
 Requests are limited per subject and per client address, and name searches and identifier
 lookups of persons more strictly; over a limit the answer is a 429 with `Retry-After`.
-Every answer says where the caller stands, in the fields of draft 6 of the IETF's RateLimit
-fields: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of the quota
-closest to exhaustion, and `RateLimit-Policy` (`limit;w=seconds`, …) of every quota counted.
+Every `/api/` answer then says where the caller stands, in the fields of draft 6 of the IETF's
+RateLimit fields: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of
+the quota closest to exhaustion, and `RateLimit-Policy` (`limit;w=seconds`, …) of every quota
+the request was counted against.
 """
 
 #: Every tag an operation carries, described (Swagger UI and ReDoc show them in this order).

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: A browser origin: scheme, host (a name or an IPv6 address in brackets) and maybe a port.
 _ORIGIN = re.compile(r"^https?://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
-#: The storages of rate limit counters whose client the registry ships (`limits`' coredis).
+#: The storages of rate limit counters whose client the registry ships (redis-py).
 RATE_LIMIT_STORAGE_SCHEMES = (
     "async+redis",
     "async+rediss",
