@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from registry.api.middleware import CORS_EXPOSED_HEADERS
-from registry.api.rate_limits import client_address
+from registry.api.rate_limits import ProcessCounters, client_address
 from registry.db.engine import Database
 from registry.main import create_app
 from registry.settings import Settings
@@ -300,6 +300,22 @@ async def test_a_lookup_over_the_hourly_quota_waits_for_the_hour(
         assert_too_many(refused)
         assert refused.headers["ratelimit-limit"] == "2"
         assert refused.headers["retry-after"] == str(3600 - 15 - 60)
+
+
+async def test_the_counters_of_one_process_forget_what_has_expired():
+    clock = FrozenClock()
+    counters = ProcessCounters(clock)
+    assert [await counters.incr("a", 60) for _ in range(3)] == [1, 2, 3]
+    assert await counters.incr("b", 10) == 1
+
+    clock.now += 30  # b has expired: counted again from 1, and swept when the second passes
+    assert await counters.get("b") == 0
+    assert await counters.incr("c", 60) == 1
+    assert await counters.incr("a", 60) == 4
+
+    clock.now += 40  # a too; c lives on
+    assert await counters.incr("a", 60) == 1
+    assert await counters.reset() == 2, "only a and c are left"
 
 
 # --- switched off ------------------------------------------------------------------------------

@@ -102,9 +102,10 @@ class ProcessCounters(Storage):
 
     STORAGE_SCHEME = None
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
-        #: key → (count, when it expires, ``time.time()``)
+        self.clock = clock
+        #: key → (count, when it expires on ``clock``)
         self._counters: dict[str, tuple[int, float]] = {}
         self._next_sweep = 0.0
 
@@ -113,7 +114,7 @@ class ProcessCounters(Storage):
         return ()
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        now = self.clock()
         if now >= self._next_sweep:
             self._sweep(now)
         count, expires = self._counters.get(key, (0, 0.0))
@@ -125,10 +126,10 @@ class ProcessCounters(Storage):
 
     async def get(self, key: str) -> int:
         count, expires = self._counters.get(key, (0, 0.0))
-        return count if expires > time.time() else 0
+        return count if expires > self.clock() else 0
 
     async def get_expiry(self, key: str) -> float:
-        return self._counters.get(key, (0, time.time()))[1]
+        return self._counters.get(key, (0, self.clock()))[1]
 
     async def check(self) -> bool:
         return True
