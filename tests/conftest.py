@@ -163,6 +163,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         jwt_audience=AUDIENCE,
         data_dir=tmp_path_factory.mktemp("data"),
         max_body_bytes=64 * 1024,
+        # Counted, as in production, but against quotas no test reaches: the session shares
+        # one application and its counters (tests/integration/test_rate_limits.py sets its own).
+        rate_limit_per_subject="1000000/minute",
+        rate_limit_per_address="1000000/minute",
+        rate_limit_lookups="1000000/minute",
     )
 
 

@@ -199,6 +199,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         database="embedded" if settings.uses_embedded_database else "external",
         migrate_on_start=settings.migrate_on_start,
     )
+    if (
+        settings.rate_limits_enabled
+        and settings.rate_limit_storage_url is None
+        and args.workers > 1
+    ):
+        # Each worker counts in its own memory: every quota is as many times as large.
+        log.warning(
+            "rate_limits_counted_per_worker",
+            workers=args.workers,
+            remedy="set REGISTRY_RATE_LIMIT_STORAGE_URL (Redis) to share the counts",
+        )
     with database_url(settings.database_url, settings.data_dir) as url:
         serving = _serving_url(url, settings)
         if settings.migrate_on_start:
@@ -266,6 +277,17 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
     # (once: a second run finds them and adds none).
     from registry.db.provision import database_url
 
+    if (
+        settings.rate_limits_enabled
+        and settings.rate_limit_storage_url is None
+        and args.workers > 1
+    ):
+        # Each worker counts in its own memory: every quota is as many times as large.
+        log.warning(
+            "rate_limits_counted_per_worker",
+            workers=args.workers,
+            remedy="set REGISTRY_RATE_LIMIT_STORAGE_URL (Redis) to share the counts",
+        )
     with database_url(settings.database_url, settings.data_dir) as url:
         _prepare(url, settings)
         if args.demo:

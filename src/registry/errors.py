@@ -47,6 +47,8 @@ class DomainError(Exception):
     title: ClassVar[str] = "Bad request"
     #: Whether the refusal is recorded in the audit log as ``denied``.
     audited_as_denied: ClassVar[bool] = False
+    #: The action such a refusal is recorded as; ``None``: the operation's own name.
+    audit_action: ClassVar[str | None] = None
     #: Headers every problem of the class carries (``WWW-Authenticate`` of a 401, say).
     default_headers: ClassVar[dict[str, str]] = {}
 
@@ -164,3 +166,23 @@ class ServiceUnavailable(DomainError):
     #: waits that made the request give up, short enough that a client does not give up.
     retry_after_seconds: ClassVar[int] = 5
     default_headers: ClassVar[dict[str, str]] = {"Retry-After": str(retry_after_seconds)}
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit (``registry.api.rate_limits``): ``Retry-After`` says in how many
+    seconds the window ends."""
+
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class TooManyLookups(TooManyRequests):
+    """Over the stricter limit of name searches and identifier lookups of persons: what
+    enumerating the registry looks like, so each refusal is in the audit log."""
+
+    audited_as_denied = True
+    audit_action = "rate_limited"

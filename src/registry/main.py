@@ -20,9 +20,10 @@ from registry import __version__
 from registry.api.contract import check_contract, operation_contracts
 from registry.api.dependencies import uses_database
 from registry.api.docs import install_docs
-from registry.api.middleware import CorsMiddleware, RequestContextMiddleware
+from registry.api.middleware import CorsMiddleware, RateLimitMiddleware, RequestContextMiddleware
 from registry.api.openapi_responses import problem_components, problem_responses
 from registry.api.problems import install_problem_handlers
+from registry.api.rate_limits import RateLimits
 from registry.api.routers import (
     audit,
     cases,
@@ -58,6 +59,13 @@ Every `/api/v1` operation needs a bearer JWT. Errors are RFC 9457
 `application/problem+json`. Lists use keyset pagination (`limit`, `cursor`).
 Every read and write of personal data is recorded in the audit log; send `X-Purpose`
 to say why you need the data.
+
+Requests are limited per subject and per client address, and name searches and identifier
+lookups of persons more strictly; over a limit the answer is a 429 with `Retry-After`.
+Every `/api/` answer then says where the caller stands, in the fields of draft 6 of the IETF's
+RateLimit fields: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) of
+the quota closest to exhaustion, and `RateLimit-Policy` (`limit;w=seconds`, …) of every quota
+the request was counted against.
 """
 
 #: Every tag an operation carries, described (Swagger UI and ReDoc show them in this order).
@@ -311,8 +319,13 @@ def create_app(
     app.state.audit_keys = audit_keys
     app.state.settings = settings
     app.state.clock = utc_today
+    # Made with the application, not at startup: a test's transport runs no lifespan.
+    app.state.rate_limits = RateLimits.of(settings)
 
     install_problem_handlers(app)
+    if app.state.rate_limits is not None:
+        # Inside the request context: a refusal has its request id, headers and access log.
+        app.add_middleware(RateLimitMiddleware, limits=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Outermost, so that every answer (the last-resort 500 too) carries its CORS headers.
@@ -350,11 +363,14 @@ def _problem_only_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """FastAPI documents 422 with its own HTTPValidationError shape; this API answers with a
     problem: 422 on every operation (a query parameter it does not declare, if nothing
     else), 400 where `X-Purpose` is read (not UTF-8 text), and where there is a body 400
-    (malformed JSON), 413 and 415 (`api.contract`)."""
-    for path_item in spec.get("paths", {}).values():
+    (malformed JSON), 413 and 415 (`api.contract`); 429 on every `/api/` operation (the
+    rate limits, whichever a deployment sets)."""
+    for path, path_item in spec.get("paths", {}).items():
         for operation in path_item.values():
             responses = operation.get("responses", {})
             responses["422"] = problem_responses(422)[422]
+            if path.startswith("/api/"):
+                responses["429"] = problem_responses(429)[429]
             if any(
                 p.get("name", "").lower() == "x-purpose" for p in operation.get("parameters", [])
             ):

@@ -10,12 +10,21 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: A browser origin: scheme, host (a name or an IPv6 address in brackets) and maybe a port.
 _ORIGIN = re.compile(r"^https?://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
+#: The storages of rate limit counters whose client the registry ships (redis-py).
+RATE_LIMIT_STORAGE_SCHEMES = (
+    "async+redis",
+    "async+rediss",
+    "async+redis+unix",
+    "async+redis+sentinel",
+    "async+redis+cluster",
+)
 
 
 def _default_data_dir() -> Path:
@@ -28,7 +37,11 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+    # A wrong value is not repeated in the error: URLs of the database and of Redis carry
+    # passwords.
+    model_config = SettingsConfigDict(
+        env_prefix="REGISTRY_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -144,7 +157,69 @@ class Settings(BaseSettings):
         "comma-separated or a JSON list; none: no CORS headers at all.",
     )
 
+    rate_limits_enabled: bool = Field(
+        default=True,
+        description="Refuse requests over the rate limits below with 429 (off: no limits, "
+        "no RateLimit headers; for benchmarks).",
+    )
+    rate_limit_per_subject: str = Field(
+        default="600/minute",
+        description="Requests one subject (a token's `sub`) may make, e.g. `600/minute`; "
+        "several limits separated by `;` (`600/minute;10000/hour`).",
+    )
+    rate_limit_per_address: str = Field(
+        default="3000/minute",
+        description="Requests one client address (an IPv6 /64) may make, with or without a "
+        "valid token; many users behind one NAT share it.",
+    )
+    rate_limit_lookups: str = Field(
+        default="60/minute;600/hour",
+        description="Name searches and identifier lookups of persons (`q`, `rnokpp`, `unzr`) "
+        "one subject may make; a refusal is audited.",
+    )
+    rate_limit_storage_url: str | None = Field(
+        default=None,
+        description="Where the counters live, shared by every worker and replica: "
+        "`async+redis://host:6379/0` (`async+rediss`, `async+redis+unix`, "
+        "`async+redis+sentinel`, `async+redis+cluster`); unset: each worker process counts "
+        "in its own memory.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="registry",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the counters' keys in a shared storage (several deployments "
+        "may share one Redis).",
+    )
+
     migrations_dir: Path = PROJECT_ROOT / "migrations"
+
+    @field_validator("rate_limit_per_subject", "rate_limit_per_address", "rate_limit_lookups")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        try:
+            usable = all(item.amount >= 1 for item in parse_many(value))
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError(
+                f"{value!r} is not a rate limit such as 600/minute or 60/minute;600/hour"
+            )
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme = value.split("://", 1)[0]
+        if scheme not in RATE_LIMIT_STORAGE_SCHEMES:
+            # Not the URL itself in the message: it may hold a password.
+            raise ValueError(
+                f"{scheme!r} is not a storage of rate limits; use async+redis://host:6379/0 "
+                f"or another of {', '.join(RATE_LIMIT_STORAGE_SCHEMES)}"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -77,6 +77,10 @@ async def test_serve_logs_its_start_address_and_stop_as_json(fresh_database_url,
     assert names[0] == "serve_starting"
     assert events[0]["version"] == __version__
     assert events[0]["workers"] == 2
+    # Two workers counting rate limits each in its own memory: the operator is told.
+    (per_worker,) = [e for e in events if e["event"] == "rate_limits_counted_per_worker"]
+    assert per_worker["level"] == "warning"
+    assert per_worker["workers"] == 2
     assert listening["host"] == "127.0.0.1"
     assert listening["port"] > 0
     assert listening["address"] == f"http://127.0.0.1:{listening['port']}"

@@ -59,12 +59,15 @@ def resource_type_of(path: str) -> str | None:
     return nested or _RESOURCE_OF_COLLECTION[collections[-1]]
 
 
-async def record_denied(request: Request) -> None:
+async def record_denied(request: Request, action: str | None = None) -> None:
+    """One ``denied`` event of the caller (none before the caller is known), as the
+    operation's own action unless ``action`` names another (``rate_limited``)."""
     caller: Caller | None = getattr(request.state, "caller", None)
     if caller is None:
         return
     route = request.scope.get("route")
-    action = route.name if isinstance(route, APIRoute) else "unknown"
+    if action is None:
+        action = route.name if isinstance(route, APIRoute) else "unknown"
     resource_type = (resource_type_of(route.path) if isinstance(route, APIRoute) else None) or (
         "unknown"
     )

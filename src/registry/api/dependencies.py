@@ -20,6 +20,7 @@ from pydantic import WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.api.purpose import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN, purpose_text
+from registry.api.rate_limits import limit_lookups, limit_subject
 from registry.api.schemas.words import worded
 from registry.auth.audit_keys import AuditKeys, audit_keys
 from registry.auth.roles import Permission
@@ -135,11 +136,16 @@ Purpose = Annotated[
 ]
 
 
-def _caller(
+async def _caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None, purpose: str | None
 ) -> Caller:
     """The verified caller (401 without a valid bearer token), kept on the request so that
-    the access log names the subject and a refusal rendered later is audited as theirs."""
+    the access log names the subject and a refusal rendered later is audited as theirs;
+    counted against the subject's rate limit (429 over it). Once per request: an operation
+    may reach it through two dependencies (its permission, its idempotency)."""
+    known: Caller | None = getattr(request.state, "caller", None)
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.verifier
@@ -149,6 +155,7 @@ def _caller(
         principal, request.state.request_id, purpose_text(purpose), request.app.state.clock()
     )
     request.state.caller = caller
+    await limit_subject(request, principal.sub)
     return caller
 
 
@@ -156,21 +163,27 @@ async def caller_of(
     request: Request, credentials: Credentials, x_purpose: Purpose = None
 ) -> Caller:
     """The caller, whatever they may do (the permission dependencies below check that)."""
-    return _caller(request, credentials, x_purpose)
+    return await _caller(request, credentials, x_purpose)
 
 
-def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
+def require(
+    permission: Permission, *, lookups: tuple[str, ...] = ()
+) -> Callable[..., Awaitable[Caller]]:
     """A dependency that authenticates the caller and admits them if they hold
     ``permission`` (403 otherwise). Every ``/api/v1`` operation has one (a test holds it so).
+    A request carrying any of the query parameters ``lookups`` searches for persons by name
+    or identifier, and counts against the subject's stricter quota of lookups too.
     """
 
     # Flat on purpose: FastAPI solves every node of the dependency tree on every request.
     async def dependency(
         request: Request, credentials: Credentials, x_purpose: Purpose = None
     ) -> Caller:
-        caller = _caller(request, credentials, x_purpose)
+        caller = await _caller(request, credentials, x_purpose)
         if not caller.principal.can(permission):
             raise Forbidden(f"The {caller.principal.role.value} role may not do this.")
+        if lookups and any(name in request.query_params for name in lookups):
+            await limit_lookups(request, caller.principal.sub)
         return caller
 
     dependency.__name__ = f"require_{permission.value.replace(':', '_').replace('-', '_')}"
@@ -180,6 +193,10 @@ def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
 TerritoriesRead = Annotated[Caller, Depends(require(Permission.TERRITORIES_READ))]
 ReferenceRead = Annotated[Caller, Depends(require(Permission.REFERENCE_READ))]
 FamiliesRead = Annotated[Caller, Depends(require(Permission.FAMILIES_READ))]
+#: Reading families, where a name (`q`) or a national identifier may be searched for.
+FamiliesSearch = Annotated[
+    Caller, Depends(require(Permission.FAMILIES_READ, lookups=("q", "rnokpp", "unzr")))
+]
 FamiliesWrite = Annotated[Caller, Depends(require(Permission.FAMILIES_WRITE))]
 AuditRead = Annotated[Caller, Depends(require(Permission.AUDIT_READ))]
 ClassifiersManage = Annotated[Caller, Depends(require(Permission.CLASSIFIERS_MANAGE))]

@@ -1,5 +1,6 @@
 """Request plumbing as pure ASGI middleware: request id, body size limit, NUL guard,
-security headers, the access log, and the last-resort 500; and CORS for listed origins."""
+security headers, the access log, and the last-resort 500; the per-address rate limit and
+the RateLimit headers; and CORS for listed origins."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.api.problems import problem_response
+from registry.api.rate_limits import RateLimits, client_address, held, hold, tripped
 from registry.api.routes import route_template
 
 log = structlog.get_logger("registry.access")
@@ -128,6 +130,45 @@ class RequestContextMiddleware:
         return receive_limited
 
 
+class RateLimitMiddleware:
+    """Counts every ``/api/`` request against its client address's quota before anything
+    else is done with it (a flood of bad tokens is refused before a token is verified or a
+    body read), and gives every ``/api/`` answer the RateLimit fields of what the request was
+    counted against (its address, and later its subject: ``api.rate_limits``)."""
+
+    def __init__(self, app: ASGIApp, *, limits: RateLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                verdict = held(scope)
+                if verdict is not None:
+                    message["headers"] = [*message.get("headers", []), *verdict.headers()]
+            await send(message)
+
+        verdict = await self.limits.count(self.limits.address, client_address(scope))
+        if verdict is not None:
+            hold(scope, verdict)
+            if verdict.refused:
+                tripped(verdict, limit="address")
+                refusal = problem_response(
+                    429,
+                    f"Too many requests from your address: at most {verdict.quota}; "
+                    f"try again in {verdict.reset} s.",
+                    request_id=scope["state"].get("request_id"),
+                    headers={"Retry-After": str(verdict.reset)},
+                )
+                await refusal(scope, receive, send_with_limits)
+                return
+        await self.app(scope, receive, send_with_limits)
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
@@ -159,6 +200,10 @@ CORS_EXPOSED_HEADERS = (
     "Accept-Patch",
     "Accept-Post",
     "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
 )
 
 

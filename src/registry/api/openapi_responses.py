@@ -18,13 +18,23 @@ _DESCRIPTIONS = {
     415: "The body's media type is not one this operation reads.",
     422: "Invalid input; `errors` names each bad field.",
     428: "If-Match is required.",
+    429: "Too many requests from the caller or its address (name searches and identifier "
+    "lookups have a stricter limit); try again after `Retry-After` seconds.",
     500: "Unexpected error; the problem carries the request id.",
     503: "The database cannot serve now (a timeout fired, no connection was free, the "
     "connection was lost); nothing was changed. Try again after `Retry-After` seconds.",
 }
 
-#: Headers a problem of the status carries.
-_HEADERS = {
+#: The headers a problem of the status carries. (The RateLimit fields, on every answer, are
+#: described once, in the API's description.)
+_HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": {
+            "description": "Seconds until the window of the quota gone over ends.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        },
+    },
     503: {
         "Retry-After": {
             "description": "Seconds to wait before trying again.",

@@ -29,6 +29,7 @@ from registry.errors import (
     PreconditionFailed,
     PreconditionRequired,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthenticated,
     UnsupportedMediaType,
     problem_title,
@@ -53,6 +54,7 @@ _SLUG_BY_STATUS = {
     415: UnsupportedMediaType.slug,
     422: InvalidInput.slug,
     428: PreconditionRequired.slug,
+    429: TooManyRequests.slug,
     500: "internal-error",
     503: ServiceUnavailable.slug,
 }
@@ -204,7 +206,7 @@ async def _domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
     if error.audited_as_denied:
         try:
-            await record_denied(request)
+            await record_denied(request, error.audit_action)
         except ServiceUnavailable as unavailable:
             error = unavailable  # a refusal, too, is answered only once it is recorded
     return problem_response(

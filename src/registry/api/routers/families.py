@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from registry.api.dependencies import (
     DriverConnection,
     FamiliesRead,
+    FamiliesSearch,
     FamiliesWrite,
     Pagination,
     Session,
@@ -138,7 +139,7 @@ async def create_family(
 )
 async def list_families(
     request: Request,
-    caller: FamiliesRead,
+    caller: FamiliesSearch,
     session: Session,
     page: Pagination,
     q: Annotated[

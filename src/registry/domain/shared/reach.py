@@ -12,8 +12,9 @@ from registry.db.reach import NATIONAL, NOWHERE, Reach
 def reach_of(principal: Principal) -> Reach:
     """A provider's staff and systems: the families it serves (and their cases and records);
     a territorial role: its oblast or hromada; an integration client: its territory, or the
-    country without one; the ministry's administrators: the country; everyone else (the
-    analyst, the liaison, the auditor): no personal row."""
+    country when its token carries ``reach:national``; the ministry's administrators: the
+    country; everyone else (the analyst, the liaison, the auditor, an integration client of
+    neither): no personal row."""
     if principal.acts_for_provider:
         return Reach(provider_id=principal.provider_id)
     match principal.role:
@@ -21,7 +22,9 @@ def reach_of(principal: Principal) -> Reach:
             return NATIONAL
         case Role.REGIONAL_OFFICER | Role.COMMUNITY_OFFICER | Role.SOCIAL_WORKER:
             return Reach(territory=principal.territory) if principal.territory else NOWHERE
-        case Role.INTEGRATION:
-            return Reach(territory=principal.territory) if principal.territory else NATIONAL
+        case Role.INTEGRATION if principal.territory:
+            return Reach(territory=principal.territory)
+        case Role.INTEGRATION if principal.national_reach:
+            return NATIONAL
         case _:
             return NOWHERE
