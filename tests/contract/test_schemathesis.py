@@ -69,7 +69,21 @@ IDENTITIES: dict[str, tuple[str, dict[str, str]]] = {
     "bucha_officer": ("community_officer", {"territory": BUCHA}),
     # Staff of the demo provider the contract template registers (see ``SEEDED``).
     "provider": ("provider_staff", {"provider_id": DEMO_PROVIDER_ID}),
+    # Only the run over every role calls as these.
+    "kyiv_worker": ("social_worker", {"territory": KYIV}),
+    "kyiv_oblast_officer": ("regional_officer", {"territory": KYIV_OBLAST}),
+    "analyst": ("ministry_analyst", {}),
+    "liaison": ("military_liaison", {"unit_id": "00000000-0000-4000-8000-000000000005"}),
+    "national_system": (
+        "integration",
+        {
+            "scope": "reach:national territories:read reference:read providers:read "
+            "families:read cases:read service-records:read",
+        },
+    ),
 }
+#: The callers of the run over every role: one of each role (the peer only stands by).
+EVERY_ROLE = tuple(identity for identity in IDENTITIES if identity != "bucha_officer")
 #: Which identity each group of operations is called with: one that may call every operation.
 ROLE_BY_PREFIX = (
     ("/api/v1/audit-", "auditor"),  # the events and the signed head
@@ -163,6 +177,8 @@ class AppUnderTest:
     def __init__(self) -> None:
         self.app: FastAPI | None = None
         self.tokens: dict[bytes, bytes] = {}
+        #: While set, every stand-in token becomes this identity's (the run over every role).
+        self.calling_as: str | None = None
 
     def use(self, app: FastAPI | None, tokens: dict[str, str]) -> None:
         self.app = app
@@ -174,14 +190,16 @@ class AppUnderTest:
         if self.app is None:
             raise RuntimeError("the app_under_test fixture is not active")
         if scope["type"] == "http":
-            scope = {
-                **scope,
-                "headers": [
-                    (name, self.tokens.get(value, value) if name == b"authorization" else value)
-                    for name, value in scope["headers"]
-                ],
-            }
+            scope = {**scope, "headers": [self._swapped(h) for h in scope["headers"]]}
         await self.app(scope, receive, send)
+
+    def _swapped(self, header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+        name, value = header
+        if name != b"authorization" or value not in self.tokens:
+            return header
+        if self.calling_as is not None:
+            value = stand_in(self.calling_as).encode()
+        return name, self.tokens[value]
 
 
 def stand_in(role: str) -> str:
@@ -493,6 +511,34 @@ def test_api_conforms_to_its_contract(case: schemathesis.Case, app_under_test) -
     response = case.call_and_validate(checks=_all_checks())
     if sent_with in STAND_INS:
         assert response.status_code != 401, "the stand-in token did not become a real one"
+
+
+#: What the run over every role holds each answer to: whoever calls, every operation answers
+#: as documented, and never with a server error.
+EVERY_ROLE_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
+
+
+@pytest.mark.parametrize("identity", EVERY_ROLE)
+@schema.parametrize()
+@settings(HYPOTHESIS, max_examples=2)
+def test_every_role_gets_documented_answers(
+    case: schemathesis.Case, app_under_test, identity: str
+) -> None:
+    """Every operation called by one caller of each role (allowed or not): answers as the
+    contract says, never a 5xx (a refusal is a documented 401, 403, 404 or 429)."""
+    only_values_the_api_knows(case)
+    checks = [check for check in _all_checks() if check.__name__ in EVERY_ROLE_CHECKS]
+    app_under_test.calling_as = identity
+    try:
+        case.call_and_validate(checks=checks)
+    finally:
+        app_under_test.calling_as = None
 
 
 def test_every_check_runs() -> None:
