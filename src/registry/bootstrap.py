@@ -8,17 +8,21 @@ from pathlib import Path
 from registry.db.engine import Database
 from registry.db.migrate import upgrade
 from registry.db.provision import create_database_if_missing
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.commands import import_codifier
 
 
-async def prepare_database(url: str, migrations_dir: Path) -> dict[str, float | int | None]:
-    """Create (if missing), migrate and import reference data; returns timings."""
+async def prepare_database(
+    url: str, migrations_dir: Path, *, identifier_keys: IdentifierKeys | None = None
+) -> dict[str, float | int | None]:
+    """Create (if missing), migrate and import reference data; returns timings.
+    ``identifier_keys`` seal what a migration finds in plaintext (default: the settings')."""
     timings: dict[str, float | int | None] = {}
     await create_database_if_missing(url)
     database = Database.connect(url, pool_size=1, max_overflow=0)
     try:
         started = time.perf_counter()
-        await upgrade(database.engine, migrations_dir)
+        await upgrade(database.engine, migrations_dir, identifier_keys=identifier_keys)
         timings["migrate_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         async with database.transaction() as session:

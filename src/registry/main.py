@@ -36,6 +36,7 @@ from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
+from registry.domain.shared.sealing import IdentifierKeys, load_identifier_keys
 from registry.settings import Settings, get_settings
 
 log = structlog.get_logger("registry")
@@ -128,6 +129,10 @@ def verifier_for(settings: Settings) -> TokenVerifier:
     )
 
 
+def identifier_keys_for(settings: Settings) -> IdentifierKeys:
+    return load_identifier_keys(settings.identifier_keys_file, settings.development_keys_dir)
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -185,9 +190,11 @@ def create_app(
     *,
     database: Database | None = None,
     verifier: TokenVerifier | None = None,
+    identifier_keys: IdentifierKeys | None = None,
     seal_audit: bool = True,
 ) -> FastAPI:
-    """``database`` and ``verifier`` default to what ``settings`` describe, made at startup."""
+    """``database``, ``verifier`` and ``identifier_keys`` default to what ``settings``
+    describe, made at startup."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -203,6 +210,8 @@ def create_app(
             )
         if app.state.verifier is None:
             app.state.verifier = verifier_for(settings)
+        if app.state.identifier_keys is None:
+            app.state.identifier_keys = identifier_keys_for(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request
         sealer = (
             asyncio.create_task(_seal_periodically(app.state.database, settings))
@@ -240,6 +249,7 @@ def create_app(
     )
     app.state.database = database
     app.state.verifier = verifier
+    app.state.identifier_keys = identifier_keys
     app.state.settings = settings
     app.state.clock = utc_today
 

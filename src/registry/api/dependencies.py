@@ -26,6 +26,7 @@ from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.sealing import IdentifierKeys, load_identifier_keys
 from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
 from registry.settings import Settings
 
@@ -106,6 +107,17 @@ Purpose = Annotated[
 ]
 
 
+def _identifier_keys(request: Request) -> IdentifierKeys:
+    """The application's identifier keys: loaded at startup, or here on first use by an
+    application run without its lifespan (as the tests drive it)."""
+    keys: IdentifierKeys | None = request.app.state.identifier_keys
+    if keys is None:
+        settings: Settings = request.app.state.settings
+        keys = load_identifier_keys(settings.identifier_keys_file, settings.development_keys_dir)
+        request.app.state.identifier_keys = keys
+    return keys
+
+
 def _caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None, purpose: str | None
 ) -> Caller:
@@ -117,7 +129,11 @@ def _caller(
     principal = verifier.principal(credentials.credentials)
     request.state.principal_sub = principal.sub
     caller = Caller(
-        principal, request.state.request_id, purpose_text(purpose), request.app.state.clock()
+        principal,
+        request.state.request_id,
+        purpose_text(purpose),
+        request.app.state.clock(),
+        keys=_identifier_keys(request),
     )
     request.state.caller = caller
     return caller

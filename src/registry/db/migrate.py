@@ -16,11 +16,20 @@ def alembic_config(migrations_dir: Path) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, migrations_dir: Path, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine,
+    migrations_dir: Path,
+    revision: str = "head",
+    *,
+    identifier_keys: object | None = None,
+) -> None:
+    """``identifier_keys``: what seals the identifiers of rows that a migration finds in
+    plaintext (``domain.shared.sealing.IdentifierKeys``; without it, the settings' keys)."""
     config = alembic_config(migrations_dir)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
+        config.attributes["identifier_keys"] = identifier_keys
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:

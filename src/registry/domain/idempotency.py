@@ -4,6 +4,9 @@ caller is its whole identity (``Principal.identity``: subject, role, reach and s
 The key is claimed by inserting its row before the work is done, in the request's own
 transaction: a concurrent duplicate waits on that row and, once the first commits, finds
 the stored answer; if the first fails, its claim rolls back with it.
+
+A stored answer's body is the record it created, national identifiers and all, so it is
+kept sealed with the identifier keys (``sealing``), bound to its caller and key.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of
+from registry.domain.shared.sealing import IdentifierKeys, SealedField, SealedTable
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -41,6 +45,10 @@ class IdempotencyKey(SQLModel, table=True):
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 idempotency_key_table = table_of(IdempotencyKey)
 
+#: The stored answer's body, sealed (its associated data names the caller and the key).
+ANSWER_BODY = SealedField("body", "idempotency_keys.body", "body")
+SEALED_ANSWERS = SealedTable(idempotency_key_table, ("actor", "key"), (ANSWER_BODY,))
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
@@ -53,7 +61,7 @@ class StoredAnswer:
 
 
 async def claim(
-    session: AsyncSession, actor: str, key: str, fingerprint: str
+    session: AsyncSession, keys: IdentifierKeys, actor: str, key: str, fingerprint: str
 ) -> StoredAnswer | None:
     """Claim ``key`` for this request (``None``), or return what an earlier request stored."""
     claimed = (
@@ -82,7 +90,7 @@ async def claim(
         row.fingerprint,
         row.status_code,
         row.headers or {},
-        row.body or b"",
+        b"" if row.body is None else keys.open(row.body, ANSWER_BODY.place, actor, key),
         row.resource_type,
         list(row.resource_ids or []),
     )
@@ -90,6 +98,7 @@ async def claim(
 
 async def store(
     session: AsyncSession,
+    keys: IdentifierKeys,
     actor: str,
     key: str,
     *,
@@ -105,7 +114,7 @@ async def store(
         .values(
             status_code=status_code,
             headers=headers,
-            body=body,
+            body=keys.seal(body, ANSWER_BODY.place, actor, key),
             resource_type=resource_type,
             resource_ids=[str(i) for i in resource_ids],
         )
