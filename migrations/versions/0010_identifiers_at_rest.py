@@ -148,6 +148,8 @@ def upgrade() -> None:
             ],
         )
 
+    # (The metadata's naming convention prefixes these names again, as it did when 0002 and
+    # 0003 made them: in the database they are ``ck_persons_ck_persons_…``.)
     op.drop_constraint("ck_persons_rnokpp_format", "persons", type_="check")
     op.drop_constraint("ck_persons_unzr_format", "persons", type_="check")
     op.drop_constraint("ck_persons_rnokpp_or_refused", "persons", type_="check")
@@ -166,18 +168,18 @@ def _create_constraints_and_indexes() -> None:
         if indexed:
             # A value and its index are written together, and an index is a whole digest.
             op.create_check_constraint(
-                f"ck_{table}_{name}_sealed_indexed",
+                f"{name}_sealed_indexed",
                 table,
                 f"({name}_sealed IS NULL) = ({name}_index IS NULL) "
                 f"AND ({name}_index IS NULL OR octet_length({name}_index) = 32)",
             )
     op.create_check_constraint(
-        "ck_persons_rnokpp_or_refused",
+        "rnokpp_or_refused",
         "persons",
         "NOT (rnokpp_refused AND rnokpp_sealed IS NOT NULL)",
     )
     op.create_check_constraint(
-        "ck_providers_identified", "providers", "edrpou IS NOT NULL OR rnokpp_sealed IS NOT NULL"
+        "identified", "providers", "edrpou IS NOT NULL OR rnokpp_sealed IS NOT NULL"
     )
     for name in ("rnokpp", "unzr"):
         # One current member per number; lookups among current and former members.
@@ -197,11 +199,11 @@ def downgrade() -> None:
     for name in ("rnokpp", "unzr"):
         op.drop_index(f"ix_persons_{name}_index", "persons")
         op.drop_index(f"uq_persons_{name}", "persons")
-    op.drop_constraint("ck_providers_identified", "providers", type_="check")
-    op.drop_constraint("ck_persons_rnokpp_or_refused", "persons", type_="check")
+    op.drop_constraint("identified", "providers", type_="check")
+    op.drop_constraint("rnokpp_or_refused", "persons", type_="check")
     for table, name, type_, indexed in IDENTIFIERS:
         if indexed:
-            op.drop_constraint(f"ck_{table}_{name}_sealed_indexed", table, type_="check")
+            op.drop_constraint(f"{name}_sealed_indexed", table, type_="check")
         op.add_column(table, sa.Column(name, type_, nullable=True))
 
     keys = _Keys()

@@ -21,6 +21,7 @@ from tests.support import (
     BUCHA,
     BUCHA_CITY,
     BUCHA_RAION,
+    IDENTIFIER_KEYS,
     IRPIN,
     KYIV,
     LVIV,
@@ -897,8 +898,8 @@ async def test_if_match_is_checked_on_a_status_change_when_sent(client, admin):
 
 async def test_the_demo_providers_are_seeded_once_and_valid(connection):
     session = Database.bound_to(connection).session()
-    assert await demo.seed_demo_providers(session) == len(demo.PROVIDERS)
-    assert await demo.seed_demo_providers(session) == 0
+    assert await demo.seed_demo_providers(session, IDENTIFIER_KEYS) == len(demo.PROVIDERS)
+    assert await demo.seed_demo_providers(session, IDENTIFIER_KEYS) == 0
     rows = (
         (await connection.execute(text("SELECT * FROM providers WHERE created_by = 'demo-seed'")))
         .mappings()
