@@ -16,6 +16,7 @@ from stdnum.ua import rntrc
 
 from registry.db.engine import Database
 from registry.demo import providers as demo
+from registry.domain.providers.queries import provider_values
 from registry.domain.providers.rules import validate_edrpou, validate_provider_rnokpp
 from tests.support import (
     BUCHA,
@@ -900,11 +901,14 @@ async def test_the_demo_providers_are_seeded_once_and_valid(connection):
     session = Database.bound_to(connection).session()
     assert await demo.seed_demo_providers(session, IDENTIFIER_KEYS) == len(demo.PROVIDERS)
     assert await demo.seed_demo_providers(session, IDENTIFIER_KEYS) == 0
-    rows = (
-        (await connection.execute(text("SELECT * FROM providers WHERE created_by = 'demo-seed'")))
+    rows = [
+        provider_values(row, IDENTIFIER_KEYS)
+        for row in (
+            await connection.execute(text("SELECT * FROM providers WHERE created_by = 'demo-seed'"))
+        )
         .mappings()
         .all()
-    )
+    ]
     assert len(rows) == len(demo.PROVIDERS) >= 10
     for row in rows:
         if row["edrpou"] is not None:
