@@ -111,9 +111,13 @@ def upgrade() -> None:
         columns = [f"{name}_sealed" for name in names] + [
             f"{name}_index" for name, _, indexed in identifiers if indexed
         ]
+        # The plaintext is cleared in the same UPDATE: the new row versions never hold it
+        # (dropping a column leaves its values in the rows written before).
         update = sa.text(
             f"UPDATE {table} SET "  # noqa: S608 (names are constants)
-            + ", ".join(f"{column} = :{column}" for column in columns)
+            + ", ".join(
+                [*(f"{column} = :{column}" for column in columns), *(f"{n} = NULL" for n in names)]
+            )
             + " WHERE id = :id"
         )
         for rows in _batches(
