@@ -104,6 +104,17 @@ def upgrade() -> None:
         if indexed:
             op.add_column(table, sa.Column(f"{name}_index", sa.LargeBinary(), nullable=True))
 
+    # What holds the plaintext goes first: its values are cleared as they are sealed. (The
+    # metadata's naming convention prefixes these names again, as it did when 0002 and 0003
+    # made them: in the database they are ``ck_persons_ck_persons_…``.)
+    op.drop_constraint("ck_persons_rnokpp_format", "persons", type_="check")
+    op.drop_constraint("ck_persons_unzr_format", "persons", type_="check")
+    op.drop_constraint("ck_persons_rnokpp_or_refused", "persons", type_="check")
+    op.drop_constraint("ck_providers_identified", "providers", type_="check")
+    op.drop_index("uq_persons_rnokpp", "persons")
+    op.drop_index("uq_persons_unzr", "persons")
+    op.drop_index("uq_providers_rnokpp", "providers")
+
     keys = _Keys()
     bind = op.get_bind()
     for table, identifiers in _by_table().items():
@@ -152,15 +163,6 @@ def upgrade() -> None:
             ],
         )
 
-    # (The metadata's naming convention prefixes these names again, as it did when 0002 and
-    # 0003 made them: in the database they are ``ck_persons_ck_persons_…``.)
-    op.drop_constraint("ck_persons_rnokpp_format", "persons", type_="check")
-    op.drop_constraint("ck_persons_unzr_format", "persons", type_="check")
-    op.drop_constraint("ck_persons_rnokpp_or_refused", "persons", type_="check")
-    op.drop_constraint("ck_providers_identified", "providers", type_="check")
-    op.drop_index("uq_persons_rnokpp", "persons")
-    op.drop_index("uq_persons_unzr", "persons")
-    op.drop_index("uq_providers_rnokpp", "providers")
     for table, name, _, _ in IDENTIFIERS:
         op.drop_column(table, name)
 

@@ -552,6 +552,9 @@ async def _insert_person(
     return person_id
 
 
+_IDENTIFIER_NAMES = frozenset(identifier.name for identifier in PERSON_IDENTIFIERS)
+
+
 def _person_columns(
     keys: IdentifierKeys, person_id: uuid.UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
@@ -561,9 +564,6 @@ def _person_columns(
         if identifier.name in values:
             columns.update(identifier.stored(keys, values[identifier.name], person_id))
     return columns
-
-
-_IDENTIFIER_NAMES = frozenset(identifier.name for identifier in PERSON_IDENTIFIERS)
 
 
 async def _refuse_known_identifiers(
