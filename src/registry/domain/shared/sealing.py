@@ -130,10 +130,6 @@ class IdentifierKeys:
             raise IdentifierKeyError(f"cannot read identifier keys file {path}: {error}") from error
         return cls.from_document(document)
 
-    @property
-    def key_ids(self) -> frozenset[str]:
-        return frozenset(self._ciphers)
-
     # --- sealing ---------------------------------------------------------------------------
 
     def seal(self, value: str | bytes, place: str, *row_key: object) -> bytes:
