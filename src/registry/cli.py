@@ -281,7 +281,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     """``keys rotate``: reseal every sealed value under the active key, one batch per short
-    transaction, while the service runs (it opens values under every configured key)."""
+    transaction, while the service runs (it opens values under every configured key), and
+    check that the others open."""
     from registry.db.engine import Database
     from registry.db.provision import database_url
     from registry.domain.families.tables import SEALED_PERSONS
@@ -411,8 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="rotate the keys that seal national identifiers at rest",
         description="rotate: reseal every sealed identifier (and stored answer) that another "
         "key sealed under the active key of REGISTRY_IDENTIFIER_KEYS_FILE, in batches, each "
-        "its own short transaction, while the service runs. Safe to stop and run again. "
-        "Prints a JSON summary; exits 1 if a value did not open (listed under rejected).",
+        "its own short transaction, while the service runs, and check that every other "
+        "value opens. Safe to stop and run again. Prints a JSON summary; exits 1 if a value "
+        "did not open (its row is listed under rejected and left as it is).",
     )
     keys.add_argument("action", choices=["rotate"])
     keys.add_argument(

@@ -452,6 +452,12 @@ async def test_keys_rotate_lists_what_does_not_open_and_fails(
             text("UPDATE persons SET unzr_sealed = unzr_sealed || '\\x00'::bytea WHERE id = :id"),
             {"id": person_id},
         )
+    # With nothing to rotate, the run still opens every value: it finds the altered one.
+    code, summary = await _cli("keys", "rotate", capsys=capsys)
+    assert code == 1
+    assert summary["rejected"] == [{"table": "persons", "key": [person_id]}]
+    assert summary["persons"]["rows_resealed"] == 0
+
     rotating = tmp_path / "rotating.json"
     new_key = base64.b64encode(b"\x09" * 32).decode()
     rotating.write_text(

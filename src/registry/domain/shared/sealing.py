@@ -309,10 +309,11 @@ async def reseal_batch(
     limit: int,
 ) -> ResealReport:
     """Reseal under the active key every value of the next ``limit`` rows (in key order,
-    after ``after``) that another key sealed. The rows to change are locked (``FOR NO KEY
-    UPDATE``, for this transaction only) and read again, so a concurrent change of a value
-    is never overwritten with its older value; readers are not blocked. Neither the version
-    nor ``updated_at`` changes: the values are the same."""
+    after ``after``) that another key sealed, and check that every other one opens: a row
+    with a value that does not is reported (``rejected``) and left as it is. The rows to
+    change are locked (``FOR NO KEY UPDATE``, for this transaction only) and read again, so
+    a concurrent change of a value is never overwritten with its older value; readers are
+    not blocked. Neither the version nor ``updated_at`` changes: the values are the same."""
     table = target.table
     key_columns = [table.c[name] for name in target.key]
     sealed_columns = [table.c[f.column] for f in target.fields]
@@ -325,11 +326,18 @@ async def reseal_batch(
         return report
     width = len(key_columns)
     report.last_key = tuple(rows[-1][:width])
-    stale = [
-        tuple(row[:width])
-        for row in rows
-        if any(value is not None and not keys.is_current(value) for value in row[width:])
-    ]
+    stale = []
+    for row in rows:
+        row_key = tuple(row[:width])
+        try:
+            for sealed_field, value in zip(target.fields, row[width:], strict=True):
+                if value is not None and keys.is_current(value):
+                    keys.open(value, sealed_field.place, *row_key)
+        except SealedValueRejected:
+            report.rejected.append(row_key)
+            continue
+        if any(value is not None and not keys.is_current(value) for value in row[width:]):
+            stale.append(row_key)
     if not stale:
         return report
     locked = (
