@@ -36,7 +36,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, select, true, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -314,6 +314,9 @@ async def reseal_batch(
     change are locked (``FOR NO KEY UPDATE``, for this transaction only) and read again, so
     a concurrent change of a value is never overwritten with its older value; readers are
     not blocked. Neither the version nor ``updated_at`` changes: the values are the same."""
+    # Row-level security must not hide rows from the rotation (their values would stay
+    # under the old key): with it off, a query it would filter fails instead.
+    await session.execute(select(func.set_config("row_security", "off", true())))
     table = target.table
     key_columns = [table.c[name] for name in target.key]
     sealed_columns = [table.c[f.column] for f in target.fields]
