@@ -22,9 +22,10 @@ from fastapi import FastAPI, HTTPException, Request, Response
 FAMILY_COLUMNS = """id, oblast_code, raion_code, hromada_code, settlement_code, address_line,
     phone, categories, factors, consent_given_at, consent_given_by, consent_scope, status,
     archive_reason, archived_at, created_at, updated_at, version"""
+#: The identifiers as stored (sealed): the baseline sends them as they are, unopened.
 PERSON_COLUMNS = """id, family_id, last_name, first_name, patronymic, birth_date, sex, relation,
-    rnokpp, rnokpp_refused, unzr, disability_group, idp_certificate, is_servicemember, status,
-    removal_reason, removed_at, created_at, updated_at, version"""
+    rnokpp_sealed, rnokpp_refused, unzr_sealed, disability_group, idp_certificate_sealed,
+    is_servicemember, status, removal_reason, removed_at, created_at, updated_at, version"""
 MEMBERS = f"""SELECT {PERSON_COLUMNS} FROM persons WHERE family_id = ANY($1::uuid[])
     ORDER BY family_id, status, birth_date, id"""
 
@@ -82,5 +83,9 @@ def create_app() -> FastAPI:
 
 
 def _json(content: Any) -> Response:
-    # default=str: asyncpg's own UUID type is not the uuid.UUID orjson knows.
-    return Response(orjson.dumps(content, default=str), media_type="application/json")
+    # asyncpg's own UUID type is not the uuid.UUID orjson knows; a sealed value goes as hex.
+    return Response(orjson.dumps(content, default=_plain), media_type="application/json")
+
+
+def _plain(value: Any) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)

@@ -29,8 +29,10 @@ from registry.demo.families import (
     feminine_surname,
     patronymic,
 )
+from registry.domain.families.tables import PERSON_IDP_CERTIFICATE, PERSON_RNOKPP, PERSON_UNZR
 from registry.domain.shared.identifiers import rnokpp_for, unzr_for
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
+from registry.domain.shared.sealing import IdentifierKeys, SealedField
 
 KYIV = "UA80000000000093317"
 CREATED_BY = "bench-generate"
@@ -68,11 +70,13 @@ PERSON_COLUMNS = (
     "birth_date",
     "sex",
     "relation",
-    "rnokpp",
+    "rnokpp_sealed",
+    "rnokpp_index",
     "rnokpp_refused",
-    "unzr",
+    "unzr_sealed",
+    "unzr_index",
     "disability_group",
-    "idp_certificate",
+    "idp_certificate_sealed",
     "is_servicemember",
     "status",
     "removal_reason",
@@ -205,8 +209,10 @@ class Households:
         worker: int,
         workers: int,
         today: date,
+        keys: IdentifierKeys,
     ) -> None:
         self.rng = random.Random(seed * 1000 + worker)
+        self.keys = keys
         self.hromadas = hromadas
         self.cumulative = list(itertools.accumulate(weights))
         self.kyiv = Hromada(KYIV, KYIV, None)
@@ -533,8 +539,14 @@ class Households:
         if removed_at is None and rng.random() < REMOVED_MEMBER_SHARE:
             removed_at = min(created + timedelta(days=between(rng, 1, 200)), self.now)
             reason = MEMBER_REMOVAL_REASON
+        person_id = self._uuid()
+        certificate = (
+            f"{between(rng, 1000, 9999)}-{between(rng, 0, 10**10 - 1):010d}"
+            if idp and rng.random() < 0.8
+            else None
+        )
         return (
-            self._uuid(),
+            person_id,
             family_id,
             oblast_code,
             last.text,
@@ -544,13 +556,11 @@ class Households:
             member.born,
             member.sex,
             member.relation,
-            rnokpp,
+            *self._sealed(PERSON_RNOKPP, rnokpp, person_id),
             refused,
-            unzr,
+            *self._sealed(PERSON_UNZR, unzr, person_id),
             member.disability,
-            f"{between(rng, 1000, 9999)}-{between(rng, 0, 10**10 - 1):010d}"
-            if idp and rng.random() < 0.8
-            else None,
+            *self._sealed(PERSON_IDP_CERTIFICATE, certificate, person_id),
             member.servicemember,
             "removed" if removed_at else "active",
             reason,
@@ -559,6 +569,18 @@ class Households:
             removed_at or created,
             2 if removed_at else 1,
         )
+
+    def _sealed(
+        self, identifier: SealedField, value: str | None, person_id: uuid.UUID
+    ) -> tuple[bytes | None, ...]:
+        """An identifier's columns as the application stores them: sealed (bound to the
+        person), and its blind index if it has one."""
+        if value is None:
+            return (None, None) if identifier.index_column else (None,)
+        sealed = self.keys.seal(value, identifier.place, person_id)
+        if identifier.index_column is None:
+            return (sealed,)
+        return sealed, self.keys.blind_index(identifier.name, value)
 
     def _rnokpp(self, born: date, sex: str) -> str | None:
         """A valid RNOKPP no other process makes: serials ``worker``, ``worker + workers``, …

@@ -37,6 +37,7 @@ import asyncpg
 import httpx
 import orjson
 import psutil
+from sealing_keys import identifier_keys
 from sqlalchemy import event
 from stdnum.ua import edrpou
 
@@ -244,6 +245,16 @@ def _batch(
     return orjson.dumps({"records": records})
 
 
+async def _seed(dsn: str) -> int:
+    """The generator's seed: the bench's identifier keys are derived from it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        manifest = orjson.loads(await conn.fetchval("SELECT document FROM bench.manifest"))
+    finally:
+        await conn.close()
+    return int(manifest["seed"])
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True)
@@ -296,7 +307,13 @@ async def main() -> None:
     statements.attach(database)
     statements.time_driver_calls()
     settings = Settings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, data_dir=workdir)
-    app = create_app(settings, database=database, verifier=verifier, seal_audit=False)
+    app = create_app(
+        settings,
+        database=database,
+        verifier=verifier,
+        identifier_keys=identifier_keys(await _seed(dsn)),
+        seal_audit=False,
+    )
     transport = httpx.ASGITransport(app=app)
     rng = random.Random(7)
     run = uuid.uuid4().hex[:8]

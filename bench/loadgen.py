@@ -7,7 +7,8 @@ request as soon as the previous answer has arrived, for a fixed time.
 ``requests.jsonl`` holds one request a line: ``{"method", "path", "headers", "body"}``; the
 connections take them in turn, round robin. ``{seq}`` anywhere in a path, header or body is
 replaced by a number unique across runs, counted from the start time in µs (idempotency keys,
-external references), so a measured run never replays its warm-up's requests. Prints
+external references), so a measured run never replays its warm-up's requests; ``{rnokpp}``
+by a valid RNOKPP made from the same number (new people to register). Prints
 one JSON object: counts by status, requests/s, latency percentiles, its own CPU time.
 
 It is deliberately minimal (an asyncio protocol on uvloop, no HTTP library) so it takes as
@@ -30,8 +31,23 @@ from urllib.parse import urlsplit
 _HEADER_END = b"\r\n\r\n"
 
 
+#: The weights of an RNOKPP's check digit (``registry.domain.shared.identifiers``).
+_RNOKPP_WEIGHTS = (-1, 5, 7, 9, 4, 6, 10, 5, 7)
+
+
+def rnokpp_of(n: int) -> str:
+    """A valid RNOKPP made from ``n``: one that names no birth date (it starts with 8), the
+    last eight digits of ``n``, the check digit. Consecutive numbers differ, and a run's
+    ``{seq}`` starts at its start time in microseconds, so two runs' numbers meet only if
+    they start within a run's request count of microseconds of each other modulo 100 s."""
+    first_nine = f"8{n % 10**8:08d}"
+    total = sum(w * int(d) for w, d in zip(_RNOKPP_WEIGHTS, first_nine, strict=True))
+    return first_nine + str(total % 11 % 10)
+
+
 class Request:
-    """A request template: raw bytes, or a text template when it contains ``{seq}``."""
+    """A request template: raw bytes, or a text template when it contains ``{seq}`` (or
+    ``{rnokpp}``, a valid RNOKPP made from the same number)."""
 
     def __init__(self, spec: dict[str, Any], host: str) -> None:
         body = spec.get("body")
@@ -46,18 +62,22 @@ class Request:
         head = f"{spec.get('method', 'GET')} {spec['path']} HTTP/1.1\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()
         )
-        self.templated = "{seq}" in head or (body is not None and "{seq}" in body)
+        self.templated = any(
+            token in head or (body is not None and token in body) for token in ("{seq}", "{rnokpp}")
+        )
         self.head, self.body = head, body
         self.raw = b"" if self.templated else self._render(head, body)
 
     def bytes(self, seq: itertools.count[int]) -> bytes:
         if not self.templated:
             return self.raw
-        n = str(next(seq))
-        return self._render(
-            self.head.replace("{seq}", n),
-            None if self.body is None else self.body.replace("{seq}", n),
-        )
+        number = next(seq)
+        n, rnokpp = str(number), rnokpp_of(number)
+
+        def fill(text: str) -> str:
+            return text.replace("{seq}", n).replace("{rnokpp}", rnokpp)
+
+        return self._render(fill(self.head), None if self.body is None else fill(self.body))
 
     @staticmethod
     def _render(head: str, body: str | None) -> bytes:

@@ -42,12 +42,16 @@ from registry.domain.providers.rules import (
     validate_edrpou,
     validate_provider_rnokpp,
 )
+from registry.domain.providers.tables import PROVIDER_RNOKPP
 from registry.domain.shared.identifiers import rnokpp_for
+from registry.domain.shared.sealing import IdentifierKeys
 
 CREATED_BY = "bench-generate"
 MINISTRY = "bench-ministry-admin"  # who verified support criteria, changed statuses
 
-PROVIDER_COLUMNS = (
+#: The columns of ``Register.provider_rows``, which hold an individual's RNOKPP as it is:
+#: ``sealed_provider_rows`` makes them what is stored (``PROVIDER_COLUMNS``).
+_ROW_COLUMNS = (
     "id",
     "kind",
     "sector",
@@ -78,6 +82,35 @@ PROVIDER_COLUMNS = (
     "updated_at",
     "version",
 )
+_RNOKPP_AT = _ROW_COLUMNS.index("rnokpp")
+PROVIDER_COLUMNS = (
+    *_ROW_COLUMNS[:_RNOKPP_AT],
+    PROVIDER_RNOKPP.column,
+    str(PROVIDER_RNOKPP.index_column),
+    *_ROW_COLUMNS[_RNOKPP_AT + 1 :],
+)
+
+
+def sealed_provider_rows(
+    rows: list[tuple[Any, ...]], keys: IdentifierKeys
+) -> list[tuple[Any, ...]]:
+    """The register's rows as the application stores them: an individual's RNOKPP sealed
+    (bound to the provider) and its blind index."""
+    sealed = []
+    for row in rows:
+        number = row[_RNOKPP_AT]
+        stored = (
+            (None, None)
+            if number is None
+            else (
+                keys.seal(number, PROVIDER_RNOKPP.place, row[0]),
+                keys.blind_index(PROVIDER_RNOKPP.name, number),
+            )
+        )
+        sealed.append((*row[:_RNOKPP_AT], *stored, *row[_RNOKPP_AT + 1 :]))
+    return sealed
+
+
 OFFER_COLUMNS = (
     "provider_id",
     "service_code",

@@ -10,12 +10,21 @@ scenario whose endpoint is still being built stays ``pending``: it is listed, no
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
+
+from registry.demo.families import (
+    FEMALE_NAMES,
+    MALE_NAMES,
+    SURNAMES,
+    feminine_surname,
+    patronymic,
+)
 
 KYIV = "UA80000000000093317"
 API = "/api/v1"
@@ -39,6 +48,8 @@ class Context:
     provider_offers: dict[str, list[str]] = field(default_factory=dict)
     #: Families linked to that provider, each with one active member: (family, person).
     provider_families: list[tuple[str, str | None]] = field(default_factory=list)
+    #: RNOKPPs of Kyiv members (current ones of active families), to look families up by.
+    kyiv_rnokpps: list[str] = field(default_factory=list)
 
     def officer(self) -> dict[str, str]:
         """Headers of a Kyiv community officer: reads and writes Kyiv's families and cases."""
@@ -93,6 +104,67 @@ def search_name_typo(ctx: Context) -> list[RequestSpec]:
         {"method": "GET", "path": f"{API}/families?q={quote(q)}", "headers": headers}
         for q in ctx.search_terms
     ]
+
+
+def family_by_rnokpp(ctx: Context) -> list[RequestSpec]:
+    if not ctx.kyiv_rnokpps:
+        raise SystemExit("this database has no bench.kyiv_rnokpps: generate it again")
+    headers = ctx.officer()
+    return [
+        {"method": "GET", "path": f"{API}/families?rnokpp={number}", "headers": headers}
+        for number in ctx.kyiv_rnokpps
+    ]
+
+
+def post_family(ctx: Context) -> list[RequestSpec]:
+    """Register a Kyiv family of a mother (a new RNOKPP, an IDP certificate) and a child (an
+    IDP certificate): the identifiers' checks and writes, duplicate detection by name and
+    birth date, the stored answer. Names and birth dates vary (duplicates are rare, as in
+    life); the numbers and the Idempotency-Key come from ``{seq}``."""
+    rng = random.Random(_run_tag())
+    headers = {
+        **ctx.officer(),
+        "Content-Type": "application/json",
+        "Idempotency-Key": f"bench-family-{_run_tag()}-{{seq}}",
+    }
+    women = [name for name, _ in FEMALE_NAMES]
+    men = [name for name, _ in MALE_NAMES]
+    requests = []
+    for _ in range(4000):
+        surname = feminine_surname(rng.choice(SURNAMES))
+        father = rng.choice(men)
+        born = date(1960, 1, 1) + timedelta(days=rng.randrange(40 * 365))
+        child_born = date(2010, 1, 1) + timedelta(days=rng.randrange(14 * 365))
+        member = {"last_name": surname, "sex": "female", "patronymic": patronymic(father, "female")}
+        body = {
+            "hromada_code": KYIV,
+            "address_line": f"вул. Хрещатик, {rng.randrange(1, 60)}, кв. {rng.randrange(1, 200)}",
+            "phone": "+380441234567",
+            "categories": ["idp"],
+            "factors": ["low_income"],
+            "members": [
+                {
+                    **member,
+                    "first_name": rng.choice(women),
+                    "patronymic": patronymic(rng.choice(men), "female"),
+                    "birth_date": born.isoformat(),
+                    "relation": "head",
+                    "rnokpp": "{rnokpp}",
+                    "idp_certificate": "IDP-{seq}",
+                },
+                {
+                    **member,
+                    "first_name": rng.choice(women),
+                    "birth_date": child_born.isoformat(),
+                    "relation": "child",
+                    "idp_certificate": "IDPC-{seq}",
+                },
+            ],
+        }
+        requests.append(
+            {"method": "POST", "path": f"{API}/families", "headers": headers, "body": body}
+        )
+    return requests
 
 
 def list_hromada(ctx: Context) -> list[RequestSpec]:
@@ -176,6 +248,16 @@ SCENARIOS = [
         "search_name_typo",
         "GET /families?q= a member's surname with a one-letter typo and first name",
         registry=search_name_typo,
+    ),
+    Scenario(
+        "family_by_rnokpp",
+        "GET /families?rnokpp= a Kyiv member's number (exact lookup)",
+        registry=family_by_rnokpp,
+    ),
+    Scenario(
+        "post_family",
+        "POST a new Kyiv family of two (a new RNOKPP, IDP certificates, Idempotency-Key)",
+        registry=post_family,
     ),
     Scenario(
         "list_hromada",

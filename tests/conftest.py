@@ -8,6 +8,7 @@ embedded cluster under the data directory is used (database ``registry_test``).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -31,6 +32,8 @@ from registry.settings import Settings, get_settings
 from tests.support import (
     AUDIENCE,
     BUCHA,
+    IDENTIFIER_KEYS,
+    IDENTIFIER_KEYS_DOCUMENT,
     ISSUER,
     KYIV,
     RUNTIME_ROLE,
@@ -158,6 +161,8 @@ def worker(make_token: TokenFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    keys_file = tmp_path_factory.mktemp("identifier-keys") / "keys.json"
+    keys_file.write_text(json.dumps(IDENTIFIER_KEYS_DOCUMENT))
     return Settings(
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
@@ -168,6 +173,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_per_subject="1000000/minute",
         rate_limit_per_address="1000000/minute",
         rate_limit_lookups="1000000/minute",
+        identifier_keys_file=keys_file,
     )
 
 
@@ -175,7 +181,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def app(settings: Settings, verifier: TokenVerifier) -> FastAPI:
     """One application for the session: making one, and its first request building the
     OpenAPI document, takes a third of a second. ``client`` gives it each test's database."""
-    return create_app(settings, verifier=verifier, seal_audit=False)
+    return create_app(
+        settings, verifier=verifier, identifier_keys=IDENTIFIER_KEYS, seal_audit=False
+    )
 
 
 @pytest.fixture
@@ -201,7 +209,13 @@ async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
         as_role(fresh_database_url, RUNTIME_ROLE), pool_size=4, max_overflow=4
     )
     await runtime.detect_row_security(ROW_SECURITY_PROBE)
-    app = create_app(settings, database=runtime, verifier=verifier, seal_audit=False)
+    app = create_app(
+        settings,
+        database=runtime,
+        verifier=verifier,
+        identifier_keys=IDENTIFIER_KEYS,
+        seal_audit=False,
+    )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
@@ -212,11 +226,14 @@ async def live(fresh_database_url, settings, verifier) -> AsyncIterator[Live]:
 
 
 @pytest.fixture
-def cli_database(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``registry`` (``support.run_cli``) pointed at a fresh database. main() configures
-    logging process-wide (onto the stdout of the moment), so the previous configuration is
-    put back after."""
+def cli_database(
+    fresh_database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """``registry`` (``support.run_cli``) pointed at a fresh database, sealing identifiers
+    with the tests' keys. main() configures logging process-wide (onto the stdout of the
+    moment), so the previous configuration is put back after."""
     monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("REGISTRY_IDENTIFIER_KEYS_FILE", str(settings.identifier_keys_file))
     monkeypatch.setenv("REGISTRY_LOG_JSON", "false")
     logging_before = structlog.get_config()
     get_settings.cache_clear()

@@ -23,6 +23,7 @@ from registry.auth.tokens import issue
 from registry.db.engine import Database
 from registry.db.provision import asyncpg_dsn
 from registry.domain.shared.identifiers import rnokpp_for, unzr_for
+from registry.domain.shared.sealing import IdentifierKeys, new_keys_document
 from registry.errors import PROBLEM_TYPE_PREFIX
 
 # --- territory codes (KATOTTG) -----------------------------------------------------------------
@@ -40,6 +41,13 @@ LVIV_OBLAST = "UA46000000000026241"
 #: The role the tests' application runs as (the settings' default, which the migrations
 #: create and grant): a right the API lacks fails the tests that need it.
 RUNTIME_ROLE = "registry_app"
+
+# --- identifier keys ---------------------------------------------------------------------------
+
+#: What every application, seed and CLI run of a test session seals identifiers with (the
+#: ``settings`` fixture's ``identifier_keys_file`` holds the same document).
+IDENTIFIER_KEYS_DOCUMENT = new_keys_document("test-1")
+IDENTIFIER_KEYS = IdentifierKeys.from_document(IDENTIFIER_KEYS_DOCUMENT)
 
 # --- tokens and headers ------------------------------------------------------------------------
 

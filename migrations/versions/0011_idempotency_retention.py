@@ -4,7 +4,7 @@ A stored answer holds what the first answer disclosed; the application keeps it 
 ``REGISTRY_IDEMPOTENCY_RETENTION_HOURS`` and its pruning deletes older ones through this index.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

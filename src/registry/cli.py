@@ -22,6 +22,8 @@ from registry.settings import PROJECT_ROOT, Settings, get_settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from registry.domain.shared.sealing import IdentifierKeys
+
 log = structlog.get_logger("registry")
 
 #: Confinement used by `--demo` tokens: Kyiv (a city with special status acts as oblast and
@@ -83,6 +85,17 @@ def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
     }
 
 
+def _identifier_keys(settings: Settings) -> IdentifierKeys:
+    """The configured identifier keys (or the development keys, made on first use); an
+    unusable keys file stops the command."""
+    from registry.domain.shared.sealing import IdentifierKeyError, load_identifier_keys
+
+    try:
+        return load_identifier_keys(settings.identifier_keys_file, settings.development_keys_dir)
+    except IdentifierKeyError as error:
+        raise SystemExit(f"registry: {error}") from None
+
+
 def _prepare(url: str, settings: Settings) -> None:
     from registry.bootstrap import prepare_database
 
@@ -92,6 +105,7 @@ def _prepare(url: str, settings: Settings) -> None:
             settings.migrations_dir,
             runtime_role=settings.db_runtime_role,
             row_security=settings.db_row_security,
+            identifier_keys=_identifier_keys(settings),
         )
     )
     print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
@@ -142,12 +156,14 @@ def _seed_demo(url: str, settings: Settings) -> None:
     from registry.demo.families import seed_demo_families
     from registry.demo.providers import seed_demo_providers
 
+    keys = _identifier_keys(settings)
+
     async def run() -> tuple[int, int, DemoCases]:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
             async with database.transaction() as session:
-                providers = await seed_demo_providers(session)
-                families = await seed_demo_families(session)
+                providers = await seed_demo_providers(session, keys)
+                families = await seed_demo_families(session, keys)
                 cases = await seed_demo_cases(
                     session, assessment_working_days=settings.assessment_working_days
                 )
@@ -382,6 +398,56 @@ def _head_text(head: str) -> str:
         raise ValueError(f"neither a hex SHA-256 digest nor a readable file ({error})") from None
 
 
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
+    """``keys rotate``: reseal every sealed value under the active key, one batch per short
+    transaction, while the service runs (it opens values under every configured key), and
+    check that the others open."""
+    from registry.db.engine import Database
+    from registry.db.provision import database_url
+    from registry.domain.families.tables import SEALED_PERSONS
+    from registry.domain.idempotency import SEALED_ANSWERS
+    from registry.domain.providers.tables import SEALED_PROVIDERS
+    from registry.domain.shared.sealing import reseal_batch
+
+    keys = _identifier_keys(settings)
+
+    async def run(url: str) -> int:
+        database = Database.connect(url, pool_size=1, max_overflow=0)
+        started = time.perf_counter()
+        summary: dict[str, object] = {"active_key": keys.active, "batch_size": args.batch_size}
+        rejected: list[dict[str, object]] = []
+        try:
+            for target in (SEALED_PERSONS, SEALED_PROVIDERS, SEALED_ANSWERS):
+                totals = {"rows_read": 0, "rows_resealed": 0, "values_resealed": 0}
+                after = None
+                while True:
+                    async with database.transaction() as session:
+                        report = await reseal_batch(
+                            session, keys, target, after=after, limit=args.batch_size
+                        )
+                    totals["rows_read"] += report.rows_read
+                    totals["rows_resealed"] += report.rows_resealed
+                    totals["values_resealed"] += report.values_resealed
+                    rejected.extend(
+                        {"table": target.table.name, "key": [str(part) for part in key]}
+                        for key in report.rejected
+                    )
+                    if report.last_key is None:
+                        break
+                    after = report.last_key
+                summary[target.table.name] = totals
+        finally:
+            await database.dispose()
+        summary["rejected"] = rejected
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        print(json.dumps(summary, indent=2))
+        return 1 if rejected else 0
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        code = asyncio.run(run(url))
+    raise SystemExit(code)
+
+
 def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
     from registry.db.engine import Database
     from registry.db.provision import database_url
@@ -412,6 +478,16 @@ def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
         _prepare(url, settings)
         code = asyncio.run(run(url))
     raise SystemExit(code)
+
+
+def _batch_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= 100_000:
+        raise argparse.ArgumentTypeError("must be a whole number from 1 to 100000")
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -456,6 +532,24 @@ def build_parser() -> argparse.ArgumentParser:
         "chain from it to the end is intact and signed",
     )
     audit.set_defaults(handler=cmd_audit)
+
+    keys = commands.add_parser(
+        "keys",
+        help="rotate the keys that seal national identifiers at rest",
+        description="rotate: reseal every sealed identifier (and stored answer) that another "
+        "key sealed under the active key of REGISTRY_IDENTIFIER_KEYS_FILE, in batches, each "
+        "its own short transaction, while the service runs, and check that every other "
+        "value opens. Safe to stop and run again. Prints a JSON summary; exits 1 if a value "
+        "did not open (its row is listed under rejected and left as it is).",
+    )
+    keys.add_argument("action", choices=["rotate"])
+    keys.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=1000,
+        help="rows per transaction (1 to 100000; default 1000)",
+    )
+    keys.set_defaults(handler=cmd_keys)
 
     services = commands.add_parser(
         "services",

@@ -43,6 +43,7 @@ from registry.db.engine import Database, Limits
 from registry.domain import idempotency
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
+from registry.domain.shared.sealing import IdentifierKeys, load_identifier_keys
 from registry.errors import ServiceUnavailable
 from registry.settings import Settings, get_settings
 
@@ -148,6 +149,10 @@ def verifier_for(settings: Settings) -> TokenVerifier:
     )
 
 
+def identifier_keys_for(settings: Settings) -> IdentifierKeys:
+    return load_identifier_keys(settings.identifier_keys_file, settings.development_keys_dir)
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -249,10 +254,11 @@ def create_app(
     database: Database | None = None,
     verifier: TokenVerifier | None = None,
     audit_keys: AuditKeys | None = None,
+    identifier_keys: IdentifierKeys | None = None,
     seal_audit: bool = True,
 ) -> FastAPI:
-    """``database``, ``verifier`` and ``audit_keys`` default to what ``settings`` describe,
-    made at startup."""
+    """``database``, ``verifier``, ``audit_keys`` and ``identifier_keys`` default to what
+    ``settings`` describe, made at startup."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -275,6 +281,8 @@ def create_app(
             app.state.verifier = verifier_for(settings)
         if app.state.audit_keys is None:
             app.state.audit_keys = load_audit_keys(settings)
+        if app.state.identifier_keys is None:
+            app.state.identifier_keys = identifier_keys_for(settings)
         operation_contracts(app)  # read from the OpenAPI document now, not on a request
         sealer = (
             asyncio.create_task(
@@ -317,6 +325,7 @@ def create_app(
     app.state.database = database
     app.state.verifier = verifier
     app.state.audit_keys = audit_keys
+    app.state.identifier_keys = identifier_keys
     app.state.settings = settings
     app.state.clock = utc_today
     # Made with the application, not at startup: a test's transport runs no lifespan.

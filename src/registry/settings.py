@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Embedded PostgreSQL cluster and development key pair live here.",
+        description="Embedded PostgreSQL cluster and development keys live here.",
     )
     # Connections a worker keeps open. Beyond them the pool opens overflow connections and
     # closes them again on release: a new PostgreSQL backend, its caches and prepared
@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     jwt_audience: str = "registry"
     #: The longest a token may live (``exp - iat``): a stolen token must not work for years.
     jwt_max_lifetime_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+
+    identifier_keys_file: Path | None = Field(
+        default=None,
+        description="JSON file with the keys that seal national identifiers at rest: "
+        '{"active": ID, "keys": {ID: base64 32 bytes, …}, "index_key": base64 32 bytes}. '
+        "Unset: development keys made in the data directory.",
+    )
 
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"

@@ -42,6 +42,7 @@ from registry.domain.shared.clock import utc_today
 from registry.main import create_app
 from tests.support import (
     BUCHA,
+    IDENTIFIER_KEYS,
     KYIV,
     KYIV_OBLAST,
     LVIV,
@@ -126,10 +127,11 @@ async def _seed(url: str) -> dict[str, str]:
     caller = Caller(
         Principal(sub="contract-seed", role=Role.COMMUNITY_OFFICER, territory=KYIV),
         request_id="contract-seed",
+        keys=IDENTIFIER_KEYS,
     )
     try:
         async with database.transaction() as session:
-            await seed_demo_providers(session)
+            await seed_demo_providers(session, IDENTIFIER_KEYS)
             created = await family_commands.create_family(
                 session, caller, FamilyCreate.model_validate(family(KYIV)).model_dump()
             )

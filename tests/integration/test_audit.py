@@ -30,7 +30,7 @@ from registry.domain.audit.rules import KeptHead, block_digest
 from registry.domain.audit.tables import AuditEvent
 from registry.domain.shared.caller import Caller
 from registry.settings import get_settings
-from tests.support import PROBLEM_JSON, bearer, run_cli
+from tests.support import IDENTIFIER_KEYS, PROBLEM_JSON, bearer, run_cli
 
 EVENTS = "/api/v1/audit-events"
 
@@ -40,7 +40,10 @@ EVENTS = "/api/v1/audit-events"
 
 def caller(sub: str = "writer", role: Role = Role.SOCIAL_WORKER) -> Caller:
     return Caller(
-        Principal(sub=sub, role=role), request_id=f"req-{uuid.uuid4().hex[:8]}", purpose="testing"
+        Principal(sub=sub, role=role),
+        request_id=f"req-{uuid.uuid4().hex[:8]}",
+        purpose="testing",
+        keys=IDENTIFIER_KEYS,
     )
 
 

@@ -24,9 +24,10 @@ from registry.demo.cases import (
 from registry.demo.families import DEMO_ACTOR, feminine_surname, patronymic, seed_demo_families
 from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.cases.rules import CaseStatus
+from registry.domain.families.queries import person_values
 from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
-from tests.support import KYIV, bearer, token
+from tests.support import IDENTIFIER_KEYS, KYIV, bearer, token
 
 FAMILIES = 200
 FEMALE_PATRONYMIC = re.compile(r".+(івна|ївна|вна)")
@@ -35,13 +36,14 @@ MALE_PATRONYMIC = re.compile(r".+(ович|йович|ич|іч)")  # Ілля �
 
 async def _seed(connection, families: int = FAMILIES) -> int:
     session = Database.bound_to(connection).session()
-    added = await seed_demo_families(session, families=families)
+    added = await seed_demo_families(session, IDENTIFIER_KEYS, families=families)
     await session.flush()
     return added
 
 
 async def _persons(connection):
-    return (
+    """The demo persons, their identifiers opened."""
+    rows = (
         (
             await connection.execute(
                 text(
@@ -54,6 +56,7 @@ async def _persons(connection):
         .mappings()
         .all()
     )
+    return [person_values(row, IDENTIFIER_KEYS) for row in rows]
 
 
 async def test_seeding_adds_the_families_once(connection):
@@ -243,8 +246,8 @@ DEMO_CLAIMS = {
 
 async def _seed_families(connection, families: int = CASE_FAMILIES) -> None:
     session = Database.bound_to(connection).session()
-    await seed_demo_providers(session)
-    await seed_demo_families(session, families=families)
+    await seed_demo_providers(session, IDENTIFIER_KEYS)
+    await seed_demo_families(session, IDENTIFIER_KEYS, families=families)
     await session.flush()
 
 

@@ -16,11 +16,13 @@ from stdnum.ua import rntrc
 
 from registry.db.engine import Database
 from registry.demo import providers as demo
+from registry.domain.providers.queries import provider_values
 from registry.domain.providers.rules import validate_edrpou, validate_provider_rnokpp
 from tests.support import (
     BUCHA,
     BUCHA_CITY,
     BUCHA_RAION,
+    IDENTIFIER_KEYS,
     IRPIN,
     KYIV,
     LVIV,
@@ -933,13 +935,16 @@ async def test_if_match_is_checked_on_a_status_change_when_sent(client, admin):
 
 async def test_the_demo_providers_are_seeded_once_and_valid(connection):
     session = Database.bound_to(connection).session()
-    assert await demo.seed_demo_providers(session) == len(demo.PROVIDERS)
-    assert await demo.seed_demo_providers(session) == 0
-    rows = (
-        (await connection.execute(text("SELECT * FROM providers WHERE created_by = 'demo-seed'")))
+    assert await demo.seed_demo_providers(session, IDENTIFIER_KEYS) == len(demo.PROVIDERS)
+    assert await demo.seed_demo_providers(session, IDENTIFIER_KEYS) == 0
+    rows = [
+        provider_values(row, IDENTIFIER_KEYS)
+        for row in (
+            await connection.execute(text("SELECT * FROM providers WHERE created_by = 'demo-seed'"))
+        )
         .mappings()
         .all()
-    )
+    ]
     assert len(rows) == len(demo.PROVIDERS) >= 10
     for row in rows:
         if row["edrpou"] is not None:

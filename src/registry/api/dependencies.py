@@ -30,6 +30,7 @@ from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from registry.db.reach import NOWHERE, Reach
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.reach import reach_of
+from registry.domain.shared.sealing import IdentifierKeys, load_identifier_keys
 from registry.errors import FieldError, Forbidden, InvalidInput, Unauthenticated
 from registry.settings import Settings
 
@@ -136,6 +137,17 @@ Purpose = Annotated[
 ]
 
 
+def _identifier_keys(request: Request) -> IdentifierKeys:
+    """The application's identifier keys: loaded at startup, or here on first use by an
+    application run without its lifespan (as the tests drive it)."""
+    keys: IdentifierKeys | None = request.app.state.identifier_keys
+    if keys is None:
+        settings: Settings = request.app.state.settings
+        keys = load_identifier_keys(settings.identifier_keys_file, settings.development_keys_dir)
+        request.app.state.identifier_keys = keys
+    return keys
+
+
 async def _caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None, purpose: str | None
 ) -> Caller:
@@ -152,7 +164,11 @@ async def _caller(
     principal = verifier.principal(credentials.credentials)
     request.state.principal_sub = principal.sub
     caller = Caller(
-        principal, request.state.request_id, purpose_text(purpose), request.app.state.clock()
+        principal,
+        request.state.request_id,
+        purpose_text(purpose),
+        request.app.state.clock(),
+        keys=_identifier_keys(request),
     )
     request.state.caller = caller
     await limit_subject(request, principal.sub)

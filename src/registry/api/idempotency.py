@@ -20,6 +20,7 @@ from registry.api.schemas.words import worded
 from registry.domain import idempotency
 from registry.domain.audit.commands import record
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.errors import Conflict
 
 #: Printable ASCII; what clients use in practice (UUIDs, ULIDs, hashes).
@@ -33,6 +34,7 @@ class Idempotency:
     key: str | None
     actor: str
     session: Session
+    keys: IdentifierKeys
     replay: Response | None = None
 
     async def respond(
@@ -53,6 +55,7 @@ class Idempotency:
         if self.key is not None:
             await idempotency.store(
                 self.session,
+                self.keys,
                 self.actor,
                 self.key,
                 status_code=status_code,
@@ -97,12 +100,14 @@ async def _idempotency(
     # sub with another role or territory must not be shown what the first one created.
     actor = caller.principal.identity
     if idempotency_key is None:
-        return Idempotency(None, actor, session)
+        return Idempotency(None, actor, session, caller.keys)
     fingerprint = await _fingerprint(request)
     retention = timedelta(hours=request.app.state.settings.idempotency_retention_hours)
-    earlier = await idempotency.claim(session, actor, idempotency_key, fingerprint, retention)
+    earlier = await idempotency.claim(
+        session, caller.keys, actor, idempotency_key, fingerprint, retention
+    )
     if earlier is None:
-        return Idempotency(idempotency_key, actor, session)
+        return Idempotency(idempotency_key, actor, session, caller.keys)
     if earlier.fingerprint != fingerprint or earlier.status_code is None:
         raise Conflict("This Idempotency-Key was used for a different request; use a new key.")
     # The replay discloses what the first answer did: audit it as the same action again.
@@ -117,7 +122,7 @@ async def _idempotency(
     replay = Response(
         earlier.body, status_code=earlier.status_code, headers=headers, media_type=JSON
     )
-    return Idempotency(idempotency_key, actor, session, replay)
+    return Idempotency(idempotency_key, actor, session, caller.keys, replay)
 
 
 def _route_name(request: Request) -> str:

@@ -18,6 +18,7 @@ from registry.api.responses import answer_headers
 from registry.api.routes import allowed_methods
 from registry.api.schemas.words import words_for
 from registry.db.pagination import InvalidCursor
+from registry.domain.shared.sealing import SealedValueRejected
 from registry.errors import (
     PROBLEM_TYPE_PREFIX,
     Conflict,
@@ -228,8 +229,29 @@ def _version_headers(error: DomainError) -> dict[str, str]:
     return error.headers
 
 
+#: A stored value that fails its integrity check is not the caller's fault, and not shown.
+INTEGRITY_ERROR = "integrity-error"
+register_problem_type(INTEGRITY_ERROR, "Stored data failed its integrity check")
+
+
+async def _sealed_value_rejected(request: Request, error: Exception) -> Response:
+    """A sealed identifier that does not open (altered in the database, moved from another
+    row, or sealed under a key this process lacks): logged for the operators (the place and
+    key id, never a value) and answered 500 without any of the record."""
+    assert isinstance(error, SealedValueRejected)
+    log.error("sealed_value_rejected", place=error.place, key_id=error.key_id, reason=str(error))
+    return problem_response(
+        500,
+        "A stored value of this record failed its integrity check, so nothing of the record "
+        "is shown; the operators have been alerted. Quote the request id when reporting it.",
+        request_id=_request_id(request),
+        slug=INTEGRITY_ERROR,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(SealedValueRejected, _sealed_value_rejected)

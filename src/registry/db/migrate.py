@@ -24,15 +24,19 @@ async def upgrade(
     revision: str = "head",
     *,
     runtime_role: str | None = None,
+    identifier_keys: object | None = None,
 ) -> None:
     """``runtime_role``: the role the migrations grant the API's rights to (by default the
-    one the settings name)."""
+    one the settings name). ``identifier_keys``: what seals the identifiers of rows that a
+    migration finds in plaintext (``domain.shared.sealing.IdentifierKeys``; without it, the
+    settings' keys)."""
     config = alembic_config(migrations_dir)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
         if runtime_role is not None:
             config.attributes["runtime_role"] = runtime_role
+        config.attributes["identifier_keys"] = identifier_keys
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:

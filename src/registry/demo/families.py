@@ -20,6 +20,7 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.domain.families.tables import (
+    PERSON_IDENTIFIERS,
     family_table,
     hardship_factor_table,
     person_table,
@@ -27,6 +28,7 @@ from registry.domain.families.tables import (
 )
 from registry.domain.shared.identifiers import rnokpp_for, unzr_for
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.tables import territory_table
 
 #: ``families.created_by`` of demo families; also how a second run knows it has nothing to do.
@@ -435,13 +437,15 @@ class _Household:
 
 async def seed_demo_families(
     session: AsyncSession,
+    keys: IdentifierKeys,
     *,
     families: int = 3000,
     seed: int = 20261123,
     today: date | None = None,
 ) -> int:
     """Insert ``families`` demo families with their members; return how many were inserted
-    (0 when demo families are already there). Only executes and flushes."""
+    (0 when demo families are already there), their identifiers sealed with ``keys``. Only
+    executes and flushes."""
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(_LOCK_KEY))))
     if await session.scalar(select(exists().where(family_table.c.created_by == DEMO_ACTOR))):
         return 0
@@ -463,14 +467,21 @@ async def seed_demo_families(
                 )
             ).all()
         ),
+        keys=keys,
+        # The blind indexes of current members' numbers (an RNOKPP's and a UNZR's never
+        # coincide), which the made-up numbers must not repeat.
         taken=set(
             (
                 await session.scalars(
-                    select(person_table.c.rnokpp)
-                    .where(person_table.c.status == "active", person_table.c.rnokpp.is_not(None))
+                    select(person_table.c.rnokpp_index)
+                    .where(
+                        person_table.c.status == "active",
+                        person_table.c.rnokpp_index.is_not(None),
+                    )
                     .union_all(
-                        select(person_table.c.unzr).where(
-                            person_table.c.status == "active", person_table.c.unzr.is_not(None)
+                        select(person_table.c.unzr_index).where(
+                            person_table.c.status == "active",
+                            person_table.c.unzr_index.is_not(None),
                         )
                     )
                 )
@@ -482,7 +493,7 @@ async def seed_demo_families(
     for _ in range(families):
         family, persons = generator.family()
         family_rows.append(family)
-        person_rows.extend(persons)
+        person_rows.extend(_sealed(keys, person) for person in persons)
     for table, rows in ((family_table, family_rows), (person_table, person_rows)):
         for start in range(0, len(rows), _CHUNK):
             # Core executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues");
@@ -490,6 +501,14 @@ async def seed_demo_families(
             await session.execute(insert(table), rows[start : start + _CHUNK])
     await session.flush()
     return families
+
+
+def _sealed(keys: IdentifierKeys, person: dict[str, Any]) -> dict[str, Any]:
+    """A person row as stored: its identifiers sealed, with their blind indexes."""
+    row = {k: v for k, v in person.items() if k not in {i.name for i in PERSON_IDENTIFIERS}}
+    for identifier in PERSON_IDENTIFIERS:
+        row.update(identifier.stored(keys, person[identifier.name], person["id"]))
+    return row
 
 
 async def _hromadas(session: AsyncSession) -> list[tuple[_Hromada, int]]:
@@ -553,7 +572,8 @@ class _Generator:
         hromadas: list[tuple[_Hromada, int]],
         categories: set[str],
         factors: set[str],
-        taken: set[str],
+        keys: IdentifierKeys,
+        taken: set[bytes],
     ) -> None:
         self.rng = rng
         self.today = today
@@ -562,6 +582,7 @@ class _Generator:
         self.cumulative_weights = list(itertools.accumulate(weight for _, weight in hromadas))
         self.categories = categories
         self.factors = factors
+        self.keys = keys
         self.taken = taken
         self.male = [clean_name_part(name) for name, _ in MALE_NAMES]
         self.female = [clean_name_part(name) for name, _ in FEMALE_NAMES]
@@ -901,15 +922,17 @@ class _Generator:
     def _rnokpp(self, member: _Member) -> str:
         while True:
             number = rnokpp_for(member.birth_date, member.sex, self.rng.randrange(5000))
-            if number not in self.taken:
-                self.taken.add(number)
+            index = self.keys.blind_index("rnokpp", number)
+            if index not in self.taken:
+                self.taken.add(index)
                 return number
 
     def _unzr(self, born: date) -> str:
         while True:
             number = unzr_for(born, self.rng.randrange(10000))
-            if number not in self.taken:
-                self.taken.add(number)
+            index = self.keys.blind_index("unzr", number)
+            if index not in self.taken:
+                self.taken.add(index)
                 return number
 
     def _settlement(self, hromada: _Hromada) -> str | None:

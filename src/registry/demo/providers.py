@@ -22,11 +22,13 @@ from stdnum.ua import edrpou
 
 from registry.domain.providers.rules import provider_name_key
 from registry.domain.providers.tables import (
+    PROVIDER_RNOKPP,
     provider_service_table,
     provider_status_change_table,
     provider_table,
 )
 from registry.domain.shared.identifiers import rnokpp_for
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.queries import locate_address
 
 #: The provider the demo ``provider_staff`` token works for: an active civil-society
@@ -330,9 +332,9 @@ PROVIDERS = (
 )
 
 
-async def seed_demo_providers(session: AsyncSession) -> int:
-    """Insert the demo providers that are not there yet; return how many were inserted.
-    Only executes and flushes."""
+async def seed_demo_providers(session: AsyncSession, keys: IdentifierKeys) -> int:
+    """Insert the demo providers that are not there yet (an individual's RNOKPP sealed with
+    ``keys``); return how many were inserted. Only executes and flushes."""
     ids = [uuid.UUID(demo.id) for demo in PROVIDERS]
     present = set(
         (
@@ -359,7 +361,7 @@ async def seed_demo_providers(session: AsyncSession) -> int:
                 kind=demo.kind,
                 sector=demo.sector,
                 edrpou=demo.edrpou,
-                rnokpp=demo.rnokpp,
+                **PROVIDER_RNOKPP.stored(keys, demo.rnokpp, provider_id),
                 full_name=demo.full_name,
                 short_name=demo.short_name,
                 name_key=provider_name_key(demo.full_name, demo.short_name),

@@ -5,6 +5,9 @@ The key is claimed by inserting its row before the work is done, in the request'
 transaction: a concurrent duplicate waits on that row and, once the first commits, finds
 the stored answer; if the first fails, its claim rolls back with it.
 
+A stored answer's body is the record it created, national identifiers and all, so it is
+kept sealed with the identifier keys (``sealing``), bound to its caller and key.
+
 A stored answer holds what the first answer disclosed (a family's members, say), so it is
 kept only for the retention period (``REGISTRY_IDEMPOTENCY_RETENTION_HOURS``): after it the
 key is free again (a reuse is a new request) and ``prune`` deletes the row.
@@ -36,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of
+from registry.domain.shared.sealing import IdentifierKeys, SealedField, SealedTable
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -62,6 +66,10 @@ idempotency_key_table = table_of(IdempotencyKey)
 # expired rows through it.
 Index("ix_idempotency_keys_created_at", idempotency_key_table.c.created_at)
 
+#: The stored answer's body, sealed (its associated data names the caller and the key).
+ANSWER_BODY = SealedField("body", "idempotency_keys.body", "body")
+SEALED_ANSWERS = SealedTable(idempotency_key_table, ("actor", "key"), (ANSWER_BODY,))
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
@@ -74,7 +82,12 @@ class StoredAnswer:
 
 
 async def claim(
-    session: AsyncSession, actor: str, key: str, fingerprint: str, retention: timedelta
+    session: AsyncSession,
+    keys: IdentifierKeys,
+    actor: str,
+    key: str,
+    fingerprint: str,
+    retention: timedelta,
 ) -> StoredAnswer | None:
     """Claim ``key`` for this request (``None``), or return what an earlier request stored
     within ``retention``; a claim older than that is taken over as a new one."""
@@ -114,7 +127,7 @@ async def claim(
         row.fingerprint,
         row.status_code,
         row.headers or {},
-        row.body or b"",
+        b"" if row.body is None else keys.open(row.body, ANSWER_BODY.place, actor, key),
         row.resource_type,
         list(row.resource_ids or []),
     )
@@ -122,6 +135,7 @@ async def claim(
 
 async def store(
     session: AsyncSession,
+    keys: IdentifierKeys,
     actor: str,
     key: str,
     *,
@@ -137,7 +151,7 @@ async def store(
         .values(
             status_code=status_code,
             headers=headers,
-            body=body,
+            body=keys.seal(body, ANSWER_BODY.place, actor, key),
             resource_type=resource_type,
             resource_ids=[str(i) for i in resource_ids],
         )

@@ -25,12 +25,16 @@ from registry.domain.families.access import (
 from registry.domain.families.queries import FAMILY, FAMILY_NOT_FOUND, PERSON
 from registry.domain.families.rules import clean_family, clean_person
 from registry.domain.families.tables import (
+    PERSON_IDENTIFIERS,
+    PERSON_RNOKPP,
+    PERSON_UNZR,
     family_table,
     hardship_factor_table,
     person_table,
     recipient_category_table,
 )
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.queries import locate_address
 from registry.domain.versioning import Versioned, VersionedWrite, note_change
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
@@ -432,7 +436,8 @@ async def update_member(
 ) -> dict[str, Any]:
     """Apply a JSON merge patch to a member."""
     write = await _lock_member(session, caller, family_id, person_id, expected_version)
-    merged = {**{k: write.current[k] for k in _PERSON_FIELDS}, **patch}
+    current = queries.person_values(write.current, caller.keys)
+    merged = {**{k: current[k] for k in _PERSON_FIELDS}, **patch}
     for required in (
         "last_name",
         "first_name",
@@ -449,12 +454,17 @@ async def update_member(
             )
     person = clean_person(merged, today=caller.today)
     stored = {k: person.get(k) for k in (*_PERSON_FIELDS, "name_key", "latin_key")}
-    changed = [name for name in _PERSON_FIELDS if stored[name] != write.current[name]]
+    changed = [name for name in _PERSON_FIELDS if stored[name] != current[name]]
     if changed:
         await _refuse_known_identifiers(session, caller, person, person_id=person_id)
+        # An identifier is sealed again only when it changed (a new nonce each time).
+        unchanged = {i.name for i in PERSON_IDENTIFIERS if i.name not in changed}
+        values = _person_columns(
+            caller.keys, person_id, {k: v for k, v in stored.items() if k not in unchanged}
+        )
         try:
             async with session.begin_nested():
-                await write.save(stored, action=None, changed=changed)
+                await write.save(values, action=None, changed=changed)
         except IntegrityError as error:
             await _lost_race(session, caller, person, error, person_id=person_id)
     await record(session, caller, "update_member", PERSON, [person_id, family_id])
@@ -524,7 +534,10 @@ async def _insert_person(
         async with session.begin_nested():
             await session.execute(
                 insert(person_table).values(
-                    id=person_id, family_id=family_id, oblast_code=oblast_code, **values
+                    id=person_id,
+                    family_id=family_id,
+                    oblast_code=oblast_code,
+                    **_person_columns(caller.keys, person_id, values),
                 )
             )
     except IntegrityError as error:
@@ -540,6 +553,20 @@ async def _insert_person(
     return person_id
 
 
+_IDENTIFIER_NAMES = frozenset(identifier.name for identifier in PERSON_IDENTIFIERS)
+
+
+def _person_columns(
+    keys: IdentifierKeys, person_id: uuid.UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A person's values as stored: each identifier among them sealed, with its blind index."""
+    columns = {k: v for k, v in values.items() if k not in _IDENTIFIER_NAMES}
+    for identifier in PERSON_IDENTIFIERS:
+        if identifier.name in values:
+            columns.update(identifier.stored(keys, values[identifier.name], person_id))
+    return columns
+
+
 async def _refuse_known_identifiers(
     session: AsyncSession,
     caller: Caller,
@@ -548,16 +575,20 @@ async def _refuse_known_identifiers(
     person_id: uuid.UUID | None = None,
     prefix: str = "body.",
 ) -> None:
-    """409 when another active person has this RNOKPP or UNZR: naming that person's family
-    when the caller may see it, and nothing about it otherwise."""
-    for field in ("rnokpp", "unzr"):
+    """409 when another active person has this RNOKPP or UNZR (the same blind index):
+    naming that person's family when the caller may see it, and nothing about it otherwise."""
+    for identifier in (PERSON_RNOKPP, PERSON_UNZR):
+        field = identifier.name
         number = person.get(field)
-        if number is None:
+        if number is None or identifier.index_column is None:
             continue
         statement = (
             select(person_table.c.family_id)
             .join(family_table, family_table.c.id == person_table.c.family_id)
-            .where(person_table.c[field] == number, person_table.c.status == "active")
+            .where(
+                person_table.c[identifier.index_column] == caller.keys.blind_index(field, number),
+                person_table.c.status == "active",
+            )
         )
         if person_id is not None:
             statement = statement.where(person_table.c.id != person_id)
@@ -640,4 +671,4 @@ async def _person(session: AsyncSession, caller: Caller, person_id: uuid.UUID) -
         .mappings()
         .one()
     )
-    return queries.render_person(row, identifier_view(caller.principal))
+    return queries.render_person(row, identifier_view(caller.principal), caller.keys)

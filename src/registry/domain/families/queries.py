@@ -18,6 +18,7 @@ import asyncpg
 from sqlalchemy import (
     Date,
     Integer,
+    LargeBinary,
     Numeric,
     Text,
     Uuid,
@@ -53,6 +54,9 @@ from registry.domain.families.access import (
 )
 from registry.domain.families.rules import ADULT_AGE, age_on
 from registry.domain.families.tables import (
+    PERSON_IDENTIFIERS,
+    PERSON_RNOKPP,
+    PERSON_UNZR,
     family_table,
     hardship_factor_table,
     person_table,
@@ -61,6 +65,7 @@ from registry.domain.families.tables import (
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.identifiers import mask_identifier
 from registry.domain.shared.names import query_key
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.queries import require_territory
 from registry.domain.territories.tables import territory_table
 from registry.errors import FieldError, InvalidInput, NotFound
@@ -99,11 +104,11 @@ PERSON_COLUMNS = (
     person_table.c.birth_date,
     person_table.c.sex,
     person_table.c.relation,
-    person_table.c.rnokpp,
+    person_table.c.rnokpp_sealed,
     person_table.c.rnokpp_refused,
-    person_table.c.unzr,
+    person_table.c.unzr_sealed,
     person_table.c.disability_group,
-    person_table.c.idp_certificate,
+    person_table.c.idp_certificate_sealed,
     person_table.c.is_servicemember,
     person_table.c.status,
     person_table.c.removal_reason,
@@ -114,7 +119,8 @@ PERSON_COLUMNS = (
 )
 _FAMILY_NAMES = tuple(column.name for column in FAMILY_COLUMNS)
 _PERSON_NAMES = tuple(column.name for column in PERSON_COLUMNS)
-IDENTIFIERS = ("rnokpp", "unzr", "idp_certificate")
+#: The sealed identifiers among ``PERSON_COLUMNS``, by column.
+_SEALED = {identifier.column: identifier for identifier in PERSON_IDENTIFIERS}
 #: How alike two names must be (pg_trgm word similarity) for search to call them a match:
 #: low enough for a typo or two in a surname, high enough to keep unrelated names out.
 SEARCH_THRESHOLD = 0.5
@@ -168,14 +174,29 @@ def family_for_provider(family: Mapping[str, Any], today: date) -> dict[str, Any
     }
 
 
-def render_person(row: RowMapping | dict[str, Any], view: IdentifierView) -> dict[str, Any]:
-    person = dict(row)
-    for name in IDENTIFIERS:
-        if view is IdentifierView.HIDDEN:
-            person[name] = None
-        elif view is IdentifierView.MASKED:
-            person[name] = mask_identifier(person[name])
+def render_person(
+    row: RowMapping | dict[str, Any], view: IdentifierView, keys: IdentifierKeys
+) -> dict[str, Any]:
+    """A person row (``PERSON_COLUMNS``) as the API's ``Person``: its sealed identifiers
+    opened, in full or masked as ``view`` says (not opened at all when hidden)."""
+    person: dict[str, Any] = {}
+    for name, value in row.items():
+        identifier = _SEALED.get(name)
+        if identifier is None:
+            person[name] = value
+        elif value is None or view is IdentifierView.HIDDEN:
+            person[identifier.name] = None
+        else:
+            number = keys.open_text(value, identifier.place, row["id"])
+            person[identifier.name] = (
+                number if view is IdentifierView.FULL else mask_identifier(number)
+            )
     return person
+
+
+def person_values(row: RowMapping | dict[str, Any], keys: IdentifierKeys) -> dict[str, Any]:
+    """A person row with its identifiers opened (what a change is compared with)."""
+    return render_person(row, IdentifierView.FULL, keys)
 
 
 def family_values(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
@@ -216,13 +237,16 @@ async def families_by_id(
     async with unconfined(session, not confined):
         rows = (await session.execute(statement)).mappings().all()
         view = identifier_view(principal)
-        members = await _members_of(session, [row["id"] for row in rows], view)
+        members = await _members_of(session, [row["id"] for row in rows], view, caller.keys)
     by_id = {row["id"]: _render_family(row, members.get(row["id"], [])) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 async def _members_of(
-    session: AsyncSession, family_ids: Sequence[uuid.UUID], view: IdentifierView
+    session: AsyncSession,
+    family_ids: Sequence[uuid.UUID],
+    view: IdentifierView,
+    keys: IdentifierKeys,
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     if not family_ids:
         return {}
@@ -244,7 +268,7 @@ async def _members_of(
     )
     members: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in rows:
-        members.setdefault(row["family_id"], []).append(render_person(row, view))
+        members.setdefault(row["family_id"], []).append(render_person(row, view, keys))
     return members
 
 
@@ -335,7 +359,7 @@ async def get_family(
         }
     view = identifier_view(principal)
     members = [
-        render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view)
+        render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view, caller.keys)
         for row in present
     ]
     return _render_family({name: rows[0][name] for name in _FAMILY_NAMES}, members)
@@ -378,6 +402,12 @@ async def list_families(
     values: dict[str, Any] = {
         name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None
     }
+    # A number is looked up by its blind index: the statement never carries the number.
+    for identifier in (PERSON_RNOKPP, PERSON_UNZR):
+        if identifier.name in values:
+            values[identifier.name] = caller.keys.blind_index(
+                identifier.name, values[identifier.name]
+            )
     values["status"] = where.status or "active"
     search: str | None = None
     if where.q is not None:
@@ -423,7 +453,11 @@ async def list_families(
         ),
     )
     found = _page_of_families(
-        rows, page, searching=search is not None, view=identifier_view(principal)
+        rows,
+        page,
+        searching=search is not None,
+        view=identifier_view(principal),
+        keys=caller.keys,
     )
     if sees_provider_view(principal):
         return Page([family_for_provider(f, caller.today) for f in found.items], found.next_after)
@@ -437,12 +471,12 @@ async def list_families(
 _FILTERS: dict[str, Any] = {
     "rnokpp": lambda: family_table.c.id.in_(
         select(person_table.c.family_id).where(
-            person_table.c.rnokpp == _param("rnokpp", person_table.c)
+            person_table.c.rnokpp_index == bindparam("rnokpp", type_=LargeBinary)
         )
     ),
     "unzr": lambda: family_table.c.id.in_(
         select(person_table.c.family_id).where(
-            person_table.c.unzr == _param("unzr", person_table.c)
+            person_table.c.unzr_index == bindparam("unzr", type_=LargeBinary)
         )
     ),
     "hromada": lambda: (
@@ -543,7 +577,12 @@ def _cursor_values(after: tuple[Any, ...], *, searching: bool) -> dict[str, Any]
 
 
 def _page_of_families(
-    rows: Sequence[asyncpg.Record], page: PageRequest, *, searching: bool, view: IdentifierView
+    rows: Sequence[asyncpg.Record],
+    page: PageRequest,
+    *,
+    searching: bool,
+    view: IdentifierView,
+    keys: IdentifierKeys,
 ) -> Page[dict[str, Any]]:
     """Fold the rows (one per member, ordered by family) into families and note where the
     next page starts: after the sort key of the last family shown."""
@@ -561,7 +600,7 @@ def _page_of_families(
         if row[-len(_PERSON_NAMES)] is not None:
             members.append(
                 render_person(
-                    dict(zip(_PERSON_NAMES, row[-len(_PERSON_NAMES) :], strict=True)), view
+                    dict(zip(_PERSON_NAMES, row[-len(_PERSON_NAMES) :], strict=True)), view, keys
                 )
             )
     if len(families) > page.limit:
@@ -745,7 +784,7 @@ async def get_member(
     await record(session, caller, "get_member", PERSON, [person_id, family_id])
     if minimal:
         return member_for_provider(dict(row), caller.today)
-    return render_person(row, identifier_view(caller.principal))
+    return render_person(row, identifier_view(caller.principal), caller.keys)
 
 
 async def list_members(
@@ -755,9 +794,9 @@ async def list_members(
     see them (``MemberForProvider``)."""
     if not await _is_visible(session, caller, family_id):
         raise NotFound(FAMILY_NOT_FOUND)
-    members = (await _members_of(session, [family_id], identifier_view(caller.principal))).get(
-        family_id, []
-    )
+    members = (
+        await _members_of(session, [family_id], identifier_view(caller.principal), caller.keys)
+    ).get(family_id, [])
     if sees_provider_view(caller.principal):
         members = [member_for_provider(m, caller.today) for m in members if m["status"] == "active"]
     await record(session, caller, "list_members", PERSON, [family_id, *(m["id"] for m in members)])

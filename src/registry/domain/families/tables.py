@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -27,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
+from registry.domain.shared.sealing import SealedField, SealedTable
 from registry.domain.territories.tables import territory_code_field
 
 
@@ -89,7 +91,9 @@ class Family(SQLModel, table=True):
 
 class Person(SQLModel, table=True):
     """A member of a family. ``name_key`` and ``latin_key`` are search keys derived from the
-    name (Cyrillic, and its official transliteration)."""
+    name (Cyrillic, and its official transliteration). The national identifiers are kept
+    sealed (``<name>_sealed``) and RNOKPP and UNZR also as blind indexes (``<name>_index``):
+    see ``PERSON_IDENTIFIERS``."""
 
     __tablename__ = "persons"
 
@@ -106,11 +110,13 @@ class Person(SQLModel, table=True):
     birth_date: date = Field(sa_column=Column(Date, nullable=False))
     sex: str = Field(sa_column=Column(String(8), nullable=False))
     relation: str = Field(sa_column=Column(String(16), nullable=False))
-    rnokpp: str | None = Field(default=None, sa_column=Column(String(10)))
+    rnokpp_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    rnokpp_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     rnokpp_refused: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
-    unzr: str | None = Field(default=None, sa_column=Column(String(14)))
+    unzr_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    unzr_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     disability_group: str | None = Field(default=None, sa_column=Column(String(8)))
-    idp_certificate: str | None = Field(default=None, sa_column=Column(String(32)))
+    idp_certificate_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     is_servicemember: bool = Field(
         sa_column=Column(Boolean, nullable=False, server_default="false")
     )
@@ -153,6 +159,14 @@ family_table = table_of(Family)
 person_table = table_of(Person)
 family_provider_access_table = table_of(FamilyProviderAccess)
 
+#: A person's national identifiers, sealed at rest: RNOKPP and UNZR are looked up (and unique
+#: among current members) by their blind index; an IDP certificate number is only shown.
+PERSON_RNOKPP = SealedField.identifier("persons", "rnokpp", indexed=True)
+PERSON_UNZR = SealedField.identifier("persons", "unzr", indexed=True)
+PERSON_IDP_CERTIFICATE = SealedField.identifier("persons", "idp_certificate", indexed=False)
+PERSON_IDENTIFIERS = (PERSON_RNOKPP, PERSON_UNZR, PERSON_IDP_CERTIFICATE)
+SEALED_PERSONS = SealedTable(person_table, ("id",), PERSON_IDENTIFIERS)
+
 UniqueConstraint(family_table.c.id, family_table.c.oblast_code, name="uq_families_id_oblast_code")
 ForeignKeyConstraint(
     [person_table.c.family_id, person_table.c.oblast_code],
@@ -166,18 +180,26 @@ Index("ix_families_hromada_code_id", family_table.c.hromada_code, family_table.c
 Index("ix_families_oblast_code_id", family_table.c.oblast_code, family_table.c.id)
 Index("ix_families_categories", family_table.c.categories, postgresql_using="gin")
 Index("ix_families_factors", family_table.c.factors, postgresql_using="gin")
+# One current member per number (the blind index is equal exactly when the number is), and
+# lookups by number among current and former members.
 Index(
     "uq_persons_rnokpp",
-    person_table.c.rnokpp,
+    person_table.c.rnokpp_index,
     unique=True,
-    postgresql_where=and_(person_table.c.status == "active", person_table.c.rnokpp.is_not(None)),
+    postgresql_where=and_(
+        person_table.c.status == "active", person_table.c.rnokpp_index.is_not(None)
+    ),
 )
 Index(
     "uq_persons_unzr",
-    person_table.c.unzr,
+    person_table.c.unzr_index,
     unique=True,
-    postgresql_where=and_(person_table.c.status == "active", person_table.c.unzr.is_not(None)),
+    postgresql_where=and_(
+        person_table.c.status == "active", person_table.c.unzr_index.is_not(None)
+    ),
 )
+Index("ix_persons_rnokpp_index", person_table.c.rnokpp_index)
+Index("ix_persons_unzr_index", person_table.c.unzr_index)
 Index("ix_persons_birth_date_name_key", person_table.c.birth_date, person_table.c.name_key)
 # btree_gin puts the oblast beside the trigrams: a confined search reads only its oblast.
 Index(

@@ -35,12 +35,14 @@ from registry.domain.providers.rules import (
     status_change_problems,
 )
 from registry.domain.providers.tables import (
+    PROVIDER_RNOKPP,
     provider_service_table,
     provider_status_change_table,
     provider_table,
     support_criterion_table,
 )
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.queries import locate_address
 from registry.domain.territories.tables import territory_table
 from registry.domain.versioning import Versioned, VersionedWrite, note_change
@@ -118,7 +120,7 @@ async def create_provider(
     }
     if stored["support_criteria_met"]:
         stored.update(support_verified_by=caller.principal.sub, support_verified_at=func.now())
-    await _refuse_known_identifiers(session, provider)
+    await _refuse_known_identifiers(session, caller, provider)
     try:
         async with session.begin_nested():
             await session.execute(
@@ -126,11 +128,11 @@ async def create_provider(
                     id=provider_id,
                     status=ProviderStatus.PENDING.value,
                     created_by=caller.principal.sub,
-                    **stored,
+                    **_provider_columns(caller.keys, provider_id, stored),
                 )
             )
     except IntegrityError as error:
-        await _lost_race(session, provider, error)
+        await _lost_race(session, caller, provider, error)
     await _write_offers(session, provider_id, provider["services"] or [], [])
     await session.execute(
         insert(provider_status_change_table).values(
@@ -244,16 +246,35 @@ async def _reference_problems(
     return problems
 
 
+def _provider_columns(
+    keys: IdentifierKeys, provider_id: uuid.UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A provider's values as stored: its RNOKPP (if among them) sealed, with its blind index."""
+    if PROVIDER_RNOKPP.name not in values:
+        return values
+    columns = {k: v for k, v in values.items() if k != PROVIDER_RNOKPP.name}
+    return {**columns, **PROVIDER_RNOKPP.stored(keys, values[PROVIDER_RNOKPP.name], provider_id)}
+
+
 async def _refuse_known_identifiers(
-    session: AsyncSession, provider: dict[str, Any], *, provider_id: uuid.UUID | None = None
+    session: AsyncSession,
+    caller: Caller,
+    provider: dict[str, Any],
+    *,
+    provider_id: uuid.UUID | None = None,
 ) -> None:
-    """409 when another provider has this EDRPOU or RNOKPP, naming it (the register is
-    public)."""
+    """409 when another provider has this EDRPOU or RNOKPP (the same blind index), naming it
+    (the register is public)."""
     for name in _IDENTIFIERS:
         number = provider.get(name)
         if number is None:
             continue
-        statement = select(provider_table.c.id).where(provider_table.c[name] == number)
+        found = (
+            provider_table.c.rnokpp_index == caller.keys.blind_index(name, number)
+            if name == PROVIDER_RNOKPP.name
+            else provider_table.c[name] == number
+        )
+        statement = select(provider_table.c.id).where(found)
         if provider_id is not None:
             statement = statement.where(provider_table.c.id != provider_id)
         holder = await session.scalar(statement)
@@ -267,6 +288,7 @@ async def _refuse_known_identifiers(
 
 async def _lost_race(
     session: AsyncSession,
+    caller: Caller,
     provider: dict[str, Any],
     error: IntegrityError,
     *,
@@ -277,7 +299,7 @@ async def _lost_race(
     constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
     if constraint not in ("uq_providers_edrpou", "uq_providers_rnokpp"):
         raise error
-    await _refuse_known_identifiers(session, provider, provider_id=provider_id)
+    await _refuse_known_identifiers(session, caller, provider, provider_id=provider_id)
     name = constraint.removeprefix("uq_providers_")
     raise Conflict(
         f"A provider with this {name.upper()} is already in the register.",
@@ -368,7 +390,7 @@ async def update_provider(
     """Apply a JSON merge patch to the provider's entry; ``services`` replaces the whole
     list. The register status changes only through :func:`change_status`."""
     write = await _provider_for_change(session, caller, provider_id, expected_version)
-    current = write.current
+    current = queries.provider_values(write.current, caller.keys)
     if current["status"] == ProviderStatus.EXCLUDED:
         raise Conflict(
             "The provider is excluded from the register; its entry is kept as it "
@@ -413,7 +435,7 @@ async def update_provider(
         {k: offer[k] for k in _OFFER_FIELDS} for offer in offers
     ]
     if any(name in changed for name in _IDENTIFIERS):
-        await _refuse_known_identifiers(session, provider, provider_id=provider_id)
+        await _refuse_known_identifiers(session, caller, provider, provider_id=provider_id)
     values = {name: stored[name] for name in changed}
     if "full_name" in changed or "short_name" in changed:
         values["name_key"] = stored["name_key"]
@@ -423,12 +445,13 @@ async def update_provider(
         *(name for name in values if name != "name_key"),
         *(["services"] if offers_changed else []),
     ]
+    values = _provider_columns(caller.keys, provider_id, values)
     # (The offers are rows of their own; a change of them alone is still a new version.)
     try:
         async with session.begin_nested():
             await write.save(values, action="update_provider", changed=noted)
     except IntegrityError as error:
-        await _lost_race(session, provider, error, provider_id=provider_id)
+        await _lost_race(session, caller, provider, error, provider_id=provider_id)
     if offers_changed:
         await _write_offers(session, provider_id, provider["services"], offers)
     (updated,) = await queries.providers_by_id(session, caller, [provider_id])

@@ -26,6 +26,7 @@ from registry.domain.families.tables import family_provider_access_table, family
 from registry.domain.providers.access import sees_rnokpp, visible_links
 from registry.domain.providers.rules import provider_name_key
 from registry.domain.providers.tables import (
+    PROVIDER_RNOKPP,
     provider_service_table,
     provider_status_change_table,
     provider_table,
@@ -33,6 +34,7 @@ from registry.domain.providers.tables import (
 )
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.identifiers import mask_identifier
+from registry.domain.shared.sealing import IdentifierKeys
 from registry.domain.territories.queries import require_territory
 from registry.errors import FieldError, InvalidInput, NotFound
 
@@ -45,7 +47,7 @@ PROVIDER_COLUMNS = (
     provider_table.c.kind,
     provider_table.c.sector,
     provider_table.c.edrpou,
-    provider_table.c.rnokpp,
+    provider_table.c.rnokpp_sealed,
     provider_table.c.full_name,
     provider_table.c.short_name,
     provider_table.c.legal_form,
@@ -97,14 +99,26 @@ def render_offer(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     return offer
 
 
+def provider_values(row: RowMapping | dict[str, Any], keys: IdentifierKeys) -> dict[str, Any]:
+    """A provider row with its RNOKPP opened in place of the sealed column."""
+    provider = {
+        ("rnokpp" if name == PROVIDER_RNOKPP.column else name): value
+        for name, value in row.items()
+        if name != PROVIDER_RNOKPP.index_column
+    }
+    provider["rnokpp"] = PROVIDER_RNOKPP.opened(keys, row, row["id"])
+    return provider
+
+
 def _render(
     row: RowMapping,
     offers: list[dict[str, Any]],
     active_criteria: Sequence[str],
     *,
     full_rnokpp: bool,
+    keys: IdentifierKeys,
 ) -> dict[str, Any]:
-    provider = dict(row)
+    provider = provider_values(row, keys)
     criteria = provider.pop("support_criteria_met")
     provider["servicemember_support"] = {
         "criteria_met": criteria,
@@ -180,7 +194,9 @@ async def providers_by_id(
     criteria = await active_criteria(session)
     full = sees_rnokpp(caller.principal)
     by_id = {
-        row["id"]: _render(row, offers.get(row["id"], []), criteria, full_rnokpp=full)
+        row["id"]: _render(
+            row, offers.get(row["id"], []), criteria, full_rnokpp=full, keys=caller.keys
+        )
         for row in rows
     }
     return [by_id[i] for i in ids if i in by_id]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -25,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
+from registry.domain.shared.sealing import SealedField, SealedTable
 from registry.domain.territories.tables import territory_code_field
 
 
@@ -50,7 +52,9 @@ class Provider(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(24), nullable=False))
     sector: str = Field(sa_column=Column(String(16), nullable=False))
     edrpou: str | None = Field(default=None, sa_column=Column(String(8)))
-    rnokpp: str | None = Field(default=None, sa_column=Column(String(10)))
+    #: An individual provider's RNOKPP, sealed, and its blind index (``PROVIDER_RNOKPP``).
+    rnokpp_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    rnokpp_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     full_name: str = Field(sa_column=Column(Text, nullable=False))
     short_name: str | None = Field(default=None, sa_column=Column(Text))
     name_key: str = Field(sa_column=Column(Text, nullable=False))
@@ -126,9 +130,13 @@ provider_table = table_of(Provider)
 provider_service_table = table_of(ProviderService)
 provider_status_change_table = table_of(ProviderStatusChange)
 
+#: An individual provider's RNOKPP, sealed at rest; unique in the register by its blind index.
+PROVIDER_RNOKPP = SealedField.identifier("providers", "rnokpp", indexed=True)
+SEALED_PROVIDERS = SealedTable(provider_table, ("id",), (PROVIDER_RNOKPP,))
+
 # Indexes (made by the migrations; declared here so `alembic check` compares them).
 Index("uq_providers_edrpou", provider_table.c.edrpou, unique=True)
-Index("uq_providers_rnokpp", provider_table.c.rnokpp, unique=True)
+Index("uq_providers_rnokpp", provider_table.c.rnokpp_index, unique=True)
 Index("ix_providers_hromada_code_id", provider_table.c.hromada_code, provider_table.c.id)
 Index("ix_providers_hromadas_served", provider_table.c.hromadas_served, postgresql_using="gin")
 Index(
