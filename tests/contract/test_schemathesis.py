@@ -510,7 +510,13 @@ def peers_cannot_reach_families(
 def test_api_conforms_to_its_contract(case: schemathesis.Case, app_under_test) -> None:
     only_values_the_api_knows(case)
     sent_with = (case.headers or {}).get("Authorization")
-    response = case.call_and_validate(checks=_all_checks())
+    checks = _all_checks()
+    if case.path.endswith("/batch"):
+        # A batch's items are judged each on its own: a record that breaks its schema is a
+        # rejected result in a 200, not a 4xx for the batch (README, "Batch submissions in
+        # the spec"), so a batch is not held to refusing schema-violating data.
+        checks = [check for check in checks if check.__name__ != "negative_data_rejection"]
+    response = case.call_and_validate(checks=checks)
     if sent_with in STAND_INS:
         assert response.status_code != 401, "the stand-in token did not become a real one"
 
