@@ -293,17 +293,6 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
     # (once: a second run finds them and adds none).
     from registry.db.provision import database_url
 
-    if (
-        settings.rate_limits_enabled
-        and settings.rate_limit_storage_url is None
-        and args.workers > 1
-    ):
-        # Each worker counts in its own memory: every quota is as many times as large.
-        log.warning(
-            "rate_limits_counted_per_worker",
-            workers=args.workers,
-            remedy="set REGISTRY_RATE_LIMIT_STORAGE_URL (Redis) to share the counts",
-        )
     with database_url(settings.database_url, settings.data_dir) as url:
         _prepare(url, settings)
         if args.demo:
@@ -316,6 +305,17 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
             f"--ttl must be from 1 to {settings.jwt_max_lifetime_seconds} seconds "
             "(REGISTRY_JWT_MAX_LIFETIME_SECONDS): a token the service would refuse is no use."
         )
+    from registry.auth.principal import Principal
+    from registry.errors import InvalidToken
+
+    claims = {"sub": args.sub or f"dev-{args.role}", "role": args.role, "scope": args.scope or ""}
+    for name in ("territory", "provider_id", "unit_id"):
+        if getattr(args, name) is not None:
+            claims[name] = getattr(args, name)
+    try:  # the claims as the service reads them: a token it would refuse is no use either
+        Principal.from_claims(claims)
+    except InvalidToken as refused:
+        raise SystemExit(f"the service would refuse this token: {refused.detail}") from None
     print(
         _token(
             settings,

@@ -27,7 +27,7 @@ from registry.domain.cases.rules import CaseStatus
 from registry.domain.families.queries import person_values
 from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
-from tests.support import IDENTIFIER_KEYS, KYIV, bearer, token
+from tests.support import IDENTIFIER_KEYS, KYIV, bearer, run_cli, token
 
 FAMILIES = 200
 FEMALE_PATRONYMIC = re.compile(r".+(івна|ївна|вна)")
@@ -423,3 +423,10 @@ async def test_the_demo_provider_sees_its_referrals_and_records(client, connecti
     assert records.status_code == 200, records.text
     assert records.json()["items"]
     assert {r["provider_id"] for r in records.json()["items"]} == {DEMO_PROVIDER_ID}
+
+
+def test_registry_seed_runs_from_the_command_line(cli_database, monkeypatch):
+    """`registry seed --demo`, as the README gives it (a check meant for `serve --workers`
+    once read a `--workers` that `seed` does not have)."""
+    monkeypatch.setenv("REGISTRY_RATE_LIMITS_ENABLED", "true")
+    assert run_cli("seed", "--demo") == "returned without exiting"

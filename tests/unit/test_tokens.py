@@ -763,3 +763,22 @@ def test_the_token_command_refuses_a_lifetime_the_service_would_refuse(
     assert isinstance(code, str)
     assert "--ttl must be from 1 to 43200 seconds" in code
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("claims_given", "refusal"),
+    [
+        (["--role", "community_officer", "--territory", KYIV_OBLAST], "territory claim must name"),
+        (["--role", "integration", "--scope", "families:read"], "reach:national"),
+        (["--role", "provider_staff"], "provider_id claim"),
+    ],
+)
+def test_the_token_command_refuses_claims_the_service_would_refuse(
+    claims_given, refusal, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
+    code = run_cli("token", *claims_given)
+    assert isinstance(code, str)
+    assert code.startswith("the service would refuse this token: ")
+    assert refusal in code
+    assert capsys.readouterr().out == ""
