@@ -107,13 +107,6 @@ def upgrade() -> None:
         f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO "{role}"'
     )
     _grant_stamping(role)
-    # The audit trigger numbers each event from its own sequence (with the writer's rights),
-    # and the sealer takes a block's id before it signs the block (migration 0008).
-    op.execute(f'GRANT USAGE, SELECT ON SEQUENCE audit_event_ids TO "{role}"')
-    op.execute(
-        f"DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO \"{role}\"', "
-        "pg_get_serial_sequence('audit_blocks', 'id')); END $$"
-    )
     _confine_personal_rows(role)
 
 
@@ -250,28 +243,17 @@ def _grant_tables(role: str) -> None:
 
 
 def _grant_stamping(role: str) -> None:
-    op.execute(
-        f"""
-        DO $$
-        BEGIN
-            IF to_regprocedure('{STAMP_FUNCTION}') IS NULL THEN
-                CREATE FUNCTION audit_stamp_block(block bigint, event_ids bigint[])
-                RETURNS integer LANGUAGE sql SECURITY DEFINER
-                SET search_path = pg_catalog, public AS $body$
-                    WITH stamped AS (
-                        UPDATE audit_events SET block_id = block
-                        WHERE id = ANY (event_ids) AND block_id IS NULL
-                        RETURNING 1
-                    )
-                    SELECT count(*)::integer FROM stamped
-                $body$;
-            END IF;
-        END
-        $$
-        """  # noqa: S608 (a checked identifier and constants, no input)
-    )
+    """The sealer stamps events with their block only through migration 0008's SECURITY
+    DEFINER function, and takes ids from the audit sequences: no UPDATE on audit tables."""
     op.execute(f"REVOKE ALL ON FUNCTION {STAMP_FUNCTION} FROM PUBLIC")
     op.execute(f'GRANT EXECUTE ON FUNCTION {STAMP_FUNCTION} TO "{role}"')
+    # The audit trigger numbers each event from its own sequence (with the writer's rights),
+    # and the sealer takes a block's id before it signs the block.
+    op.execute(f'GRANT USAGE, SELECT ON SEQUENCE audit_event_ids TO "{role}"')
+    op.execute(
+        f"DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO \"{role}\"', "
+        "pg_get_serial_sequence('audit_blocks', 'id')); END $$"
+    )
 
 
 def downgrade() -> None:

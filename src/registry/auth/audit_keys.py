@@ -12,7 +12,6 @@ verify while its public key stays in ``REGISTRY_AUDIT_PUBLIC_KEYS_FILE``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from registry.auth.keys import KeyConfigurationError
+from registry.auth.keys import KeyConfigurationError, write_secret_once
 from registry.settings import Settings
 
 DEVELOPMENT_KEY_FILE = "audit-signing-key.pem"
@@ -138,27 +137,17 @@ def signer_from_file(path: Path) -> AuditSigner:
 
 
 def development_signer(directory: Path) -> AuditSigner:
-    """The development signing key of ``directory``, made on first use. Made under a
-    temporary name and linked into place, so two processes starting at once end up signing
-    with the same key (the one that links second reads the first one's)."""
+    """The development signing key of ``directory``, made on first use (once: processes
+    starting at once end up signing with the same key)."""
     path = directory / DEVELOPMENT_KEY_FILE
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
+    write_secret_once(
+        path,
+        Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+        ),
+    )
     return signer_from_file(path)
 
 

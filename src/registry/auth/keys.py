@@ -79,6 +79,25 @@ def _public_jwk(private_key: rsa.RSAPrivateKey) -> dict[str, str]:
     return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e}
 
 
+def write_secret_once(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` readable by its owner only, unless the file exists. Of
+    processes starting at once the first to link its file wins and the others' content is
+    dropped, so every process then reads one and the same key."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    try:
+        os.link(temporary, path)  # fails if another process made it first
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+
+
 def development_keys(directory: Path) -> tuple[SigningKey, VerificationKeys]:
     """Load the development key pair from ``directory``, making it on first use."""
     private_path, jwks_path = directory / PRIVATE_KEY_FILE, directory / JWKS_FILE

@@ -78,10 +78,10 @@ class Principal:
         return self.role is Role.INTEGRATION and NATIONAL_REACH_SCOPE in self.scopes
 
     @property
-    def reach(self) -> Principal:
+    def confinement(self) -> Principal:
         """Only what decides which records the caller reaches and in which shape (role,
-        confinement, national reach): the key statements compiled once per reach are cached by.
-        """
+        confinement claims, national reach), as a principal of its own: the key statements
+        compiled once per confinement are cached by."""
         return Principal(
             sub="",
             role=self.role,

@@ -279,7 +279,7 @@ def _family_read(principal: Principal) -> Compiled:
     be written nothing is returned. The caller's confinement is bound in it; the SQL is the
     same for every caller of a role, so the server keeps one prepared plan. A provider's
     staff are read only the allow-list of their view and the current members, so the event
-    names exactly the persons shown. Cached by the caller's reach (``Principal.reach``)."""
+    names exactly the persons shown. Cached by the caller's reach (``Principal.confinement``)."""
     minimal = sees_provider_view(principal)
     family = (
         select(*(_PROVIDER_FAMILY_COLUMNS if minimal else FAMILY_COLUMNS))
@@ -329,7 +329,7 @@ async def get_family(
     ``FamilyForProvider`` for a provider's staff; 404 when it is not within the caller's reach
     (nothing is audited then)."""
     principal = caller.principal
-    compiled = _family_read(principal.reach)
+    compiled = _family_read(principal.confinement)
     rows = await connection.fetch(
         compiled.sql,
         *compiled.arguments(
@@ -431,7 +431,7 @@ async def list_families(
         values.update(_cursor_values(page.after, searching=search is not None))
     compiled = _page_statement(
         _PageShape(
-            reach=principal.reach,
+            confinement=principal.confinement,
             filters=tuple(name for name in _FILTERS if name in values),
             search=search,
             after=page.after is not None,
@@ -506,8 +506,8 @@ def _one_code(name: str) -> Any:
 class _PageShape:
     """What a list statement depends on besides its parameter values."""
 
-    #: The caller's reach (``Principal.reach``)
-    reach: Principal
+    #: What decides which families the caller reaches (``Principal.confinement``)
+    confinement: Principal
     filters: tuple[str, ...]
     #: The key compared with the search text (name_key or latin_key) when searching by name
     search: str | None
@@ -520,7 +520,7 @@ def _page_statement(shape: _PageShape) -> Compiled:
     to know whether a next page exists), their members, and writes the audit event listing
     the families returned. Built once per shape; the SQL is the same for every caller of a
     role and territory, so the server keeps one prepared plan."""
-    principal = shape.reach
+    principal = shape.confinement
     statement = select(*FAMILY_COLUMNS).where(
         visible_families(principal), *(_FILTERS[name]() for name in shape.filters)
     )

@@ -40,6 +40,8 @@ from sqlalchemy import Table, bindparam, func, select, true, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.auth.keys import write_secret_once
+
 #: The file the development keys are made in (under ``Settings.development_keys_dir``).
 DEVELOPMENT_KEYS_FILE = "identifier-keys.json"
 DEVELOPMENT_KEY_ID = "dev"
@@ -229,18 +231,7 @@ def load_identifier_keys(keys_file: Path | None, development_dir: Path) -> Ident
     if keys_file is not None:
         return IdentifierKeys.from_file(keys_file)
     path = development_dir / DEVELOPMENT_KEYS_FILE
-    if not path.exists():
-        development_dir.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(new_keys_document(), handle)
-        try:
-            os.link(temporary, path)  # fails if another process made it first
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+    write_secret_once(path, json.dumps(new_keys_document()).encode())
     return IdentifierKeys.from_file(path)
 
 
