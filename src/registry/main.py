@@ -30,6 +30,7 @@ from registry.api.routers import (
     classifier,
     families,
     health,
+    military,
     providers,
     reference,
     service_records,
@@ -126,6 +127,7 @@ API_ROUTERS = (
     classifier.router,
     providers.router,
     cases.router,
+    military.router,
     audit.router,
 )
 

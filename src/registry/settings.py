@@ -138,6 +138,20 @@ class Settings(BaseSettings):
     )
     #: Working days from a case's referral within which its needs assessment is due.
     assessment_working_days: int = Field(default=10, ge=1, le=60)
+    support_first_contact_days: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description="Days after a support case of a servicemember's family opens (or resumes) "
+        "within which the first contact with the family is due.",
+    )
+    support_contact_interval_days: int = Field(
+        default=30,
+        ge=1,
+        le=180,
+        description="Days after a contact with a servicemember's family within which the next "
+        "is due while the support case is open or active.",
+    )
     #: Days after a provider's access to a family ended during which it may still submit
     #: (and resubmit, and amend) records of services delivered while the access stood.
     late_reporting_days: int = Field(

@@ -18,6 +18,14 @@ from registry.domain.audit.rules import Outcome
 from registry.domain.cases.queries import CASE, REFERRAL
 from registry.domain.classifier.queries import SERVICE
 from registry.domain.families.queries import FAMILY, PERSON
+from registry.domain.military.queries import (
+    MILITARY_UNIT,
+    SERVICEMEMBER,
+    SUPPORT_CASE,
+    SUPPORT_CASE_CONTACT,
+    SUPPORT_CASE_MEASURE,
+    SUPPORT_MEASURE,
+)
 from registry.domain.providers.queries import PROVIDER, PROVIDER_LINK
 from registry.domain.service_records.queries import SERVICE_RECORD
 from registry.domain.shared.caller import Caller
@@ -41,10 +49,19 @@ _RESOURCE_OF_COLLECTION = {
     "recipient-categories": "recipient_category",
     "hardship-factors": "hardship_factor",
     "support-criteria": "support_criterion",
+    "military-units": MILITARY_UNIT,
+    "servicemembers": SERVICEMEMBER,
+    "support-cases": SUPPORT_CASE,
+    "support-measures": SUPPORT_MEASURE,
+    "contacts": SUPPORT_CASE_CONTACT,
 }
 #: A collection nested in another that holds something else: a family's providers are the
 #: links between the two.
-_RESOURCE_OF_NESTED_COLLECTION = {("families", "providers"): PROVIDER_LINK}
+_RESOURCE_OF_NESTED_COLLECTION = {
+    ("families", "providers"): PROVIDER_LINK,
+    ("military-units", "cases"): SUPPORT_CASE,
+    ("support-cases", "measures"): SUPPORT_CASE_MEASURE,
+}
 _NOT_NESTED = ""
 
 

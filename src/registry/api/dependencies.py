@@ -222,6 +222,9 @@ ServiceRecordsRead = Annotated[Caller, Depends(require(Permission.SERVICE_RECORD
 ServiceRecordsWrite = Annotated[Caller, Depends(require(Permission.SERVICE_RECORDS_WRITE))]
 CasesRead = Annotated[Caller, Depends(require(Permission.CASES_READ))]
 CasesWrite = Annotated[Caller, Depends(require(Permission.CASES_WRITE))]
+MilitaryRead = Annotated[Caller, Depends(require(Permission.MILITARY_READ))]
+MilitaryWrite = Annotated[Caller, Depends(require(Permission.MILITARY_WRITE))]
+MilitaryManage = Annotated[Caller, Depends(require(Permission.MILITARY_MANAGE))]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:

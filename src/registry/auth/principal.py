@@ -98,6 +98,16 @@ class Principal:
         caller to what the provider serves and shows it the provider's shapes."""
         return self.provider_id is not None and self.role in (Role.PROVIDER_STAFF, Role.INTEGRATION)
 
+    @property
+    def acts_for_unit(self) -> bool:
+        """Whether the caller acts for a military unit: its liaison, or an integration client
+        whose token names the unit. The military context confines such a caller to the
+        unit's servicemembers and support cases."""
+        return self.unit_id is not None and self.role in (
+            Role.MILITARY_LIAISON,
+            Role.INTEGRATION,
+        )
+
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
         sub = claims.get("sub")

@@ -81,16 +81,34 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROGRAMMES_READ,
             P.PROGRAMMES_WRITE,
             P.REPORTS_READ,
+            # support cases of families of their hromada, read-only (the military domain)
+            P.MILITARY_READ,
             # communal providers of their own hromada only (the providers domain checks)
             P.PROVIDERS_MANAGE,
         }
     ),
     Role.SOCIAL_WORKER: frozenset(
         _EVERYONE
-        | {P.FAMILIES_READ, P.FAMILIES_WRITE, P.IDENTIFIERS_READ, P.CASES_READ, P.CASES_WRITE}
+        | {
+            P.FAMILIES_READ,
+            P.FAMILIES_WRITE,
+            P.IDENTIFIERS_READ,
+            P.CASES_READ,
+            P.CASES_WRITE,
+            P.MILITARY_READ,  # support cases of families of their hromada, read-only
+        }
     ),
     Role.PROVIDER_STAFF: frozenset(
-        _EVERYONE | {P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.SERVICE_RECORDS_WRITE}
+        _EVERYONE
+        | {
+            P.FAMILIES_READ,
+            P.CASES_READ,
+            P.SERVICE_RECORDS_READ,
+            P.SERVICE_RECORDS_WRITE,
+            # the support cases assigned to their provider: contacts and measures
+            P.MILITARY_READ,
+            P.MILITARY_WRITE,
+        }
     ),
     Role.MILITARY_LIAISON: frozenset(_EVERYONE | {P.MILITARY_READ, P.MILITARY_WRITE}),
     # An integration client may do exactly what its token's scopes name.

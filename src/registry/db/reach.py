@@ -1,9 +1,11 @@
 """The caller's reach as the database's row-level security reads it.
 
-Migration 0009's policies let the runtime role see a personal row only within the reach
-set for the transaction: three settings, ``registry.national`` (``on``),
-``registry.territory`` (a KATOTTG code: rows whose oblast, raion or hromada it is) and
-``registry.provider`` (a provider's id: rows of the families it serves). Each is set with
+Migration 0009's policies (and 0012's, for servicemember-family support) let the runtime
+role see a personal row only within the reach set for the transaction: four settings,
+``registry.national`` (``on``), ``registry.territory`` (a KATOTTG code: rows whose oblast,
+raion or hromada it is), ``registry.provider`` (a provider's id: rows of the families it
+serves, the support cases assigned to it) and ``registry.unit`` (a military unit's id: its
+servicemembers, their families and support cases). Each is set with
 ``set_config(…, true)`` (``SET LOCAL``) and ends with the transaction: a transaction that
 sets none sees no personal row at all, so a query that forgot its confinement returns
 nothing outside the caller's reach instead of everything.
@@ -33,14 +35,17 @@ class Reach:
     national: bool = False
     territory: str | None = None
     provider_id: uuid.UUID | None = None
+    unit_id: uuid.UUID | None = None
 
-    def settings(self) -> tuple[str, str, str]:
-        """The values of ``registry.national``, ``registry.territory``, ``registry.provider``
-        ('' for none: what an unset setting reads as once the connection has used it)."""
+    def settings(self) -> tuple[str, str, str, str]:
+        """The values of ``registry.national``, ``registry.territory``, ``registry.provider``,
+        ``registry.unit`` ('' for none: what an unset setting reads as once the connection
+        has used it)."""
         return (
             "on" if self.national else "",
             self.territory or "",
             str(self.provider_id) if self.provider_id else "",
+            str(self.unit_id) if self.unit_id else "",
         )
 
 
@@ -48,13 +53,14 @@ NOWHERE = Reach()
 NATIONAL = Reach(national=True)
 
 
-def set_reach(reach: Reach) -> Select[tuple[str, str, str]]:
+def set_reach(reach: Reach) -> Select[tuple[str, str, str, str]]:
     """The statement that sets ``reach`` for the rest of the transaction."""
-    national, territory, provider = reach.settings()
+    national, territory, provider, unit = reach.settings()
     return select(
         func.set_config("registry.national", national, True),
         func.set_config("registry.territory", territory, True),
         func.set_config("registry.provider", provider, True),
+        func.set_config("registry.unit", unit, True),
     )
 
 
@@ -62,11 +68,12 @@ def reach_query(reach: Reach) -> str:
     """``set_reach`` as SQL text with literal values (quoted; a territory code and a UUID at
     most), to send after ``BEGIN`` in one simple query: one round trip before a statement
     that is a whole unit of work."""
-    national, territory, provider = (_literal(value) for value in reach.settings())
+    national, territory, provider, unit = (_literal(value) for value in reach.settings())
     return (
         f"SELECT set_config('registry.national', {national}, true), "
         f"set_config('registry.territory', {territory}, true), "
-        f"set_config('registry.provider', {provider}, true)"
+        f"set_config('registry.provider', {provider}, true), "
+        f"set_config('registry.unit', {unit}, true)"
     )
 
 

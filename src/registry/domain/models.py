@@ -21,6 +21,18 @@ from registry.domain.families.tables import (
     RecipientCategory,
 )
 from registry.domain.idempotency import IdempotencyKey
+from registry.domain.military.tables import (
+    MilitaryUnit,
+    MilitaryUnitProvider,
+    Servicemember,
+    ServicememberStatusChange,
+    ServicememberTransfer,
+    SupportCase,
+    SupportCaseContact,
+    SupportCaseEvent,
+    SupportCaseMeasure,
+    SupportMeasure,
+)
 from registry.domain.providers.tables import (
     Provider,
     ProviderService,
@@ -45,6 +57,8 @@ __all__ = [
     "FamilyProviderAccess",
     "HardshipFactor",
     "IdempotencyKey",
+    "MilitaryUnit",
+    "MilitaryUnitProvider",
     "Person",
     "Provider",
     "ProviderService",
@@ -56,7 +70,15 @@ __all__ = [
     "Service",
     "ServiceRecord",
     "ServiceRecordVersion",
+    "Servicemember",
+    "ServicememberStatusChange",
+    "ServicememberTransfer",
+    "SupportCase",
+    "SupportCaseContact",
+    "SupportCaseEvent",
+    "SupportCaseMeasure",
     "SupportCriterion",
+    "SupportMeasure",
     "Territory",
     "metadata",
 ]

@@ -11,12 +11,15 @@ from registry.db.reach import NATIONAL, NOWHERE, Reach
 
 def reach_of(principal: Principal) -> Reach:
     """A provider's staff and systems: the families it serves (and their cases and records);
-    a territorial role: its oblast or hromada; an integration client: its territory, or the
-    country when its token carries ``reach:national``; the ministry's administrators: the
-    country; everyone else (the analyst, the liaison, the auditor, an integration client of
-    neither): no personal row."""
+    a territorial role: its oblast or hromada; a military liaison (or an integration client
+    whose token names a unit): its unit's servicemembers, their families and support cases;
+    an integration client: its territory, or the country when its token carries
+    ``reach:national``; the ministry's administrators: the country; everyone else (the
+    analyst, the auditor, an integration client of neither): no personal row."""
     if principal.acts_for_provider:
         return Reach(provider_id=principal.provider_id)
+    if principal.acts_for_unit:
+        return Reach(unit_id=principal.unit_id)
     match principal.role:
         case Role.MINISTRY_ADMIN:
             return NATIONAL
