@@ -29,12 +29,12 @@ from registry.api.schemas.cases import SUBJECT_PATTERN
 from registry.api.schemas.families import FamilyCreate, PersonCreate
 from registry.api.schemas.words import worded
 from registry.domain.military.rules import (
-    SupportClosureReason,
     ContactChannel,
     MeasureStatus,
     Origin,
     ServicememberStatus,
     SupportCaseStatus,
+    SupportClosureReason,
 )
 
 Text = Annotated[str, text_field(4000, multiline=True)]
