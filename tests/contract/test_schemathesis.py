@@ -17,6 +17,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,18 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.parameters import ParameterLocation
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from stdnum.ua import edrpou, rntrc
 
 from registry.api.schemas.families import FamilyCreate
 from registry.auth.principal import Principal
-from registry.auth.roles import Role
+from registry.auth.roles import ROLE_PERMISSIONS, Role
 from registry.db.engine import Database
 from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.families import commands as family_commands
+from registry.domain.military import commands as military_commands
+from registry.domain.military.tables import military_unit_table, unit_provider_table
 from registry.domain.providers import commands as provider_commands
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.clock import utc_today
@@ -61,6 +65,15 @@ _IDENTIFIER_SERIALS = itertools.count(3_000_000)
 _SERVICE_SERIALS = itertools.count(5000)
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
+#: The unit the contract template registers, whose liaison the run calls as, and another unit
+#: (a transfer's destination).
+LIAISON_UNIT_ID = "00000000-0000-4000-8000-000000000005"
+OTHER_UNIT_ID = "00000000-0000-4000-8000-000000000006"
+#: Unit numbers for the units the runs register (each one new: no needless 409).
+_UNIT_SERIALS = itertools.count(2000)
+#: Servicemembers a support case may name: the seeded one, and those a sequence created.
+KNOWN_SERVICEMEMBERS: set[str] = set()
+
 #: The callers the run uses: (role, confinement claims).
 IDENTITIES: dict[str, tuple[str, dict[str, str]]] = {
     "auditor": ("auditor", {}),
@@ -74,7 +87,7 @@ IDENTITIES: dict[str, tuple[str, dict[str, str]]] = {
     "kyiv_worker": ("social_worker", {"territory": KYIV}),
     "kyiv_oblast_officer": ("regional_officer", {"territory": KYIV_OBLAST}),
     "analyst": ("ministry_analyst", {}),
-    "liaison": ("military_liaison", {"unit_id": "00000000-0000-4000-8000-000000000005"}),
+    "liaison": ("military_liaison", {"unit_id": LIAISON_UNIT_ID}),
     "national_system": (
         "integration",
         {
@@ -93,6 +106,8 @@ ROLE_BY_PREFIX = (
     ("/api/v1/referrals", "kyiv_officer"),
     ("/api/v1/caseload", "kyiv_officer"),
     ("/api/v1/service-records", "provider"),
+    ("/api/v1/servicemembers", "liaison"),
+    ("/api/v1/support-cases", "liaison"),
     ("/api/v1/", "ministry_admin"),
 )
 #: What the contract template holds beyond the migrations: the demo providers, and a Kyiv
@@ -138,9 +153,54 @@ async def _seed(url: str) -> dict[str, str]:
             await provider_commands.link(
                 session, caller, created["id"], uuid.UUID(DEMO_PROVIDER_ID), "contract"
             )
+            servicemember = await _seed_units(session, created["members"][0]["id"])
     finally:
         await database.dispose()
-    return {"family_id": str(created["id"]), "person_id": str(created["members"][0]["id"])}
+    KNOWN_SERVICEMEMBERS.add(str(servicemember["id"]))
+    return {
+        "family_id": str(created["id"]),
+        "person_id": str(created["members"][0]["id"]),
+        "servicemember_id": str(servicemember["id"]),
+    }
+
+
+async def _seed_units(session: Any, person_id: uuid.UUID) -> dict[str, Any]:
+    """The liaison's unit with the demo provider (eligible) assigned, another unit, and the
+    seeded family's member as a servicemember of the liaison's unit."""
+    for unit_id, number in ((LIAISON_UNIT_ID, "А0005"), (OTHER_UNIT_ID, "В0006")):
+        await session.execute(
+            insert(military_unit_table).values(
+                id=uuid.UUID(unit_id),
+                number=number,
+                name="Контрактна частина",
+                oblast_codes=[KYIV],
+                stage="pilot",
+                joined_on=date(2024, 1, 1),
+                created_by="contract-seed",
+            )
+        )
+        await session.execute(
+            insert(unit_provider_table).values(
+                id=uuid.uuid4(),
+                unit_id=uuid.UUID(unit_id),
+                provider_id=uuid.UUID(DEMO_PROVIDER_ID),
+                assigned_on=date(2024, 1, 1),
+                assigned_by="contract-seed",
+            )
+        )
+    liaison = Caller(
+        Principal(
+            sub="contract-seed",
+            role=Role.MILITARY_LIAISON,
+            unit_id=uuid.UUID(LIAISON_UNIT_ID),
+            permissions=ROLE_PERMISSIONS[Role.MILITARY_LIAISON],
+        ),
+        request_id="contract-seed",
+        keys=IDENTIFIER_KEYS,
+    )
+    return await military_commands.create_servicemember(
+        session, liaison, {"person_id": person_id, "status": "serving"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -282,10 +342,17 @@ def only_values_the_api_knows(case: schemathesis.Case) -> None:
         _known_record_values(case)
     if isinstance(case.body, dict) and case.path.startswith("/api/v1/cases"):
         _known_case_values(case.body)
+    if isinstance(case.body, dict) and case.path.startswith(_MILITARY_PATHS):
+        _known_military_values(case.body, transfer=case.path.endswith("/transfer"))
     if isinstance(case.body, dict) and case.path == "/api/v1/services" and "code" in case.body:
         serial = next(_SERVICE_SERIALS)
         case.body["code"] = f"{serial // 10:03d}.{serial % 10}"
-    if case.method == "POST" and case.path in ("/api/v1/providers", "/api/v1/services"):
+    if case.method == "POST" and case.path in (
+        "/api/v1/providers",
+        "/api/v1/services",
+        "/api/v1/military-units",
+        "/api/v1/support-measures",
+    ):
         # Their identifiers are unique, so a replayed step makes a new record every time (a
         # new identifier above, and a new key: a key's first body is replayed for it).
         for name in [name for name in case.headers or {} if name.lower() == "idempotency-key"]:
@@ -421,6 +488,67 @@ def _known_case_values(body: dict[str, Any]) -> None:
         body["service_code"] = "002.0"
     if body.get("measure_id") is not None:
         body["measure_id"] = None
+
+
+_MILITARY_PATHS = (
+    "/api/v1/military-units",
+    "/api/v1/support-measures",
+    "/api/v1/servicemembers",
+    "/api/v1/support-cases",
+)
+
+
+def _known_military_values(body: dict[str, Any], *, transfer: bool) -> None:
+    """A unit has a new number, oblasts of the codifier and the eligible demo provider; a
+    measure a new code; a servicemember a person the registry knows (the seeded member) or a
+    valid new family; a support case names a servicemember the database holds, the demo
+    provider, the catalogue's measures, and days from its opening (today) on; transitions
+    that need a reason (and closure its reason) have one, and a delivery its day."""
+    today = utc_today().isoformat()
+    if body.get("number") is not None:
+        serial = next(_UNIT_SERIALS) % 10_000
+        body["number"] = f"А{serial:04d}"
+    if body.get("oblast_codes"):
+        body["oblast_codes"] = [KYIV_OBLAST]
+    if body.get("provider_ids"):
+        body["provider_ids"] = [DEMO_PROVIDER_ID]
+    if body.get("provider_id") is not None:
+        body["provider_id"] = DEMO_PROVIDER_ID
+    if body.get("joined_on") is not None:
+        body["joined_on"] = "2024-01-01"
+    if "left_on" in body:
+        body["left_on"] = None
+    if body.get("code") is not None:
+        body["code"] = f"contract_{next(_UNIT_SERIALS)}"
+    if "person_id" in body or "person" in body or "family" in body:
+        if isinstance(body.get("person"), dict) and isinstance(body.get("family"), dict):
+            body.pop("person_id", None)
+            _known_family_values(body["person"])
+            _known_family_values(body["family"])
+        else:
+            body["person_id"] = SEEDED.get("person_id")
+            body.pop("person", None)
+            body.pop("family", None)
+    if body.get("unit_id") is not None:
+        # A new servicemember joins the liaison's unit; a transfer goes to the other one.
+        body["unit_id"] = OTHER_UNIT_ID if transfer else LIAISON_UNIT_ID
+    if body.get("servicemember_id") is not None and body["servicemember_id"] not in (
+        KNOWN_SERVICEMEMBERS
+    ):
+        body["servicemember_id"] = SEEDED.get("servicemember_id")
+    for name in ("effective_on", "opened_on", "contacted_on", "delivered_on"):
+        if body.get(name) is not None:
+            body[name] = today
+    if body.get("status") == "delivered":
+        body["delivered_on"] = today
+    if body.get("due_on") is not None:
+        body["due_on"] = "2035-01-01"
+    if body.get("measure_code") is not None:
+        body["measure_code"] = "psychosocial_support"
+    if body.get("to") in ("suspended", "closed"):
+        body["reason"] = body.get("reason") or "x"
+    if body.get("to") == "closed":
+        body["closure_reason"] = body.get("closure_reason") or "other"
 
 
 def _known_provider_values(body: dict[str, Any]) -> None:
@@ -648,6 +776,19 @@ SEQUENCES: dict[str, tuple[str | None, set[tuple[str, int]]]] = {
         r"^/api/v1/(cases|referrals|caseload)",
         {("POST /api/v1/cases", 201), ("GET /api/v1/cases/{case_id}", 200)},
     ),
+    # A unit with its provider, a servicemember, a support case opened for them, its
+    # measures, contacts and transitions up to its closure.
+    "military": (
+        # (the register's collection too: what a unit's providers are, for the run to know
+        # that a unit and a case name one)
+        r"^/api/v1/(military-units|servicemembers|support-cases|support-measures|providers$)",
+        {
+            ("POST /api/v1/military-units", 201),
+            ("POST /api/v1/servicemembers", 201),
+            ("POST /api/v1/support-cases", 201),
+            ("GET /api/v1/support-cases/{case_id}", 200),
+        },
+    ),
 }
 
 
@@ -677,6 +818,11 @@ def test_api_conforms_in_sequences(app_on_fresh_database, area: str) -> None:
         def after_call(self, response: schemathesis.Response, case: schemathesis.Case) -> None:
             super().after_call(response, case)
             answered.add((case.operation.label, response.status_code))
+            if (
+                case.operation.label == "POST /api/v1/servicemembers"
+                and response.status_code == 201
+            ):
+                KNOWN_SERVICEMEMBERS.add(response.json()["id"])
 
         def validate_response(
             self,

@@ -320,11 +320,17 @@ async def update_support_measure(
         **problem_responses(403, 409, 422),
         201: {
             **_CREATED,
-            "links": links(
-                {"servicemember_id": "$response.body#/id"},
-                GetServicemember="get_servicemember",
-                RecordServicememberStatus="record_servicemember_status",
-            ),
+            "links": {
+                **links(
+                    {"servicemember_id": "$response.body#/id"},
+                    GetServicemember="get_servicemember",
+                    RecordServicememberStatus="record_servicemember_status",
+                ),
+                "OpenSupportCase": {
+                    "operationId": "open_support_case",
+                    "requestBody": {"servicemember_id": "$response.body#/id"},
+                },
+            },
         },
     },
 )

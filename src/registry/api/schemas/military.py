@@ -222,13 +222,30 @@ class ServicememberCreate(InputSchema):
         + _NOTHING_SENSITIVE
     )
 
-    unit_id: uuid.UUID | None = Field(default=None, description="Default: the liaison's unit.")
-    person_id: uuid.UUID | None = None
-    person: PersonCreate | None = None
-    family: FamilyCreate | None = None
+    # Either the one or the other two, as the spec says too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["person_id"],
+                    "not": {"anyOf": [{"required": ["person"]}, {"required": ["family"]}]},
+                },
+                {"required": ["person", "family"], "not": {"required": ["person_id"]}},
+            ]
+        }
+    )
+
+    unit_id: uuid.UUID | NotNull = Field(default=None, description="Default: the liaison's unit.")
+    person_id: uuid.UUID | NotNull = Field(default=None, description="A person of the registry.")
+    person: PersonCreate | NotNull = Field(default=None, description="A new person…")
+    family: FamilyCreate | NotNull = Field(default=None, description="…and their family.")
     status: ServicememberStatus = ServicememberStatus.MOBILISED
-    effective_on: IsoDate | None = Field(
+    effective_on: IsoDate | NotNull = Field(
         default=None, description="When the status took effect; default today, not in the future."
+    )
+
+    _not_null = field_validator("unit_id", "person_id", "person", "family", "effective_on")(
+        refuse_null
     )
 
     @model_validator(mode="after")
