@@ -373,14 +373,15 @@ class Chronicle:
             last = day
 
         steps: list[_Step] = []
-        sm_id = self.new_id(self.stamp(recorded))
+        created = min(self.stamp(recorded), self.latest)
+        sm_id = self.new_id(created)
         servicemember = {
             "id": sm_id,
             "person_id": person_id,
             "family_id": family_id,
             "unit_id": place.unit_id,
             "created_by": place.liaison,
-            "created_at": self.stamp(recorded),
+            "created_at": created,
         }
         for day, status in statuses[1:]:
             steps.append(_Step(day, len(steps), "status", None, {"status": status}))
