@@ -26,6 +26,29 @@ FAMILY_COLUMNS = """id, oblast_code, raion_code, hromada_code, settlement_code, 
 PERSON_COLUMNS = """id, family_id, last_name, first_name, patronymic, birth_date, sex, relation,
     rnokpp_sealed, rnokpp_refused, unzr_sealed, disability_group, idp_certificate_sealed,
     is_servicemember, status, removal_reason, removed_at, created_at, updated_at, version"""
+#: A page of a unit's support cases as the registry lists them: the case, its flags as of
+#: today (contact overdue; an open case whose provider left the unit or fails the gate) and
+#: the servicemember with their name.
+SUPPORT_CASES = """
+    SELECT c.id, c.unit_id, c.family_id, c.status, c.opened_on, c.provider_id, c.worker_sub,
+        c.last_contact_on, c.contact_due_on,
+        c.status IN ('open', 'active') AND c.contact_due_on < current_date AS contact_overdue,
+        c.status IN ('open', 'active', 'suspended') AND c.provider_id IS NOT NULL AND NOT (
+            EXISTS (SELECT FROM military_unit_providers a WHERE a.unit_id = c.unit_id
+                    AND a.provider_id = c.provider_id AND a.ended_on IS NULL)
+            AND EXISTS (SELECT FROM providers p WHERE p.id = c.provider_id
+                        AND p.status = 'active' AND p.sector = 'non_state'
+                        AND p.support_verified_at IS NOT NULL
+                        AND p.support_verified_by IS NOT NULL
+                        AND p.support_criteria_met @> ARRAY(
+                            SELECT code::text FROM support_criteria WHERE active))
+        ) AS provider_ineligible,
+        c.version, s.id AS servicemember_id, s.person_id, s.status AS servicemember_status,
+        s.status_effective_on, m.last_name, m.first_name, m.patronymic
+    FROM support_cases c
+    JOIN servicemembers s ON s.id = c.servicemember_id
+    JOIN persons m ON m.id = s.person_id
+    WHERE c.unit_id = $1 ORDER BY c.id LIMIT $2"""
 MEMBERS = f"""SELECT {PERSON_COLUMNS} FROM persons WHERE family_id = ANY($1::uuid[])
     ORDER BY family_id, status, birth_date, id"""
 
@@ -75,6 +98,33 @@ def create_app() -> FastAPI:
         return _json(
             {
                 "items": [{**f, "members": by_family.get(f["id"], [])} for f in families],
+                "next_cursor": None,
+            }
+        )
+
+    @app.get("/support-cases")
+    async def list_support_cases(request: Request, unit_id: uuid.UUID, limit: int = 50) -> Response:
+        """A first page of a unit's support cases, as its liaison lists them."""
+        async with request.app.state.pool.acquire() as connection:
+            rows = await connection.fetch(SUPPORT_CASES, unit_id, limit)
+        servicemember = (
+            "servicemember_id",
+            "person_id",
+            "servicemember_status",
+            "status_effective_on",
+            "last_name",
+            "first_name",
+            "patronymic",
+        )
+        return _json(
+            {
+                "items": [
+                    {
+                        **{k: v for k, v in row.items() if k not in servicemember},
+                        "servicemember": {k: row[k] for k in servicemember},
+                    }
+                    for row in rows
+                ],
                 "next_cursor": None,
             }
         )

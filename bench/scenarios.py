@@ -50,6 +50,8 @@ class Context:
     provider_families: list[tuple[str, str | None]] = field(default_factory=list)
     #: RNOKPPs of Kyiv members (current ones of active families), to look families up by.
     kyiv_rnokpps: list[str] = field(default_factory=list)
+    #: The military units of the programme (ids), whose liaisons list their support cases.
+    unit_ids: list[str] = field(default_factory=list)
 
     def officer(self) -> dict[str, str]:
         """Headers of a Kyiv community officer: reads and writes Kyiv's families and cases."""
@@ -237,6 +239,33 @@ def cases_visit_overdue(ctx: Context) -> list[RequestSpec]:
     return [{"method": "GET", "path": f"{API}/cases?visit_overdue=true", "headers": ctx.officer()}]
 
 
+def liaison_cases(ctx: Context) -> list[RequestSpec]:
+    """A first page of support cases as the liaison of a unit, the units in a shuffled
+    order (one token each): confinement by unit, the flags (contact overdue, the provider's
+    gate), the servicemember's name, the audit."""
+    if not ctx.unit_ids:
+        raise SystemExit("this database has no military units: generate it again")
+    units = list(ctx.unit_ids)
+    random.Random(len(units)).shuffle(units)
+    return [
+        {
+            "method": "GET",
+            "path": f"{API}/support-cases?limit=50",
+            "headers": {
+                "Authorization": "Bearer "
+                + ctx.token("military_liaison", unit_id=unit_id, sub=f"bench-liaison-{n}")
+            },
+        }
+        for n, unit_id in enumerate(units)
+    ]
+
+
+def bare_liaison_cases(ctx: Context) -> list[RequestSpec]:
+    units = list(ctx.unit_ids)
+    random.Random(len(units)).shuffle(units)
+    return [{"method": "GET", "path": f"/support-cases?unit_id={u}&limit=50"} for u in units]
+
+
 SCENARIOS = [
     Scenario(
         "family_by_id",
@@ -281,5 +310,11 @@ SCENARIOS = [
         "cases_visit_overdue",
         "GET /cases?visit_overdue=true first page (Kyiv)",
         registry=cases_visit_overdue,
+    ),
+    Scenario(
+        "liaison_cases",
+        "GET /support-cases first page (50) as the liaison of a unit, 35 units in turn",
+        registry=liaison_cases,
+        bare=bare_liaison_cases,
     ),
 ]

@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("registry")
 
 #: Confinement used by `--demo` tokens: Kyiv (a city with special status acts as oblast and
-#: hromada), and fixed ids that demo data uses (the demo provider's id is
-#: ``registry.demo.providers.DEMO_PROVIDER_ID``).
+#: hromada); the fixed ids the demo data uses are ``registry.demo.providers.DEMO_PROVIDER_ID``
+#: and ``registry.demo.military.DEMO_UNIT_ID``.
 DEMO_TERRITORY = "UA80000000000093317"
-DEMO_UNIT_ID = "0f5d2c1a-8e7b-4a3c-b2d1-6e5f4a3b2c10"
 
 
 def _token(
@@ -66,16 +65,18 @@ def _token(
 
 def demo_tokens(settings: Settings, ttl: int = 12 * 3600) -> dict[str, str]:
     from registry.demo.cases import DEMO_OFFICER, DEMO_STAFF, DEMO_WORKER
+    from registry.demo.military import DEMO_LIAISON, DEMO_UNIT_ID
     from registry.demo.providers import DEMO_PROVIDER_ID
 
     # The subjects are the ones the demo cases name: the demo social worker works some of
-    # them, the demo provider's staff decided its referrals.
+    # them, the demo provider's staff decided its referrals and works support cases, the
+    # demo liaison opened the demo unit's support cases.
     confinement: dict[Role, dict[str, str]] = {
         Role.REGIONAL_OFFICER: {"territory": DEMO_TERRITORY},
         Role.COMMUNITY_OFFICER: {"territory": DEMO_TERRITORY, "sub": DEMO_OFFICER},
         Role.SOCIAL_WORKER: {"territory": DEMO_TERRITORY, "sub": DEMO_WORKER},
         Role.PROVIDER_STAFF: {"provider_id": DEMO_PROVIDER_ID, "sub": DEMO_STAFF},
-        Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID},
+        Role.MILITARY_LIAISON: {"unit_id": DEMO_UNIT_ID, "sub": DEMO_LIAISON},
         Role.INTEGRATION: {
             "scope": "territories:read reference:read providers:read families:read reach:national"
         },
@@ -154,11 +155,12 @@ def _seed_demo(url: str, settings: Settings) -> None:
     from registry.db.engine import Database
     from registry.demo.cases import DemoCases, seed_demo_cases
     from registry.demo.families import seed_demo_families
+    from registry.demo.military import DemoMilitary, seed_demo_military
     from registry.demo.providers import seed_demo_providers
 
     keys = _identifier_keys(settings)
 
-    async def run() -> tuple[int, int, DemoCases]:
+    async def run() -> tuple[int, int, DemoCases, DemoMilitary]:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
             async with database.transaction() as session:
@@ -167,12 +169,17 @@ def _seed_demo(url: str, settings: Settings) -> None:
                 cases = await seed_demo_cases(
                     session, assessment_working_days=settings.assessment_working_days
                 )
-                return providers, families, cases
+                military = await seed_demo_military(
+                    session,
+                    first_contact_days=settings.support_first_contact_days,
+                    contact_interval_days=settings.support_contact_interval_days,
+                )
+                return providers, families, cases, military
         finally:
             await database.dispose()
 
     started = time.perf_counter()
-    providers, added, cases = asyncio.run(run())
+    providers, added, cases, military = asyncio.run(run())
     print(f"demo providers added: {providers}", file=sys.stderr)
     print(
         f"demo families added: {added}" if added else "demo families already present: none added",
@@ -185,7 +192,22 @@ def _seed_demo(url: str, settings: Settings) -> None:
         else "demo cases already present: none added",
         file=sys.stderr,
     )
+    print(
+        f"demo military units added: {military.units}, servicemembers: "
+        f"{military.servicemembers}, support cases: {military.support_cases}"
+        if military.units
+        else "demo military units already present: none added",
+        file=sys.stderr,
+    )
     print(f"demo data seeded in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+
+
+def _print_demo_tokens(settings: Settings) -> None:
+    """A token per role, confined to what the demo data holds (the ``military_liaison``
+    token names the demo unit, ``registry.demo.military.DEMO_UNIT_ID``)."""
+    print("Demo tokens (valid 12 h):")
+    for role, token in demo_tokens(settings).items():
+        print(f"  {role:18} {token}")
 
 
 def worker_app() -> FastAPI:
@@ -234,9 +256,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             _require_current_schema(serving, settings)
         if args.demo:
             _seed_demo(url, settings)
-            print("Demo tokens (valid 12 h):")
-            for role, token in demo_tokens(settings).items():
-                print(f"  {role:18} {token}")
+            _print_demo_tokens(settings)
         _log_serving_role(url, serving, settings)
         os.environ["REGISTRY_DATABASE_URL"] = serving  # the workers inherit it
         get_settings.cache_clear()
@@ -297,6 +317,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
         _prepare(url, settings)
         if args.demo:
             _seed_demo(url, settings)
+            if settings.jwt_jwks_file is None:  # else tokens come from the identity provider
+                _print_demo_tokens(settings)
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> None:

@@ -1,6 +1,7 @@
 """The demo seed (``registry seed --demo``): families valid, searchable and placed where they
 belong; cases in every status that keep the rules of a case, with overdue ones for the demo
-social worker, and referrals and service records for the demo provider."""
+social worker, and referrals and service records for the demo provider; military units with
+their servicemembers and support cases, overdue ones for the demo liaison's unit."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ from registry.demo.cases import (
     seed_demo_cases,
 )
 from registry.demo.families import DEMO_ACTOR, feminine_surname, patronymic, seed_demo_families
+from registry.demo.military import (
+    DEMO_LIAISON,
+    DEMO_UNIT_CORE,
+    DEMO_UNIT_ID,
+    DemoMilitary,
+    seed_demo_military,
+)
 from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.cases.rules import CaseStatus
 from registry.domain.families.queries import person_values
@@ -241,6 +249,7 @@ DEMO_CLAIMS = {
     "social_worker": {"sub": DEMO_WORKER, "territory": KYIV},
     "community_officer": {"sub": DEMO_OFFICER, "territory": KYIV},
     "provider_staff": {"sub": DEMO_STAFF, "provider_id": DEMO_PROVIDER_ID},
+    "military_liaison": {"sub": DEMO_LIAISON, "unit_id": DEMO_UNIT_ID},
 }
 
 
@@ -430,3 +439,168 @@ def test_registry_seed_runs_from_the_command_line(cli_database, monkeypatch):
     once read a `--workers` that `seed` does not have)."""
     monkeypatch.setenv("REGISTRY_RATE_LIMITS_ENABLED", "true")
     assert run_cli("seed", "--demo") == "returned without exiting"
+
+
+# --- demo servicemember-family support ---------------------------------------------------------
+
+
+async def _seed_military(connection) -> DemoMilitary:
+    session = Database.bound_to(connection).session()
+    military = await seed_demo_military(session)
+    await session.flush()
+    return military
+
+
+async def _support_cases(connection) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in await connection.execute(
+            text(
+                "SELECT id, servicemember_id, unit_id, status, version, contact_due_on "
+                "FROM support_cases ORDER BY id"
+            )
+        )
+    ]
+
+
+async def test_demo_support_cases_are_added_once_and_the_same_each_time(connection):
+    await _seed_everything(connection)
+    session = Database.bound_to(connection).session()
+    first = await seed_demo_military(session)
+    made = await _support_cases(connection)
+    await session.rollback()
+    assert await _count(connection, "SELECT count(*) FROM support_cases") == 0
+
+    await _seed_cases(connection)
+    again = await _seed_military(connection)
+    assert again == first
+    assert first.units == 5
+    assert first.support_cases >= len(DEMO_UNIT_CORE)
+    assert await _support_cases(connection) == made
+    assert await _seed_military(connection) == DemoMilitary(0, 0, 0)
+    assert await _count(connection, "SELECT count(*) FROM support_cases") == first.support_cases
+
+
+async def test_demo_support_cases_keep_the_rules_the_api_enforces(connection):
+    await _seed_everything(connection)
+    await _seed_military(connection)
+    broken = {
+        "a unit's provider that fails the gate": """
+            SELECT count(*) FROM military_unit_providers a JOIN providers p
+              ON p.id = a.provider_id
+            WHERE p.status <> 'active' OR p.sector <> 'non_state'
+               OR p.support_verified_at IS NULL OR p.support_verified_by IS NULL
+               OR NOT p.support_criteria_met @> ARRAY(
+                   SELECT code::text FROM support_criteria WHERE active)""",
+        "a case's provider not assigned to its unit": """
+            SELECT count(*) FROM support_cases c WHERE c.provider_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM military_unit_providers a
+                              WHERE a.unit_id = c.unit_id AND a.provider_id = c.provider_id
+                                AND a.ended_on IS NULL)""",
+        "active without a provider and a worker": """
+            SELECT count(*) FROM support_cases
+            WHERE status = 'active' AND (provider_id IS NULL OR worker_sub IS NULL)""",
+        "two open cases of one servicemember": """
+            SELECT count(*) FROM (SELECT 1 FROM support_cases
+                                  WHERE status IN ('open', 'active', 'suspended')
+                                  GROUP BY servicemember_id HAVING count(*) > 1) twice""",
+        "status not the last transition's, or a version behind its history": """
+            SELECT count(*) FROM support_cases c
+            WHERE c.status <> (SELECT h.to_status FROM support_case_history h
+                               WHERE h.case_id = c.id ORDER BY h.version DESC LIMIT 1)
+               OR c.version < (SELECT max(h.version) FROM support_case_history h
+                               WHERE h.case_id = c.id)""",
+        "history versions repeated or out of order in time": """
+            SELECT count(*) FROM support_case_history h JOIN support_case_history g
+              ON g.case_id = h.case_id AND g.version > h.version AND g.at < h.at""",
+        "a transition the lifecycle does not allow, or one without a reason": """
+            SELECT count(*) FROM support_case_history WHERE kind = 'transition'
+              AND from_status IS NOT NULL
+              AND (NOT (from_status, to_status) IN (VALUES ('open', 'active'),
+                   ('open', 'closed'), ('active', 'suspended'), ('active', 'closed'),
+                   ('suspended', 'active'), ('suspended', 'closed'))
+                   OR (to_status IN ('suspended', 'closed') AND reason IS NULL))""",
+        "servicemember's status not its history's latest, or a version behind it": """
+            SELECT count(*) FROM servicemembers s
+            WHERE s.status <> (SELECT h.status FROM servicemember_statuses h
+                               WHERE h.servicemember_id = s.id
+                               ORDER BY h.effective_on DESC, h.version DESC LIMIT 1)
+               OR s.version <> (SELECT max(h.version) FROM servicemember_statuses h
+                                WHERE h.servicemember_id = s.id)""",
+        "servicemember not a current member marked as one": """
+            SELECT count(*) FROM servicemembers s JOIN persons p ON p.id = s.person_id
+            WHERE NOT p.is_servicemember OR p.status <> 'active'
+               OR p.family_id <> s.family_id""",
+        "contact or measure before the case was opened, or after today": """
+            SELECT (SELECT count(*) FROM support_case_contacts t JOIN support_cases c
+                      ON c.id = t.case_id
+                    WHERE t.contacted_on < c.opened_on OR t.contacted_on > current_date)
+                 + (SELECT count(*) FROM support_case_measures m JOIN support_cases c
+                      ON c.id = m.case_id
+                    WHERE m.due_on < c.opened_on OR m.delivered_on < c.opened_on
+                       OR m.delivered_on > current_date)""",
+        "a contact due day that is not the API's": """
+            SELECT count(*) FROM support_cases
+            WHERE contact_due_on IS DISTINCT FROM CASE
+                WHEN last_contact_on IS NULL THEN opened_on + 3
+                ELSE last_contact_on + 30 END
+              AND status <> 'closed'""",
+        "stamped in the future": "SELECT count(*) FROM support_case_history WHERE at > now()",
+    }
+    found = {rule: await _count(connection, sql) for rule, sql in broken.items()}
+    assert found == dict.fromkeys(broken, 0)
+    statuses = {
+        row[0]
+        for row in await connection.execute(text("SELECT DISTINCT status FROM support_cases"))
+    }
+    assert statuses == {"open", "active", "suspended", "closed"}
+    servicemember_statuses = {
+        row[0]
+        for row in await connection.execute(
+            text("SELECT DISTINCT status FROM servicemember_statuses")
+        )
+    }
+    assert servicemember_statuses >= {
+        "mobilised",
+        "serving",
+        "missing",
+        "captured",
+        "fallen",
+        "demobilised",
+    }
+    assert await _count(
+        connection, "SELECT count(*) FROM support_case_measures WHERE status = 'delivered'"
+    )
+    assert await _count(
+        connection, "SELECT count(*) FROM support_case_measures WHERE origin = 'status_change'"
+    )
+
+
+async def test_the_demo_liaison_lists_the_units_cases_some_overdue(client, connection, make_token):
+    await _seed_everything(connection)
+    await _seed_military(connection)
+    liaison = _demo_token(make_token, "military_liaison")
+    cases = await client.get("/api/v1/support-cases", headers=liaison)
+    assert cases.status_code == 200, cases.text
+    assert cases.json()["items"]
+    assert {c["unit_id"] for c in cases.json()["items"]} == {DEMO_UNIT_ID}
+    overdue = await client.get(
+        "/api/v1/support-cases", params={"contact_overdue": "true"}, headers=liaison
+    )
+    assert overdue.status_code == 200, overdue.text
+    assert overdue.json()["items"]
+    assert all(c["contact_overdue"] for c in overdue.json()["items"])
+    opened = await client.get("/api/v1/support-cases", params={"status": "open"}, headers=liaison)
+    assert opened.json()["items"]
+    one = await client.get(
+        f"/api/v1/support-cases/{cases.json()['items'][0]['id']}", headers=liaison
+    )
+    assert one.status_code == 200, one.text
+    unit = await client.get(f"/api/v1/military-units/{DEMO_UNIT_ID}", headers=liaison)
+    assert unit.status_code == 200, unit.text
+    assert unit.json()["providers"]
+    assert all(p["eligible"] for p in unit.json()["providers"])
+    staff = _demo_token(make_token, "provider_staff")
+    theirs = await client.get("/api/v1/support-cases", headers=staff)
+    assert theirs.status_code == 200, theirs.text
+    assert {c["provider_id"] for c in theirs.json()["items"]} == {DEMO_PROVIDER_ID}

@@ -1,4 +1,4 @@
-"""Demo providers: a dozen made-up but plausible entries of the register (communal centres,
+"""Demo providers: fourteen made-up but plausible entries of the register (communal centres,
 civil-society organisations, an individual entrepreneur, a natural person) so a newcomer can
 search the register, and the demo provider token (``DEMO_PROVIDER_ID``) names an active
 provider in Kyiv (``registry seed --demo``, ``registry serve --demo``).
@@ -34,6 +34,9 @@ from registry.domain.territories.queries import locate_address
 #: The provider the demo ``provider_staff`` token works for: an active civil-society
 #: organisation in Kyiv that supports servicemembers' families.
 DEMO_PROVIDER_ID = "7b0c6a52-3f4e-4c1e-9a57-0c9b8f1d2e01"
+#: Civil-society organisations of the servicemember-family programme in Kyiv oblast and Lviv.
+BUCHA_FUND_ID = "7b0c6a52-3f4e-4c1e-9a57-0c9b8f1d2e13"
+LVIV_FAMILIES_ID = "7b0c6a52-3f4e-4c1e-9a57-0c9b8f1d2e14"
 #: ``providers.created_by`` of demo providers.
 DEMO_ACTOR = "demo-seed"
 
@@ -328,6 +331,48 @@ PROVIDERS = (
         website="https://merezha-pidtrymky.org",
         served=(ODESA, VINNYTSIA),
         criteria=["accompaniment_experience", "in_register", "no_sanctions", "trained_staff"],
+    ),
+    # The programme's providers outside Kyiv (``registry.demo.military`` assigns them to
+    # units): civil-society organisations that meet every support criterion, verified.
+    _Demo(
+        BUCHA_FUND_ID,
+        "organisation",
+        "non_state",
+        "Благодійний фонд «Поруч із захисниками»",
+        "БФ «Поруч із захисниками»",
+        "благодійний фонд",
+        BUCHA,
+        "вул. Вокзальна, 62",
+        (
+            _Offer("002.0", "periodic", ("home", "online", "phone"), capacity=45),
+            _Offer("003.0", "one_off", ("semi_residential", "online")),
+        ),
+        ((_ACTIVE, date(2023, 5, 15), None),),
+        date(2023, 4, 24),
+        edrpou=_edrpou("4517302"),
+        phone="+380459871245",
+        email="info@poruch-fund.org.ua",
+        served=(BUCHA, IRPIN),
+        criteria=ALL_CRITERIA,
+    ),
+    _Demo(
+        LVIV_FAMILIES_ID,
+        "organisation",
+        "non_state",
+        "Громадська організація «Родини захисників Львівщини»",
+        "ГО «Родини захисників»",
+        "громадська організація",
+        LVIV,
+        "вул. Городоцька, 120",
+        (
+            _Offer("002.0", "periodic", ("semi_residential", "online", "phone"), capacity=70),
+            _Offer("013.0", "temporary", ("semi_residential",), capacity=20),
+        ),
+        ((_ACTIVE, date(2023, 9, 4), None),),
+        date(2023, 8, 10),
+        edrpou=_edrpou("4538815"),
+        phone="+380322409918",
+        criteria=ALL_CRITERIA,
     ),
 )
 
