@@ -84,6 +84,13 @@ TAGS = [
         "providers; each social worker's caseload.",
     },
     {
+        "name": "military",
+        "description": "Support for servicemembers' families, organised per military unit: "
+        "the units of the programme and their eligible civil-society providers, "
+        "servicemembers and their status, the catalogue of support measures, and support "
+        "cases. No unit location, deployment or strength, no rank or position is stored.",
+    },
+    {
         "name": "service records",
         "description": "Services providers deliver to families, one at a time or in batches "
         "(JSON or NDJSON), corrected by amendment and voided, never deleted.",

@@ -50,6 +50,9 @@ PLACEHOLDERS = {
     "case_id": str(uuid.uuid4()),
     "measure_id": str(uuid.uuid4()),
     "referral_id": str(uuid.uuid4()),
+    "unit_id": str(uuid.uuid4()),
+    "servicemember_id": str(uuid.uuid4()),
+    "measure_code": "psychosocial_support",
 }
 
 

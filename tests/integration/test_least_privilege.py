@@ -190,6 +190,10 @@ async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connecti
         "case_reviews",
         "provider_status_changes",
         "service_record_versions",
+        "servicemember_statuses",
+        "servicemember_units",
+        "support_case_history",
+        "support_case_contacts",
     }
     read_only = {
         "alembic_version",

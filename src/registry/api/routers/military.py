@@ -240,8 +240,8 @@ async def list_support_measures(
     session: Session,
     include_retired: Annotated[bool, Query(description="Retired measures too.")] = False,
 ) -> Response:
-    """The catalogue of support measures, each with the servicemember statuses it applies
-    to (one page)."""
+    """The catalogue of support measures (one page): each with the servicemember statuses it
+    applies to."""
     return respond_all(await queries.measures(session, include_retired), PageOf[SupportMeasure])
 
 
@@ -268,28 +268,28 @@ async def add_support_measure(
         SupportMeasure,
         status_code=201,
         version=measure["version"],
-        location=str(request.url_for("get_support_measure", code=measure["code"]).path),
+        location=str(request.url_for("get_support_measure", measure_code=measure["code"]).path),
         resource_type=queries.SUPPORT_MEASURE,
         resource_ids=[],
     )
 
 
 @router.get(
-    "/support-measures/{code}",
+    "/support-measures/{measure_code}",
     response_model=SupportMeasure,
     name="get_support_measure",
     responses=_READ,
 )
 async def get_support_measure(
-    caller: ReferenceRead, session: Session, code: MeasureCodePath
+    caller: ReferenceRead, session: Session, measure_code: MeasureCodePath
 ) -> Response:
     """One measure of the catalogue (retired ones too)."""
-    measure = await queries.measure(session, code)
+    measure = await queries.measure(session, measure_code)
     return respond(measure, SupportMeasure, version=measure["version"])
 
 
 @router.patch(
-    "/support-measures/{code}",
+    "/support-measures/{measure_code}",
     response_model=SupportMeasure,
     name="update_support_measure",
     responses=problem_responses(403, 404, 412, 422, 428),
@@ -297,13 +297,17 @@ async def get_support_measure(
 async def update_support_measure(
     caller: MilitaryManage,
     session: Session,
-    code: MeasureCodePath,
+    measure_code: MeasureCodePath,
     body: CatalogueMeasurePatch,
     if_match: IfMatch,
 ) -> Response:
     """Change or retire (`retired: true`) a measure (the ministry)."""
     measure = await commands.update_measure(
-        session, caller, code, body.model_dump(exclude_unset=True), required_version(if_match)
+        session,
+        caller,
+        measure_code,
+        body.model_dump(exclude_unset=True),
+        required_version(if_match),
     )
     return respond(measure, SupportMeasure, version=measure["version"])
 
