@@ -60,6 +60,7 @@ from tests.support import (
     family,
     if_match,
     person,
+    provider_body,
     run_cli,
     start_cli,
     token,
@@ -527,6 +528,8 @@ async def test_unconfined_reaches_beyond_for_the_block_only(secured):
             assert set((await session.execute(ids)).scalars()) == everything
             async with unconfined(session):  # nested: still beyond
                 assert set((await session.execute(ids)).scalars()) == everything
+            async with session.begin_nested():  # a savepoint keeps the block's reach
+                assert set((await session.execute(ids)).scalars()) == everything
             assert set((await session.execute(ids)).scalars()) == everything
         assert set((await session.execute(ids)).scalars()) == kyiv
         with pytest.raises(Conflict):
@@ -574,6 +577,93 @@ async def test_what_a_command_does_beyond_reach_on_purpose_works_under_it(secure
     assert moved.json()["hromada_code"] == BUCHA
     assert (await secured.client.get(f"{FAMILIES}/{family_id}", headers=kyiv)).status_code == 404
     assert (await secured.client.get(f"{FAMILIES}/{family_id}", headers=bucha)).status_code == 200
+
+
+async def test_servicemember_family_support_works_within_reach_under_row_level_security(
+    secured, make_token
+):
+    """A unit's liaison reaches its servicemembers, their families and support cases (the
+    database's ``registry.unit`` reach) and nothing of another unit's; the provider reaches
+    the cases assigned to it and the family's hromada its coordination view; a transfer
+    moves a case from one unit's reach to the other's."""
+    client = secured.client
+    admin = bearer(token(make_token, "ministry_admin"))
+    criteria = (await client.get("/api/v1/support-criteria", headers=admin)).json()["items"]
+    provider = await create_provider(
+        client, admin, provider_body(support_criteria_met=[c["code"] for c in criteria])
+    )
+    units = []
+    for number in ("А7001", "В7002"):
+        created = await client.post(
+            "/api/v1/military-units",
+            json={
+                "number": number,
+                "name": "Бригада",
+                "oblast_codes": [LVIV_OBLAST],
+                "stage": "pilot",
+                "joined_on": "2024-01-15",
+                "provider_ids": [provider["id"]],
+            },
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        units.append(created.json()["id"])
+    liaison = bearer(token(make_token, "military_liaison", unit_id=units[0]))
+    other_liaison = bearer(token(make_token, "military_liaison", unit_id=units[1]))
+    recorded = await client.post(
+        "/api/v1/servicemembers",
+        json={"person": person(), "family": family(LVIV), "status": "serving"},
+        headers=liaison,
+    )
+    assert recorded.status_code == 201, recorded.text
+    servicemember = recorded.json()
+    opened = await client.post(
+        "/api/v1/support-cases",
+        json={
+            "servicemember_id": servicemember["id"],
+            "provider_id": provider["id"],
+            "worker_sub": "worker-1",
+        },
+        headers=liaison,
+    )
+    assert opened.status_code == 201, opened.text
+    case_url = f"/api/v1/support-cases/{opened.json()['id']}"
+    changed = await client.post(
+        f"/api/v1/servicemembers/{servicemember['id']}/status",
+        json={"status": "missing"},
+        headers=liaison,
+    )
+    assert changed.status_code == 201, changed.text
+    planned = (await client.get(case_url, headers=liaison)).json()["measures"]
+    assert planned, "the status change planned the catalogue's measures under row security"
+
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
+    lviv = bearer(token(make_token, "community_officer", territory=LVIV))
+    kyiv = bearer(token(make_token, "community_officer", territory=KYIV))
+    assert (await client.get(case_url, headers=staff)).status_code == 200
+    assert (await client.get(case_url, headers=lviv)).status_code == 200
+    assert (await client.get(case_url, headers=kyiv)).status_code == 404
+    assert (await client.get(case_url, headers=other_liaison)).status_code == 404
+
+    family_id = servicemember["family_id"]
+    first, second = (Reach(unit_id=uuid.UUID(unit)) for unit in units)
+    for table in ("support_cases", "servicemembers"):
+        assert await secured.ids_seen(first, table) == {family_id}
+        assert await secured.ids_seen(second, table) == set()
+        assert await secured.ids_seen(NOWHERE, table) == set()
+    assert family_id in await secured.ids_seen(first)  # the family itself, by its servicemember
+    assert family_id not in await secured.ids_seen(second)
+
+    current = await client.get(f"/api/v1/servicemembers/{servicemember['id']}", headers=liaison)
+    moved = await client.post(
+        f"/api/v1/servicemembers/{servicemember['id']}/transfer",
+        json={"unit_id": units[1]},
+        headers=if_match(liaison, current.json()["version"]),
+    )
+    assert moved.status_code == 200, moved.text
+    assert (await client.get(case_url, headers=liaison)).status_code == 404
+    assert (await client.get(case_url, headers=other_liaison)).status_code == 200
+    assert await secured.ids_seen(second, "support_cases") == {family_id}
 
 
 async def test_the_service_starts_while_the_database_is_unreachable(settings, verifier):

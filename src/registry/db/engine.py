@@ -58,9 +58,11 @@ class _ReachingSession(Session):
 
 
 @event.listens_for(_ReachingSession, "after_begin")
-def _set_reach(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+def _set_reach(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     reach_of: Callable[[], Reach] | None = session.info.get(REACH_OF)
-    if reach_of is not None:
+    # A savepoint (``begin_nested``) begins inside the transaction, whose reach stands: set
+    # again there, it would undo an ``unconfined`` block the savepoint is part of.
+    if reach_of is not None and not transaction.nested:
         reach = session.info[REACH] = reach_of()
         connection.execute(set_reach(reach))
 
