@@ -488,3 +488,29 @@ async def open_support_case(
     assert response.status_code == 201, response.text
     opened: dict[str, Any] = response.json()
     return opened
+
+
+@dataclass
+class SupportWorld:
+    """An eligible provider assigned to a unit, the unit's liaison, a servicemember of the
+    unit whose family lives in ``hromada``, and the servicemember's open support case,
+    assigned to the provider's ``worker-1``."""
+
+    provider: dict[str, Any]
+    unit: dict[str, Any]
+    liaison: dict[str, str]
+    servicemember: dict[str, Any]
+    case: dict[str, Any]
+
+
+async def support_world(
+    client: Any, admin: dict[str, str], make_token: Any, hromada: str = BUCHA
+) -> SupportWorld:
+    provider = await eligible_provider(client, admin)
+    unit = await create_unit(client, admin, provider_ids=[provider["id"]])
+    liaison = bearer(token(make_token, "military_liaison", unit_id=unit["id"]))
+    servicemember = await create_servicemember(client, liaison, hromada)
+    case = await open_support_case(
+        client, liaison, servicemember["id"], provider_id=provider["id"], worker_sub="worker-1"
+    )
+    return SupportWorld(provider, unit, liaison, servicemember, case)
