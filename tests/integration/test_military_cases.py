@@ -839,3 +839,38 @@ async def test_creating_is_idempotent(client, connection, admin, world):
     )
     await _replays(client, SUPPORT_CASES, {"servicemember_id": sm["id"]}, world.liaison)
     assert await count(connection, counts) == before + 4
+
+
+async def test_a_servicemember_who_moved_on_is_not_shown_to_the_former_unit(
+    client, admin, make_token, world
+):
+    """A case closed before the transfer stays the former unit's, but it would show the
+    servicemember as they stand now (a status the new unit records): the former unit, which
+    no longer finds the servicemember, no longer finds that case either."""
+    closed = await reach(client, world, "closed")
+    new_unit = await create_unit(client, admin)
+    new_liaison = bearer(token(make_token, "military_liaison", unit_id=new_unit["id"]))
+    moved = await client.post(
+        sm_url(world.servicemember, "transfer"),
+        json={"unit_id": new_unit["id"]},
+        headers=world.liaison,
+    )
+    assert moved.status_code == 200, moved.text
+    captured = await client.post(
+        sm_url(world.servicemember, "status"), json={"status": "captured"}, headers=new_liaison
+    )
+    assert captured.status_code == 201, captured.text
+
+    for path in (case_url(closed), case_url(closed, "history"), sm_url(world.servicemember)):
+        assert_problem(await client.get(path, headers=world.liaison), 404)
+    for url in (SUPPORT_CASES, f"{UNITS}/{world.unit['id']}/cases"):
+        listed = await client.get(url, headers=world.liaison)
+        assert listed.status_code == 200, listed.text
+        assert "captured" not in listed.text
+        assert closed["id"] not in {c["id"] for c in listed.json()["items"]}
+    transition = await client.post(
+        case_url(closed, "transitions"),
+        json={"to": "active"},
+        headers=if_match(world.liaison, closed["version"]),
+    )
+    assert_problem(transition, 404)
