@@ -874,3 +874,23 @@ async def test_a_servicemember_who_moved_on_is_not_shown_to_the_former_unit(
         headers=if_match(world.liaison, closed["version"]),
     )
     assert_problem(transition, 404)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("contacts", {"channel": "phone"}),
+        ("measures", {"measure_code": "legal_aid", "due_on": date.today().isoformat()}),
+    ],
+)
+async def test_a_contact_or_a_planned_measure_checks_if_match_when_sent(client, world, path, body):
+    url = case_url(world.case, path)
+    stale = await client.post(
+        url, json=body, headers=if_match(world.liaison, world.case["version"] + 3)
+    )
+    assert_problem(stale, 412)
+    current = await client.post(
+        url, json=body, headers=if_match(world.liaison, world.case["version"])
+    )
+    assert current.status_code == 201, current.text
+    assert current.json()["version"] == world.case["version"] + 1
