@@ -765,3 +765,34 @@ async def test_an_unknown_measure_is_404(client, admin):
         f"{SUPPORT_MEASURES}/no_such_measure", json={"retired": True}, headers=if_match(admin, 1)
     )
     assert_problem(patched, 404)
+
+
+async def test_an_empty_patch_is_422(client, admin, make_token):
+    unit = await create_unit(client, admin)
+    assert_problem(
+        await client.patch(f"{UNITS}/{unit['id']}", json={}, headers=if_match(admin, 1)), 422
+    )
+    measure = (await client.get(f"{SUPPORT_MEASURES}/legal_aid", headers=admin)).json()
+    assert_problem(
+        await client.patch(
+            f"{SUPPORT_MEASURES}/legal_aid", json={}, headers=if_match(admin, measure["version"])
+        ),
+        422,
+    )
+    provider = await eligible_provider(client, admin)
+    unit = await create_unit(client, admin, provider_ids=[provider["id"]])
+    liaison = bearer(token(make_token, "military_liaison", unit_id=unit["id"]))
+    servicemember = await create_servicemember(client, liaison)
+    case = await open_support_case(client, liaison, servicemember["id"])
+    planned = await client.post(
+        f"{SUPPORT_CASES}/{case['id']}/measures",
+        json={"measure_code": "legal_aid", "due_on": date.today().isoformat()},
+        headers=liaison,
+    )
+    case = planned.json()
+    response = await client.patch(
+        f"{SUPPORT_CASES}/{case['id']}/measures/{case['measures'][0]['id']}",
+        json={},
+        headers=if_match(liaison, case["version"]),
+    )
+    assert_problem(response, 422)
