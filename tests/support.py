@@ -409,3 +409,108 @@ def clock_set_to(app: Any, day: date) -> Iterator[Clock]:
         yield app.state.clock
     finally:
         app.state.clock = original
+
+
+# --- servicemember-family support (the military context) -----------------------------------------
+
+UNITS = "/api/v1/military-units"
+SERVICEMEMBERS = "/api/v1/servicemembers"
+SUPPORT_CASES = "/api/v1/support-cases"
+SUPPORT_MEASURES = "/api/v1/support-measures"
+SUPPORT_CRITERIA = "/api/v1/support-criteria"
+#: The criteria of /support-criteria a provider meets to pass the gate (all of them).
+SUPPORT_CRITERIA_CODES = [
+    "in_register",
+    "accompaniment_experience",
+    "trained_staff",
+    "psychologist",
+    "mobile_team",
+    "no_sanctions",
+]
+_unit_numbers = itertools.count(1000)
+
+
+def unit_number(letter: str = "А") -> str:
+    """A unit's public designation (Cyrillic А or В and four digits), unique in the session."""
+    return f"{letter}{next(_unit_numbers) % 9000 + 1000}"
+
+
+async def eligible_provider(
+    client: Any, headers: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
+    """An active non_state provider meeting every support criterion, verified by ``headers``
+    (a ministry administrator)."""
+    return await create_provider(
+        client, headers, provider_body(support_criteria_met=SUPPORT_CRITERIA_CODES, **overrides)
+    )
+
+
+def unit_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "number": unit_number(),
+        "name": "Окрема бригада",
+        "oblast_codes": [KYIV_OBLAST],
+        "stage": "pilot",
+        "joined_on": "2024-01-15",
+        **overrides,
+    }
+
+
+async def create_unit(client: Any, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    """POST the unit (it must be created). Returns the unit."""
+    response = await client.post(UNITS, json=unit_body(**overrides), headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def create_servicemember(
+    client: Any,
+    headers: dict[str, str],
+    hromada: str = BUCHA,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """POST a new person with a new family of ``hromada`` as a servicemember of the liaison's
+    unit (``headers``); it must be created."""
+    body = {"person": person(), "family": family(hromada), "status": "serving", **overrides}
+    response = await client.post(SERVICEMEMBERS, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def open_support_case(
+    client: Any, headers: dict[str, str], servicemember_id: str, **overrides: Any
+) -> dict[str, Any]:
+    """POST a support case for the servicemember (it must be opened)."""
+    body = {"servicemember_id": servicemember_id, "summary": "Родина просить допомоги", **overrides}
+    response = await client.post(SUPPORT_CASES, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    opened: dict[str, Any] = response.json()
+    return opened
+
+
+@dataclass
+class SupportWorld:
+    """An eligible provider assigned to a unit, the unit's liaison, a servicemember of the
+    unit whose family lives in ``hromada``, and the servicemember's open support case,
+    assigned to the provider's ``worker-1``."""
+
+    provider: dict[str, Any]
+    unit: dict[str, Any]
+    liaison: dict[str, str]
+    servicemember: dict[str, Any]
+    case: dict[str, Any]
+
+
+async def support_world(
+    client: Any, admin: dict[str, str], make_token: Any, hromada: str = BUCHA
+) -> SupportWorld:
+    provider = await eligible_provider(client, admin)
+    unit = await create_unit(client, admin, provider_ids=[provider["id"]])
+    liaison = bearer(token(make_token, "military_liaison", unit_id=unit["id"]))
+    servicemember = await create_servicemember(client, liaison, hromada)
+    case = await open_support_case(
+        client, liaison, servicemember["id"], provider_id=provider["id"], worker_sub="worker-1"
+    )
+    return SupportWorld(provider, unit, liaison, servicemember, case)

@@ -260,6 +260,17 @@ class InputSchema(BaseModel):
             raise ValueError("text must not contain the NUL character")
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _at_least_min_properties(cls, data: Any) -> Any:
+        """A schema that declares ``minProperties`` (a patch: something to change) holds
+        the body to it, as the OpenAPI document says."""
+        extra = cls.model_config.get("json_schema_extra")
+        least = extra.get("minProperties") if isinstance(extra, dict) else None
+        if isinstance(least, int) and isinstance(data, dict) and len(data) < least:
+            raise ValueError(f"give at least {least} field(s) to change")
+        return data
+
 
 class FieldProblem(Schema):
     field: str = Field(description="Where the problem is: `body.…`, `query.…`, `path.…`.")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
@@ -95,7 +95,18 @@ def visible_units(principal: Principal) -> ColumnElement[bool]:
 
 def visible_support_cases(principal: Principal) -> ColumnElement[bool]:
     if for_unit(principal):
-        return support_case_table.c.unit_id == principal.unit_id
+        # The unit's cases of its servicemembers: a case closed before its servicemember
+        # moved to another unit stays the former unit's record, but shows the servicemember
+        # as they stand now, which is no longer that unit's to see (row-level security,
+        # reaching servicemembers by their unit, hides it the same way).
+        return and_(
+            support_case_table.c.unit_id == principal.unit_id,
+            support_case_table.c.servicemember_id.in_(
+                select(servicemember_table.c.id).where(
+                    servicemember_table.c.unit_id == principal.unit_id
+                )
+            ),
+        )
     if for_provider(principal):
         return support_case_table.c.provider_id == principal.provider_id
     if _national(principal):
