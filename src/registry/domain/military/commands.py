@@ -97,6 +97,16 @@ def _require_not_future(field: str, day: date, today: date) -> None:
         )
 
 
+def _require_not_before_opened(field: str, day: date, opened_on: date, what: str) -> None:
+    """422 when ``day`` (a measure's due or delivery day, a contact) is before the case was
+    opened: nothing of a case happens before it exists."""
+    if day < opened_on:
+        raise InvalidInput(
+            f"{what} cannot be dated before the case was opened ({opened_on.isoformat()}).",
+            errors=[FieldError(field, "must not be before the case was opened")],
+        )
+
+
 # --- units and their providers ----------------------------------------------------------------
 
 
@@ -1082,11 +1092,9 @@ async def plan_measure(
     """Add a measure of the catalogue to the case's plan: who is responsible, by when."""
     write = await case_for_change(session, caller, case_id, expected_version)
     await _require_catalogued(session, values["measure_code"], "body.measure_code")
-    if values["due_on"] < write.current["opened_on"]:
-        raise InvalidInput(
-            "A measure cannot fall due before the case was opened.",
-            errors=[FieldError("body.due_on", "must not be before the case was opened")],
-        )
+    _require_not_before_opened(
+        "body.due_on", values["due_on"], write.current["opened_on"], "A measure"
+    )
     await session.execute(
         insert(support_case_measure_table).values(
             id=new_id(),
@@ -1140,10 +1148,9 @@ async def update_case_measure(
     changes: dict[str, Any] = {
         name: values[name] for name in ("responsible", "due_on", "notes") if name in values
     }
-    if "due_on" in changes and changes["due_on"] < write.current["opened_on"]:
-        raise InvalidInput(
-            "A measure cannot fall due before the case was opened.",
-            errors=[FieldError("body.due_on", "must not be before the case was opened")],
+    if "due_on" in changes:
+        _require_not_before_opened(
+            "body.due_on", changes["due_on"], write.current["opened_on"], "A measure"
         )
     to = values.get("status")
     if to == MeasureStatus.DELIVERED:
@@ -1154,11 +1161,9 @@ async def update_case_measure(
                 errors=[FieldError("body.delivered_on", "required when delivered")],
             )
         _require_not_future("body.delivered_on", delivered_on, caller.today)
-        if delivered_on < write.current["opened_on"]:
-            raise InvalidInput(
-                "A measure cannot be delivered before the case was opened.",
-                errors=[FieldError("body.delivered_on", "must not be before the case was opened")],
-            )
+        _require_not_before_opened(
+            "body.delivered_on", delivered_on, write.current["opened_on"], "A delivery"
+        )
         changes.update(
             status=to,
             delivered_on=delivered_on,
@@ -1203,11 +1208,7 @@ async def add_contact(
     current = write.current
     contacted_on = values.get("contacted_on") or caller.today
     _require_not_future("body.contacted_on", contacted_on, caller.today)
-    if contacted_on < current["opened_on"]:
-        raise InvalidInput(
-            "A contact cannot be dated before the case was opened.",
-            errors=[FieldError("body.contacted_on", "must not be before the case was opened")],
-        )
+    _require_not_before_opened("body.contacted_on", contacted_on, current["opened_on"], "A contact")
     await session.execute(
         insert(support_case_contact_table).values(
             id=new_id(),
