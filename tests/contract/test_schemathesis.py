@@ -512,7 +512,10 @@ def _known_military_values(body: dict[str, Any], *, transfer: bool) -> None:
         body["oblast_codes"] = [KYIV_OBLAST]
     if body.get("provider_ids"):
         body["provider_ids"] = [DEMO_PROVIDER_ID]
-    if body.get("provider_id") is not None:
+    if body.get("provider_id") is not None or (
+        body.get("worker_sub") is not None and "servicemember_id" in body
+    ):
+        # (a support case names its worker only with their provider)
         body["provider_id"] = DEMO_PROVIDER_ID
     if body.get("joined_on") is not None:
         body["joined_on"] = "2024-01-01"

@@ -330,6 +330,16 @@ class ServicememberAnswer(RootModel[ServicememberView]):
 
 
 class SupportCaseCreate(InputSchema):
+    """A support case for a servicemember of the liaison's unit, assigned at once when
+    `provider_id` (and its worker, `worker_sub`) is given: a worker only with their
+    provider."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": ["provider_id"]}, {"not": {"required": ["worker_sub"]}}]
+        }
+    )
+
     servicemember_id: uuid.UUID
     summary: Text | None = None
     opened_on: IsoDate | None = Field(default=None, description="Default today; not in the future.")
