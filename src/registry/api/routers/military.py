@@ -29,6 +29,7 @@ from registry.api.responses import respond, respond_all, respond_page
 from registry.api.schemas.base import KatottgCode, PageOf
 from registry.api.schemas.cases import SUBJECT_PATTERN
 from registry.api.schemas.military import (
+    MEASURE_CODE_PATTERN,
     CatalogueMeasurePatch,
     ContactIn,
     MeasureCreate,
@@ -68,7 +69,7 @@ ServicememberId = Annotated[uuid.UUID, Path(description="The servicemember's id.
 SupportCaseId = Annotated[uuid.UUID, Path(description="The support case's id.")]
 MeasureId = Annotated[uuid.UUID, Path(description="The planned measure's id.")]
 MeasureCodePath = Annotated[
-    str, Path(max_length=64, pattern=r"^[a-z][a-z0-9_]{1,63}$", description="The measure's code.")
+    str, Path(max_length=64, pattern=MEASURE_CODE_PATTERN, description="The measure's code.")
 ]
 _CREATED = {
     "headers": {

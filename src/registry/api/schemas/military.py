@@ -66,15 +66,14 @@ Stage = Annotated[
         examples=["pilot"],
     ),
 ]
+#: A measure's code in the catalogue (in bodies and in paths).
+MEASURE_CODE_PATTERN = worded(
+    r"^[a-z][a-z0-9_]{1,63}$",
+    "must be a measure code: a lower-case word (letters, digits, _), 2–64 characters",
+)
 MeasureCode = Annotated[
     str,
-    Field(
-        pattern=worded(
-            r"^[a-z][a-z0-9_]{1,63}$",
-            "must be a measure code: a lower-case word (letters, digits, _), 2–64 characters",
-        ),
-        description="A code of the catalogue (/support-measures).",
-    ),
+    Field(pattern=MEASURE_CODE_PATTERN, description="A code of the catalogue (/support-measures)."),
 ]
 Subject = Annotated[
     str,

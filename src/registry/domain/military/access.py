@@ -159,12 +159,9 @@ def require_transferrer(principal: Principal) -> None:
 def require_case_worker(principal: Principal, case: dict[str, Any]) -> None:
     """403 unless the caller works ``case`` (which it can see): the unit's side, or the
     provider the case is assigned to."""
-    if not principal.can(Permission.MILITARY_WRITE):
-        raise Forbidden(
-            f"The {principal.role.value} role reads support cases; it does not work them."
-        )
-    if for_unit(principal):
-        return
-    if for_provider(principal) and case["provider_id"] == principal.provider_id:
+    if principal.can(Permission.MILITARY_WRITE) and (
+        for_unit(principal)
+        or (for_provider(principal) and case["provider_id"] == principal.provider_id)
+    ):
         return
     raise Forbidden(f"The {principal.role.value} role reads support cases; it does not work them.")

@@ -518,8 +518,9 @@ async def _mark_servicemember(
 
 
 async def _servicemember_for_change(
-    session: AsyncSession, caller: Caller, servicemember_id: uuid.UUID, expected_version: int | None
+    session: AsyncSession, caller: Caller, servicemember_id: uuid.UUID
 ) -> VersionedWrite:
+    """The servicemember's row, locked, within the caller's reach (else 404)."""
     write = await VersionedWrite.lock(
         session,
         caller,
@@ -543,7 +544,7 @@ async def record_status(
     """Append a status to the servicemember's history. When it becomes the current status
     (the latest effective one), it is recorded on every open support case of the
     servicemember with the catalogue's measures for it added as planned."""
-    write = await _servicemember_for_change(session, caller, servicemember_id, expected_version)
+    write = await _servicemember_for_change(session, caller, servicemember_id)
     require_unit_side(caller.principal, "records a servicemember's status")
     await write.check_version(expected_version)
     status = ServicememberStatus(values["status"])
@@ -691,7 +692,7 @@ async def transfer(
     """Move the servicemember to another unit: the unit history keeps where they were, and
     their open support cases move with them (to the new unit's liaison; a provider the new
     unit has not assigned is then listed for reassignment)."""
-    write = await _servicemember_for_change(session, caller, servicemember_id, expected_version)
+    write = await _servicemember_for_change(session, caller, servicemember_id)
     require_transferrer(caller.principal)
     await write.check_version(expected_version)
     current = write.current

@@ -14,20 +14,10 @@ days again. ``contact_overdue``: open or active and past the due day.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
-
-#: A unit's public designation: a Cyrillic А or В and four digits (the conditional number
-#: the unit is publicly known by; never its real name, location or composition).
-UNIT_NUMBER = re.compile(r"\A[АВ][0-9]{4}\Z")
-#: The programme stage a unit joined: a short lower-case word (``pilot``, ``expansion``, …),
-#: kept as data so that a new stage needs no release.
-STAGE = re.compile(r"\A[a-z][a-z0-9_]{0,31}\Z")
-#: A catalogue measure's code.
-MEASURE_CODE = re.compile(r"\A[a-z][a-z0-9_]{1,63}\Z")
 
 
 class ServicememberStatus(StrEnum):
