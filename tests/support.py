@@ -514,3 +514,76 @@ async def support_world(
         client, liaison, servicemember["id"], provider_id=provider["id"], worker_sub="worker-1"
     )
     return SupportWorld(provider, unit, liaison, servicemember, case)
+
+
+# --- community programmes (the programmes context) ------------------------------------------------
+
+PROGRAMMES = "/api/v1/programmes"
+AID_ITEMS = "/api/v1/aid-items"
+AID_STOCK = "/api/v1/aid-stock"
+AID_RECEIPTS = "/api/v1/aid-receipts"
+
+
+def programme_body(**overrides: Any) -> dict[str, Any]:
+    today = date.today()
+    body: dict[str, Any] = {
+        "funder": "UNICEF",
+        "name": "Цільова фінансова підтримка",
+        "kind": "cash",
+        "budget": {"amount": "100000.00", "currency": "USD"},
+        "starts_on": (today - timedelta(days=30)).isoformat(),
+        "ends_on": (today + timedelta(days=300)).isoformat(),
+    }
+    body.update(overrides)
+    return body
+
+
+async def open_programme(
+    client: Any,
+    admin: dict[str, str],
+    allocations: dict[str, dict[str, Any]],
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A programme (``programme_body`` with ``overrides``) with ``allocations`` per hromada
+    (each an allocation body), opened."""
+    created = await client.post(PROGRAMMES, json=programme_body(**overrides), headers=admin)
+    assert created.status_code == 201, created.text
+    programme: dict[str, Any] = created.json()
+    for hromada, allocation in allocations.items():
+        put = await client.put(
+            f"{PROGRAMMES}/{programme['id']}/allocations/{hromada}", json=allocation, headers=admin
+        )
+        assert put.status_code == 200, put.text
+    opened = await client.patch(
+        f"{PROGRAMMES}/{programme['id']}",
+        json={"status": "open"},
+        headers=if_match(admin, programme["version"]),
+    )
+    assert opened.status_code == 200, opened.text
+    return dict(opened.json())
+
+
+async def create_aid_item(
+    client: Any, admin: dict[str, str], name: str, value: str = "100.00", currency: str = "UAH"
+) -> dict[str, Any]:
+    created = await client.post(
+        AID_ITEMS,
+        json={"name": name, "unit": "шт.", "unit_value": {"amount": value, "currency": currency}},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+async def enrol(
+    client: Any, officer: dict[str, str], programme_id: str, family_id: str
+) -> dict[str, Any]:
+    enrolled = await client.post(
+        f"{PROGRAMMES}/{programme_id}/enrolments", json={"family_id": family_id}, headers=officer
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    return dict(enrolled.json())
+
+
+def money(amount: str, currency: str = "USD") -> dict[str, str]:
+    return {"amount": amount, "currency": currency}

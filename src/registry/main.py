@@ -31,6 +31,7 @@ from registry.api.routers import (
     families,
     health,
     military,
+    programmes,
     providers,
     reference,
     service_records,
@@ -91,6 +92,13 @@ TAGS = [
         "cases. No unit location, deployment or strength, no rank or position is stored.",
     },
     {
+        "name": "programmes",
+        "description": "Community programmes: targeted financial support, grants and "
+        "humanitarian aid in kind; budgets, allocations per hromada, eligibility and "
+        "enrolment of families, distributions and their reversals, the catalogue of aid "
+        "items, and each hromada's aid stock.",
+    },
+    {
         "name": "service records",
         "description": "Services providers deliver to families, one at a time or in batches "
         "(JSON or NDJSON), corrected by amendment and voided, never deleted.",
@@ -135,6 +143,7 @@ API_ROUTERS = (
     providers.router,
     cases.router,
     military.router,
+    programmes.router,
     audit.router,
 )
 

@@ -26,6 +26,15 @@ from registry.domain.military.queries import (
     SUPPORT_CASE_MEASURE,
     SUPPORT_MEASURE,
 )
+from registry.domain.programmes.queries import (
+    AID_ITEM,
+    AID_RECEIPT,
+    AID_STOCK,
+    ALLOCATION,
+    DISTRIBUTION,
+    ENROLMENT,
+    PROGRAMME,
+)
 from registry.domain.providers.queries import PROVIDER, PROVIDER_LINK
 from registry.domain.service_records.queries import SERVICE_RECORD
 from registry.domain.shared.caller import Caller
@@ -54,6 +63,13 @@ _RESOURCE_OF_COLLECTION = {
     "support-cases": SUPPORT_CASE,
     "support-measures": SUPPORT_MEASURE,
     "contacts": SUPPORT_CASE_CONTACT,
+    "programmes": PROGRAMME,
+    "allocations": ALLOCATION,
+    "enrolments": ENROLMENT,
+    "distributions": DISTRIBUTION,
+    "aid-items": AID_ITEM,
+    "aid-stock": AID_STOCK,
+    "aid-receipts": AID_RECEIPT,
 }
 #: A collection nested in another that holds something else: a family's providers are the
 #: links between the two.

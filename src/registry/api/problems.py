@@ -112,14 +112,16 @@ def _request_id(request: Request) -> str | None:
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    # A union's member (``function-after[…]``, ``constrained-int``) is where Pydantic looked,
-    # not a field the caller sent; fields of a body, a query or a path never hold a hyphen
-    # (a header's name does, and is kept).
+    # A union's member (``function-after[…]``, ``constrained-int``, a model's class name
+    # such as ``MoneyIn``) is where Pydantic looked, not a field the caller sent; fields of a
+    # body, a query or a path never hold a hyphen nor start with a capital (a header's name
+    # does, and is kept).
     in_header = location[:1] == ("header",)
     return ".".join(
         str(part)
         for part in location
-        if "[" not in str(part) and (in_header or "-" not in str(part))
+        if "[" not in str(part)
+        and (in_header or ("-" not in str(part) and not str(part)[:1].isupper()))
     )
 
 
@@ -150,7 +152,13 @@ def _field_errors(problems: Sequence[Any]) -> list[dict[str, str]]:
             only_null.add(field)
         else:
             only_null.discard(field)
-    return [{"field": field, "message": message} for field, message in errors.items()]
+    # A model's field that failed inside ``X | NotNull`` already says what is wrong with it.
+    inner = {field for field in errors if field not in only_null}
+    return [
+        {"field": field, "message": message}
+        for field, message in errors.items()
+        if not (field in only_null and any(f.startswith(f"{field}.") for f in inner))
+    ]
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

@@ -96,6 +96,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CASES_READ,
             P.CASES_WRITE,
             P.MILITARY_READ,  # support cases of families of their hromada, read-only
+            P.PROGRAMMES_READ,  # the enrolments of their hromada (the programmes domain)
         }
     ),
     Role.PROVIDER_STAFF: frozenset(
@@ -108,6 +109,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # the support cases assigned to their provider: contacts and measures
             P.MILITARY_READ,
             P.MILITARY_WRITE,
+            # the distributions made to their provider (the programmes domain)
+            P.PROGRAMMES_READ,
         }
     ),
     Role.MILITARY_LIAISON: frozenset(_EVERYONE | {P.MILITARY_READ, P.MILITARY_WRITE}),

@@ -33,6 +33,17 @@ from registry.domain.military.tables import (
     SupportCaseMeasure,
     SupportMeasure,
 )
+from registry.domain.programmes.tables import (
+    AidItem,
+    AidReceipt,
+    AidStock,
+    Allocation,
+    Distribution,
+    DistributionItem,
+    Enrolment,
+    Programme,
+    Reversal,
+)
 from registry.domain.providers.tables import (
     Provider,
     ProviderService,
@@ -44,6 +55,10 @@ from registry.domain.territories.tables import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
 
 __all__ = [
+    "AidItem",
+    "AidReceipt",
+    "AidStock",
+    "Allocation",
     "AuditBlock",
     "AuditEvent",
     "Case",
@@ -53,6 +68,9 @@ __all__ = [
     "CaseReview",
     "CaseTransition",
     "CaseVisit",
+    "Distribution",
+    "DistributionItem",
+    "Enrolment",
     "Family",
     "FamilyProviderAccess",
     "HardshipFactor",
@@ -60,6 +78,7 @@ __all__ = [
     "MilitaryUnit",
     "MilitaryUnitProvider",
     "Person",
+    "Programme",
     "Provider",
     "ProviderService",
     "ProviderStatusChange",
@@ -67,6 +86,7 @@ __all__ = [
     "RecordChange",
     "ReferenceImport",
     "Referral",
+    "Reversal",
     "Service",
     "ServiceRecord",
     "ServiceRecordVersion",
