@@ -195,6 +195,10 @@ async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connecti
         "servicemember_units",
         "support_case_history",
         "support_case_contacts",
+        "programme_distributions",
+        "programme_distribution_items",
+        "programme_reversals",
+        "aid_receipts",
     }
     read_only = {
         "alembic_version",

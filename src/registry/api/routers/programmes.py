@@ -325,6 +325,7 @@ async def list_programme_enrolments(
 async def get_programme_enrolment(
     caller: ProgrammesRead, session: Session, programme_id: ProgrammeId, enrolment_id: EnrolmentId
 ) -> Response:
+    """One enrolment within your reach (a provider: 403)."""
     enrolment = await queries.get_enrolment(session, caller, programme_id, enrolment_id)
     return respond(enrolment, Enrolment, version=enrolment["version"])
 
@@ -448,6 +449,7 @@ async def get_programme_distribution(
     programme_id: ProgrammeId,
     distribution_id: DistributionId,
 ) -> Response:
+    """One distribution within your reach (a provider: one made to it), with its reversal."""
     distribution = await queries.get_distribution(session, caller, programme_id, distribution_id)
     return respond(distribution, Distribution)
 
@@ -522,6 +524,7 @@ async def list_aid_items(
 
 @router.get("/aid-items/{item_id}", response_model=AidItem, name="get_aid_item", responses=_READ)
 async def get_aid_item(caller: ProgrammesRead, session: Session, item_id: ItemId) -> Response:
+    """One item of the catalogue."""
     return respond(await queries.item(session, item_id), AidItem)
 
 
