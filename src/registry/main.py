@@ -29,6 +29,7 @@ from registry.api.routers import (
     cases,
     classifier,
     families,
+    friendly_communities,
     health,
     military,
     providers,
@@ -91,6 +92,13 @@ TAGS = [
         "cases. No unit location, deployment or strength, no rank or position is stored.",
     },
     {
+        "name": "friendly-communities",
+        "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
+        "hromada: each hromada's way from its council's decision to the status, every step "
+        "dated and resting on a document. The status is awarded and withdrawn by the "
+        "ministry only.",
+    },
+    {
         "name": "service records",
         "description": "Services providers deliver to families, one at a time or in batches "
         "(JSON or NDJSON), corrected by amendment and voided, never deleted.",
@@ -135,6 +143,7 @@ API_ROUTERS = (
     providers.router,
     cases.router,
     military.router,
+    friendly_communities.router,
     audit.router,
 )
 

@@ -53,6 +53,7 @@ PLACEHOLDERS = {
     "unit_id": str(uuid.uuid4()),
     "servicemember_id": str(uuid.uuid4()),
     "measure_code": "psychosocial_support",
+    "hromada_code": KYIV,
 }
 
 

@@ -225,6 +225,9 @@ CasesWrite = Annotated[Caller, Depends(require(Permission.CASES_WRITE))]
 MilitaryRead = Annotated[Caller, Depends(require(Permission.MILITARY_READ))]
 MilitaryWrite = Annotated[Caller, Depends(require(Permission.MILITARY_WRITE))]
 MilitaryManage = Annotated[Caller, Depends(require(Permission.MILITARY_MANAGE))]
+ProgrammesRead = Annotated[Caller, Depends(require(Permission.PROGRAMMES_READ))]
+ProgrammesWrite = Annotated[Caller, Depends(require(Permission.PROGRAMMES_WRITE))]
+ProgrammesManage = Annotated[Caller, Depends(require(Permission.PROGRAMMES_MANAGE))]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:
