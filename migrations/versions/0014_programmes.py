@@ -6,7 +6,7 @@ by the runtime role. Enrolments and the ledger are personal (a family's amounts)
 security reaches them by their hromada, and a provider reaches the distributions made to it.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-04
 """
 
@@ -18,7 +18,7 @@ from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

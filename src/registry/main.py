@@ -29,6 +29,7 @@ from registry.api.routers import (
     cases,
     classifier,
     families,
+    friendly_communities,
     health,
     military,
     programmes,
@@ -99,6 +100,13 @@ TAGS = [
         "items, and each hromada's aid stock.",
     },
     {
+        "name": "friendly-communities",
+        "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
+        "hromada: each hromada's way from its council's decision to the status, every step "
+        "dated and resting on a document. The status is awarded and withdrawn by the "
+        "ministry only.",
+    },
+    {
         "name": "service records",
         "description": "Services providers deliver to families, one at a time or in batches "
         "(JSON or NDJSON), corrected by amendment and voided, never deleted.",
@@ -144,6 +152,7 @@ API_ROUTERS = (
     cases.router,
     military.router,
     programmes.router,
+    friendly_communities.router,
     audit.router,
 )
 

@@ -53,6 +53,11 @@ PLACEHOLDERS = {
     "unit_id": str(uuid.uuid4()),
     "servicemember_id": str(uuid.uuid4()),
     "measure_code": "psychosocial_support",
+    "hromada_code": KYIV,
+    "programme_id": str(uuid.uuid4()),
+    "enrolment_id": str(uuid.uuid4()),
+    "distribution_id": str(uuid.uuid4()),
+    "item_id": str(uuid.uuid4()),
 }
 
 

@@ -167,8 +167,8 @@ async def test_a_grant_by_the_runtime_role_grants_nothing(runtime):
 async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connection):
     """The rule for every table at the head revision, so that a later migration's table is
     held to it too: audit and history tables read and appended, reference data read, the
-    rest read and written; DELETE only of stored idempotent answers; never TRUNCATE,
-    REFERENCES or TRIGGER."""
+    rest read and written (personal or not: ``friendly_communities`` is among them); DELETE
+    only of stored idempotent answers; never TRUNCATE, REFERENCES or TRIGGER."""
     rows = (
         await connection.execute(
             text(
@@ -199,6 +199,7 @@ async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connecti
         "programme_distribution_items",
         "programme_reversals",
         "aid_receipts",
+        "friendly_community_steps",
     }
     read_only = {
         "alembic_version",

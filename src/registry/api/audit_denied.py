@@ -18,6 +18,7 @@ from registry.domain.audit.rules import Outcome
 from registry.domain.cases.queries import CASE, REFERRAL
 from registry.domain.classifier.queries import SERVICE
 from registry.domain.families.queries import FAMILY, PERSON
+from registry.domain.friendly_communities.queries import FRIENDLY_COMMUNITY
 from registry.domain.military.queries import (
     MILITARY_UNIT,
     SERVICEMEMBER,
@@ -70,6 +71,7 @@ _RESOURCE_OF_COLLECTION = {
     "aid-items": AID_ITEM,
     "aid-stock": AID_STOCK,
     "aid-receipts": AID_RECEIPT,
+    "friendly-communities": FRIENDLY_COMMUNITY,
 }
 #: A collection nested in another that holds something else: a family's providers are the
 #: links between the two.

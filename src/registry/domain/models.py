@@ -20,6 +20,7 @@ from registry.domain.families.tables import (
     Person,
     RecipientCategory,
 )
+from registry.domain.friendly_communities.tables import FriendlyCommunity, FriendlyCommunityStep
 from registry.domain.idempotency import IdempotencyKey
 from registry.domain.military.tables import (
     MilitaryUnit,
@@ -73,6 +74,8 @@ __all__ = [
     "Enrolment",
     "Family",
     "FamilyProviderAccess",
+    "FriendlyCommunity",
+    "FriendlyCommunityStep",
     "HardshipFactor",
     "IdempotencyKey",
     "MilitaryUnit",
