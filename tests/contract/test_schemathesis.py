@@ -40,6 +40,7 @@ from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.families import commands as family_commands
 from registry.domain.military import commands as military_commands
 from registry.domain.military.tables import military_unit_table, unit_provider_table
+from registry.domain.programmes import commands as programme_commands
 from registry.domain.providers import commands as provider_commands
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.clock import utc_today
@@ -110,6 +111,16 @@ ROLE_BY_PREFIX = (
     ("/api/v1/support-cases", "liaison"),
     ("/api/v1/", "ministry_admin"),
 )
+_PROGRAMME = "/api/v1/programmes/{programme_id}"
+#: Operations called by another role than their path's: a Kyiv officer works the programmes
+#: the ministry manages (enrols, distributes, reverses, records the aid received).
+ROLE_BY_OPERATION = {
+    ("POST", f"{_PROGRAMME}/enrolments"): "kyiv_officer",
+    ("POST", f"{_PROGRAMME}/enrolments/{{enrolment_id}}/withdrawal"): "kyiv_officer",
+    ("POST", f"{_PROGRAMME}/distributions"): "kyiv_officer",
+    ("POST", f"{_PROGRAMME}/distributions/{{distribution_id}}/reversal"): "kyiv_officer",
+    ("POST", "/api/v1/aid-receipts"): "kyiv_officer",
+}
 #: What the contract template holds beyond the migrations: the demo providers, and a Kyiv
 #: family linked to the demo provider (ids filled in when the template is made).
 SEEDED: dict[str, str] = {}
@@ -154,6 +165,7 @@ async def _seed(url: str) -> dict[str, str]:
                 session, caller, created["id"], uuid.UUID(DEMO_PROVIDER_ID), "contract"
             )
             servicemember = await _seed_units(session, created["members"][0]["id"])
+            programme, item = await _seed_programme(session, caller, created["id"])
     finally:
         await database.dispose()
     KNOWN_SERVICEMEMBERS.add(str(servicemember["id"]))
@@ -161,7 +173,52 @@ async def _seed(url: str) -> dict[str, str]:
         "family_id": str(created["id"]),
         "person_id": str(created["members"][0]["id"]),
         "servicemember_id": str(servicemember["id"]),
+        "programme_id": str(programme["id"]),
+        "item_id": str(item["id"]),
     }
+
+
+async def _seed_programme(
+    session: Any, officer: Caller, family_id: uuid.UUID
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An open cash programme allocating to Kyiv with the seeded family enrolled, and an aid
+    item: what distributions and receipts name."""
+    admin = Caller(
+        Principal(sub="contract-seed", role=Role.MINISTRY_ADMIN),
+        request_id="contract-seed",
+        keys=IDENTIFIER_KEYS,
+    )
+    plenty = {"amount": "1000000000.00", "currency": "USD"}
+    programme = await programme_commands.create_programme(
+        session,
+        admin,
+        {
+            "funder": "UNICEF",
+            "name": "Контрактна програма",
+            "kind": "cash",
+            "budget": plenty,
+            "starts_on": date(2024, 1, 1),
+            "ends_on": date(2035, 12, 31),
+            "eligibility": None,
+        },
+    )
+    await programme_commands.put_allocation(
+        session, admin, programme["id"], KYIV, {"amount": plenty}
+    )
+    await programme_commands.update_programme(
+        session, admin, programme["id"], {"status": "open"}, programme["version"]
+    )
+    await programme_commands.enrol(session, officer, programme["id"], family_id)
+    item = await programme_commands.create_item(
+        session,
+        admin,
+        {
+            "name": "Контрактний обігрівач",
+            "unit": "шт.",
+            "unit_value": plenty | {"amount": "100.00"},
+        },
+    )
+    return programme, item
 
 
 async def _seed_units(session: Any, person_id: uuid.UUID) -> dict[str, Any]:
@@ -271,7 +328,9 @@ def stand_in(role: str) -> str:
 STAND_INS = {stand_in(identity) for identity in IDENTITIES}
 
 
-def role_for(path: str) -> str | None:
+def role_for(path: str, method: str = "GET") -> str | None:
+    if (method.upper(), path) in ROLE_BY_OPERATION:
+        return ROLE_BY_OPERATION[(method.upper(), path)]
     for prefix, role in ROLE_BY_PREFIX:
         if path.startswith(prefix):
             return role
@@ -282,7 +341,7 @@ class RoleToken:
     """A token of a role that may call the operation (none for the health checks)."""
 
     def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str | None:
-        return role_for(context.operation.path)
+        return role_for(context.operation.path, context.operation.method)
 
     def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
         case.headers = {**(case.headers or {}), "Authorization": stand_in(data)}
@@ -339,10 +398,10 @@ def only_values_the_api_knows(case: schemathesis.Case) -> None:
         ):
             if case.query.get(name) is not None:
                 case.query[name] = known
-    if case.path.startswith(_FRIENDLY_COMMUNITY) and not (
+    if "hromada_code" in (case.path_parameters or {}) and not (
         case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)
     ):
-        # A step is recorded for a hromada of the codifier.
+        # A step is recorded for, and a programme allocates to, a hromada of the codifier.
         case.path_parameters = {**(case.path_parameters or {}), "hromada_code": KYIV}
     if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
         return
@@ -362,6 +421,8 @@ def only_values_the_api_knows(case: schemathesis.Case) -> None:
         _known_record_values(case)
     if isinstance(case.body, dict) and case.path.startswith("/api/v1/cases"):
         _known_case_values(case.body)
+    if isinstance(case.body, dict) and case.path.startswith(_PROGRAMME_PATHS):
+        _known_programme_values(case.body)
     if isinstance(case.body, dict) and case.path.startswith(_MILITARY_PATHS):
         _known_military_values(case.body, transfer=case.path.endswith("/transfer"))
     if isinstance(case.body, dict) and case.path == "/api/v1/services" and "code" in case.body:
@@ -372,6 +433,7 @@ def only_values_the_api_knows(case: schemathesis.Case) -> None:
         "/api/v1/services",
         "/api/v1/military-units",
         "/api/v1/support-measures",
+        "/api/v1/aid-items",
     ):
         # Their identifiers are unique, so a replayed step makes a new record every time (a
         # new identifier above, and a new key: a key's first body is replayed for it).
@@ -511,6 +573,61 @@ def _known_case_values(body: dict[str, Any]) -> None:
 
 
 _FRIENDLY_COMMUNITY = "/api/v1/friendly-communities/"
+_PROGRAMME_PATHS = ("/api/v1/programmes", "/api/v1/aid-")
+_AID_ITEM_SERIALS = itertools.count(1)
+
+
+def _known_programme_values(body: dict[str, Any]) -> None:
+    """Money in the programmes' one currency (the registry converts none) and money
+    programmes only (an in-kind one is given items, which the run cannot pair with the
+    programme it drew); a period around today; an eligibility rule the seeded family meets
+    (it is the family the run enrols); the seeded family, the demo provider, Kyiv, the seeded
+    item and programme; days of today; a new name for a new item."""
+    today = utc_today().isoformat()
+    for name in ("budget", "amount", "unit_value"):
+        if isinstance(body.get(name), dict):
+            body[name]["currency"] = "USD"
+    if body.get("kind") is not None:
+        body["kind"] = "cash"
+    if body.get("items") is not None:
+        del body["items"]
+        body["amount"] = {"amount": "1.00", "currency": "USD"}
+    if body.get("starts_on") is not None:
+        body["starts_on"] = "2024-01-01"
+    if body.get("ends_on") is not None:
+        body["ends_on"] = "2035-12-31"
+    if isinstance(body.get("eligibility"), dict):
+        body["eligibility"] = _rule_the_seeded_family_meets(body["eligibility"])
+    if body.get("family_id") is not None:
+        body["family_id"] = SEEDED.get("family_id")
+    if body.get("provider_id") is not None:
+        body["provider_id"] = DEMO_PROVIDER_ID
+    if body.get("hromada_code") is not None:
+        body["hromada_code"] = KYIV
+    for name in ("distributed_on", "received_on"):
+        if body.get(name) is not None:
+            body[name] = today
+    if body.get("item_id") is not None:
+        body["item_id"] = SEEDED.get("item_id")
+    if body.get("programme_id") is not None:
+        body["programme_id"] = SEEDED.get("programme_id")
+    if body.get("unit") is not None and body.get("name") is not None:
+        body["name"] = f"Контрактний товар {next(_AID_ITEM_SERIALS)}"
+
+
+def _rule_the_seeded_family_meets(node: Any) -> Any:
+    """The rule's shape kept, each condition one the seeded family meets (an IDP family)."""
+    for combinator in ("all", "any"):
+        if isinstance(node.get(combinator), list):
+            return {
+                combinator: [
+                    _rule_the_seeded_family_meets(part) if isinstance(part, dict) else part
+                    for part in node[combinator]
+                ]
+            }
+    return {"condition": "category", "code": "idp"}
+
+
 _MILITARY_PATHS = (
     "/api/v1/military-units",
     "/api/v1/support-measures",
@@ -812,6 +929,16 @@ SEQUENCES: dict[str, tuple[str | None, set[tuple[str, int]]]] = {
             ("POST /api/v1/servicemembers", 201),
             ("POST /api/v1/support-cases", 201),
             ("GET /api/v1/support-cases/{case_id}", 200),
+        },
+    ),
+    # A programme, its allocation to Kyiv, opened, the seeded family enrolled, a
+    # distribution to it and its reversal.
+    "programmes": (
+        r"^/api/v1/(programmes|aid-items)",
+        {
+            ("POST /api/v1/programmes", 201),
+            ("PUT /api/v1/programmes/{programme_id}/allocations/{hromada_code}", 200),
+            ("GET /api/v1/programmes/{programme_id}", 200),
         },
     ),
 }

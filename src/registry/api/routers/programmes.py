@@ -550,7 +550,7 @@ async def list_aid_stock(
     status_code=201,
     response_model=AidReceipt,
     name="create_aid_receipt",
-    responses={**problem_responses(403, 404, 422), 201: {"headers": _CREATED["headers"]}},
+    responses={**problem_responses(403, 404, 409, 422), 201: {"headers": _CREATED["headers"]}},
 )
 async def create_aid_receipt(
     caller: ProgrammesWrite,

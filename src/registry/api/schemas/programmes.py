@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -51,15 +50,20 @@ class MoneyIn(InputSchema):
     currency: Currency
 
 
-class PositiveMoneyIn(MoneyIn):
+#: An amount above zero: ``0.01`` and up.
+POSITIVE_AMOUNT_PATTERN = worded(
+    r"^(0\.[0-9]?[1-9]|0\.[1-9][0-9]?|[1-9][0-9]{0,13}(\.[0-9]{1,2})?)$",
+    "must be an amount above zero as decimal text with at most 2 decimals, such as 150.00",
+)
+
+
+class PositiveMoneyIn(InputSchema):
     """An amount above zero with its currency (ISO 4217)."""
 
-    @field_validator("amount")
-    @classmethod
-    def _above_zero(cls, value: str) -> str:
-        if Decimal(value) <= 0:
-            raise ValueError("must be more than zero")
-        return value
+    amount: str = Field(
+        pattern=POSITIVE_AMOUNT_PATTERN, examples=["150.00"], description="Decimal text."
+    )
+    currency: Currency
 
 
 class Money(Schema):

@@ -516,11 +516,10 @@ async def enrol(
         .limit(1)
     )
     if covered is None:
-        raise InvalidInput(
-            "The programme allocates nothing to the family's hromada.",
-            errors=[
-                FieldError("body.family_id", "lives in a hromada the programme does not cover")
-            ],
+        raise Conflict(
+            "The programme allocates nothing to the family's hromada: it enrols families of "
+            "the hromadas it covers.",
+            extensions={"hromada_code": family["hromada_code"]},
         )
     unmet = unmet_conditions(programme["eligibility"], facts)
     if unmet:
@@ -629,6 +628,7 @@ async def _recipient(
 ) -> dict[str, Any]:
     """Who receives, and whose allocation it draws on: an enrolled family (its enrolment's
     hromada), or a provider (the hromada the body names, by default the caller's)."""
+    _require_open(programme, "aid is distributed")
     if values.get("family_id") is not None:
         enrolment = (
             (
@@ -645,9 +645,10 @@ async def _recipient(
             .first()
         )
         if enrolment is None:
-            raise InvalidInput(
-                "The family is not enrolled in this programme within your reach.",
-                errors=[FieldError("body.family_id", "is not enrolled in this programme")],
+            # The request is well formed; the family's state (not enrolled) refuses it.
+            raise Conflict(
+                "The family is not enrolled in this programme within your reach: enrol it first.",
+                extensions={"family_id": str(values["family_id"])},
             )
         given = values.get("hromada_code")
         if given is not None and given != enrolment["hromada_code"]:
@@ -693,7 +694,6 @@ async def distribute(
     _require_shape(programme, values)
     recipient = await _recipient(session, caller, programme, values)
     _require_worker_of(caller, recipient, "distribute aid")
-    _require_open(programme, "aid is distributed")
     day = values["distributed_on"]
     _require_not_future("body.distributed_on", day, caller.today)
     if not programme["starts_on"] <= day <= programme["ends_on"]:
