@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -201,6 +201,7 @@ async def load(dsn: str, seed: int, kyiv: str) -> tuple[dict[str, int], dict[str
             {status: tuple(codes) for status, codes in catalogue.items()},
             new_id=lambda at: uuid7(at, rng),
             stamp=lambda day: during_work(day, rng),
+            latest=datetime.now(UTC),
         )
         for person in people:
             candidates = serving.get(person["oblast_code"]) or places

@@ -589,6 +589,9 @@ def _known_programme_values(body: dict[str, Any]) -> None:
             body[name]["currency"] = "USD"
     if body.get("kind") is not None:
         body["kind"] = "cash"
+    if body.get("status") is not None:
+        # A programme the run changes is opened (closing it would end every sequence there).
+        body["status"] = "open"
     if body.get("items") is not None:
         del body["items"]
         body["amount"] = {"amount": "1.00", "currency": "USD"}
@@ -938,6 +941,9 @@ SEQUENCES: dict[str, tuple[str | None, set[tuple[str, int]]]] = {
         {
             ("POST /api/v1/programmes", 201),
             ("PUT /api/v1/programmes/{programme_id}/allocations/{hromada_code}", 200),
+            ("PATCH /api/v1/programmes/{programme_id}", 200),
+            ("POST /api/v1/programmes/{programme_id}/enrolments", 201),
+            ("POST /api/v1/programmes/{programme_id}/distributions", 201),
             ("GET /api/v1/programmes/{programme_id}", 200),
         },
     ),

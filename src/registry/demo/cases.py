@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Date, and_, cast, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.demo.clock import latest_moment
 from registry.demo.families import DEMO_ACTOR, KYIV
 from registry.demo.providers import DEMO_PROVIDER_ID
 from registry.demo.service_records import Grant, seed_demo_service_records
@@ -377,6 +378,7 @@ async def seed_demo_cases(
         assessment_working_days,
         providers=await _providers(session),
         origins=await _origins(session),
+        latest=await latest_moment(session, today),
     )
     kyiv = [f for f in families if f.hromada_code == KYIV]
     others = [f for f in families if f.hromada_code != KYIV]
@@ -564,15 +566,15 @@ class _CaseMaker:
         *,
         providers: list[_Provider],
         origins: list[str],
+        latest: datetime,
     ) -> None:
         self.rng = rng
         self.today = today
         self.assessment_working_days = assessment_working_days
         self.providers = providers
         self.origins = origins
-        now = datetime.now(UTC)
-        #: Nothing is stamped later than now (or than the end of the seed's day, if past).
-        self.latest = now if today >= now.date() else datetime.combine(today, time(23), UTC)
+        #: Nothing is stamped later than this (see ``clock.latest_moment``).
+        self.latest = latest
         self.rows = _Rows()
 
     def scenario(self, place: _Place) -> _Scenario:

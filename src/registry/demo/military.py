@@ -40,6 +40,7 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.demo.cases import DEMO_STAFF
+from registry.demo.clock import latest_moment
 from registry.demo.families import DEMO_ACTOR, KYIV, feminine_surname, patronymic
 from registry.demo.providers import BUCHA_FUND_ID, DEMO_PROVIDER_ID, LVIV_FAMILIES_ID
 from registry.domain.families.tables import family_table, person_table
@@ -293,6 +294,7 @@ class Chronicle:
         *,
         new_id: Callable[[datetime], uuid.UUID],
         stamp: Callable[[date], datetime],
+        latest: datetime,
         first_contact_days: int = FIRST_CONTACT_DAYS,
         contact_interval_days: int = CONTACT_INTERVAL_DAYS,
     ) -> None:
@@ -304,8 +306,8 @@ class Chronicle:
         self.stamp = stamp
         self.first_contact_days = first_contact_days
         self.contact_interval_days = contact_interval_days
-        #: Nothing is stamped later than this (the seed's run).
-        self.latest = datetime.now(UTC)
+        #: Nothing is stamped later than this (see ``clock.latest_moment``).
+        self.latest = latest
         self.rows = Rows()
 
     def _days(self, low: int, high: int) -> int:
@@ -894,8 +896,7 @@ async def seed_demo_military(
         return DemoMilitary(0, 0, 0)
     today = today or datetime.now(UTC).date()
     rng = random.Random(seed)  # noqa: S311  (repeatable made-up data, not secrets)
-    now = datetime.now(UTC)
-    latest = now if today >= now.date() else datetime.combine(today, time(23), UTC)
+    latest = await latest_moment(session, today)
 
     def stamp(day: date) -> datetime:
         moment = datetime.combine(day, time(rng.randint(8, 16), rng.randrange(60)), UTC)
@@ -910,6 +911,7 @@ async def seed_demo_military(
         await catalogue(session),
         new_id=new_id,
         stamp=stamp,
+        latest=latest,
         first_contact_days=first_contact_days,
         contact_interval_days=contact_interval_days,
     )

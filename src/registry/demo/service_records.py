@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.demo.clock import latest_moment
 from registry.domain.families.tables import family_provider_access_table
 from registry.domain.providers.tables import provider_service_table
 from registry.domain.service_records.tables import service_record_table
@@ -100,8 +101,7 @@ async def seed_demo_service_records(
             )
         )
     }
-    now = datetime.now(UTC)
-    latest = now if today >= now.date() else datetime.combine(today, time(23), UTC)
+    latest = await latest_moment(session, today)
     numbers: dict[str, int] = {}
     records: list[dict[str, Any]] = []
     for grant in grants:

@@ -151,7 +151,18 @@ async def get_programme(
     "/programmes/{programme_id}",
     response_model=Programme,
     name="update_programme",
-    responses=_UPDATE,
+    responses={
+        **_UPDATE,
+        200: {
+            "headers": {"ETag": {"schema": {"type": "string"}}},
+            "links": links(
+                {"programme_id": "$response.body#/id"},
+                EnrolFamily="create_programme_enrolment",
+                Distribute="create_programme_distribution",
+                ListBalances="list_programme_allocations",
+            ),
+        },
+    },
 )
 async def update_programme(
     caller: ProgrammesManage,
