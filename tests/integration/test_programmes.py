@@ -375,7 +375,13 @@ async def test_a_distribution_is_checked_before_it_is_written(client, admin, off
     assert assert_problem(not_enrolled, 409)["family_id"] == created["id"]
     await enrol(client, officer, programme["id"], created["id"])
     future = (date.today() + timedelta(days=1)).isoformat()
+    # Within the programme's period (it began 30 days ago), but before the enrolment.
+    before_enrolment = (date.today() - timedelta(days=1)).isoformat()
     for body, field in (
+        (
+            _distribution(created["id"], "1.00", distributed_on=before_enrolment),
+            "body.distributed_on",
+        ),
         (_distribution(created["id"], "0.00"), "body.amount.amount"),
         (_distribution(created["id"], "0"), "body.amount.amount"),
         (_distribution(created["id"], "1.00", distributed_on=future), "body.distributed_on"),

@@ -362,7 +362,10 @@ class DistributionCreate(InputSchema):
     hromada_code: KatottgCode | NotNull = None
     amount: PositiveMoneyIn | NotNull = None
     items: Annotated[list[ItemQuantityIn], Field(min_length=1, max_length=100)] | NotNull = None
-    distributed_on: IsoDate = Field(description="Within the programme's period, not in the future.")
+    distributed_on: IsoDate = Field(
+        description="Within the programme's period, not in the future; for a family, not "
+        "before its enrolment."
+    )
     handed_over_by: ShortText = Field(description="Who handed it over.")
     receipt_reference: ShortText | None = None
 

@@ -650,6 +650,12 @@ async def _recipient(
                 "The family is not enrolled in this programme within your reach: enrol it first.",
                 extensions={"family_id": str(values["family_id"])},
             )
+        if values["distributed_on"] < enrolment["enrolled_on"]:
+            raise InvalidInput(
+                "Aid reaches a family from the day it was enrolled "
+                f"({enrolment['enrolled_on'].isoformat()}).",
+                errors=[FieldError("body.distributed_on", "must not be before the enrolment")],
+            )
         given = values.get("hromada_code")
         if given is not None and given != enrolment["hromada_code"]:
             raise InvalidInput(
