@@ -27,6 +27,7 @@ from registry.api.rate_limits import RateLimits
 from registry.api.routers import (
     audit,
     cases,
+    changes,
     classifier,
     families,
     friendly_communities,
@@ -100,6 +101,12 @@ TAGS = [
         "items, and each hromada's aid stock.",
     },
     {
+        "name": "changes",
+        "description": "The change feed for integration systems: every committed write of a "
+        "resource within the caller's reach, as ids, versions and places (never personal "
+        "data), in an order that never skips an event.",
+    },
+    {
         "name": "friendly-communities",
         "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
         "hromada: each hromada's way from its council's decision to the status, every step "
@@ -153,6 +160,7 @@ API_ROUTERS = (
     military.router,
     programmes.router,
     friendly_communities.router,
+    changes.router,
     audit.router,
 )
 

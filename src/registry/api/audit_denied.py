@@ -16,6 +16,7 @@ from registry.api.dependencies import own_transaction
 from registry.domain.audit.commands import record
 from registry.domain.audit.rules import Outcome
 from registry.domain.cases.queries import CASE, REFERRAL
+from registry.domain.changes.queries import CHANGE_FEED
 from registry.domain.classifier.queries import SERVICE
 from registry.domain.families.queries import FAMILY, PERSON
 from registry.domain.friendly_communities.queries import FRIENDLY_COMMUNITY
@@ -56,6 +57,7 @@ _RESOURCE_OF_COLLECTION = {
     "territories": "territory",
     "audit-events": "audit_event",
     "audit-head": "audit_block",
+    "changes": CHANGE_FEED,
     "recipient-categories": "recipient_category",
     "hardship-factors": "hardship_factor",
     "support-criteria": "support_criterion",

@@ -228,13 +228,14 @@ MilitaryManage = Annotated[Caller, Depends(require(Permission.MILITARY_MANAGE))]
 ProgrammesRead = Annotated[Caller, Depends(require(Permission.PROGRAMMES_READ))]
 ProgrammesWrite = Annotated[Caller, Depends(require(Permission.PROGRAMMES_WRITE))]
 ProgrammesManage = Annotated[Caller, Depends(require(Permission.PROGRAMMES_MANAGE))]
+ChangesRead = Annotated[Caller, Depends(require(Permission.CHANGES_READ))]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(after, default=str)).rstrip(b"=").decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[Any, ...]:
+def decode_cursor(cursor: str, field: str = "query.cursor") -> tuple[Any, ...]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = orjson.loads(raw)
@@ -243,7 +244,7 @@ def _decode_cursor(cursor: str) -> tuple[Any, ...]:
     if not isinstance(values, list) or not values:
         raise InvalidInput(
             "The cursor is not one this API issued.",
-            errors=[FieldError("query.cursor", "not a cursor from this list")],
+            errors=[FieldError(field, "not a cursor from this list")],
         )
     return tuple(values)
 
@@ -263,7 +264,7 @@ async def page_request(
         ),
     ] = None,
 ) -> PageRequest:
-    return PageRequest(limit=limit, after=_decode_cursor(cursor) if cursor else None)
+    return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
 
 
 Pagination = Annotated[PageRequest, Depends(page_request)]

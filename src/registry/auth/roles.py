@@ -41,6 +41,8 @@ class Permission(StrEnum):
     PROGRAMMES_WRITE = "programmes:write"
     PROGRAMMES_MANAGE = "programmes:manage"
     REPORTS_READ = "reports:read"
+    #: The change feed (ids and versions of what changed, within the caller's reach).
+    CHANGES_READ = "changes:read"
     AUDIT_READ = "audit:read"
 
 
@@ -62,12 +64,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MILITARY_READ,
             P.PROGRAMMES_READ,
             P.REPORTS_READ,
+            P.CHANGES_READ,
         }
     ),
     Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
     Role.REGIONAL_OFFICER: frozenset(
         _EVERYONE
-        | {P.FAMILIES_READ, P.CASES_READ, P.SERVICE_RECORDS_READ, P.PROGRAMMES_READ, P.REPORTS_READ}
+        | {
+            P.FAMILIES_READ,
+            P.CASES_READ,
+            P.SERVICE_RECORDS_READ,
+            P.PROGRAMMES_READ,
+            P.REPORTS_READ,
+            P.CHANGES_READ,
+        }
     ),
     Role.COMMUNITY_OFFICER: frozenset(
         _EVERYONE
@@ -81,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROGRAMMES_READ,
             P.PROGRAMMES_WRITE,
             P.REPORTS_READ,
+            P.CHANGES_READ,
             # support cases of families of their hromada, read-only (the military domain)
             P.MILITARY_READ,
             # communal providers of their own hromada only (the providers domain checks)
@@ -111,9 +122,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MILITARY_WRITE,
             # the distributions made to their provider (the programmes domain)
             P.PROGRAMMES_READ,
+            # what changed of their provider's records
+            P.CHANGES_READ,
         }
     ),
-    Role.MILITARY_LIAISON: frozenset(_EVERYONE | {P.MILITARY_READ, P.MILITARY_WRITE}),
+    Role.MILITARY_LIAISON: frozenset(
+        _EVERYONE | {P.MILITARY_READ, P.MILITARY_WRITE, P.CHANGES_READ}
+    ),
     # An integration client may do exactly what its token's scopes name.
     Role.INTEGRATION: frozenset(),
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
@@ -158,5 +173,6 @@ REACHED_PERMISSIONS = frozenset(
         P.MILITARY_WRITE,
         P.PROGRAMMES_READ,
         P.PROGRAMMES_WRITE,
+        P.CHANGES_READ,
     }
 )

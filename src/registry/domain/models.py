@@ -12,6 +12,7 @@ from registry.domain.cases.tables import (
     CaseVisit,
     Referral,
 )
+from registry.domain.changes.tables import ChangeEvent
 from registry.domain.classifier.tables import Service
 from registry.domain.families.tables import (
     Family,
@@ -69,6 +70,7 @@ __all__ = [
     "CaseReview",
     "CaseTransition",
     "CaseVisit",
+    "ChangeEvent",
     "Distribution",
     "DistributionItem",
     "Enrolment",

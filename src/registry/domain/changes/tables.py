@@ -1,0 +1,68 @@
+"""The change events, appended by the tracked tables' triggers (``db/change_tracking.py``).
+
+``position`` numbers an event when it is written; ``sequence`` when it is committed, by the
+sequencer (see ``queries``), and the feed is read in that order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Identity, Index, Integer, String, Text, Uuid, text
+from sqlmodel import Field, SQLModel
+
+from registry.db.base import table_of, timestamp_field
+from registry.domain.territories.tables import CODE_LENGTH
+
+
+def _code() -> Any:
+    return Field(default=None, sa_column=Column(String(CODE_LENGTH)))
+
+
+class ChangeEvent(SQLModel, table=True):
+    __tablename__ = "change_events"
+    __table_args__ = (
+        Index("ix_change_events_sequence", "sequence", unique=True),
+        Index(
+            "ix_change_events_unsequenced",
+            "position",
+            postgresql_where=text("sequence IS NULL"),
+        ),
+        Index("ix_change_events_oblast", "oblast_code", "sequence"),
+        Index("ix_change_events_hromada", "hromada_code", "sequence"),
+        Index(
+            "ix_change_events_provider",
+            "provider_id",
+            "sequence",
+            postgresql_where=text("provider_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_change_events_unit",
+            "unit_id",
+            "sequence",
+            postgresql_where=text("unit_id IS NOT NULL"),
+        ),
+    )
+
+    position: int = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    #: The order of the feed: given once the event is committed (null until then).
+    sequence: int | None = Field(default=None, sa_column=Column(BigInteger))
+    resource_type: str = Field(sa_column=Column(String(32), nullable=False))
+    resource_id: str = Field(sa_column=Column(Text, nullable=False))
+    #: The record the resource is read under (a member's family, an enrolment's programme).
+    parent_id: str | None = Field(default=None, sa_column=Column(Text))
+    version: int | None = Field(default=None, sa_column=Column(Integer))
+    action: str = Field(sa_column=Column(String(16), nullable=False))
+    oblast_code: str | None = _code()
+    raion_code: str | None = _code()
+    hromada_code: str | None = _code()
+    provider_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    unit_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    occurred_at: datetime = timestamp_field()
+
+
+#: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
+change_event_table = table_of(ChangeEvent)
