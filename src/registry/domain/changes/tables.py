@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import BigInteger, Column, Identity, Index, Integer, String, Text, Uuid
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
@@ -22,29 +22,6 @@ def _code() -> Any:
 
 class ChangeEvent(SQLModel, table=True):
     __tablename__ = "change_events"
-    __table_args__ = (
-        Index("ix_change_events_sequence", "sequence", unique=True),
-        Index(
-            "ix_change_events_unsequenced",
-            "position",
-            postgresql_where=text("sequence IS NULL"),
-        ),
-        Index("ix_change_events_oblast", "oblast_code", "sequence"),
-        Index("ix_change_events_hromada", "hromada_code", "sequence"),
-        Index(
-            "ix_change_events_provider",
-            "provider_id",
-            "sequence",
-            postgresql_where=text("provider_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_change_events_unit",
-            "unit_id",
-            "sequence",
-            postgresql_where=text("unit_id IS NOT NULL"),
-        ),
-    )
-
     position: int = Field(
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
     )
@@ -66,3 +43,22 @@ class ChangeEvent(SQLModel, table=True):
 
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 change_event_table = table_of(ChangeEvent)
+
+_events = change_event_table.c
+Index("ix_change_events_sequence", _events.sequence, unique=True)
+# The sequencer's work: the committed events not numbered yet.
+Index("ix_change_events_unsequenced", _events.position, postgresql_where=_events.sequence.is_(None))
+Index("ix_change_events_oblast", _events.oblast_code, _events.sequence)
+Index("ix_change_events_hromada", _events.hromada_code, _events.sequence)
+Index(
+    "ix_change_events_provider",
+    _events.provider_id,
+    _events.sequence,
+    postgresql_where=_events.provider_id.isnot(None),
+)
+Index(
+    "ix_change_events_unit",
+    _events.unit_id,
+    _events.sequence,
+    postgresql_where=_events.unit_id.isnot(None),
+)
