@@ -890,6 +890,92 @@ class ScenarioDatabases:
         self.url = None
 
 
+def test_a_programme_is_worked_along_its_links(app_under_test) -> None:
+    """programme → allocation → opened → enrolment → distribution → reversal → balances, each
+    call's ids taken from the previous answers as the spec's links say, and every answer
+    held to the whole contract."""
+    checks = _all_checks()
+    admin = {"Authorization": stand_in("ministry_admin")}
+    officer = {"Authorization": stand_in("kyiv_officer")}
+
+    def call(path: str, method: str, headers: dict[str, str], **parts: Any) -> Any:
+        response = (
+            schema[path][method].Case(headers=headers, **parts).call_and_validate(checks=checks)
+        )
+        assert response.status_code < 300, response.text
+        return response
+
+    created = call(
+        "/api/v1/programmes",
+        "POST",
+        admin,
+        body={
+            "funder": "UNICEF",
+            "name": "Ланцюжок контракту",
+            "kind": "cash",
+            "budget": {"amount": "300.00", "currency": "USD"},
+            "starts_on": "2024-01-01",
+            "ends_on": "2035-12-31",
+        },
+    )
+    programme = {"programme_id": created.json()["id"]}
+    call(
+        "/api/v1/programmes/{programme_id}/allocations/{hromada_code}",
+        "PUT",
+        admin,
+        path_parameters={**programme, "hromada_code": KYIV},
+        body={"amount": {"amount": "100.00", "currency": "USD"}},
+    )
+    read = call("/api/v1/programmes/{programme_id}", "GET", admin, path_parameters=programme)
+    call(
+        "/api/v1/programmes/{programme_id}",
+        "PATCH",
+        {**admin, "If-Match": read.headers["etag"][0]},
+        path_parameters=programme,
+        body={"status": "open"},
+    )
+    call(
+        "/api/v1/programmes/{programme_id}/enrolments",
+        "POST",
+        officer,
+        path_parameters=programme,
+        body={"family_id": SEEDED["family_id"]},
+    )
+    distributed = call(
+        "/api/v1/programmes/{programme_id}/distributions",
+        "POST",
+        {**officer, "Idempotency-Key": str(uuid.uuid4())},
+        path_parameters=programme,
+        body={
+            "family_id": SEEDED["family_id"],
+            "amount": {"amount": "40.10", "currency": "USD"},
+            "distributed_on": date.today().isoformat(),
+            "handed_over_by": "Олена Коваль",
+        },
+    )
+    reversed_ = call(
+        "/api/v1/programmes/{programme_id}/distributions/{distribution_id}/reversal",
+        "POST",
+        officer,
+        path_parameters={**programme, "distribution_id": distributed.json()["id"]},
+        body={"reason": "Помилка в сумі"},
+    )
+    assert reversed_.json()["reversal"]["reason"] == "Помилка в сумі"
+    balances = call(
+        "/api/v1/programmes/{programme_id}/allocations/{hromada_code}",
+        "GET",
+        admin,
+        path_parameters={**programme, "hromada_code": KYIV},
+    )
+    assert balances.json()["amount"] == {
+        "allocated": "100.00",
+        "distributed": "40.10",
+        "reversed": "40.10",
+        "remaining": "100.00",
+        "currency": "USD",
+    }
+
+
 @pytest.fixture
 def app_on_fresh_database(
     app_under_test, database_url, contract_template, settings, verifier, make_token
@@ -1018,89 +1104,3 @@ def test_api_conforms_in_sequences(app_on_fresh_database, area: str) -> None:
         if expected <= answered:
             break
     assert expected <= answered, sorted(expected - answered)
-
-
-def test_a_programme_is_worked_along_its_links(app_under_test) -> None:
-    """programme → allocation → opened → enrolment → distribution → reversal → balances, each
-    call's ids taken from the previous answers as the spec's links say, and every answer
-    held to the whole contract."""
-    checks = _all_checks()
-    admin = {"Authorization": stand_in("ministry_admin")}
-    officer = {"Authorization": stand_in("kyiv_officer")}
-
-    def call(path: str, method: str, headers: dict[str, str], **parts: Any) -> Any:
-        response = (
-            schema[path][method].Case(headers=headers, **parts).call_and_validate(checks=checks)
-        )
-        assert response.status_code < 300, response.text
-        return response
-
-    created = call(
-        "/api/v1/programmes",
-        "POST",
-        admin,
-        body={
-            "funder": "UNICEF",
-            "name": "Ланцюжок контракту",
-            "kind": "cash",
-            "budget": {"amount": "300.00", "currency": "USD"},
-            "starts_on": "2024-01-01",
-            "ends_on": "2035-12-31",
-        },
-    )
-    programme = {"programme_id": created.json()["id"]}
-    call(
-        "/api/v1/programmes/{programme_id}/allocations/{hromada_code}",
-        "PUT",
-        admin,
-        path_parameters={**programme, "hromada_code": KYIV},
-        body={"amount": {"amount": "100.00", "currency": "USD"}},
-    )
-    read = call("/api/v1/programmes/{programme_id}", "GET", admin, path_parameters=programme)
-    call(
-        "/api/v1/programmes/{programme_id}",
-        "PATCH",
-        {**admin, "If-Match": read.headers["etag"][0]},
-        path_parameters=programme,
-        body={"status": "open"},
-    )
-    call(
-        "/api/v1/programmes/{programme_id}/enrolments",
-        "POST",
-        officer,
-        path_parameters=programme,
-        body={"family_id": SEEDED["family_id"]},
-    )
-    distributed = call(
-        "/api/v1/programmes/{programme_id}/distributions",
-        "POST",
-        {**officer, "Idempotency-Key": str(uuid.uuid4())},
-        path_parameters=programme,
-        body={
-            "family_id": SEEDED["family_id"],
-            "amount": {"amount": "40.10", "currency": "USD"},
-            "distributed_on": date.today().isoformat(),
-            "handed_over_by": "Олена Коваль",
-        },
-    )
-    reversed_ = call(
-        "/api/v1/programmes/{programme_id}/distributions/{distribution_id}/reversal",
-        "POST",
-        officer,
-        path_parameters={**programme, "distribution_id": distributed.json()["id"]},
-        body={"reason": "Помилка в сумі"},
-    )
-    assert reversed_.json()["reversal"]["reason"] == "Помилка в сумі"
-    balances = call(
-        "/api/v1/programmes/{programme_id}/allocations/{hromada_code}",
-        "GET",
-        admin,
-        path_parameters={**programme, "hromada_code": KYIV},
-    )
-    assert balances.json()["amount"] == {
-        "allocated": "100.00",
-        "distributed": "40.10",
-        "reversed": "40.10",
-        "remaining": "100.00",
-        "currency": "USD",
-    }
