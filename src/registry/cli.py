@@ -156,11 +156,12 @@ def _seed_demo(url: str, settings: Settings) -> None:
     from registry.demo.cases import DemoCases, seed_demo_cases
     from registry.demo.families import seed_demo_families
     from registry.demo.military import DemoMilitary, seed_demo_military
+    from registry.demo.programmes import DemoProgrammes, seed_demo_programmes
     from registry.demo.providers import seed_demo_providers
 
     keys = _identifier_keys(settings)
 
-    async def run() -> tuple[int, int, DemoCases, DemoMilitary]:
+    async def run() -> tuple[int, int, DemoCases, DemoMilitary, DemoProgrammes]:
         database = Database.connect(url, pool_size=1, max_overflow=0)
         try:
             async with database.transaction() as session:
@@ -174,12 +175,13 @@ def _seed_demo(url: str, settings: Settings) -> None:
                     first_contact_days=settings.support_first_contact_days,
                     contact_interval_days=settings.support_contact_interval_days,
                 )
-                return providers, families, cases, military
+                programmes = await seed_demo_programmes(session)
+                return providers, families, cases, military, programmes
         finally:
             await database.dispose()
 
     started = time.perf_counter()
-    providers, added, cases, military = asyncio.run(run())
+    providers, added, cases, military, programmes = asyncio.run(run())
     print(f"demo providers added: {providers}", file=sys.stderr)
     print(
         f"demo families added: {added}" if added else "demo families already present: none added",
@@ -197,6 +199,14 @@ def _seed_demo(url: str, settings: Settings) -> None:
         f"{military.servicemembers}, support cases: {military.support_cases}"
         if military.units
         else "demo military units already present: none added",
+        file=sys.stderr,
+    )
+    print(
+        f"demo programmes added: {programmes.programmes}, enrolments: {programmes.enrolments}, "
+        f"distributions: {programmes.distributions}, friendly communities: "
+        f"{programmes.friendly_communities}"
+        if programmes.programmes
+        else "demo programmes already present: none added",
         file=sys.stderr,
     )
     print(f"demo data seeded in {time.perf_counter() - started:.2f} s", file=sys.stderr)

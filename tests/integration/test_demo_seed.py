@@ -1,7 +1,9 @@
 """The demo seed (``registry seed --demo``): families valid, searchable and placed where they
 belong; cases in every status that keep the rules of a case, with overdue ones for the demo
 social worker, and referrals and service records for the demo provider; military units with
-their servicemembers and support cases, overdue ones for the demo liaison's unit."""
+their servicemembers and support cases, overdue ones for the demo liaison's unit; community
+programmes whose books balance, with enrolments, distributions and stock, and the friendly
+communities of Kyiv and Bucha."""
 
 from __future__ import annotations
 
@@ -30,12 +32,27 @@ from registry.demo.military import (
     DemoMilitary,
     seed_demo_military,
 )
+from registry.demo.programmes import (
+    BUCHA,
+    COMMUNITIES,
+    DemoProgrammes,
+    seed_demo_programmes,
+)
 from registry.demo.providers import DEMO_PROVIDER_ID, seed_demo_providers
 from registry.domain.cases.rules import CaseStatus
 from registry.domain.families.queries import person_values
+from registry.domain.programmes.rules import FamilyFacts, Member, unmet_conditions
 from registry.domain.shared.identifiers import validate_rnokpp, validate_unzr
 from registry.domain.shared.names import clean_name_part, latin_key, name_key
-from tests.support import IDENTIFIER_KEYS, KYIV, bearer, run_cli, token
+from tests.support import (
+    AID_STOCK,
+    IDENTIFIER_KEYS,
+    KYIV,
+    PROGRAMMES,
+    bearer,
+    run_cli,
+    token,
+)
 
 FAMILIES = 200
 FEMALE_PATRONYMIC = re.compile(r".+(івна|ївна|вна)")
@@ -604,3 +621,275 @@ async def test_the_demo_liaison_lists_the_units_cases_some_overdue(client, conne
     theirs = await client.get("/api/v1/support-cases", headers=staff)
     assert theirs.status_code == 200, theirs.text
     assert {c["provider_id"] for c in theirs.json()["items"]} == {DEMO_PROVIDER_ID}
+
+
+# --- demo community programmes and friendly communities ----------------------------------------
+
+
+async def _seed_programmes(connection) -> DemoProgrammes:
+    session = Database.bound_to(connection).session()
+    programmes = await seed_demo_programmes(session)
+    await session.flush()
+    return programmes
+
+
+async def _books(connection) -> list[tuple]:
+    """What the programme seed wrote, in a comparable form."""
+    return [
+        tuple(row)
+        for sql in (
+            "SELECT id, name, status, version FROM programmes ORDER BY id",
+            "SELECT id, hromada_code, item_id, allocated, distributed, reversed "
+            "FROM programme_allocations ORDER BY id",
+            "SELECT id, family_id, enrolled_on FROM programme_enrolments ORDER BY id",
+            "SELECT id, family_id, provider_id, amount, distributed_on "
+            "FROM programme_distributions ORDER BY id",
+            "SELECT hromada_code, item_id, received, handed_out FROM aid_stock "
+            "ORDER BY hromada_code, item_id",
+            "SELECT hromada_code, version, stage, taken_on FROM friendly_community_steps "
+            "ORDER BY hromada_code, version",
+        )
+        for row in await connection.execute(text(sql))
+    ]
+
+
+async def test_demo_programmes_are_added_once_and_the_same_each_time(connection):
+    await _seed_families(connection)
+    session = Database.bound_to(connection).session()
+    first = await seed_demo_programmes(session)
+    made = await _books(connection)
+    await session.rollback()
+    assert await _count(connection, "SELECT count(*) FROM programmes") == 0
+
+    if not await _count(connection, "SELECT count(*) FROM families"):
+        await _seed_families(connection)
+    again = await _seed_programmes(connection)
+    assert again == first
+    assert first.programmes == 3
+    assert first.enrolments
+    assert first.distributions
+    assert first.friendly_communities == len(COMMUNITIES)
+    assert await _books(connection) == made
+    assert await _seed_programmes(connection) == DemoProgrammes(0, 0, 0, 0)
+    assert await _books(connection) == made
+
+
+async def test_demo_programmes_keep_the_invariants_of_their_books(connection):
+    """What the API's commands keep, the demo's books keep too: each balance line is what a
+    recomputation from the ledger gives, the stock is receipts less hand-outs and was never
+    short on any day, families were enrolled, and paid only once enrolled."""
+    await _seed_families(connection)
+    await _seed_programmes(connection)
+    broken = {
+        "a balance line that a recomputation from the ledger does not match": """
+            WITH ledger AS (
+                SELECT d.programme_id, d.hromada_code, NULL::uuid AS item_id,
+                       sum(d.amount) AS distributed,
+                       coalesce(sum(d.amount) FILTER (WHERE r.distribution_id IS NOT NULL), 0)
+                           AS reversed
+                FROM programme_distributions d
+                LEFT JOIN programme_reversals r ON r.distribution_id = d.id
+                WHERE d.amount IS NOT NULL
+                GROUP BY d.programme_id, d.hromada_code
+                UNION ALL
+                SELECT d.programme_id, d.hromada_code, i.item_id, sum(i.quantity),
+                       coalesce(sum(i.quantity) FILTER (WHERE r.distribution_id IS NOT NULL), 0)
+                FROM programme_distributions d
+                JOIN programme_distribution_items i ON i.distribution_id = d.id
+                LEFT JOIN programme_reversals r ON r.distribution_id = d.id
+                GROUP BY d.programme_id, d.hromada_code, i.item_id)
+            SELECT count(*) FROM programme_allocations a
+            FULL JOIN ledger l ON l.programme_id = a.programme_id
+              AND l.hromada_code = a.hromada_code AND l.item_id IS NOT DISTINCT FROM a.item_id
+            WHERE a.id IS NULL
+               OR a.distributed <> coalesce(l.distributed, 0)
+               OR a.reversed <> coalesce(l.reversed, 0)
+               OR a.distributed - a.reversed > a.allocated""",
+        "stock not receipts less hand-outs, or below zero": """
+            SELECT count(*) FROM aid_stock s
+            WHERE s.received <> (SELECT coalesce(sum(r.quantity), 0) FROM aid_receipts r
+                                 WHERE r.hromada_code = s.hromada_code
+                                   AND r.item_id = s.item_id)
+               OR s.handed_out <> (
+                   SELECT coalesce(sum(i.quantity), 0) FROM programme_distributions d
+                   JOIN programme_distribution_items i ON i.distribution_id = d.id
+                   WHERE d.hromada_code = s.hromada_code AND i.item_id = s.item_id
+                     AND NOT EXISTS (SELECT 1 FROM programme_reversals r
+                                     WHERE r.distribution_id = d.id))
+               OR s.handed_out < 0 OR s.handed_out > s.received""",
+        "items handed out on a day the stock held too few": """
+            SELECT count(*) FROM programme_distributions d
+            JOIN programme_distribution_items i ON i.distribution_id = d.id
+            WHERE (SELECT coalesce(sum(r.quantity), 0) FROM aid_receipts r
+                   WHERE r.hromada_code = d.hromada_code AND r.item_id = i.item_id
+                     AND r.received_on <= d.distributed_on)
+                < (SELECT sum(j.quantity) FROM programme_distributions e
+                   JOIN programme_distribution_items j ON j.distribution_id = e.id
+                   WHERE e.hromada_code = d.hromada_code AND j.item_id = i.item_id
+                     AND e.distributed_on <= d.distributed_on)""",
+        "a family paid without being enrolled, or before it was": """
+            SELECT count(*) FROM programme_distributions d
+            LEFT JOIN programme_enrolments e ON e.id = d.enrolment_id
+            WHERE d.family_id IS NOT NULL
+              AND (e.id IS NULL OR e.status <> 'enrolled' OR e.family_id <> d.family_id
+                   OR e.programme_id <> d.programme_id OR e.hromada_code <> d.hromada_code
+                   OR d.distributed_on < e.enrolled_on)""",
+        "an enrolment in a hromada the programme allocates nothing to": """
+            SELECT count(*) FROM programme_enrolments e
+            WHERE NOT EXISTS (SELECT 1 FROM programme_allocations a
+                              WHERE a.programme_id = e.programme_id
+                                AND a.hromada_code = e.hromada_code)""",
+        "money and items not as the programme's kind and currency": """
+            SELECT count(*) FROM programme_distributions d JOIN programmes p
+              ON p.id = d.programme_id
+            WHERE d.currency <> p.currency
+               OR (p.kind = 'cash') <> (d.amount IS NOT NULL)
+               OR (p.kind = 'in_kind') <> EXISTS (SELECT 1 FROM programme_distribution_items i
+                                                  WHERE i.distribution_id = d.id)
+               OR EXISTS (SELECT 1 FROM programme_allocations a JOIN aid_items i
+                            ON i.id = a.item_id
+                          WHERE a.programme_id = p.id AND i.currency <> p.currency)""",
+        "allocations beyond the budget": """
+            SELECT count(*) FROM programmes p
+            WHERE p.budget < (SELECT coalesce(sum(a.allocated * coalesce(i.unit_value, 1)), 0)
+                              FROM programme_allocations a
+                              LEFT JOIN aid_items i ON i.id = a.item_id
+                              WHERE a.programme_id = p.id)""",
+        "distributed outside the programme's period, or after today": """
+            SELECT count(*) FROM programme_distributions d JOIN programmes p
+              ON p.id = d.programme_id
+            WHERE d.distributed_on NOT BETWEEN p.starts_on AND least(p.ends_on, current_date)""",
+        "reversed before it was distributed, or after today": """
+            SELECT count(*) FROM programme_reversals r JOIN programme_distributions d
+              ON d.id = r.distribution_id
+            WHERE r.reversed_on < d.distributed_on OR r.reversed_on > current_date""",
+        "stamped in the future": """
+            SELECT (SELECT count(*) FROM programme_distributions WHERE recorded_at > now())
+                 + (SELECT count(*) FROM programme_enrolments WHERE created_at > now())
+                 + (SELECT count(*) FROM aid_receipts WHERE recorded_at > now())
+                 + (SELECT count(*) FROM friendly_community_steps WHERE recorded_at > now())""",
+        "a friendly community not at its last step, or steps out of order": """
+            SELECT count(*) FROM friendly_communities c
+            WHERE NOT EXISTS (SELECT 1 FROM friendly_community_steps s
+                              WHERE s.hromada_code = c.hromada_code AND s.version = c.version
+                                AND s.stage = c.stage AND s.taken_on = c.stage_on)
+               OR EXISTS (SELECT 1 FROM friendly_community_steps s
+                          WHERE s.hromada_code = c.hromada_code AND s.version > c.version)
+               OR EXISTS (SELECT 1 FROM friendly_community_steps s
+                          JOIN friendly_community_steps t ON t.hromada_code = s.hromada_code
+                           AND t.version = s.version + 1
+                          WHERE s.hromada_code = c.hromada_code AND t.taken_on < s.taken_on)""",
+    }
+    found = {rule: await _count(connection, sql) for rule, sql in broken.items()}
+    assert found == dict.fromkeys(broken, 0)
+    assert await _count(connection, "SELECT count(*) FROM programme_reversals") == 1
+    assert await _count(
+        connection, "SELECT count(*) FROM programme_distributions WHERE provider_id IS NOT NULL"
+    )
+
+
+async def test_demo_families_are_enrolled_only_when_the_rule_holds_on_the_day(connection):
+    await _seed_families(connection)
+    await _seed_programmes(connection)
+    enrolments = (
+        await connection.execute(
+            text(
+                "SELECT e.family_id, e.enrolled_on, p.eligibility, f.categories, f.factors "
+                "FROM programme_enrolments e JOIN programmes p ON p.id = e.programme_id "
+                "JOIN families f ON f.id = e.family_id"
+            )
+        )
+    ).all()
+    assert enrolments
+    members: dict[object, list[Member]] = {}
+    for family_id, *member in await connection.execute(
+        text(
+            "SELECT family_id, birth_date, disability_group, is_servicemember FROM persons "
+            "WHERE status = 'active' AND family_id IN (SELECT family_id FROM programme_enrolments)"
+        )
+    ):
+        members.setdefault(family_id, []).append(Member(*member))
+    for family_id, enrolled_on, rule, categories, factors in enrolments:
+        facts = FamilyFacts(
+            frozenset(categories), frozenset(factors), tuple(members[family_id]), enrolled_on
+        )
+        assert unmet_conditions(rule, facts) == [], family_id
+
+
+async def test_the_demo_officer_reads_kyivs_enrolments_balances_and_stock(
+    client, connection, make_token
+):
+    await _seed_families(connection)
+    await _seed_programmes(connection)
+    officer = _demo_token(make_token, "community_officer")
+    listed = await client.get(PROGRAMMES, headers=officer)
+    assert listed.status_code == 200, listed.text
+    by_funder = {p["funder"]: p for p in listed.json()["items"]}
+    assert {"UNICEF", "UNHCR"} <= set(by_funder)
+    cash, winter = by_funder["UNICEF"], by_funder["UNHCR"]
+    assert (cash["kind"], cash["status"]) == ("cash", "open")
+    enrolments = await client.get(f"{PROGRAMMES}/{cash['id']}/enrolments", headers=officer)
+    assert enrolments.status_code == 200, enrolments.text
+    assert enrolments.json()["items"]
+    assert {e["hromada_code"] for e in enrolments.json()["items"]} == {KYIV}
+    balances = await client.get(f"{PROGRAMMES}/{cash['id']}/allocations", headers=officer)
+    assert balances.status_code == 200, balances.text
+    (kyiv,) = balances.json()["items"]
+    assert kyiv["hromada_code"] == KYIV
+    assert kyiv["amount"]["currency"] == "USD"
+    assert float(kyiv["amount"]["distributed"]) > 0
+    assert float(kyiv["amount"]["reversed"]) > 0
+    reversed_ = await client.get(
+        f"{PROGRAMMES}/{cash['id']}/distributions", params={"reversed": "true"}, headers=officer
+    )
+    assert reversed_.status_code == 200, reversed_.text
+    (reversal,) = reversed_.json()["items"]
+    assert reversal["reversal"]["reason"]
+    items = await client.get(f"{PROGRAMMES}/{winter['id']}/allocations", headers=officer)
+    assert items.status_code == 200, items.text
+    (kyiv,) = items.json()["items"]
+    assert kyiv["amount"] is None
+    assert len(kyiv["items"]) == 3
+    assert any(item["distributed"] for item in kyiv["items"])
+    stock = await client.get(AID_STOCK, headers=officer)
+    assert stock.status_code == 200, stock.text
+    assert stock.json()["items"]
+    assert {s["hromada_code"] for s in stock.json()["items"]} == {KYIV}
+
+
+async def test_the_demo_provider_sees_the_tablets_handed_to_it(client, connection, make_token):
+    await _seed_families(connection)
+    await _seed_programmes(connection)
+    staff = _demo_token(make_token, "provider_staff")
+    listed = await client.get(PROGRAMMES, headers=staff)
+    assert listed.status_code == 200, listed.text
+    (tablets,) = listed.json()["items"]
+    assert tablets["kind"] == "in_kind"
+    handed = await client.get(f"{PROGRAMMES}/{tablets['id']}/distributions", headers=staff)
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["items"]
+    for distribution in handed.json()["items"]:
+        assert distribution["provider_id"] == DEMO_PROVIDER_ID
+        assert distribution["family_id"] is None
+        assert distribution["items"]
+
+
+async def test_the_demo_friendly_communities_stand_at_their_stages(client, connection, make_token):
+    await _seed_families(connection)
+    await _seed_programmes(connection)
+    officer = _demo_token(make_token, "community_officer")
+    kyiv = await client.get(f"/api/v1/friendly-communities/{KYIV}", headers=officer)
+    assert kyiv.status_code == 200, kyiv.text
+    assert kyiv.json()["stage"] == "situation_analysis"
+    assert [s["stage"] for s in kyiv.json()["steps"]] == [
+        "council_decision",
+        "letter_of_interest",
+        "memorandum",
+        "situation_analysis",
+    ]
+    assert all(s["document_reference"] for s in kyiv.json()["steps"])
+    bucha = await connection.scalar(
+        text("SELECT stage FROM friendly_communities WHERE hromada_code = :code"),
+        {"code": BUCHA},
+    )
+    assert bucha == "memorandum"
