@@ -9,7 +9,11 @@ connections take them in turn, round robin. ``{seq}`` anywhere in a path, header
 replaced by a number unique across runs, counted from the start time in µs (idempotency keys,
 external references), so a measured run never replays its warm-up's requests; ``{rnokpp}``
 by a valid RNOKPP made from the same number (new people to register). Prints
-one JSON object: counts by status, requests/s, latency percentiles, its own CPU time.
+one JSON object: counts by status, requests/s, latency percentiles, its own CPU time; per
+status also when its first and last answers came (seconds from the start) and its own
+latencies, so a run whose answers change (201s until funds run out, then 409s) shows each
+phase; and the statuses of the answers that came after the measured window (the requests
+sent within it that the server still answered, and acted on).
 
 It is deliberately minimal (an asyncio protocol on uvloop, no HTTP library) so it takes as
 little of the shared CPUs as possible from the server it measures: about 25 µs a request.
@@ -167,15 +171,18 @@ async def run(
     seq = itertools.count(time.time_ns() // 1000)
     turn = itertools.count()
     statuses: Counter[int] = Counter()
+    late_statuses: Counter[int] = Counter()
     failures: Counter[str] = Counter()
     latencies = array("d")
+    by_status: dict[int, array[float]] = {}
+    first_answer: dict[int, float] = {}
+    last_answer: dict[int, float] = {}
     body_bytes = 0
     started = time.perf_counter()
     deadline = started + duration
-    completed_after_deadline = 0
 
     async def client() -> None:
-        nonlocal body_bytes, completed_after_deadline
+        nonlocal body_bytes
         connection: Connection | None = None
         while time.perf_counter() < deadline:
             if connection is None or connection.closed:
@@ -200,10 +207,13 @@ async def run(
                 expiry.cancel()
             answered = time.perf_counter()
             if answered > deadline:
-                completed_after_deadline += 1
+                late_statuses[status] += 1
                 continue
             statuses[status] += 1
             latencies.append(answered - sent)
+            by_status.setdefault(status, array("d")).append(answered - sent)
+            first_answer.setdefault(status, answered - started)
+            last_answer[status] = answered - started
             body_bytes += size
         if connection is not None and connection.transport is not None:
             connection.transport.close()
@@ -216,19 +226,24 @@ async def run(
         "duration_s": duration,
         "connections": connections,
         "completed": completed,
-        "completed_after_deadline": completed_after_deadline,
+        "completed_after_deadline": sum(late_statuses.values()),
         "rps": round(completed / duration, 1),
         "statuses": {str(status): count for status, count in sorted(statuses.items())},
+        "statuses_after_deadline": {
+            str(status): count for status, count in sorted(late_statuses.items())
+        },
+        "by_status": {
+            str(status): {
+                "count": len(times),
+                "first_s": round(first_answer[status], 3),
+                "last_s": round(last_answer[status], 3),
+                "latency_ms": _latency_ms(sorted(times)),
+            }
+            for status, times in sorted(by_status.items())
+        },
         "errors": errors + sum(failures.values()),
         "failures": dict(failures),
-        "latency_ms": {
-            "mean": round(sum(ordered) / completed * 1000, 2) if completed else None,
-            **{
-                f"p{q}": round(_percentile(ordered, q) * 1000, 2) if completed else None
-                for q in (50, 90, 99)
-            },
-            "max": round(ordered[-1] * 1000, 2) if completed else None,
-        },
+        "latency_ms": _latency_ms(ordered),
         "mean_body_bytes": round(body_bytes / completed) if completed else None,
         "client_cpu_s": round(time.process_time(), 2),
     }
@@ -237,6 +252,17 @@ async def run(
 def _expire(waiter: asyncio.Future[tuple[int, int]]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError("no answer in time"))
+
+
+def _latency_ms(ordered: list[float]) -> dict[str, float | None]:
+    """Mean, p50, p90, p99 and max of latencies in seconds, sorted, as milliseconds."""
+    if not ordered:
+        return dict.fromkeys(("mean", "p50", "p90", "p99", "max"))
+    return {
+        "mean": round(sum(ordered) / len(ordered) * 1000, 2),
+        **{f"p{q}": round(_percentile(ordered, q) * 1000, 2) for q in (50, 90, 99)},
+        "max": round(ordered[-1] * 1000, 2),
+    }
 
 
 def _percentile(ordered: list[float], q: int) -> float:

@@ -5,18 +5,29 @@ Adding a scenario: write a function from :class:`Context` to request specs (``me
 ``path``, ``headers``, ``body``; ``{seq}`` in any of them becomes a number unique within the
 run), and add a :class:`Scenario` to ``SCENARIOS``. The load generator cycles through the list,
 so give it enough distinct requests (a few thousand) to avoid measuring one cached row. A
-scenario whose endpoint is still being built stays ``pending``: it is listed, not run.
+scenario whose endpoint is still being built stays ``pending``: it is listed, not run. One
+that needs rows of its own made through the running server first (a programme to draw on)
+has a ``setup``, whose values fill placeholders such as ``{programme_id}``, and a ``check``
+of what the load left in the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import secrets
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
+
+import programme_ledger
 
 from registry.demo.families import (
     FEMALE_NAMES,
@@ -52,10 +63,13 @@ class Context:
     kyiv_rnokpps: list[str] = field(default_factory=list)
     #: The military units of the programme (ids), whose liaisons list their support cases.
     unit_ids: list[str] = field(default_factory=list)
+    #: postgresql://… of the generated database, for a scenario's check.
+    database_url: str = ""
 
-    def officer(self) -> dict[str, str]:
-        """Headers of a Kyiv community officer: reads and writes Kyiv's families and cases."""
-        token = self.token("community_officer", territory=KYIV, sub="bench-officer")
+    def officer(self, sub: str = "bench-officer") -> dict[str, str]:
+        """Headers of a Kyiv community officer: reads and writes Kyiv's families, cases and
+        programme distributions (``sub``: which officer)."""
+        token = self.token("community_officer", territory=KYIV, sub=sub)
         return {"Authorization": f"Bearer {token}"}
 
     def provider_staff(self) -> dict[str, str]:
@@ -70,6 +84,38 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Api:
+    """JSON requests to the running server, for a scenario's set-up and check."""
+
+    base_url: str
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> tuple[int, Any]:
+        """The answer's status and JSON body (None when it has none)."""
+        request = urllib.request.Request(
+            self.base_url + path,
+            method=method,
+            headers={**headers, "Content-Type": "application/json"} if body else headers,
+            data=json.dumps(body).encode() if body else None,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def expect(
+        self, status: int, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> Any:
+        """The answer's JSON body; stops the run when the status is another."""
+        code, answer = self.call(method, path, headers, body)
+        if code != status:
+            raise SystemExit(f"set-up: {method} {path} answered {code}, not {status}: {answer}")
+        return answer
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -81,6 +127,16 @@ class Scenario:
     connections: int | None = None  # None: the run's --connections
     #: Records each request carries (a batch): throughput is also reported per record.
     items_per_request: int = 1
+    #: Rows the load draws on, made through the running server: called before the preflight
+    #: and warm-up and again before the measured run, so the measured load has rows of its
+    #: own. Returns the values of the placeholders (``{programme_id}``) in the requests.
+    setup: Callable[[Context, Api], dict[str, str]] | None = None
+    #: After the measured run, the server still up: what the database holds against what was
+    #: answered (the setup's values, the load's result). Its ``figures`` (column → value) go
+    #: into a table of their own, all of it into the results.
+    check: Callable[[Context, Api, dict[str, str], dict[str, Any]], dict[str, Any]] | None = None
+    #: Statuses the scenario expects as answers, not errors (None: the 2xx ones).
+    expected_statuses: tuple[int, ...] | None = None
 
 
 # --- families --------------------------------------------------------------------------------
@@ -266,6 +322,157 @@ def bare_liaison_cases(ctx: Context) -> list[RequestSpec]:
     return [{"method": "GET", "path": f"/support-cases?unit_id={u}&limit=50"} for u in units]
 
 
+# --- programmes ----------------------------------------------------------------------------------
+
+#: The allocation's size: what a payment is and how many it holds, plus less than one more,
+#: so the last refusals name a remaining balance above zero.
+PAYMENT = Decimal("1500.00")
+PAYMENTS = 400
+ALLOCATION = PAYMENT * PAYMENTS + Decimal("750.00")
+ENROLLED_FAMILIES = 200
+OFFICERS = 50  # the hromada's community officers distributing at once, one connection each
+
+
+def _programme_families(ctx: Context) -> list[str]:
+    if len(ctx.kyiv_family_ids) < ENROLLED_FAMILIES:
+        raise SystemExit(f"programme_distributions needs {ENROLLED_FAMILIES} Kyiv families")
+    return ctx.kyiv_family_ids[:ENROLLED_FAMILIES]
+
+
+def _payment(family_id: str) -> dict[str, Any]:
+    return {
+        "family_id": family_id,
+        "amount": {"amount": str(PAYMENT), "currency": "USD"},
+        "distributed_on": (date.today() - timedelta(days=1)).isoformat(),
+        "handed_over_by": "Каса громади",
+    }
+
+
+def programme_setup(ctx: Context, api: Api) -> dict[str, str]:
+    """A cash programme with one finite allocation, to Kyiv, opened by the ministry, and the
+    first ``ENROLLED_FAMILIES`` sampled Kyiv families enrolled by the officer: all through the
+    API, as the ministry and the hromada would."""
+    ministry = {"Authorization": "Bearer " + ctx.token("ministry_admin", sub="bench-ministry")}
+    today = date.today()
+    amount = {"amount": str(ALLOCATION), "currency": "USD"}
+    programme = api.expect(
+        201,
+        "POST",
+        f"{API}/programmes",
+        ministry,
+        {
+            "funder": "UNICEF",
+            "name": f"Bench: concurrent distributions {_run_tag()}",
+            "kind": "cash",
+            "budget": amount,
+            "starts_on": (today - timedelta(days=30)).isoformat(),
+            "ends_on": (today + timedelta(days=300)).isoformat(),
+        },
+    )
+    path = f"{API}/programmes/{programme['id']}"
+    api.expect(200, "PUT", f"{path}/allocations/{KYIV}", ministry, {"amount": amount})
+    api.expect(
+        200,
+        "PATCH",
+        path,
+        {**ministry, "If-Match": f'"{programme["version"]}"'},
+        {"status": "open"},
+    )
+    officer = ctx.officer()
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda family_id: api.expect(
+                    201, "POST", f"{path}/enrolments", officer, {"family_id": family_id}
+                ),
+                _programme_families(ctx),
+            )
+        )
+    return {"programme_id": programme["id"]}
+
+
+def programme_distributions(ctx: Context) -> list[RequestSpec]:
+    """One fixed payment to an enrolled family, by one of ``OFFICERS`` officers in turn, each
+    with its own Idempotency-Key: drawn on the one allocation the set-up made, until its funds
+    run out (201s), and past that (409s naming what remains)."""
+    tag = _run_tag()
+    families = _programme_families(ctx)
+    officers = [
+        {**ctx.officer(f"bench-officer-{n}"), "Content-Type": "application/json"}
+        for n in range(OFFICERS)
+    ]
+    return [
+        {
+            "method": "POST",
+            "path": f"{API}/programmes/{{programme_id}}/distributions",
+            "headers": {
+                **officers[n % OFFICERS],
+                "Idempotency-Key": f"bench-pay-{tag}-{{seq}}",
+            },
+            "body": _payment(families[n % len(families)]),
+        }
+        for n in range(4 * len(families))
+    ]
+
+
+def programme_check(
+    ctx: Context, api: Api, values: dict[str, str], result: dict[str, Any]
+) -> dict[str, Any]:
+    """One more payment by hand (a 409 naming what remains, once the funds ran out), then the
+    ledger against the answers: ``programme_ledger.prove``."""
+    status, answer = api.call(
+        "POST",
+        f"{API}/programmes/{values['programme_id']}/distributions",
+        {**ctx.officer(), "Idempotency-Key": f"bench-pay-probe-{_run_tag()}"},
+        _payment(_programme_families(ctx)[0]),
+    )
+    answered = [result["statuses"], result["statuses_after_deadline"], {str(status): 1}]
+    created = sum(counts.get("201", 0) for counts in answered)
+    refused = sum(counts.get("409", 0) for counts in answered)
+    proof = asyncio.run(
+        programme_ledger.prove(
+            ctx.database_url,
+            values["programme_id"],
+            KYIV,
+            payment=PAYMENT,
+            created=created,
+            refused=refused,
+            remaining_named=(answer or {}).get("remaining", {}).get("amount")
+            if status == 409
+            else None,
+        )
+    )
+    by_status = result["by_status"]
+    paid = by_status.get("201")
+    # While the funds lasted: up to the last 201 of the window (all of it if none was refused).
+    lasted_s = paid["last_s"] if paid and "409" in by_status else result["duration_s"]
+
+    def latency(status: str, q: str) -> float | None:
+        return by_status[status]["latency_ms"][q] if status in by_status else None
+
+    return {
+        "figures": {
+            "created": created,
+            "refused": refused,
+            "other": sum(sum(counts.values()) for counts in answered) - created - refused,
+            "unanswered": sum(result["failures"].values()),
+            "created/s": round(paid["count"] / lasted_s, 1) if paid else 0,
+            "funds lasted s": round(lasted_s, 2),
+            "201 p50 ms": latency("201", "p50"),
+            "201 p99 ms": latency("201", "p99"),
+            "409 p50 ms": latency("409", "p50"),
+            "409 p99 ms": latency("409", "p99"),
+            "allocated": proof["ledger"]["allocated"],
+            "distributed": proof["ledger"]["distributed"],
+            "remaining named": proof["remaining_named"],
+            "ledger": "holds" if proof["holds"] else "BROKEN",
+        },
+        "probe_status": status,
+        "programme_id": values["programme_id"],
+        **proof,
+    }
+
+
 SCENARIOS = [
     Scenario(
         "family_by_id",
@@ -316,5 +523,15 @@ SCENARIOS = [
         "GET /support-cases first page (50) as the liaison of a unit, 35 units in turn",
         registry=liaison_cases,
         bare=bare_liaison_cases,
+    ),
+    Scenario(
+        "programme_distributions",
+        f"POST fixed cash payments by {OFFICERS} officers at one hromada's allocation "
+        f"({PAYMENTS} payments' worth) until and after its funds run out; the ledger checked",
+        registry=programme_distributions,
+        connections=OFFICERS,
+        setup=programme_setup,
+        check=programme_check,
+        expected_statuses=(201, 409),
     ),
 ]
