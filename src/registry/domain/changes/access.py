@@ -14,11 +14,12 @@ read, and are in every feed.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, or_, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.domain.changes.tables import change_event_table as events
+from registry.domain.shared.territory import in_territory
 
 
 def _reference_data() -> ColumnElement[bool]:
@@ -36,22 +37,7 @@ def _reached(principal: Principal) -> ColumnElement[bool]:
         return events.c.provider_id == principal.provider_id
     if principal.acts_for_unit:
         return events.c.unit_id == principal.unit_id
-    territory = principal.territory
-    if territory is None:
-        return false()
-    match principal.role:
-        case Role.REGIONAL_OFFICER:
-            return events.c.oblast_code == territory
-        case Role.COMMUNITY_OFFICER:
-            return events.c.hromada_code == territory
-        case Role.INTEGRATION:
-            return or_(
-                events.c.oblast_code == territory,
-                events.c.raion_code == territory,
-                events.c.hromada_code == territory,
-            )
-        case _:
-            return false()
+    return in_territory(principal, events)
 
 
 def visible_events(principal: Principal) -> ColumnElement[bool]:

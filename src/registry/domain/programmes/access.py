@@ -18,11 +18,12 @@ hromada.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, false, or_, select, true
+from sqlalchemy import ColumnElement, Table, false, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.domain.programmes.tables import distribution_table, programme_table
+from registry.domain.shared.territory import in_territory
 from registry.errors import Forbidden
 
 
@@ -39,24 +40,11 @@ def national(principal: Principal) -> bool:
 def within_territory(principal: Principal, table: Table) -> ColumnElement[bool]:
     """The rows of ``table`` (with ``oblast_code``, ``raion_code``, ``hromada_code``) in the
     caller's territory."""
-    territory = principal.territory
     if national(principal):
         return true()
-    if territory is None or for_provider(principal):
+    if for_provider(principal):
         return false()
-    match principal.role:
-        case Role.COMMUNITY_OFFICER | Role.SOCIAL_WORKER:
-            return table.c.hromada_code == territory
-        case Role.REGIONAL_OFFICER:
-            return table.c.oblast_code == territory
-        case Role.INTEGRATION:
-            return or_(
-                table.c.oblast_code == territory,
-                table.c.raion_code == territory,
-                table.c.hromada_code == territory,
-            )
-        case _:
-            return false()
+    return in_territory(principal, table)
 
 
 def reaches_hromada(
