@@ -464,3 +464,57 @@ async def test_since_leaves_out_what_did_not_change(
     since = (await connection.scalar(text("SELECT now() - interval '1 day'"))).isoformat()
     export = await ready(client, app, pass_settings, admin, types=["family"], since=since)
     assert [r["id"] for r in await lines(client, admin, export, "family")] == [new["id"]]
+
+
+async def test_service_records_and_support_cases_are_lines_as_the_api_shows_them(
+    client, app, admin, make_token, pass_settings
+):
+    """Each reader's lines equal what each reads through the API: the ministry, the hromada's
+    officer, the provider's system (its own records and the support cases assigned to it),
+    the unit's system (its cases)."""
+    from tests.support import RECORDS, SUPPORT_CASES, record, support_world
+
+    world = await support_world(client, admin, make_token, hromada=BUCHA)
+    bucha_officer = bearer(token(make_token, "community_officer", territory=BUCHA))
+    served = await create_family(client, bucha_officer, family(BUCHA))
+    linked = await client.post(
+        f"{FAMILIES}/{served['id']}/providers",
+        json={"provider_id": world.provider["id"]},
+        headers=bucha_officer,
+    )
+    assert linked.status_code == 201, linked.text
+    staff = bearer(token(make_token, "provider_staff", provider_id=world.provider["id"]))
+    submitted = await client.post(RECORDS, json=record(served["id"]), headers=staff)
+    assert submitted.status_code == 201, submitted.text
+    provider_system = bearer(
+        token(
+            make_token,
+            "integration",
+            provider_id=world.provider["id"],
+            scope="exports:create service-records:read military:read",
+        )
+    )
+    unit_system = bearer(
+        token(
+            make_token,
+            "integration",
+            unit_id=world.unit["id"],
+            scope="exports:create military:read",
+        )
+    )
+    readers = {
+        "ministry": (admin, ["service_record", "support_case"], 1, 1),
+        "hromada": (bucha_officer, ["service_record", "support_case"], 1, 1),
+        "provider": (provider_system, ["service_record", "support_case"], 1, 1),
+        "unit": (unit_system, ["support_case"], 0, 1),
+    }
+    for name, (reader, types, records_seen, cases_seen) in readers.items():
+        export = await ready(client, app, pass_settings, reader, types=types)
+        assert export["counts"].get("service_record", 0) == records_seen, name
+        assert export["counts"]["support_case"] == cases_seen, name
+        for line in await lines(client, reader, export, "service_record"):
+            through_api = await client.get(f"{RECORDS}/{line['id']}", headers=reader)
+            assert line == through_api.json(), name
+        for line in await lines(client, reader, export, "support_case"):
+            through_api = await client.get(f"{SUPPORT_CASES}/{line['id']}", headers=reader)
+            assert line == through_api.json(), name

@@ -16,12 +16,14 @@ class ExportCreate(InputSchema):
         min_length=1,
         max_length=len(ExportType),
         description="The types of records to export, each once; each needs its read "
-        "permission (`family`: families:read, `case`: cases:read).",
+        "permission (`family`: families:read, `case`: cases:read, `service_record`: "
+        "service-records:read, `support_case`: military:read).",
     )
     since: Rfc3339DateTime | None = Field(
         default=None,
         description="Only records changed at or after this time (a family when it or a "
-        "member changed, a case when it or a referral changed); all when absent.",
+        "member changed, a case when it or a referral changed, a service record or support "
+        "case when it changed); all when absent.",
     )
     territory: KatottgCode | None = Field(
         default=None,

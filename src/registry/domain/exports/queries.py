@@ -2,9 +2,11 @@
 
 The records are read in keyset batches by id (``record_batches``), each batch rendered by the
 context that owns the type exactly as its API reads render it for the requester
-(``families.queries.families_by_id``, ``cases.queries.cases_by_id``), so memory holds one
-batch however large the export, and a line of a file is what ``GET /families/{id}`` (or
-``/cases/{id}``) would answer the requester at the export's moment.
+(``families.queries.families_by_id``, ``cases.queries.cases_by_id``,
+``service_records.queries.records_by_id``, ``military.queries.support_cases_by_id``), so
+memory holds one batch however large the export, and a line of a file is what
+``GET /families/{id}`` (``/cases/{id}``, ``/service-records/{id}``, ``/support-cases/{id}``)
+would answer the requester at the export's moment.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from registry.domain.exports.tables import export_table
 from registry.domain.families.access import sees_provider_view, visible_families
 from registry.domain.families.queries import families_by_id, family_for_provider
 from registry.domain.families.tables import family_table, person_table
+from registry.domain.military.access import visible_support_cases
+from registry.domain.military.queries import support_cases_by_id
+from registry.domain.military.tables import support_case_table
+from registry.domain.service_records.access import visible_records
+from registry.domain.service_records.queries import records_by_id
+from registry.domain.service_records.tables import service_record_table
 from registry.domain.shared.caller import Caller
 from registry.errors import Gone, NotFound
 
@@ -193,10 +201,58 @@ async def _families(
     return families
 
 
+def _service_record_ids(caller: Caller, since: datetime | None, territory: str | None) -> Any:
+    records = service_record_table
+    return (
+        select(records.c.id)
+        .where(
+            visible_records(caller.principal),
+            _at(records, territory),
+            records.c.updated_at >= since if since is not None else true(),
+        )
+        .order_by(records.c.id)
+    ), records.c.id
+
+
+def _support_case_ids(caller: Caller, since: datetime | None, territory: str | None) -> Any:
+    cases = support_case_table
+    # A support case is placed by its family's address.
+    placed = (
+        cases.c.family_id.in_(select(family_table.c.id).where(_at(family_table, territory)))
+        if territory is not None
+        else true()
+    )
+    return (
+        select(cases.c.id)
+        .where(
+            visible_support_cases(caller.principal),
+            placed,
+            cases.c.updated_at >= since if since is not None else true(),
+        )
+        .order_by(cases.c.id)
+    ), cases.c.id
+
+
+#: What ``records_by_id`` reads that the API's ``ServiceRecord`` does not show: who made the
+#: current version is told by the record's history (``GET /service-records/{id}/history``).
+_RECORD_NOT_SHOWN = frozenset({"changed_by"})
+
+
+async def _service_records(
+    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
+) -> list[dict[str, Any]]:
+    return [
+        {name: value for name, value in found.items() if name not in _RECORD_NOT_SHOWN}
+        for found in await records_by_id(session, caller, ids)
+    ]
+
+
 _Render = Callable[[AsyncSession, Caller, Sequence[uuid.UUID]], Awaitable[list[dict[str, Any]]]]
 _READERS: dict[str, tuple[Callable[..., Any], _Render]] = {
     "family": (_family_ids, _families),
     "case": (_case_ids, cases_by_id),
+    "service_record": (_service_record_ids, _service_records),
+    "support_case": (_support_case_ids, support_cases_by_id),
 }
 
 

@@ -24,6 +24,8 @@ class ExportType(StrEnum):
 
     FAMILY = "family"
     CASE = "case"
+    SERVICE_RECORD = "service_record"
+    SUPPORT_CASE = "support_case"
 
 
 #: The permission reading each type takes: a caller exports only what they could read
@@ -31,6 +33,8 @@ class ExportType(StrEnum):
 TYPE_PERMISSIONS: dict[str, Permission] = {
     ExportType.FAMILY: Permission.FAMILIES_READ,
     ExportType.CASE: Permission.CASES_READ,
+    ExportType.SERVICE_RECORD: Permission.SERVICE_RECORDS_READ,
+    ExportType.SUPPORT_CASE: Permission.MILITARY_READ,
 }
 
 #: The action of the one audit event an export writes when its files are ready.
