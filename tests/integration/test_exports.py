@@ -158,6 +158,20 @@ async def test_a_territory_beyond_reach_is_422(client, make_token, connection):
     assert await connection.scalar(text("SELECT count(*) FROM exports")) == 2
 
 
+async def test_three_unfinished_exports_at_most_per_requester(
+    client, app, admin, make_token, pass_settings
+):
+    for _ in range(3):
+        await request(client, admin, types=["family"])
+    refused = await client.post(EXPORTS, json={"types": ["family"]}, headers=admin)
+    assert "3 exports waiting or running" in assert_problem(refused, 409)["detail"]
+    # Another caller is not held by them; and once one is done, the requester may ask again.
+    other = bearer(token(make_token, "ministry_admin", sub="another-admin"))
+    await request(client, other, types=["family"])
+    assert await run_pass(app, pass_settings) == 1
+    await request(client, admin, types=["family"])
+
+
 async def test_who_may_export(client, make_token):
     analyst = bearer(token(make_token, "ministry_analyst"))
     assert_problem(await client.post(EXPORTS, json={"types": ["family"]}, headers=analyst), 403)

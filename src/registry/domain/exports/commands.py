@@ -23,14 +23,21 @@ from registry.db.ids import new_id
 from registry.domain.audit.commands import record
 from registry.domain.exports.access import (
     claims_of,
+    own_exports,
     require_territory_within_reach,
     require_types_readable,
 )
 from registry.domain.exports.queries import EXPORT, render_export
-from registry.domain.exports.rules import EXPORT_WRITTEN, ExportStatus, manifest
+from registry.domain.exports.rules import (
+    EXPORT_WRITTEN,
+    MAX_UNFINISHED_PER_REQUESTER,
+    ExportStatus,
+    manifest,
+)
 from registry.domain.exports.tables import export_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import get_territory, require_territory
+from registry.errors import Conflict
 
 #: The territorial levels an export may be narrowed to: an oblast (or Kyiv, Sevastopol), a
 #: raion, a hromada.
@@ -49,7 +56,8 @@ async def request_export(
     territory: str | None,
 ) -> dict[str, Any]:
     """A pending export of ``types`` for the caller: 403 for a type they may not read, 422 for
-    a territory that is not a unit of the codifier or not within their reach."""
+    a territory that is not a unit of the codifier or not within their reach, 409 while
+    ``MAX_UNFINISHED_PER_REQUESTER`` of theirs wait or run."""
     principal = caller.principal
     require_types_readable(principal, types)
     if territory is not None:
@@ -57,6 +65,17 @@ async def request_export(
         unit = await get_territory(session, territory)
         chain = [ancestor["code"] for ancestor in unit["ancestors"]] + [territory]
         require_territory_within_reach(principal, chain)
+    unfinished = await session.scalar(
+        select(func.count()).where(
+            own_exports(principal),
+            export_table.c.status.in_([ExportStatus.PENDING.value, ExportStatus.RUNNING.value]),
+        )
+    )
+    if unfinished is not None and unfinished >= MAX_UNFINISHED_PER_REQUESTER:
+        raise Conflict(
+            f"You have {unfinished} exports waiting or running; request another once one of "
+            "them is ready."
+        )
     export_id = new_id()
     row = (
         (

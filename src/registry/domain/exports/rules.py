@@ -37,6 +37,10 @@ TYPE_PERMISSIONS: dict[str, Permission] = {
     ExportType.SUPPORT_CASE: Permission.MILITARY_READ,
 }
 
+#: How many of one requester's exports may wait or run at once: an export reads a whole
+#: territory, and a client that asks again before the last is done should wait for it.
+MAX_UNFINISHED_PER_REQUESTER = 3
+
 #: The action of the one audit event an export writes when its files are ready.
 EXPORT_WRITTEN = "export_written"
 
