@@ -35,6 +35,7 @@ from tests.support import (
 
 EXPORTS = "/api/v1/exports"
 CASES = "/api/v1/cases"
+CHANGES = "/api/v1/changes"
 #: Small enough that a handful of families fills several files (a family of one member is
 #: ≈ 1.2 KB as a line).
 PORTION = 3000
@@ -224,6 +225,14 @@ async def test_files_are_portions_within_the_limit_whose_digests_match(
     assert export["expires_at"] is not None
     # Nothing more to do.
     assert await run_pass(app, pass_settings) == 0
+    # The change feed from the export's moment: nothing yet, then what changes after it.
+    feed = await client.get(CHANGES, params={"after": export["changes_after"]}, headers=admin)
+    assert feed.status_code == 200, feed.text
+    assert feed.json()["items"] == []
+    later = await create_family(client, officer, family(KYIV))
+    feed = await client.get(CHANGES, params={"after": export["changes_after"]}, headers=admin)
+    assert {e["resource_id"] for e in feed.json()["items"]} >= {later["id"]}
+    assert not {e["resource_id"] for e in feed.json()["items"]} & set(exported)
 
 
 async def test_a_record_larger_than_a_portion_fails_the_export(

@@ -164,6 +164,8 @@ async def write(database: Database, settings: Settings, claim: Claim) -> None:
     counts: dict[str, int] = {}
     renewed = time.monotonic()
     try:
+        async with database.transaction() as session:
+            await commands.number_committed_changes(session)
         async with database.snapshot(reach=lambda: reach_of(principal)) as session:
             as_of, changes_after = await queries.snapshot_facts(session)
             for record_type in claim.types:

@@ -102,6 +102,13 @@ async def request_export(
     return render_export(row)
 
 
+async def number_committed_changes(session: AsyncSession) -> None:
+    """Run the change feed's sequencer (``changes.queries``): every change committed so far
+    gets its number, so an export's snapshot taken after this transaction sees the numbers
+    of everything it holds, and its ``changes_after`` repeats as little as can be."""
+    await session.execute(select(func.change_feed_sequence()))
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """An export a worker has taken: what to write, and its claim on it."""
