@@ -103,6 +103,10 @@ def _run_child(args: argparse.Namespace, env: dict[str, str]) -> tuple[dict[str,
     return json.loads(output.strip().splitlines()[-1]), sampled
 
 
+def _busy_seconds(times: Any) -> float:
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
 def main() -> None:
     args = _arguments()
     if args.child:
@@ -127,7 +131,17 @@ def main() -> None:
             "REGISTRY_EXPORT_PORTION_BYTES": str(args.portion_bytes),
             "REGISTRY_LOG_LEVEL": "WARNING",
         }
+        machine, started = psutil.cpu_times(), time.perf_counter()
         report, sampled = _run_child(args, env)
+        lifetime = time.perf_counter() - started
+        busy = _busy_seconds(psutil.cpu_times()) - _busy_seconds(machine)
+        # What else kept the cores busy meanwhile (PostgreSQL's work for the export, and any
+        # other session's): the machine's busy CPU time beyond the worker's own, over the
+        # worker process's life (its imports and connection included).
+        report["machine_busy_percent"] = round(
+            100 * busy / (lifetime * (psutil.cpu_count() or 1)), 1
+        )
+        report["other_cpu_seconds"] = round(busy - report["worker_cpu_seconds"], 1)
         files = sorted((export_dir / export_id).glob("*.ndjson"))
         report.update(
             export_id=export_id,
