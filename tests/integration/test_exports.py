@@ -15,6 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from registry.db.engine import Database
+from registry.db.provision import as_role
+from registry.main import ROW_SECURITY_PROBE
 from registry.settings import Settings
 from registry.worker import exports as export_pass
 from tests.support import (
@@ -25,6 +28,7 @@ from tests.support import (
     KYIV_OBLAST,
     LVIV,
     LVIV_OBLAST,
+    RUNTIME_ROLE,
     assert_problem,
     bearer,
     create_family,
@@ -541,3 +545,47 @@ async def test_service_records_and_support_cases_are_lines_as_the_api_shows_them
         for line in await lines(client, reader, export, "support_case"):
             through_api = await client.get(f"{SUPPORT_CASES}/{line['id']}", headers=reader)
             assert line == through_api.json(), name
+
+
+# --- on a database where every transaction commits ---------------------------------------------
+
+
+async def test_a_snapshot_is_read_only_and_sees_one_moment(fresh_database_url):
+    """``Database.snapshot`` (what the pass reads an export in): REPEATABLE READ, read-only,
+    its snapshot unmoved by a transaction committing meanwhile; the pooled connection is back
+    to READ COMMITTED afterwards."""
+    database = Database.connect(fresh_database_url, pool_size=1, max_overflow=0)
+    other = Database.connect(fresh_database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.snapshot() as session:
+            assert await session.scalar(text("SHOW transaction_isolation")) == "repeatable read"
+            assert await session.scalar(text("SHOW transaction_read_only")) == "on"
+            seen = await session.scalar(text("SELECT pg_current_snapshot()::text"))
+            async with other.transaction() as writer:
+                await writer.execute(text("SELECT pg_current_xact_id()"))  # commits an xid
+            assert await session.scalar(text("SELECT pg_current_snapshot()::text")) == seen
+        async with database.transaction() as session:
+            assert await session.scalar(text("SHOW transaction_isolation")) == "read committed"
+    finally:
+        await database.dispose()
+        await other.dispose()
+
+
+async def test_the_pass_as_the_runtime_role_on_a_committing_database(
+    live, fresh_database_url, settings, make_token
+):
+    admin = bearer(token(make_token, "ministry_admin"))
+    officer = bearer(token(make_token, "community_officer", territory=KYIV))
+    created = [await create_family(live.client, officer, family(KYIV)) for _ in range(3)]
+    export = await request(live.client, admin, types=["family", "case"])
+    worker = Database.connect(as_role(fresh_database_url, RUNTIME_ROLE), pool_size=2)
+    await worker.detect_row_security(ROW_SECURITY_PROBE)
+    try:
+        assert await export_pass.run_once(worker, settings) == 1
+    finally:
+        await worker.dispose()
+    status = (await live.client.get(f"{EXPORTS}/{export['id']}", headers=admin)).json()
+    assert status["status"] == "ready", status
+    assert status["counts"] == {"family": 3, "case": 0}
+    exported = await lines(live.client, admin, status, "family")
+    assert sorted(r["id"] for r in exported) == sorted(f["id"] for f in created)
