@@ -142,6 +142,26 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    """A thing that was here and is no more, for good (an export's files past their
+    retention): asking again will not bring it back."""
+
+    status = 410
+    slug = "gone"
+    title = "Gone"
+
+
+class RangeNotSatisfiable(DomainError):
+    """A ``Range`` that asks for no byte of the file: ``Content-Range`` says its length."""
+
+    status = 416
+    slug = "range-not-satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str, *, length: int) -> None:
+        super().__init__(detail, headers={"Content-Range": f"bytes */{length}"})
+
+
 class PreconditionFailed(DomainError):
     status = 412
     slug = "precondition-failed"

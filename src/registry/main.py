@@ -29,6 +29,7 @@ from registry.api.routers import (
     cases,
     changes,
     classifier,
+    exports,
     families,
     friendly_communities,
     health,
@@ -107,6 +108,13 @@ TAGS = [
         "data), in an order that never skips an event.",
     },
     {
+        "name": "exports",
+        "description": "Bulk NDJSON exports for integration systems: every record of some "
+        "types within the caller's reach, as of one moment, in files of bounded size with "
+        "their SHA-256, written by `registry worker` and downloadable (with `Range`) until "
+        "they expire.",
+    },
+    {
         "name": "friendly-communities",
         "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
         "hromada: each hromada's way from its council's decision to the status, every step "
@@ -161,6 +169,7 @@ API_ROUTERS = (
     programmes.router,
     friendly_communities.router,
     changes.router,
+    exports.router,
     audit.router,
 )
 

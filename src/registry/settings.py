@@ -172,6 +172,33 @@ class Settings(BaseSettings):
     )
     idempotency_prune_interval_seconds: float = Field(default=600, gt=0, le=24 * 3600)
 
+    export_dir: Path | None = Field(
+        default=None,
+        description="Where the worker writes bulk exports' NDJSON files (one directory per "
+        "export); default `exports` under the data directory.",
+    )
+    export_portion_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="The most bytes one file of an export holds: the national exchange's "
+        "message limit (100 MB) by default.",
+    )
+    export_retention_hours: int = Field(
+        default=72,
+        ge=1,
+        le=30 * 24,
+        description="Hours an export's files may be downloaded after it is ready; then the "
+        "worker deletes them and the export is `expired`.",
+    )
+    export_lease_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=24 * 3600,
+        description="How long a worker's claim on a running export lasts without a sign of "
+        "life; after it another worker starts the export again (the first one died).",
+    )
+
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins (https://host[:port]) whose pages may call the API, "
@@ -259,6 +286,11 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where exports' files are written (``export_dir``, else under the data directory)."""
+        return self.export_dir if self.export_dir is not None else self.data_dir / "exports"
 
     @property
     def development_keys_dir(self) -> Path:

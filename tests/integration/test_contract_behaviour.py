@@ -58,6 +58,8 @@ PLACEHOLDERS = {
     "enrolment_id": str(uuid.uuid4()),
     "distribution_id": str(uuid.uuid4()),
     "item_id": str(uuid.uuid4()),
+    "export_id": str(uuid.uuid4()),
+    "number": "1",
 }
 
 

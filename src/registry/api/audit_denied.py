@@ -18,6 +18,7 @@ from registry.domain.audit.rules import Outcome
 from registry.domain.cases.queries import CASE, REFERRAL
 from registry.domain.changes.queries import CHANGE_FEED
 from registry.domain.classifier.queries import SERVICE
+from registry.domain.exports.queries import EXPORT
 from registry.domain.families.queries import FAMILY, PERSON
 from registry.domain.friendly_communities.queries import FRIENDLY_COMMUNITY
 from registry.domain.military.queries import (
@@ -58,6 +59,8 @@ _RESOURCE_OF_COLLECTION = {
     "audit-events": "audit_event",
     "audit-head": "audit_block",
     "changes": CHANGE_FEED,
+    "exports": EXPORT,
+    "files": EXPORT,
     "recipient-categories": "recipient_category",
     "hardship-factors": "hardship_factor",
     "support-criteria": "support_criterion",

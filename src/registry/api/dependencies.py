@@ -229,6 +229,7 @@ ProgrammesRead = Annotated[Caller, Depends(require(Permission.PROGRAMMES_READ))]
 ProgrammesWrite = Annotated[Caller, Depends(require(Permission.PROGRAMMES_WRITE))]
 ProgrammesManage = Annotated[Caller, Depends(require(Permission.PROGRAMMES_MANAGE))]
 ChangesRead = Annotated[Caller, Depends(require(Permission.CHANGES_READ))]
+ExportsCreate = Annotated[Caller, Depends(require(Permission.EXPORTS_CREATE))]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:

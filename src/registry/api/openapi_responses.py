@@ -14,8 +14,10 @@ _DESCRIPTIONS = {
     404: "Not found, or outside the caller's reach.",
     409: "Conflicts with the record's state or another record.",
     412: "The If-Match version is stale.",
+    410: "Gone for good (an export's files past their retention).",
     413: "The request body is too large.",
     415: "The body's media type is not one this operation reads.",
+    416: "The Range asks for no byte of the file; `Content-Range` gives its length.",
     422: "Invalid input; `errors` names each bad field.",
     428: "If-Match is required.",
     429: "Too many requests from the caller or its address (name searches and identifier "
@@ -33,6 +35,13 @@ _HEADERS: dict[int, dict[str, Any]] = {
             "description": "Seconds until the window of the quota gone over ends.",
             "required": True,
             "schema": {"type": "integer", "minimum": 1},
+        },
+    },
+    416: {
+        "Content-Range": {
+            "description": "`bytes */length`: the file's length.",
+            "required": True,
+            "schema": {"type": "string"},
         },
     },
     503: {

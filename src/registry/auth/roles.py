@@ -43,6 +43,9 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     #: The change feed (ids and versions of what changed, within the caller's reach).
     CHANGES_READ = "changes:read"
+    #: Bulk NDJSON exports of what the caller may read (each type also needs its read
+    #: permission): pulling a whole territory at once is granted apart from reading records.
+    EXPORTS_CREATE = "exports:create"
     AUDIT_READ = "audit:read"
 
 
@@ -65,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROGRAMMES_READ,
             P.REPORTS_READ,
             P.CHANGES_READ,
+            P.EXPORTS_CREATE,
         }
     ),
     Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
@@ -77,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROGRAMMES_READ,
             P.REPORTS_READ,
             P.CHANGES_READ,
+            P.EXPORTS_CREATE,
         }
     ),
     Role.COMMUNITY_OFFICER: frozenset(
@@ -92,6 +97,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROGRAMMES_WRITE,
             P.REPORTS_READ,
             P.CHANGES_READ,
+            P.EXPORTS_CREATE,
             # support cases of families of their hromada, read-only (the military domain)
             P.MILITARY_READ,
             # communal providers of their own hromada only (the providers domain checks)
@@ -174,5 +180,6 @@ REACHED_PERMISSIONS = frozenset(
         P.PROGRAMMES_READ,
         P.PROGRAMMES_WRITE,
         P.CHANGES_READ,
+        P.EXPORTS_CREATE,
     }
 )

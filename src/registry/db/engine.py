@@ -192,6 +192,25 @@ class Database:
             raise
 
     @asynccontextmanager
+    async def snapshot(
+        self, reach: Callable[[], Reach] | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction that sees one moment throughout (REPEATABLE READ): for a
+        job that reads much in many statements and must read it as of one moment (an export
+        read in batches). Bound to a test's connection, it is a savepoint of the test's
+        transaction (which sees what the test wrote)."""
+        async with self.transaction(reach) as session:
+            if self._bound is None:
+                # The first use of the session's connection: it begins the transaction so.
+                await session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            yield session
+
+    @asynccontextmanager
     async def statement_connection(
         self, reach: Reach | None = None
     ) -> AsyncIterator[asyncpg.Connection]:

@@ -14,6 +14,7 @@ from registry.domain.cases.tables import (
 )
 from registry.domain.changes.tables import ChangeEvent
 from registry.domain.classifier.tables import Service
+from registry.domain.exports.tables import Export
 from registry.domain.families.tables import (
     Family,
     FamilyProviderAccess,
@@ -74,6 +75,7 @@ __all__ = [
     "Distribution",
     "DistributionItem",
     "Enrolment",
+    "Export",
     "Family",
     "FamilyProviderAccess",
     "FriendlyCommunity",
