@@ -38,6 +38,7 @@ from registry.api.routers import (
     reference,
     service_records,
     territories,
+    webhooks,
 )
 from registry.auth.audit_keys import AuditKeys, AuditSigner
 from registry.auth.audit_keys import audit_keys as load_audit_keys
@@ -107,6 +108,12 @@ TAGS = [
         "data), in an order that never skips an event.",
     },
     {
+        "name": "webhooks",
+        "description": "Webhook subscriptions: the change feed pushed to an integration "
+        "system's URL by `registry worker`, signed the Standard Webhooks way, in order, at "
+        "least once; every attempt logged; replay from any position.",
+    },
+    {
         "name": "friendly-communities",
         "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
         "hromada: each hromada's way from its council's decision to the status, every step "
@@ -161,6 +168,7 @@ API_ROUTERS = (
     programmes.router,
     friendly_communities.router,
     changes.router,
+    webhooks.router,
     audit.router,
 )
 

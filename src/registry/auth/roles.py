@@ -43,6 +43,8 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     #: The change feed (ids and versions of what changed, within the caller's reach).
     CHANGES_READ = "changes:read"
+    #: Webhook subscriptions: the change feed pushed to the caller's URL (with changes:read).
+    WEBHOOKS_MANAGE = "webhooks:manage"
     AUDIT_READ = "audit:read"
 
 
@@ -65,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROGRAMMES_READ,
             P.REPORTS_READ,
             P.CHANGES_READ,
+            P.WEBHOOKS_MANAGE,
         }
     ),
     Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
@@ -174,5 +177,6 @@ REACHED_PERMISSIONS = frozenset(
         P.PROGRAMMES_READ,
         P.PROGRAMMES_WRITE,
         P.CHANGES_READ,
+        P.WEBHOOKS_MANAGE,
     }
 )
