@@ -200,6 +200,7 @@ async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connecti
         "programme_reversals",
         "aid_receipts",
         "friendly_community_steps",
+        "webhook_deliveries",
     }
     read_only = {
         "alembic_version",

@@ -26,7 +26,7 @@ FeedCursor = Annotated[
     str,
     Field(
         max_length=200,
-        pattern=worded(r"^[A-Za-z0-9_-]+$", "must be a cursor of the change feed, unchanged"),
+        pattern=worded(r"^[A-Za-z0-9_-]+$", "must be a cursor of this feed, unchanged"),
         description="A cursor of the change feed (an event's `cursor`, or a `next_cursor`).",
     ),
 ]
@@ -35,7 +35,7 @@ WebhookUrl = Annotated[
     Field(
         min_length=1,
         max_length=URL_MAX_LENGTH,
-        examples=["https://integration.example.gov.ua/registry/events"],
+        examples=["https://hub.example.gov.ua/registry/events"],
         description="Where the events are posted: an `https` URL of a public host (see the "
         "README's *Webhooks*: no credentials, no fragment; private and loopback addresses "
         "only where the deployment allows them).",
