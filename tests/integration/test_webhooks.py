@@ -60,12 +60,16 @@ async def test_a_client_subscribes_and_sees_its_secret_once(client, make_token, 
 
     # Kept sealed, bound to its row: the database holds no readable secret.
     stored = (
-        await connection.execute(
-            select(webhook_subscription_table).where(
-                webhook_subscription_table.c.id == uuid.UUID(body["id"])
+        (
+            await connection.execute(
+                select(webhook_subscription_table).where(
+                    webhook_subscription_table.c.id == uuid.UUID(body["id"])
+                )
             )
         )
-    ).mappings().one()
+        .mappings()
+        .one()
+    )
     assert secret.encode() not in stored["secret_sealed"]
     assert SUBSCRIPTION_SECRET.opened(IDENTIFIER_KEYS, stored, stored["id"]) == secret
     # The reach it subscribed with is kept: what it will be sent is what its feed shows.
@@ -87,9 +91,7 @@ async def test_another_clients_subscription_is_not_found(client, make_token):
         await client.patch(path, json={"status": "disabled"}, headers=if_match(theirs, 1)), 404
     )
     assert_problem(await client.post(f"{path}/secret", headers=if_match(theirs, 1)), 404)
-    assert_problem(
-        await client.post(f"{path}/replay", json={}, headers=if_match(theirs, 1)), 404
-    )
+    assert_problem(await client.post(f"{path}/replay", json={}, headers=if_match(theirs, 1)), 404)
     assert (await client.get(SUBSCRIPTIONS, headers=theirs)).json()["items"] == []
     # The owner still has it, unchanged.
     assert (await client.get(path, headers=mine)).json()["version"] == 1
@@ -193,12 +195,16 @@ async def test_rotating_the_secret(client, make_token, connection):
     assert new != created["secret"]
     assert rotated.json()["version"] == 2
     stored = (
-        await connection.execute(
-            select(webhook_subscription_table).where(
-                webhook_subscription_table.c.id == uuid.UUID(created["id"])
+        (
+            await connection.execute(
+                select(webhook_subscription_table).where(
+                    webhook_subscription_table.c.id == uuid.UUID(created["id"])
+                )
             )
         )
-    ).mappings().one()
+        .mappings()
+        .one()
+    )
     assert SUBSCRIPTION_SECRET.opened(IDENTIFIER_KEYS, stored, stored["id"]) == new
 
 

@@ -84,34 +84,55 @@ async def run_once(database: Database, settings: Settings) -> int:
     passed: set[uuid.UUID] = set()
     async with _client(settings) as client:
         while len(passed) < SUBSCRIPTIONS_PER_PASS:
-            async with database.transaction() as session:
-                subscription = await commands.claim_due(session, passed)
-                if subscription is None:
-                    break
-                passed.add(subscription["id"])
-                event, horizon = await queries.next_event(session, subscription)
-                if event is None:
-                    await commands.pass_over(session, subscription, horizon)
-                    continue
-                secret = queries.opened_secret(keys, subscription)
-                attempt = await deliver(client, settings, subscription, event, secret)
-                failures = int(subscription["failures"]) + 1
-                await commands.record_attempt(
-                    session,
-                    subscription,
-                    event["sequence"],
-                    attempt,
-                    max_failures=settings.webhook_max_failures,
-                    retry_in=retry_delay(
-                        failures,
-                        base=settings.webhook_backoff_base_seconds,
-                        cap=settings.webhook_backoff_cap_seconds,
-                        jitter=_jitter.random(),
-                    ),
-                )
-            attempts += 1
-            _log_attempt(subscription, event["sequence"], attempt, settings)
+            try:
+                attempted = await _attempt_next(database, settings, keys, client, passed)
+            except Exception as error:
+                # One subscription's trouble (its secret does not open, say) must not hold
+                # up the others: it is in ``passed``, its transaction rolled back.
+                log.error("webhook_attempt_broken", error=type(error).__name__)
+                continue
+            if attempted is None:
+                break
+            attempts += attempted
     return attempts
+
+
+async def _attempt_next(
+    database: Database,
+    settings: Settings,
+    keys: IdentifierKeys,
+    client: httpx.AsyncClient,
+    passed: set[uuid.UUID],
+) -> int | None:
+    """Claim the next due subscription not yet ``passed`` and attempt its next event: 1 if
+    an attempt was made, 0 if it had none due, None if no subscription is due."""
+    async with database.transaction() as session:
+        subscription = await commands.claim_due(session, passed)
+        if subscription is None:
+            return None
+        passed.add(subscription["id"])
+        event, horizon = await queries.next_event(session, subscription)
+        if event is None:
+            await commands.pass_over(session, subscription, horizon)
+            return 0
+        secret = queries.opened_secret(keys, subscription)
+        attempt = await deliver(client, settings, subscription, event, secret)
+        failures = int(subscription["failures"]) + 1
+        await commands.record_attempt(
+            session,
+            subscription,
+            event["sequence"],
+            attempt,
+            max_failures=settings.webhook_max_failures,
+            retry_in=retry_delay(
+                failures,
+                base=settings.webhook_backoff_base_seconds,
+                cap=settings.webhook_backoff_cap_seconds,
+                jitter=_jitter.random(),
+            ),
+        )
+    _log_attempt(subscription, event["sequence"], attempt, settings)
+    return 1
 
 
 def _client(settings: Settings) -> httpx.AsyncClient:
@@ -128,7 +149,8 @@ def body_of(event: dict[str, Any]) -> bytes:
     """The delivery's body: the event as the feed shows it, and its ``type``."""
     item = feed_item(event)
     shown = {"type": event_type(event["resource_type"], event["action"]), **item}
-    return orjson.dumps(shown, option=orjson.OPT_UTC_Z)
+    # The driver's UUIDs are its own subclass, which orjson writes through ``str()``.
+    return orjson.dumps(shown, default=str, option=orjson.OPT_UTC_Z)
 
 
 async def deliver(
