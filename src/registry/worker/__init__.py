@@ -81,7 +81,7 @@ async def run_worker(
     database = Database.connect(url, pool_size=POOL_SIZE, max_overflow=0)
     started = time.perf_counter()
     chosen = PASSES if passes is None else passes
-    log.info("worker_started", passes=[_pass_name(work) for work in chosen])
+    log.info("background_worker_started", passes=[_pass_name(work) for work in chosen])
     try:
         while not stop.is_set():
             if await run_round(database, settings, chosen) == 0:
@@ -91,4 +91,6 @@ async def run_worker(
         for signum in handled:
             loop.remove_signal_handler(signum)
         await database.dispose()
-        log.info("worker_stopped", uptime_seconds=round(time.perf_counter() - started, 1))
+        log.info(
+            "background_worker_stopped", uptime_seconds=round(time.perf_counter() - started, 1)
+        )
