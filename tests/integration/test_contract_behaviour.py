@@ -58,6 +58,7 @@ PLACEHOLDERS = {
     "enrolment_id": str(uuid.uuid4()),
     "distribution_id": str(uuid.uuid4()),
     "item_id": str(uuid.uuid4()),
+    "subscription_id": str(uuid.uuid4()),
 }
 
 

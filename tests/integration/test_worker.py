@@ -556,3 +556,65 @@ async def test_one_broken_subscription_does_not_hold_up_the_others(hub, make_tok
         for entry in logged
     )
     assert await hub.deliveries(admin, broken["id"]) == []
+
+
+async def test_serve_demo_runs_a_worker_beside_the_api(fresh_database_url, tmp_path):
+    """``registry serve --demo`` starts ``registry worker`` too (development settings: a
+    receiver on this machine, over http), which delivers, and stops it with the API."""
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": fresh_database_url,
+        "REGISTRY_DATA_DIR": str(tmp_path),
+        "REGISTRY_LOG_JSON": "true",
+        "REGISTRY_WORKER_POLL_SECONDS": "0.1",
+    }
+    for name in ("REGISTRY_WEBHOOK_ALLOW_HTTP", "REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS"):
+        env.pop(name, None)
+    lines: list[str] = []
+
+    async def read_until(done: Callable[[], bool]) -> None:
+        while not done():
+            line = await asyncio.wait_for(process.stdout.readline(), 120)
+            assert line, "the server stopped early"
+            lines.append(line.decode())
+
+    def events() -> list[str]:
+        found = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line)["event"])
+        return found
+
+    process = await start_cli("serve", "--demo", "--port", "0", env=env)
+    with receiving() as receiver:
+        try:
+            await read_until(
+                lambda: (
+                    {"listening", "application_started", "background_worker_started"}
+                    <= set(events())
+                )
+            )
+            tokens = dict(
+                line.split() for line in lines if line.startswith("  ") and len(line.split()) == 2
+            )
+            address = next(json.loads(line)["address"] for line in lines if '"listening"' in line)
+            admin = bearer(tokens["ministry_admin"])
+            officer = bearer(tokens["community_officer"])
+            async with httpx.AsyncClient(base_url=address, trust_env=False) as api:
+                subscribed = await api.post(
+                    SUBSCRIPTIONS, json={"url": receiver.url, "types": ["family"]}, headers=admin
+                )
+                assert subscribed.status_code == 201, subscribed.text
+                created = await api.post("/api/v1/families", json=family(KYIV), headers=officer)
+                assert created.status_code == 201, created.text
+                await until(lambda: len(receiver.delivered()) >= 1)
+            verify(subscribed.json()["secret"], receiver.delivered()[0])
+            assert event_ids(receiver.delivered()) == [created.json()["id"]]
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            rest, errors = await asyncio.wait_for(process.communicate(), 120)
+    lines.extend(rest.decode().splitlines())
+    assert process.returncode == 0, errors.decode()
+    assert "background_worker_stopped" in events()
+    assert events()[-1] == "serve_stopped"
