@@ -541,10 +541,11 @@ async def test_one_broken_subscription_does_not_hold_up_the_others(hub, make_tok
                 {"healthy": healthy["id"], "broken": broken["id"]},
             )
         created = await create_family(hub.client, officer, family(KYIV))
+        patient = hub.settings.model_copy(update={"webhook_backoff_cap_seconds": 60})
         with structlog.testing.capture_logs() as logged:
-            async with hub.working():
+            async with hub.working(patient):
                 await until(lambda: len(receiver.delivered()) >= 1)
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.5)
     assert event_ids(receiver.delivered()) == [created["id"]]
     assert (
         receiver.delivered()[0]
@@ -555,7 +556,25 @@ async def test_one_broken_subscription_does_not_hold_up_the_others(hub, make_tok
         entry["event"] == "webhook_attempt_broken" and entry["error"] == "SealedValueRejected"
         for entry in logged
     )
+    broken_logs = [entry for entry in logged if entry["event"] == "webhook_attempt_broken"]
+    assert len(broken_logs) == 1  # then left alone for a while, not logged every round
+    assert broken_logs[0]["subscription_id"] == broken["id"]
     assert await hub.deliveries(admin, broken["id"]) == []
+    # Its owner rotates the secret: due again at once, and delivered to.
+    rotated = await hub.client.post(
+        f"{SUBSCRIPTIONS}/{broken['id']}/secret", headers=if_match(admin, 1)
+    )
+    assert rotated.status_code == 200, rotated.text
+    with receiving() as receiver:
+        await hub.client.patch(
+            f"{SUBSCRIPTIONS}/{broken['id']}",
+            json={"url": receiver.url},
+            headers=if_match(admin, 2),
+        )
+        async with hub.working(patient):
+            await until(lambda: len(receiver.delivered()) >= 1)
+    verify(rotated.json()["secret"], receiver.delivered()[0])
+    assert event_ids(receiver.delivered()) == [created["id"]]
 
 
 async def test_serve_demo_runs_a_worker_beside_the_api(fresh_database_url, tmp_path):

@@ -84,12 +84,22 @@ async def run_once(database: Database, settings: Settings) -> int:
     passed: set[uuid.UUID] = set()
     async with _client(settings) as client:
         while len(passed) < SUBSCRIPTIONS_PER_PASS:
+            claimed: list[uuid.UUID] = []
             try:
-                attempted = await _attempt_next(database, settings, keys, client, passed)
+                attempted = await _attempt_next(database, settings, keys, client, passed, claimed)
             except Exception as error:
                 # One subscription's trouble (its secret does not open, say) must not hold
-                # up the others: it is in ``passed``, its transaction rolled back.
-                log.error("webhook_attempt_broken", error=type(error).__name__)
+                # up the others: its transaction rolled back, it is left for a while.
+                log.error(
+                    "webhook_attempt_broken",
+                    subscription_id=str(claimed[0]) if claimed else None,
+                    error=type(error).__name__,
+                )
+                if claimed:
+                    async with database.transaction() as session:
+                        await commands.postpone(
+                            session, claimed[0], settings.webhook_backoff_cap_seconds
+                        )
                 continue
             if attempted is None:
                 break
@@ -103,14 +113,17 @@ async def _attempt_next(
     keys: IdentifierKeys,
     client: httpx.AsyncClient,
     passed: set[uuid.UUID],
+    claimed: list[uuid.UUID],
 ) -> int | None:
-    """Claim the next due subscription not yet ``passed`` and attempt its next event: 1 if
-    an attempt was made, 0 if it had none due, None if no subscription is due."""
+    """Claim the next due subscription not yet ``passed`` (noted in ``passed`` and
+    ``claimed``) and attempt its next event: 1 if an attempt was made, 0 if it had none due,
+    None if no subscription is due."""
     async with database.transaction() as session:
         subscription = await commands.claim_due(session, passed)
         if subscription is None:
             return None
         passed.add(subscription["id"])
+        claimed.append(subscription["id"])
         event, horizon = await queries.next_event(session, subscription)
         if event is None:
             await commands.pass_over(session, subscription, horizon)

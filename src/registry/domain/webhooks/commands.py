@@ -181,7 +181,11 @@ async def rotate_secret(
     write = await _locked(session, caller, subscription_id, expected_version)
     secret = new_secret()
     await write.save(
-        SUBSCRIPTION_SECRET.stored(caller.keys, secret, subscription_id),
+        # Due at once: a subscription left for a secret that did not open goes on with this.
+        {
+            **SUBSCRIPTION_SECRET.stored(caller.keys, secret, subscription_id),
+            "next_attempt_at": func.clock_timestamp(),
+        },
         changed=["secret"],
         action="rotate_webhook_secret",
     )
@@ -241,6 +245,16 @@ async def pass_over(session: AsyncSession, subscription: Mapping[str, Any], hori
             .where(subscriptions.c.id == subscription["id"])
             .values(position=horizon)
         )
+
+
+async def postpone(session: AsyncSession, subscription_id: uuid.UUID, seconds: float) -> None:
+    """Leave a subscription the worker could not work on (an error of its own, not the
+    receiver's) for ``seconds``: it is retried then, without a log line every round."""
+    await session.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(next_attempt_at=func.clock_timestamp() + timedelta(seconds=seconds))
+    )
 
 
 async def record_attempt(
