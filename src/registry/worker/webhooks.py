@@ -88,18 +88,19 @@ async def run_once(database: Database, settings: Settings) -> int:
             try:
                 attempted = await _attempt_next(database, settings, keys, client, passed, claimed)
             except Exception as error:
+                if not claimed:
+                    raise  # no subscription at fault (the database, say): the pass fails
                 # One subscription's trouble (its secret does not open, say) must not hold
                 # up the others: its transaction rolled back, it is left for a while.
                 log.error(
                     "webhook_attempt_broken",
-                    subscription_id=str(claimed[0]) if claimed else None,
+                    subscription_id=str(claimed[0]),
                     error=type(error).__name__,
                 )
-                if claimed:
-                    async with database.transaction() as session:
-                        await commands.postpone(
-                            session, claimed[0], settings.webhook_backoff_cap_seconds
-                        )
+                async with database.transaction() as session:
+                    await commands.postpone(
+                        session, claimed[0], settings.webhook_backoff_cap_seconds
+                    )
                 continue
             if attempted is None:
                 break
