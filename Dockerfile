@@ -1,6 +1,11 @@
 # Build: docker build -t registry .
 # Run:   docker run -p 8000:8000 -e REGISTRY_DATABASE_URL=postgresql+asyncpg://… \
 #            -e REGISTRY_JWT_JWKS_FILE=/keys/jwks.json -e REGISTRY_JWT_ISSUER=… -v …:/keys registry
+# Worker (webhook deliveries and the other background work; one or more, same image and
+# environment, REGISTRY_IDENTIFIER_KEYS_FILE included; it serves no HTTP, so no health check):
+#        docker run --no-healthcheck -e REGISTRY_DATABASE_URL=postgresql+asyncpg://… \
+#            -e REGISTRY_IDENTIFIER_KEYS_FILE=/keys/identifier-keys.json -v …:/keys \
+#            registry registry worker
 #
 # Reproducible: every package comes from requirements.lock, pinned and checked against its
 # hashes (the build backend too), and the project itself is installed without resolving
@@ -29,5 +34,5 @@ USER registry
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready')"
 # `serve` migrates the schema and imports the codifier before it listens; its JSON log says
-# when it starts, where it listens and when it stops.
+# when it starts, where it listens and when it stops. `registry worker` (above) runs beside it.
 CMD ["registry", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -267,9 +268,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         if args.demo:
             _seed_demo(url, settings)
             _print_demo_tokens(settings)
+            # A demo is development: webhooks may go to a receiver on this machine, over
+            # http (unless the environment says otherwise).
+            os.environ.setdefault("REGISTRY_WEBHOOK_ALLOW_HTTP", "true")
+            os.environ.setdefault("REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         _log_serving_role(url, serving, settings)
         os.environ["REGISTRY_DATABASE_URL"] = serving  # the workers inherit it
         get_settings.cache_clear()
+        # The demo runs the background worker too, as its own process (as a deployment
+        # does): one, whatever --workers says, stopped with the API.
+        background = _start_worker() if args.demo else None
         print(
             f"ready in {time.perf_counter() - started:.2f} s: http://{args.host}:{args.port}/docs",
             file=sys.stderr,
@@ -291,6 +299,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
                 proxy_headers=True,
             )
         finally:
+            if background is not None:
+                _stop_worker(background)
             log.info("serve_stopped", uptime_seconds=round(time.perf_counter() - started, 1))
 
 
@@ -309,6 +319,33 @@ def _log_serving_role(url: str, serving: str, settings: Settings) -> None:
         )
     else:
         log.info("serving_as_role", role=role)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    """The background worker (``registry.worker``): until SIGTERM or SIGINT. It does not
+    migrate; it waits for nothing but a schema at the head revision."""
+    from registry.db.provision import database_url
+    from registry.worker import run_worker
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        serving = _serving_url(url, settings)
+        _require_current_schema(serving, settings)
+        asyncio.run(run_worker(settings, url=serving))
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """``registry worker`` as a process of its own, beside the API (``serve --demo``): the
+    same process a deployment runs, inheriting the environment (the database's URL)."""
+    return subprocess.Popen([sys.executable, "-m", "registry.cli", "worker"])
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -440,6 +477,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     from registry.domain.idempotency import SEALED_ANSWERS
     from registry.domain.providers.tables import SEALED_PROVIDERS
     from registry.domain.shared.sealing import reseal_batch
+    from registry.domain.webhooks.tables import SEALED_SUBSCRIPTIONS
 
     keys = _identifier_keys(settings)
 
@@ -449,7 +487,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
         summary: dict[str, object] = {"active_key": keys.active, "batch_size": args.batch_size}
         rejected: list[dict[str, object]] = []
         try:
-            for target in (SEALED_PERSONS, SEALED_PROVIDERS, SEALED_ANSWERS):
+            for target in (SEALED_PERSONS, SEALED_PROVIDERS, SEALED_ANSWERS, SEALED_SUBSCRIPTIONS):
                 totals = {"rows_read": 0, "rows_resealed": 0, "values_resealed": 0}
                 after = None
                 while True:
@@ -530,8 +568,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--demo", action="store_true", help="seed demo data, print tokens")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed demo data, print tokens, and run a `registry worker` beside the API",
+    )
     serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser(
+        "worker",
+        help="run the background worker (webhook deliveries, …) until stopped",
+        description="Runs the background work (webhook deliveries and the other passes of "
+        "registry.worker) until SIGTERM or SIGINT. Run one or more beside `serve`, on the "
+        "same database (as the runtime role); it does not migrate.",
+    ).set_defaults(handler=cmd_worker)
 
     commands.add_parser("migrate", help="migrate the schema, import reference data").set_defaults(
         handler=cmd_migrate
@@ -602,9 +652,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from registry.db.embedded import EmbeddedPostgresMissing
     from registry.logs import configure_logging
 
-    # The service logs to stdout (where a container's logs are collected); every other
-    # command prints its answer there (a token, a JSON report), so its log lines go to stderr.
-    log_stream = sys.stdout if args.command == "serve" else sys.stderr
+    # The service and the worker log to stdout (where a container's logs are collected); every
+    # other command prints its answer there (a token, a JSON report), so it logs to stderr.
+    log_stream = sys.stdout if args.command in ("serve", "worker") else sys.stderr
     configure_logging(settings.log_level, json=settings.log_json, stream=log_stream)
     try:
         args.handler(args, settings)

@@ -39,12 +39,14 @@ from registry.api.routers import (
     reference,
     service_records,
     territories,
+    webhooks,
 )
 from registry.auth.audit_keys import AuditKeys, AuditSigner
 from registry.auth.audit_keys import audit_keys as load_audit_keys
 from registry.auth.keys import VerificationKeys, development_keys
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database, Limits
+from registry.db.reach import ROW_SECURITY_PROBE
 from registry.domain import idempotency
 from registry.domain.audit.commands import seal
 from registry.domain.shared.clock import utc_today
@@ -115,6 +117,12 @@ TAGS = [
         "they expire.",
     },
     {
+        "name": "webhooks",
+        "description": "Webhook subscriptions: the change feed pushed to an integration "
+        "system's URL by `registry worker`, signed the Standard Webhooks way, in order, at "
+        "least once; every attempt logged; replay from any position.",
+    },
+    {
         "name": "friendly-communities",
         "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
         "hromada: each hromada's way from its council's decision to the status, every step "
@@ -170,11 +178,9 @@ API_ROUTERS = (
     friendly_communities.router,
     changes.router,
     exports.router,
+    webhooks.router,
     audit.router,
 )
-
-#: A table under row-level security when it is switched on (``db.reach``).
-ROW_SECURITY_PROBE = "families"
 
 #: Where an operation's summary stops: its description's first clause.
 _CLAUSE_END = re.compile(r"[.!?;:](\s|$)| \(| — ")

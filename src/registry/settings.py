@@ -240,6 +240,51 @@ class Settings(BaseSettings):
         "may share one Redis).",
     )
 
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="How long `registry worker` sleeps when a round of its passes found "
+        "nothing to do (a new change is pushed at most this late).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="The longest one webhook delivery may take, connecting to the last byte "
+        "of the answer's status line; longer is a failed attempt (`timeout`).",
+    )
+    webhook_backoff_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="The wait after a subscription's first failed attempt; each further "
+        "failure doubles it (with jitter), up to REGISTRY_WEBHOOK_BACKOFF_CAP_SECONDS.",
+    )
+    webhook_backoff_cap_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="The longest wait between two attempts of one subscription.",
+    )
+    webhook_max_failures: int = Field(
+        default=15,
+        ge=1,
+        le=1000,
+        description="Consecutive failed attempts after which a subscription is disabled "
+        "(its owner enables it again with PATCH status=active).",
+    )
+    webhook_allow_http: bool = Field(
+        default=False,
+        description="Accept `http://` webhook URLs (development only); false: `https` only.",
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Accept webhook targets that are, or resolve to, loopback, private, "
+        "link-local or other non-public addresses (development, or a ministry's own network); "
+        "false: such targets are refused when subscribed and again at each delivery.",
+    )
+
     migrations_dir: Path = PROJECT_ROOT / "migrations"
 
     @field_validator("rate_limit_per_subject", "rate_limit_per_address", "rate_limit_lookups")

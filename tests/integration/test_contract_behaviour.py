@@ -60,6 +60,7 @@ PLACEHOLDERS = {
     "item_id": str(uuid.uuid4()),
     "export_id": str(uuid.uuid4()),
     "number": "1",
+    "subscription_id": str(uuid.uuid4()),
 }
 
 

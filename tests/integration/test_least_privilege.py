@@ -30,6 +30,7 @@ from registry.db.provision import as_role, asyncpg_dsn
 from registry.db.reach import (
     NATIONAL,
     NOWHERE,
+    ROW_SECURITY_PROBE,
     Reach,
     set_reach,
     switch_row_security,
@@ -40,7 +41,7 @@ from registry.domain.audit.queries import verify
 from registry.domain.families.tables import family_table, person_table
 from registry.domain.shared.reach import reach_of
 from registry.errors import Conflict
-from registry.main import ROW_SECURITY_PROBE, create_app
+from registry.main import create_app
 from registry.settings import Settings, get_settings
 from tests.support import (
     BUCHA,
@@ -200,6 +201,7 @@ async def test_every_table_grants_the_runtime_role_what_its_kind_allows(connecti
         "programme_reversals",
         "aid_receipts",
         "friendly_community_steps",
+        "webhook_deliveries",
     }
     read_only = {
         "alembic_version",

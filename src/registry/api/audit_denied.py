@@ -41,6 +41,7 @@ from registry.domain.programmes.queries import (
 from registry.domain.providers.queries import PROVIDER, PROVIDER_LINK
 from registry.domain.service_records.queries import SERVICE_RECORD
 from registry.domain.shared.caller import Caller
+from registry.domain.webhooks.queries import WEBHOOK_DELIVERY, WEBHOOK_SUBSCRIPTION
 
 #: The resource each collection of the API holds, by its path segment.
 _RESOURCE_OF_COLLECTION = {
@@ -77,6 +78,8 @@ _RESOURCE_OF_COLLECTION = {
     "aid-stock": AID_STOCK,
     "aid-receipts": AID_RECEIPT,
     "friendly-communities": FRIENDLY_COMMUNITY,
+    "webhook-subscriptions": WEBHOOK_SUBSCRIPTION,
+    "deliveries": WEBHOOK_DELIVERY,
 }
 #: A collection nested in another that holds something else: a family's providers are the
 #: links between the two.

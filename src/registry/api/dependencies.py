@@ -27,6 +27,7 @@ from registry.auth.roles import Permission
 from registry.auth.tokens import TokenVerifier
 from registry.db.engine import Database
 from registry.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from registry.db.pagination import encode_cursor as encode_cursor  # the lists' cursors
 from registry.db.reach import NOWHERE, Reach
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.reach import reach_of
@@ -230,10 +231,7 @@ ProgrammesWrite = Annotated[Caller, Depends(require(Permission.PROGRAMMES_WRITE)
 ProgrammesManage = Annotated[Caller, Depends(require(Permission.PROGRAMMES_MANAGE))]
 ChangesRead = Annotated[Caller, Depends(require(Permission.CHANGES_READ))]
 ExportsCreate = Annotated[Caller, Depends(require(Permission.EXPORTS_CREATE))]
-
-
-def encode_cursor(after: tuple[Any, ...]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(after, default=str)).rstrip(b"=").decode()
+WebhooksManage = Annotated[Caller, Depends(require(Permission.WEBHOOKS_MANAGE))]
 
 
 def decode_cursor(cursor: str, field: str = "query.cursor") -> tuple[Any, ...]:

@@ -46,6 +46,8 @@ class Permission(StrEnum):
     #: Bulk NDJSON exports of what the caller may read (each type also needs its read
     #: permission): pulling a whole territory at once is granted apart from reading records.
     EXPORTS_CREATE = "exports:create"
+    #: Webhook subscriptions: the change feed pushed to the caller's URL (with changes:read).
+    WEBHOOKS_MANAGE = "webhooks:manage"
     AUDIT_READ = "audit:read"
 
 
@@ -69,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REPORTS_READ,
             P.CHANGES_READ,
             P.EXPORTS_CREATE,
+            P.WEBHOOKS_MANAGE,
         }
     ),
     Role.MINISTRY_ANALYST: frozenset(_EVERYONE | {P.REPORTS_READ}),
@@ -181,5 +184,6 @@ REACHED_PERMISSIONS = frozenset(
         P.PROGRAMMES_WRITE,
         P.CHANGES_READ,
         P.EXPORTS_CREATE,
+        P.WEBHOOKS_MANAGE,
     }
 )

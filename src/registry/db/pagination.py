@@ -6,18 +6,26 @@ The API turns the last row's key into an opaque cursor; this module applies it.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 from sqlalchemy import ColumnElement, Select, tuple_
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 T = TypeVar("T")
+
+
+def encode_cursor(after: tuple[Any, ...]) -> str:
+    """The opaque cursor of a sort key (the API's lists and feeds, and what the worker
+    delivers: a webhook's event carries the feed's cursor)."""
+    return base64.urlsafe_b64encode(orjson.dumps(after, default=str)).rstrip(b"=").decode()
 
 
 class InvalidCursor(ValueError):

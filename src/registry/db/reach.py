@@ -23,6 +23,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+#: A table under row-level security when it is switched on: the API and the worker ask it
+#: whether the database enforces the reach on their role (``Database.detect_row_security``).
+ROW_SECURITY_PROBE = "families"
+
 #: ``Session.info`` keys: a function that gives the caller's reach, which the session calls
 #: as its transaction begins (present only where the reach is enforced), and that reach.
 REACH_OF = "reach_of"

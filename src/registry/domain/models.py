@@ -56,6 +56,7 @@ from registry.domain.providers.tables import (
 from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
 from registry.domain.territories.tables import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
+from registry.domain.webhooks.tables import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "AidItem",
@@ -107,5 +108,7 @@ __all__ = [
     "SupportCriterion",
     "SupportMeasure",
     "Territory",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]

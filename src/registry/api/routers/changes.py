@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from registry.api.dependencies import ChangesRead, Session, decode_cursor, encode_cursor
+from registry.api.dependencies import ChangesRead, Session, decode_cursor
 from registry.api.openapi_responses import problem_responses
 from registry.api.responses import respond
 from registry.api.schemas.changes import ChangeFeed
 from registry.api.schemas.words import worded
 from registry.domain.changes import queries
+from registry.domain.changes.rules import feed_item
 from registry.errors import FieldError, InvalidInput
 
 router = APIRouter(tags=["changes"])
-
-#: Where each resource is read, from an event's ``resource_id`` and ``parent_id``.
-_HREFS = {
-    "aid_item": "/api/v1/aid-items/{id}",
-    "aid_receipt": "/api/v1/aid-stock?hromada={hromada}",
-    "case": "/api/v1/cases/{id}",
-    "family": "/api/v1/families/{id}",
-    "friendly_community": "/api/v1/friendly-communities/{id}",
-    "member": "/api/v1/families/{parent}/members/{id}",
-    "military_unit": "/api/v1/military-units/{id}",
-    "programme": "/api/v1/programmes/{id}",
-    "programme_distribution": "/api/v1/programmes/{parent}/distributions/{id}",
-    "programme_enrolment": "/api/v1/programmes/{parent}/enrolments/{id}",
-    "provider": "/api/v1/providers/{id}",
-    "referral": "/api/v1/referrals/{id}",
-    "service": "/api/v1/services/{id}",
-    "service_record": "/api/v1/service-records/{id}",
-    "servicemember": "/api/v1/servicemembers/{id}",
-    "support_case": "/api/v1/support-cases/{id}",
-    "support_measure": "/api/v1/support-measures/{id}",
-}
 
 _ONE_TYPE = "(" + "|".join(queries.RESOURCE_TYPES) + ")"
 TYPES_PATTERN = worded(
@@ -44,30 +24,18 @@ TYPES_PATTERN = worded(
 )
 
 
-def _event(row: dict[str, Any]) -> dict[str, Any]:
-    href = _HREFS.get(row["resource_type"])
-    return {
-        **row,
-        "cursor": encode_cursor((row["sequence"],)),
-        "href": None
-        if href is None
-        else href.format(
-            id=row["resource_id"], parent=row["parent_id"], hromada=row["hromada_code"]
-        ),
-    }
-
-
-def _after(cursor: str | None) -> int | None:
+def feed_position(cursor: str | None, field: str = "query.after") -> int | None:
+    """The sequence number a feed cursor continues after (None: from the start)."""
     if cursor is None:
         return None
-    after = decode_cursor(cursor, "query.after")
+    after = decode_cursor(cursor, field)
     if len(after) != 1 or not all(
         isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
         for value in after
     ):
         raise InvalidInput(
             "The cursor is not one this API issued.",
-            errors=[FieldError("query.after", "not a cursor of the change feed")],
+            errors=[FieldError(field, "not a cursor of the change feed")],
         )
     return int(after[0])
 
@@ -123,8 +91,8 @@ async def list_changes(
     version and place, never its data (read it at `href`). The feed shows only what can no
     longer be preceded by a later commit, so polling with `next_cursor` never skips an
     event and never repeats one; an event may show a moment after its commit."""
-    position = _after(after)
+    position = feed_position(after)
     rows = await queries.read_feed(session, caller, position, _types(types), limit)
-    items = [_event(row) for row in rows]
+    items = [feed_item(row) for row in rows]
     next_cursor = items[-1]["cursor"] if items else after
     return respond({"items": items, "next_cursor": next_cursor}, ChangeFeed)

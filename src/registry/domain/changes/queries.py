@@ -46,7 +46,8 @@ RESOURCE_TYPES = (
     "support_measure",
 )
 
-_FIELDS = (
+#: An event as the feed shows it (with ``rules.feed_item``) and a webhook delivers it.
+EVENT_FIELDS = (
     events.c.sequence,
     events.c.resource_type,
     events.c.resource_id,
@@ -73,7 +74,7 @@ async def read_feed(
     ``types`` (all when empty), within the caller's reach."""
     await session.execute(select(func.change_feed_sequence()))
     statement = (
-        select(*_FIELDS)
+        select(*EVENT_FIELDS)
         .where(events.c.sequence > (after or 0), visible_events(caller.principal))
         .order_by(events.c.sequence)
         .limit(limit)

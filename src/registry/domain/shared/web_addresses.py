@@ -7,7 +7,8 @@ service at 169.254.169.254, shared, reserved or multicast ranges) turns that fet
 request forged from inside, so it is refused when given, in every spelling an HTTP client
 would still take as such an address (``127.1``, ``2130706433``, ``0x7f.0.0.1``,
 ``[::ffff:127.0.0.1]``). A public name that resolves to a private address is the fetcher's
-to refuse at connection time: the registry does not resolve names when it stores them.
+to refuse at connection time (``is_public_address``, as the webhook worker does for every
+address it resolves): the registry does not resolve names when it stores them.
 """
 
 from __future__ import annotations
@@ -74,3 +75,10 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def is_public_address(address: str) -> bool:
+    """Whether ``address`` (an IP address as a resolver gives it) is a public one: what a
+    fetcher checks of every address a name resolves to before it connects."""
+    found = _ip_address(address)
+    return found is not None and _is_public(found)
