@@ -32,7 +32,7 @@ class ChangeEvent(SQLModel, table=True):
     #: The record the resource is read under (a member's family, an enrolment's programme).
     parent_id: str | None = Field(default=None, sa_column=Column(Text))
     version: int | None = Field(default=None, sa_column=Column(Integer))
-    action: str = Field(sa_column=Column(String(16), nullable=False))
+    action: str = Field(sa_column=Column(String(32), nullable=False))
     oblast_code: str | None = _code()
     raion_code: str | None = _code()
     hromada_code: str | None = _code()
