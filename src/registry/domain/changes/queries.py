@@ -7,7 +7,10 @@ a post-commit sequencer (migration 0015's ``change_feed_sequence()``): one at a 
 numbers the committed events not numbered yet after the last number given. An event that
 commits later is numbered later, so a consumer following the numbers never skips one and
 never sees one twice. Each read runs the sequencer first (a read that finds another one
-sequencing reads what is numbered so far; the rest shows at its next poll).
+sequencing reads what is numbered so far; the rest shows at its next poll). The sequencer
+numbers in batches within a time budget (migration 0018), so a backlog of any size (a bulk
+write) is numbered over successive reads instead of by one read that outlasts the API's
+statement timeout and rolls its numbering back, again and again.
 """
 
 from __future__ import annotations
