@@ -8,7 +8,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.support import bearer, token
+from registry.db.engine import Database
+from registry.db.provision import as_role
+from registry.worker import feed
+from tests.support import RUNTIME_ROLE, bearer, token
 
 CHANGES = "/api/v1/changes"
 BACKLOG = 2500
@@ -52,3 +55,31 @@ async def test_a_backlog_is_numbered_in_portions_and_read_once_in_order(live, ma
     sequences = [e["sequence"] for e in events]
     assert sequences == sorted(set(sequences))
     assert await live.count("SELECT count(*) FROM change_events WHERE sequence IS NULL") == 0
+
+
+async def test_the_worker_numbers_a_backlog_off_the_consumers_reads(
+    live, fresh_database_url, settings
+):
+    async with live.database.engine.begin() as owner:
+        await owner.execute(
+            text(
+                "INSERT INTO aid_items (id, name, unit, unit_value, currency, created_by) "
+                "SELECT gen_random_uuid(), 'Павербанк ' || n, 'шт.', 10, 'UAH', 'test' "
+                "FROM generate_series(1, :count) AS n"
+            ),
+            {"count": BACKLOG},
+        )
+    waiting = "SELECT count(*) FROM change_events WHERE sequence IS NULL"
+    assert await live.count(waiting) >= BACKLOG
+    worker = Database.connect(as_role(fresh_database_url, RUNTIME_ROLE), pool_size=1)
+    try:
+        numbered = 0
+        while (batch := await feed.run_once(worker, settings)) > 0:
+            numbered += batch
+    finally:
+        await worker.dispose()
+    assert numbered >= BACKLOG
+    assert await live.count(waiting) == 0
+    assert await live.count(
+        "SELECT count(DISTINCT sequence) FROM change_events"
+    ) == await live.count("SELECT count(*) FROM change_events")

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.domain.audit.commands import record
 from registry.domain.changes.access import visible_events
+from registry.domain.changes.commands import sequence
 from registry.domain.changes.tables import change_event_table as events
 from registry.domain.shared.caller import Caller
 
@@ -74,7 +75,7 @@ async def read_feed(
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` events after the sequence number ``after``, oldest first, of
     ``types`` (all when empty), within the caller's reach."""
-    await session.execute(select(func.change_feed_sequence()))
+    await sequence(session)
     statement = (
         select(*_FIELDS)
         .where(events.c.sequence > (after or 0), visible_events(caller.principal))
