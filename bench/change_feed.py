@@ -32,6 +32,8 @@ class Pages:
     """What a consumer read: each page's latency and size, the sequences it saw."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    #: Every read's latency, empty pages too (a consumer that has caught up polls those).
+    poll_ms: list[float] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     sequences: list[int] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
@@ -88,6 +90,7 @@ class Consumer:
         while True:
             status, body, elapsed_ms = self.page(after)
             pages.statuses[status] = pages.statuses.get(status, 0) + 1
+            pages.poll_ms.append(elapsed_ms)
             if body is None:
                 if status != 503 or pages.statuses[status] > 100:
                     raise SystemExit(f"change feed: answered {status}")
@@ -162,6 +165,19 @@ async def make_backlog(database_url: str, events: int) -> dict[str, Any]:
             "rounds": rounds,
             "write_s": round(time.perf_counter() - started, 1),
         }
+    finally:
+        await connection.close()
+
+
+async def quiet_hromada(database_url: str) -> str:
+    """The hromada with the fewest families: an integration client confined to it finds few
+    events among many, the case of most territories."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        code: str = await connection.fetchval(
+            "SELECT hromada_code FROM families GROUP BY hromada_code ORDER BY count(*), 1 LIMIT 1"
+        )
+        return code
     finally:
         await connection.close()
 

@@ -507,6 +507,17 @@ def feed_setup(ctx: Context, api: Api) -> dict[str, str]:
     confined = change_feed.Pages()
     kyiv.drain(after, confined)
     kyiv.close()
+    # A territory with few events: each poll from its last event (or from the backlog's
+    # start) finds a handful among 200 000; ten polls, as a consumer catching up would.
+    hromada = change_feed.run(change_feed.quiet_hromada(ctx.database_url))
+    quiet = change_feed.Consumer(
+        api.base_url,
+        ctx.token("integration", scope="changes:read", territory=hromada, sub="bench-feed-quiet"),
+    )
+    polls = change_feed.Pages()
+    for _ in range(10):
+        quiet.drain(after, polls)
+    quiet.close()
     last = drained.sequences[-1] if drained.sequences else start
     follower = change_feed.Follower(
         change_feed.Consumer(api.base_url, _integration(ctx, "bench-feed-follower")), end
@@ -517,11 +528,16 @@ def feed_setup(ctx: Context, api: Api) -> dict[str, str]:
         backlog=backlog,
         drain=drained.figures(),
         drain_kyiv=confined.figures(),
+        quiet_polls=polls,
         drain_sequences=(drained.sequences, start),
         follow_from=last,
     )
     print(f"  backlog {backlog}; drained {_feed['drain']}; Kyiv {_feed['drain_kyiv']}", flush=True)
     return {"feed_from": str(last)}
+
+
+def _median(values: list[float]) -> float | None:
+    return round(sorted(values)[len(values) // 2], 1) if values else None
 
 
 def _cursor(sequence: int) -> str | None:
@@ -572,6 +588,7 @@ def feed_check(
             "Kyiv events/s": kyiv["events/s"],
             "Kyiv page p50 ms": kyiv["page p50 ms"],
             "Kyiv page p99 ms": kyiv["page p99 ms"],
+            "quiet hromada poll p50 ms": _median(_feed["quiet_polls"].poll_ms),
             "families created": created,
             "followed events": proof["seen"],
             "follow page p50 ms": follow["page p50 ms"],
