@@ -80,9 +80,9 @@ def duration_exceeded(today: date) -> ColumnElement[bool]:
     )
 
 
-#: Each deadline of a case: the column of its due day and whether it has passed as of a day.
-#: The list filters, the caseload and the worker's breaches (``commands.record_breaches``)
-#: all read these, so a case is overdue by one rule wherever it is asked.
+#: Each deadline of a case: the column of its due day and whether it has passed as of a day,
+#: by the very clauses the list filters and the caseload apply, so the worker's breaches
+#: (``commands.record_breaches``) and the lists call a case overdue by one rule.
 DEADLINES: Deadlines = {
     Deadline.VISIT_OVERDUE: (case_table.c.visit_due_on, visit_overdue),
     Deadline.ASSESSMENT_OVERDUE: (case_table.c.assessment_due_on, assessment_overdue),

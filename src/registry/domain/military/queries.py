@@ -114,8 +114,8 @@ def contact_overdue(today: date) -> ColumnElement[bool]:
 
 
 #: Each deadline of a support case: the column of its due day and whether it has passed as of
-#: a day. The list filters and the worker's breaches (``commands.record_breaches``) both read
-#: it, so a case is overdue by one rule wherever it is asked.
+#: a day, by the very clause the ``contact_overdue`` filter and flag apply, so the worker's
+#: breaches (``commands.record_breaches``) and the lists call a case overdue by one rule.
 DEADLINES: Deadlines = {
     Deadline.CONTACT_OVERDUE: (support_case_table.c.contact_due_on, contact_overdue),
 }
