@@ -14,6 +14,7 @@ of what the load left in the database.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import secrets
@@ -27,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import change_feed
 import programme_ledger
 
 from registry.demo.families import (
@@ -473,6 +475,137 @@ def programme_check(
     }
 
 
+# --- the change feed ------------------------------------------------------------------------------
+
+#: Events the backlog holds at least (every family's version bumped, round after round).
+FEED_BACKLOG = 200_000
+#: The follower of the measured run (one scenario runs at a time, its set-up twice).
+_feed: dict[str, Any] = {}
+
+
+def _integration(ctx: Context, sub: str, **claims: Any) -> str:
+    return ctx.token("integration", scope="changes:read reach:national", sub=sub, **claims)
+
+
+def feed_setup(ctx: Context, api: Api) -> dict[str, str]:
+    """A backlog of ``FEED_BACKLOG`` events made in the database, drained by a national
+    integration client (events/s, page latency: no writer at work), then by one confined to
+    Kyiv; then a follower starts reading from the end while the load's writers commit."""
+    if (previous := _feed.pop("follower", None)) is not None:
+        previous.stop()  # the warm-up's
+    backlog = change_feed.run(change_feed.make_backlog(ctx.database_url, FEED_BACKLOG))
+    start = backlog["sequence_before"]
+    after = _cursor(start)
+    national = change_feed.Consumer(api.base_url, _integration(ctx, "bench-feed-national"))
+    drained = change_feed.Pages()
+    end = national.drain(after, drained)
+    national.close()
+    kyiv = change_feed.Consumer(
+        api.base_url,
+        ctx.token("integration", scope="changes:read", territory=KYIV, sub="bench-feed-kyiv"),
+    )
+    confined = change_feed.Pages()
+    kyiv.drain(after, confined)
+    kyiv.close()
+    # A territory with few events: each poll from its last event (or from the backlog's
+    # start) finds a handful among 200 000; ten polls, as a consumer catching up would.
+    hromada = change_feed.run(change_feed.quiet_hromada(ctx.database_url))
+    quiet = change_feed.Consumer(
+        api.base_url,
+        ctx.token("integration", scope="changes:read", territory=hromada, sub="bench-feed-quiet"),
+    )
+    polls = change_feed.Pages()
+    for _ in range(10):
+        quiet.drain(after, polls)
+    quiet.close()
+    last = drained.sequences[-1] if drained.sequences else start
+    follower = change_feed.Follower(
+        change_feed.Consumer(api.base_url, _integration(ctx, "bench-feed-follower")), end
+    )
+    follower.start()
+    _feed.update(
+        follower=follower,
+        backlog=backlog,
+        drain=drained.figures(),
+        drain_kyiv=confined.figures(),
+        quiet_polls=polls,
+        drain_sequences=(drained.sequences, start),
+        follow_from=last,
+    )
+    print(f"  backlog {backlog}; drained {_feed['drain']}; Kyiv {_feed['drain_kyiv']}", flush=True)
+    return {"feed_from": str(last)}
+
+
+def _median(values: list[float]) -> float | None:
+    return round(sorted(values)[len(values) // 2], 1) if values else None
+
+
+def _cursor(sequence: int) -> str | None:
+    if sequence == 0:
+        return None
+    return base64.urlsafe_b64encode(json.dumps([sequence]).encode()).rstrip(b"=").decode()
+
+
+def feed_writers(ctx: Context) -> list[RequestSpec]:
+    """The writers committing while the follower reads: Kyiv families registered (a family
+    and its two members: three events each), as in ``post_family``."""
+    return post_family(ctx)
+
+
+def feed_check(
+    ctx: Context, api: Api, values: dict[str, str], result: dict[str, Any]
+) -> dict[str, Any]:
+    """The backlog's drain figures; the follower stopped once it has read all, and each event
+    the database numbered after its start checked seen once, in order."""
+    follower: change_feed.Follower = _feed.pop("follower")
+    followed = follower.stop()
+    proof = change_feed.run(
+        change_feed.verify(ctx.database_url, _feed["follow_from"], followed.sequences)
+    )
+    sequences, start = _feed["drain_sequences"]
+    created = sum(
+        counts.get("201", 0) for counts in (result["statuses"], result["statuses_after_deadline"])
+    )
+    claims = {
+        "the backlog drained once, in order": sequences
+        == list(range(start + 1, start + 1 + len(sequences)))
+        and len(sequences) >= _feed["backlog"]["backlog_events"],
+        "the follower saw every event once, in order": proof["duplicates"] == 0
+        and proof["missing"] == 0
+        and proof["in order"]
+        and proof["seen"] == proof["held"],
+        "one family event per family created": proof["families created (events)"] == created,
+    }
+    drain, kyiv, follow = _feed["drain"], _feed["drain_kyiv"], followed.figures()
+    return {
+        "figures": {
+            "backlog events": _feed["backlog"]["backlog_events"],
+            "drain events/s": drain["events/s"],
+            "drain page p50 ms": drain["page p50 ms"],
+            "drain page p99 ms": drain["page p99 ms"],
+            "drain page max ms": drain["page max ms"],
+            "Kyiv events": kyiv["events"],
+            "Kyiv events/s": kyiv["events/s"],
+            "Kyiv page p50 ms": kyiv["page p50 ms"],
+            "Kyiv page p99 ms": kyiv["page p99 ms"],
+            "quiet hromada poll p50 ms": _median(_feed["quiet_polls"].poll_ms),
+            "families created": created,
+            "followed events": proof["seen"],
+            "follow page p50 ms": follow["page p50 ms"],
+            "follow page p99 ms": follow["page p99 ms"],
+            "duplicates": proof["duplicates"],
+            "missing": proof["missing"],
+            "exactly once": "holds" if all(claims.values()) else "BROKEN",
+        },
+        "claims": claims,
+        "backlog": _feed["backlog"],
+        "drain": drain,
+        "drain_kyiv": kyiv,
+        "follow": follow,
+        "proof": proof,
+    }
+
+
 SCENARIOS = [
     Scenario(
         "family_by_id",
@@ -533,5 +666,14 @@ SCENARIOS = [
         setup=programme_setup,
         check=programme_check,
         expected_statuses=(201, 409),
+    ),
+    Scenario(
+        "change_feed",
+        f"GET /changes page by page (1 000 events): a backlog of {FEED_BACKLOG} events drained "
+        "(national, then Kyiv), then followed while Kyiv families are registered; every "
+        "event checked seen once",
+        registry=feed_writers,
+        setup=feed_setup,
+        check=feed_check,
     ),
 ]

@@ -152,6 +152,20 @@ class Settings(BaseSettings):
         description="Days after a contact with a servicemember's family within which the next "
         "is due while the support case is open or active.",
     )
+    deadline_scan_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="Seconds the worker waits, after a scan for passed deadlines that found "
+        "none, before it scans again the same day (a new day is scanned at once).",
+    )
+    deadline_batch_size: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000,
+        description="Passed deadlines of each kind the worker records per scan; it scans again "
+        "at once while there are more.",
+    )
     #: Days after a provider's access to a family ended during which it may still submit
     #: (and resubmit, and amend) records of services delivered while the access stood.
     late_reporting_days: int = Field(

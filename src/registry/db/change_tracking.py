@@ -39,7 +39,9 @@ class Tracked:
     unit it concerns.
     ``versioned`` tables append an event on an UPDATE that changes ``version``; others only
     on INSERT. ``action`` names an INSERT (a reversal's row is the distribution's
-    ``reversed``)."""
+    ``reversed``), or ``action_of`` is the expression that does (a deadline breach's row
+    names its deadline). ``version`` is the expression of the version an event announces
+    when it is not the row's own (a breach announces its case's version)."""
 
     table: str
     resource_type: str
@@ -52,6 +54,8 @@ class Tracked:
     provider: str = "NULL::uuid"
     unit: str = "NULL::uuid"
     action: str = "created"
+    action_of: str | None = None
+    version: str | None = None
 
     @property
     def function(self) -> str:
@@ -59,6 +63,7 @@ class Tracked:
 
 
 def _append(tracked: Tracked, action: str, where: str = "") -> str:
+    """The INSERT of the events of ``new_rows`` (``action``: an SQL expression)."""
     codes = (
         "NULL, NULL, NULL"
         if tracked.territory is None
@@ -66,7 +71,7 @@ def _append(tracked: Tracked, action: str, where: str = "") -> str:
             f"{tracked.territory}.{code}" for code in ("oblast_code", "raion_code", "hromada_code")
         )
     )
-    version = "n.version" if tracked.versioned else "NULL::integer"
+    version = tracked.version or ("n.version" if tracked.versioned else "NULL::integer")
     # The migrations' constants, no input:
     return (
         f"INSERT INTO change_events ({EVENT_COLUMNS}) "  # noqa: S608
@@ -85,11 +90,11 @@ def tracking_statements(tracked: Tracked) -> list[str]:
         f"JOIN old_rows o ON o.{tracked.key} = n.{tracked.key} "
         "WHERE o.version IS DISTINCT FROM n.version",
     )
+    on_insert = _append(tracked, tracked.action_of or repr(tracked.action))
     body = (
-        f"IF TG_OP = 'INSERT' THEN {_append(tracked, repr(tracked.action))}; "
-        f"ELSE {on_update}; END IF;"
+        f"IF TG_OP = 'INSERT' THEN {on_insert}; ELSE {on_update}; END IF;"
         if tracked.versioned
-        else f"{_append(tracked, repr(tracked.action))};"
+        else f"{on_insert};"
     )
     statements = [
         f"""

@@ -27,7 +27,7 @@ import structlog
 from registry.db.engine import Database
 from registry.db.reach import ROW_SECURITY_PROBE
 from registry.settings import Settings
-from registry.worker import exports, webhooks
+from registry.worker import deadlines, exports, feed, webhooks
 
 log = structlog.get_logger("registry.worker")
 
@@ -35,7 +35,7 @@ log = structlog.get_logger("registry.worker")
 Pass = Callable[[Database, Settings], Awaitable[int]]
 
 #: The passes of a round, in order.
-PASSES: tuple[Pass, ...] = (webhooks.run_once, exports.run_once)
+PASSES: tuple[Pass, ...] = (deadlines.run_once, feed.run_once, webhooks.run_once, exports.run_once)
 
 #: Connections a worker keeps: a pass holds one at a time (a delivery holds its
 #: subscription's lock on one), and one more keeps a second pass from waiting on it.

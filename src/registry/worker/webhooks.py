@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import structlog
-from sqlalchemy import func, select
 
 from registry.db.engine import Database
+from registry.domain.changes.commands import sequence as number_changes
 from registry.domain.changes.rules import feed_item
 from registry.domain.shared.sealing import IdentifierKeys, load_identifier_keys
 from registry.domain.shared.web_addresses import NOT_PUBLIC, is_public_address
@@ -78,7 +78,7 @@ async def run_once(database: Database, settings: Settings) -> int:
     attempts were made."""
     async with database.transaction() as session:
         # Number what has committed, so that the feed's latest events are there to send.
-        await session.execute(select(func.change_feed_sequence()))
+        await number_changes(session)
     keys = _identifier_keys(settings.identifier_keys_file, settings.development_keys_dir)
     attempts = 0
     passed: set[uuid.UUID] = set()

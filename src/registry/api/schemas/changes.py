@@ -25,12 +25,16 @@ class ChangeEvent(Schema):
         "distribution's programme."
     )
     version: int | None = Field(
-        description="The resource's version after the change; null for records that have none "
-        "(distributions, receipts, aid items)."
+        description="The resource's version after the change (for a deadline that passed, the "
+        "case's version when it was found); null for records that have none (distributions, "
+        "receipts, aid items)."
     )
     action: str = Field(
-        description="`created`, `updated`, or `reversed` (a distribution); deadline breaches "
-        "are named by their deadline."
+        description="`created`, `updated`, or `reversed` (a distribution); a deadline that "
+        "passed is named by its deadline: `visit_overdue`, `assessment_overdue`, "
+        "`duration_exceeded` (a case), `contact_overdue` (a support case), announced once "
+        "the day after the due day begins.",
+        examples=["updated", "visit_overdue"],
     )
     href: str | None = Field(
         description="Where to read the resource through the API (that read is confined and "

@@ -18,6 +18,7 @@ standing link still holds it).
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -53,6 +54,7 @@ from registry.domain.cases.rules import (
 )
 from registry.domain.cases.tables import (
     case_assessment_table,
+    case_deadline_breach_table,
     case_measure_table,
     case_plan_table,
     case_review_table,
@@ -68,6 +70,7 @@ from registry.domain.families.queries import FAMILY, families_by_id
 from registry.domain.families.tables import family_provider_access_table, family_table
 from registry.domain.providers.commands import grant_access
 from registry.domain.providers.tables import provider_service_table, provider_table
+from registry.domain.shared import deadlines
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import locate_address
 from registry.domain.versioning import Versioned, VersionedWrite, note_change
@@ -1153,3 +1156,16 @@ async def archive_family(
             },
         )
     return await family_commands.archive_family(session, caller, write, reason)
+
+
+# --- deadlines that passed ----------------------------------------------------------------------
+
+
+async def record_breaches(session: AsyncSession, today: date, limit: int) -> int:
+    """Record each deadline of a case that has passed by ``today`` (``queries.DEADLINES``: the
+    rules the list filters apply) once, at most ``limit`` of each deadline per call; the
+    change feed announces each as an event of its case (its ``action`` the deadline). How
+    many were recorded."""
+    return await deadlines.record_breaches(
+        session, case_deadline_breach_table, case_table, queries.DEADLINES, today, limit
+    )

@@ -28,6 +28,7 @@ from registry.domain.cases.rules import (
     OPEN,
     VISITED,
     CaseStatus,
+    Deadline,
     allowed_transitions,
 )
 from registry.domain.cases.tables import (
@@ -42,6 +43,7 @@ from registry.domain.cases.tables import (
 )
 from registry.domain.families.tables import family_table, person_table
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.deadlines import Deadlines
 from registry.domain.territories.queries import require_territory
 from registry.errors import NotFound
 
@@ -76,6 +78,16 @@ def duration_exceeded(today: date) -> ColumnElement[bool]:
     return and_(
         case_table.c.status.in_([s.value for s in OPEN]), case_table.c.accompaniment_until < today
     )
+
+
+#: Each deadline of a case: the column of its due day and whether it has passed as of a day,
+#: by the very clauses the list filters and the caseload apply, so the worker's breaches
+#: (``commands.record_breaches``) and the lists call a case overdue by one rule.
+DEADLINES: Deadlines = {
+    Deadline.VISIT_OVERDUE: (case_table.c.visit_due_on, visit_overdue),
+    Deadline.ASSESSMENT_OVERDUE: (case_table.c.assessment_due_on, assessment_overdue),
+    Deadline.DURATION_EXCEEDED: (case_table.c.accompaniment_until, duration_exceeded),
+}
 
 
 def case_columns(today: date) -> tuple[Any, ...]:

@@ -84,6 +84,15 @@ VISIT_INTERVAL_DAYS = 14
 ACCOMPANIMENT_MONTHS = 6
 
 
+class Deadline(StrEnum):
+    """A deadline of a case that can pass, named as the case's flag that says it has (and
+    as the change feed's action when it does)."""
+
+    VISIT_OVERDUE = "visit_overdue"
+    ASSESSMENT_OVERDUE = "assessment_overdue"
+    DURATION_EXCEEDED = "duration_exceeded"
+
+
 def add_working_days(start: date, days: int) -> date:
     """The date ``days`` working days after ``start``."""
     current = start

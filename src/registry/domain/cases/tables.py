@@ -198,6 +198,21 @@ class CaseReview(SQLModel, table=True):
     created_at: datetime = timestamp_field()
 
 
+class CaseDeadlineBreach(SQLModel, table=True):
+    """A deadline of a case that passed (append-only): found by the worker once the day after
+    the due day has come, and announced by the change feed as an event of the case. One per
+    case, deadline and due day: a visit moves the next visit's due day, which may pass again
+    later and is then another breach."""
+
+    __tablename__ = "case_deadline_breaches"
+
+    case_id: uuid.UUID = _case_id(primary_key=True)
+    #: A ``rules.Deadline``.
+    deadline: str = Field(sa_column=Column(String(24), primary_key=True))
+    due_on: date = Field(sa_column=Column(Date, primary_key=True))
+    detected_at: datetime = timestamp_field()
+
+
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 case_table = table_of(Case)
 case_transition_table = table_of(CaseTransition)
@@ -207,6 +222,7 @@ case_measure_table = table_of(CaseMeasure)
 referral_table = table_of(Referral)
 case_visit_table = table_of(CaseVisit)
 case_review_table = table_of(CaseReview)
+case_deadline_breach_table = table_of(CaseDeadlineBreach)
 
 # Indexes (made by the migrations; declared here so `alembic check` compares them).
 Index("ix_cases_hromada_code_id", case_table.c.hromada_code, case_table.c.id)
@@ -217,6 +233,18 @@ Index(
     "ix_cases_open_visit_due_on",
     case_table.c.visit_due_on,
     postgresql_where=case_table.c.status.in_(["active", "review"]),
+)
+# The deadline filters' and the worker's scans: the cases whose assessment or accompaniment
+# may be overdue.
+Index(
+    "ix_cases_open_assessment_due_on",
+    case_table.c.assessment_due_on,
+    postgresql_where=case_table.c.status.in_(["referred", "assessment"]),
+)
+Index(
+    "ix_cases_open_accompaniment_until",
+    case_table.c.accompaniment_until,
+    postgresql_where=case_table.c.status != "closed",
 )
 Index("ix_case_measures_case_id", case_measure_table.c.case_id)
 Index("ix_referrals_case_id", referral_table.c.case_id)

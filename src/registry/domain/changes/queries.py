@@ -7,7 +7,10 @@ a post-commit sequencer (migration 0015's ``change_feed_sequence()``): one at a 
 numbers the committed events not numbered yet after the last number given. An event that
 commits later is numbered later, so a consumer following the numbers never skips one and
 never sees one twice. Each read runs the sequencer first (a read that finds another one
-sequencing reads what is numbered so far; the rest shows at its next poll).
+sequencing reads what is numbered so far; the rest shows at its next poll). The sequencer
+numbers in batches within a time budget (migration 0018), so a backlog of any size (a bulk
+write) is numbered over successive reads instead of by one read that outlasts the API's
+statement timeout and rolls its numbering back, again and again.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.domain.audit.commands import record
 from registry.domain.changes.access import visible_events
+from registry.domain.changes.commands import sequence
 from registry.domain.changes.tables import change_event_table as events
 from registry.domain.shared.caller import Caller
 
@@ -72,7 +76,7 @@ async def read_feed(
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` events after the sequence number ``after``, oldest first, of
     ``types`` (all when empty), within the caller's reach."""
-    await session.execute(select(func.change_feed_sequence()))
+    await sequence(session)
     statement = (
         select(*EVENT_FIELDS)
         .where(events.c.sequence > (after or 0), visible_events(caller.principal))

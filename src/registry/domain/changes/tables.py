@@ -32,7 +32,7 @@ class ChangeEvent(SQLModel, table=True):
     #: The record the resource is read under (a member's family, an enrolment's programme).
     parent_id: str | None = Field(default=None, sa_column=Column(Text))
     version: int | None = Field(default=None, sa_column=Column(Integer))
-    action: str = Field(sa_column=Column(String(16), nullable=False))
+    action: str = Field(sa_column=Column(String(32), nullable=False))
     oblast_code: str | None = _code()
     raion_code: str | None = _code()
     hromada_code: str | None = _code()
@@ -50,6 +50,9 @@ Index("ix_change_events_sequence", _events.sequence, unique=True)
 Index("ix_change_events_unsequenced", _events.position, postgresql_where=_events.sequence.is_(None))
 Index("ix_change_events_oblast", _events.oblast_code, _events.sequence)
 Index("ix_change_events_hromada", _events.hromada_code, _events.sequence)
+# An integration client confined to a raion (or to any territory: its clause names the three
+# levels) finds its events by index, not by scanning the whole feed (migration 0018).
+Index("ix_change_events_raion", _events.raion_code, _events.sequence)
 Index(
     "ix_change_events_provider",
     _events.provider_id,

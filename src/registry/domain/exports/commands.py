@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.ids import new_id
 from registry.domain.audit.commands import record
+from registry.domain.changes.commands import sequence as number_changes
 from registry.domain.exports.access import (
     claims_of,
     own_exports,
@@ -106,7 +107,7 @@ async def number_committed_changes(session: AsyncSession) -> None:
     """Run the change feed's sequencer (``changes.queries``): every change committed so far
     gets its number, so an export's snapshot taken after this transaction sees the numbers
     of everything it holds, and its ``changes_after`` repeats as little as can be."""
-    await session.execute(select(func.change_feed_sequence()))
+    await number_changes(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ from registry.domain.military.tables import (
     servicemember_table,
     servicemember_unit_table,
     support_case_contact_table,
+    support_case_deadline_breach_table,
     support_case_event_table,
     support_case_measure_table,
     support_case_table,
@@ -72,6 +73,7 @@ from registry.domain.military.tables import (
     unit_provider_table,
 )
 from registry.domain.providers.tables import provider_table, support_criterion_table
+from registry.domain.shared import deadlines
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import require_territory
 from registry.domain.versioning import Versioned, VersionedWrite, note_change
@@ -1231,3 +1233,21 @@ async def add_contact(
         audit_ids=_audited(write),
     )
     return await _shown(session, caller, case_id)
+
+
+# --- deadlines that passed ----------------------------------------------------------------------
+
+
+async def record_breaches(session: AsyncSession, today: date, limit: int) -> int:
+    """Record each deadline of a support case that has passed by ``today``
+    (``queries.DEADLINES``: the rule the ``contact_overdue`` filter applies) once, at most
+    ``limit`` of each deadline per call; the change feed announces each as an event of its
+    support case (its ``action`` the deadline). How many were recorded."""
+    return await deadlines.record_breaches(
+        session,
+        support_case_deadline_breach_table,
+        support_case_table,
+        queries.DEADLINES,
+        today,
+        limit,
+    )

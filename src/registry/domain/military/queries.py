@@ -33,6 +33,7 @@ from registry.domain.military.access import (
 from registry.domain.military.rules import (
     CONTACTED,
     OPEN_STATUSES,
+    Deadline,
     SupportCaseStatus,
     allowed_transitions,
 )
@@ -50,6 +51,7 @@ from registry.domain.military.tables import (
 )
 from registry.domain.providers.tables import provider_table, support_criterion_table
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.deadlines import Deadlines
 from registry.errors import NotFound
 
 MILITARY_UNIT = "military_unit"
@@ -109,6 +111,14 @@ def contact_overdue(today: date) -> ColumnElement[bool]:
         support_case_table.c.status.in_(sorted(CONTACTED)),
         support_case_table.c.contact_due_on < today,
     )
+
+
+#: Each deadline of a support case: the column of its due day and whether it has passed as of
+#: a day, by the very clause the ``contact_overdue`` filter and flag apply, so the worker's
+#: breaches (``commands.record_breaches``) and the lists call a case overdue by one rule.
+DEADLINES: Deadlines = {
+    Deadline.CONTACT_OVERDUE: (support_case_table.c.contact_due_on, contact_overdue),
+}
 
 
 # --- units ------------------------------------------------------------------------------------

@@ -91,6 +91,14 @@ FIRST_CONTACT_DAYS = 3
 CONTACT_INTERVAL_DAYS = 30
 
 
+class Deadline(StrEnum):
+    """A deadline of a support case that can pass, named as the case's flag that says it
+    has (and as the change feed's action when it does): the first contact and each next one
+    alike, both kept in ``contact_due_on``."""
+
+    CONTACT_OVERDUE = "contact_overdue"
+
+
 def first_contact_due(opened_on: date, first_contact_days: int) -> date:
     return opened_on + timedelta(days=first_contact_days)
 

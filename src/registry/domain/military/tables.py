@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of, timestamp_field
-from registry.domain.military.rules import OPEN_STATUSES, SupportCaseStatus
+from registry.domain.military.rules import CONTACTED, OPEN_STATUSES, SupportCaseStatus
 
 
 def _optional(column_type: Any, *args: Any) -> Any:
@@ -236,6 +236,23 @@ class SupportCaseContact(SQLModel, table=True):
     created_at: datetime = timestamp_field()
 
 
+class SupportCaseDeadlineBreach(SQLModel, table=True):
+    """A deadline of a support case that passed (append-only): found by the worker once the
+    day after the due day has come, and announced by the change feed as an event of the
+    support case. One per case, deadline and due day: a contact moves the next contact's due
+    day, which may pass again later and is then another breach."""
+
+    __tablename__ = "support_case_deadline_breaches"
+
+    case_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("support_cases.id"), primary_key=True)
+    )
+    #: A ``rules.Deadline``.
+    deadline: str = Field(sa_column=Column(String(24), primary_key=True))
+    due_on: date = Field(sa_column=Column(Date, primary_key=True))
+    detected_at: datetime = timestamp_field()
+
+
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 military_unit_table = table_of(MilitaryUnit)
 unit_provider_table = table_of(MilitaryUnitProvider)
@@ -247,6 +264,7 @@ support_case_table = table_of(SupportCase)
 support_case_event_table = table_of(SupportCaseEvent)
 support_case_measure_table = table_of(SupportCaseMeasure)
 support_case_contact_table = table_of(SupportCaseContact)
+support_case_deadline_breach_table = table_of(SupportCaseDeadlineBreach)
 
 # Indexes (made by the migrations; declared here so `alembic check` compares them).
 #: One standing assignment of a provider to a unit.
@@ -270,6 +288,12 @@ Index(
     support_case_table.c.servicemember_id,
     unique=True,
     postgresql_where=support_case_table.c.status.in_(sorted(OPEN_STATUSES)),
+)
+# The contact filter's and the worker's scan: the cases whose contact may be overdue.
+Index(
+    "ix_support_cases_contacted_contact_due_on",
+    support_case_table.c.contact_due_on,
+    postgresql_where=support_case_table.c.status.in_(sorted(CONTACTED)),
 )
 Index("ix_support_case_measures_case_id", support_case_measure_table.c.case_id)
 Index(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.ids import new_id
 from registry.domain.audit.commands import record
+from registry.domain.changes.commands import sequence as number_changes
 from registry.domain.changes.queries import RESOURCE_TYPES
 from registry.domain.shared.caller import Caller
 from registry.domain.versioning import Versioned, VersionedWrite, note_change
@@ -67,7 +68,7 @@ def _checked_types(types: list[str]) -> list[str]:
 async def _checked_position(session: AsyncSession, after: int | None) -> int:
     """Where a subscription starts (or restarts): after the event numbered ``after``, or
     after the feed's last event so far when None; never past what the feed has numbered."""
-    await session.execute(select(func.change_feed_sequence()))
+    await number_changes(session)
     horizon = await queries.feed_horizon(session)
     if after is None:
         return horizon
