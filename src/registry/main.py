@@ -36,6 +36,7 @@ from registry.api.routers import (
     programmes,
     providers,
     reference,
+    reports,
     service_records,
     territories,
 )
@@ -107,6 +108,13 @@ TAGS = [
         "data), in an order that never skips an event.",
     },
     {
+        "name": "reports",
+        "description": "Aggregate reports for the ministry's analysts and the territories' "
+        "officers: families, cases, service records, providers, support cases and "
+        "programmes' money counted by oblast, raion or hromada, with small counts suppressed "
+        "so that no family can be singled out. No personal data.",
+    },
+    {
         "name": "friendly-communities",
         "description": "The Child and Youth Friendly Community initiative (UNICEF) per "
         "hromada: each hromada's way from its council's decision to the status, every step "
@@ -161,6 +169,7 @@ API_ROUTERS = (
     programmes.router,
     friendly_communities.router,
     changes.router,
+    reports.router,
     audit.router,
 )
 

@@ -229,6 +229,7 @@ ProgrammesRead = Annotated[Caller, Depends(require(Permission.PROGRAMMES_READ))]
 ProgrammesWrite = Annotated[Caller, Depends(require(Permission.PROGRAMMES_WRITE))]
 ProgrammesManage = Annotated[Caller, Depends(require(Permission.PROGRAMMES_MANAGE))]
 ChangesRead = Annotated[Caller, Depends(require(Permission.CHANGES_READ))]
+ReportsRead = Annotated[Caller, Depends(require(Permission.REPORTS_READ))]
 
 
 def encode_cursor(after: tuple[Any, ...]) -> str:
