@@ -8,10 +8,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
+from registry.db.engine import Database
+from registry.db.provision import as_role
+from registry.db.reach import switch_row_security
 from registry.domain.reports.rules import Protected
+from registry.main import ROW_SECURITY_PROBE, create_app
 from tests.support import (
     BUCHA,
     BUCHA_RAION,
@@ -19,6 +24,7 @@ from tests.support import (
     KYIV_OBLAST,
     LVIV,
     LVIV_OBLAST,
+    RUNTIME_ROLE,
     assert_problem,
     bearer,
     create_family,
@@ -184,6 +190,32 @@ async def test_a_providers_system_holding_the_scope_has_no_territory_to_count(
         )
     )
     assert_problem(await client.get(f"{REPORTS}/families", headers=system), 403)
+
+
+async def test_reports_count_beyond_the_row_level_reach_within_their_own_scope(
+    fresh_database_url, settings, verifier, make_token
+) -> None:
+    """With row-level security on, the analyst reaches no personal row, and a community
+    officer only their hromada's; a report still counts what its own scope admits, and no
+    more."""
+    owner = Database.connect(fresh_database_url, pool_size=2, max_overflow=0)
+    runtime = Database.connect(as_role(fresh_database_url, RUNTIME_ROLE), pool_size=2)
+    try:
+        async with owner.engine.begin() as connection:
+            await switch_row_security(connection, True)
+        assert await runtime.detect_row_security(ROW_SECURITY_PROBE)
+        app = create_app(settings, database=runtime, verifier=verifier, seal_audit=False)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as c:
+            await _families(c, make_token, {BUCHA: {"idp": 6}, LVIV: {"idp": 5}})
+            analyst = bearer(token(make_token, "ministry_analyst"))
+            national = await _report(c, analyst, "families", group_by="hromada")
+            assert _cells(_table(national, "recipient_category"), "idp") == {BUCHA: 6, LVIV: 5}
+            bucha = await _report(c, _officer(make_token, BUCHA), "families")
+            assert _cells(_table(bucha, "recipient_category"), "idp") == {BUCHA: 6}
+    finally:
+        await runtime.dispose()
+        await owner.dispose()
 
 
 # --- suppression -------------------------------------------------------------------------------
