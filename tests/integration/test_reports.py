@@ -5,7 +5,7 @@ per report naming no record, and the parameters' refusals."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from tests.support import (
     RUNTIME_ROLE,
     assert_problem,
     bearer,
+    clock_set_to,
     create_family,
     enrol,
     error_fields,
@@ -330,16 +331,36 @@ async def test_the_period_of_service_records_is_validated(client, make_token) ->
 # --- the other reports ---------------------------------------------------------------------
 
 
-async def test_cases_by_status_and_overdue(client, make_token) -> None:
-    analyst = bearer(token(make_token, "ministry_analyst"))
-    body = await _report(client, analyst, "cases")
-    assert [t["name"] for t in body["tables"]] == ["status", "overdue"]
-    assert [c["key"] for c in _table(body, "overdue")["columns"]] == [
-        "visit",
-        "assessment",
-        "duration",
-    ]
-    assert "referred" in [c["key"] for c in _table(body, "status")["columns"]]
+async def test_cases_by_status_and_overdue(client, app, make_token) -> None:
+    """Five cases received yesterday: referred, and past their assessment's due day (ten
+    working days) when counted forty days later, by the cases' own deadline rule."""
+    officer = _officer(make_token, BUCHA)
+    received = date.today() - timedelta(days=1)
+    for _ in range(5):
+        created = await create_family(client, officer, family(BUCHA))
+        opened = await client.post(
+            "/api/v1/cases",
+            json={
+                "family_id": created["id"],
+                "source": "report",
+                "reporter": {"kind": "school", "name": "Школа №5"},
+                "summary": "дитина пропускає школу",
+                "received_on": received.isoformat(),
+            },
+            headers=officer,
+        )
+        assert opened.status_code == 201, opened.text
+    today = await _report(client, officer, "cases")
+    assert [t["name"] for t in today["tables"]] == ["status", "overdue"]
+    assert _cells(_table(today, "status"), "referred") == {BUCHA: 5}
+    assert _table(today, "overdue")["rows"] == []
+    with clock_set_to(app, received + timedelta(days=40)):
+        later = await _report(client, officer, "cases")
+    overdue = _table(later, "overdue")
+    assert [c["key"] for c in overdue["columns"]] == ["visit", "assessment", "duration"]
+    assert _cells(overdue, "assessment") == {BUCHA: 5}
+    assert _cells(overdue, "visit") == {BUCHA: 0}
+    assert later["as_of"] == (received + timedelta(days=40)).isoformat()
 
 
 async def test_providers_by_sector_per_status(client, make_token) -> None:

@@ -30,6 +30,7 @@ from registry.domain.families.tables import (
     hardship_factor_table,
     recipient_category_table,
 )
+from registry.domain.military.rules import MeasureStatus
 from registry.domain.military.tables import (
     military_unit_table,
     support_case_measure_table,
@@ -479,7 +480,7 @@ async def support_cases_report(
             support_case_measure_table,
             and_(
                 support_case_measure_table.c.case_id == support_case_table.c.id,
-                support_case_measure_table.c.status != "cancelled",
+                support_case_measure_table.c.status != MeasureStatus.CANCELLED.value,
             ),
         )
         by_measure = await _pairs(
