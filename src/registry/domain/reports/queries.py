@@ -16,7 +16,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, Table, and_, cast, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Table,
+    and_,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db.reach import unconfined
@@ -192,40 +206,57 @@ async def _reference_columns(
 # --- families --------------------------------------------------------------------------------
 
 
+_FAMILY_DIMENSIONS = (
+    ("recipient_category", family_table.c.categories, recipient_category_table),
+    ("hardship_factor", family_table.c.factors, hardship_factor_table),
+)
+
+
+def _family_counts() -> Any:
+    """Per family, one row per (dimension, code) it is counted under, and one (dimension,
+    NULL) per dimension it has any code of (the row's total): both tables of the report in
+    one pass over the families."""
+    parts = []
+    for name, column, _ in _FAMILY_DIMENSIONS:
+        parts.append(
+            select(literal(name).label("kind"), func.unnest(column).label("code")).correlate(
+                family_table
+            )
+        )
+        parts.append(
+            select(literal(name), null())
+            .where(func.cardinality(column) > 0)
+            .correlate(family_table)
+        )
+    return union_all(*parts).subquery().lateral("counted")
+
+
 async def families_report(
     session: AsyncSession, caller: Caller, scope: Scope, k: int
 ) -> dict[str, Any]:
     """Active families by recipient category and by hardship factor. A family is counted
     under each of its categories (factors); a row's total is the families with any."""
     group = _group(family_table, scope.group_by)
-    where = [family_table.c.status == "active", *scope.clauses(family_table)]
+    counted = _family_counts()
+    cells: dict[str, dict[tuple[str, str], int]] = {name: {} for name, _, _ in _FAMILY_DIMENSIONS}
+    totals: dict[str, dict[str, int]] = {name: {} for name, _, _ in _FAMILY_DIMENSIONS}
     async with unconfined(session):
-        tables = []
-        for name, column, reference in (
-            ("recipient_category", family_table.c.categories, recipient_category_table),
-            ("hardship_factor", family_table.c.factors, hardship_factor_table),
-        ):
-            listed = select(group.label("unit"), func.unnest(column).label("code")).where(*where)
-            inner = listed.subquery()
-            cells = await _pairs(
-                session,
-                select(inner.c.unit, inner.c.code, func.count()).group_by(
-                    inner.c.unit, inner.c.code
-                ),
-            )
-            totals = {
-                unit: int(count)
-                for unit, count in (
-                    await session.execute(
-                        select(group, func.count())
-                        .where(*where, func.cardinality(column) > 0)
-                        .group_by(group)
-                    )
-                ).all()
-            }
-            columns = await _reference_columns(session, reference, (c for _, c in cells))
-            tables.append((name, columns, cells, totals))
-        names = await _names(session, (u for _, _, c, t in tables for u in t))
+        rows = await session.execute(
+            select(group, counted.c.kind, counted.c.code, func.count())
+            .select_from(family_table.join(counted, true()))
+            .where(family_table.c.status == "active", *scope.clauses(family_table))
+            .group_by(group, counted.c.kind, counted.c.code)
+        )
+        for unit, kind, code, count in rows.all():
+            if code is None:
+                totals[kind][unit] = int(count)
+            else:
+                cells[kind][(unit, code)] = int(count)
+        columns = {
+            name: await _reference_columns(session, reference, (c for _, c in cells[name]))
+            for name, _, reference in _FAMILY_DIMENSIONS
+        }
+        names = await _names(session, (u for by_unit in totals.values() for u in by_unit))
     await record(session, caller, "get_families_report", REPORT, [])
     return _report(
         "families",
@@ -236,15 +267,15 @@ async def families_report(
             _table(
                 name,
                 "families",
-                columns,
-                cells,
+                columns[name],
+                cells[name],
                 names,
                 k,
-                totals,
+                totals[name],
                 f"families with at least one {name.replace('_', ' ')} (a family with several "
                 "is counted under each, and once in the total)",
             )
-            for name, columns, cells, totals in tables
+            for name, _, _ in _FAMILY_DIMENSIONS
         ],
     )
 
