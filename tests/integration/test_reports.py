@@ -20,6 +20,7 @@ from registry.main import ROW_SECURITY_PROBE, create_app
 from tests.support import (
     BUCHA,
     BUCHA_RAION,
+    FAMILIES,
     IRPIN,
     KYIV_OBLAST,
     LVIV,
@@ -32,6 +33,7 @@ from tests.support import (
     enrol,
     error_fields,
     family,
+    if_match,
     money,
     open_programme,
     token,
@@ -217,6 +219,49 @@ async def test_reports_count_beyond_the_row_level_reach_within_their_own_scope(
     finally:
         await runtime.dispose()
         await owner.dispose()
+
+
+async def test_the_families_counts_follow_every_write(client, make_token) -> None:
+    """The families report reads counts kept by a trigger on families: a change of
+    categories, an archiving and a move to another hromada are counted at the next read."""
+    bucha, irpin = _officer(make_token, BUCHA), _officer(make_token, IRPIN)
+    created = [
+        await create_family(client, bucha, family(BUCHA, categories=["idp"], factors=[]))
+        for _ in range(7)
+    ]
+    analyst = bearer(token(make_token, "ministry_analyst"))
+
+    async def counted() -> dict[str, dict[str, int | None]]:
+        body = await _report(client, analyst, "families", group_by="hromada")
+        table = _table(body, "recipient_category")
+        return {key: _cells(table, key) for key in ("idp", "large_family")}
+
+    assert await counted() == {"idp": {BUCHA: 7}, "large_family": {BUCHA: 0}}
+    first, second, third = created[:3]
+    changed = await client.patch(
+        f"{FAMILIES}/{first['id']}",
+        json={"categories": ["idp", "large_family"]},
+        headers=if_match(bucha, first["version"]),
+    )
+    assert changed.status_code == 200, changed.text
+    archived = await client.post(
+        f"{FAMILIES}/{second['id']}/archive", json={"reason": "переїхали за кордон"}, headers=bucha
+    )
+    assert archived.status_code == 200, archived.text
+    moved = await client.post(
+        f"{FAMILIES}/{third['id']}/relocation",
+        json={"to_hromada_code": IRPIN, "address_line": "вул. Соборна, 1", "reason": "переїзд"},
+        headers=if_match(bucha, third["version"]),
+    )
+    assert moved.status_code == 200, moved.text
+    # 5 families of IDPs left in Bucha (one also large: withheld, with its complements)
+    after = await counted()
+    assert after["idp"][BUCHA] in (5, None)
+    assert after["large_family"][BUCHA] is None
+    assert after["idp"][IRPIN] is None  # the one that moved: 1
+    for _ in range(4):
+        await create_family(client, irpin, family(IRPIN, categories=["idp"], factors=[]))
+    assert (await counted())["idp"][IRPIN] == 5
 
 
 # --- suppression -------------------------------------------------------------------------------

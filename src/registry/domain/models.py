@@ -52,6 +52,7 @@ from registry.domain.providers.tables import (
     ProviderStatusChange,
     SupportCriterion,
 )
+from registry.domain.reports.tables import FamilyCount, FamilyCountChange
 from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
 from registry.domain.territories.tables import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
@@ -75,6 +76,8 @@ __all__ = [
     "DistributionItem",
     "Enrolment",
     "Family",
+    "FamilyCount",
+    "FamilyCountChange",
     "FamilyProviderAccess",
     "FriendlyCommunity",
     "FriendlyCommunityStep",

@@ -25,10 +25,8 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    null,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +60,11 @@ from registry.domain.providers.rules import ProviderStatus, Sector
 from registry.domain.providers.tables import provider_table
 from registry.domain.reports.access import Scope, scope_of
 from registry.domain.reports.rules import GroupBy, Protected, protect
+from registry.domain.reports.tables import (
+    ANY_CODE,
+    family_count_change_table,
+    family_count_table,
+)
 from registry.domain.service_records.tables import service_record_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import require_territory
@@ -207,56 +210,51 @@ async def _reference_columns(
 
 
 _FAMILY_DIMENSIONS = (
-    ("recipient_category", family_table.c.categories, recipient_category_table),
-    ("hardship_factor", family_table.c.factors, hardship_factor_table),
+    ("recipient_category", recipient_category_table),
+    ("hardship_factor", hardship_factor_table),
 )
 
 
-def _family_counts() -> Any:
-    """Per family, one row per (dimension, code) it is counted under, and one (dimension,
-    NULL) per dimension it has any code of (the row's total): both tables of the report in
-    one pass over the families."""
-    parts = []
-    for name, column, _ in _FAMILY_DIMENSIONS:
-        parts.append(
-            select(literal(name).label("kind"), func.unnest(column).label("code")).correlate(
-                family_table
-            )
-        )
-        parts.append(
-            select(literal(name), null())
-            .where(func.cardinality(column) > 0)
-            .correlate(family_table)
-        )
-    return union_all(*parts).subquery().lateral("counted")
+def _family_counts(scope: Scope) -> Select[Any]:
+    """Per unit, kind and code, the families counted (``tables``: the counts and the changes
+    not folded into them yet)."""
+    parts = [
+        select(
+            _group(table, scope.group_by).label("unit"),
+            table.c.kind,
+            table.c.code,
+            table.c.families,
+        ).where(*scope.clauses(table))
+        for table in (family_count_table, family_count_change_table)
+    ]
+    counted = union_all(*parts).subquery("counted")
+    total = func.sum(counted.c.families)
+    return (
+        select(counted.c.unit, counted.c.kind, counted.c.code, total)
+        .group_by(counted.c.unit, counted.c.kind, counted.c.code)
+        .having(total != 0)
+    )
 
 
 async def families_report(
     session: AsyncSession, caller: Caller, scope: Scope, k: int
 ) -> dict[str, Any]:
     """Active families by recipient category and by hardship factor. A family is counted
-    under each of its categories (factors); a row's total is the families with any."""
-    group = _group(family_table, scope.group_by)
-    counted = _family_counts()
-    cells: dict[str, dict[tuple[str, str], int]] = {name: {} for name, _, _ in _FAMILY_DIMENSIONS}
-    totals: dict[str, dict[str, int]] = {name: {} for name, _, _ in _FAMILY_DIMENSIONS}
-    async with unconfined(session):
-        rows = await session.execute(
-            select(group, counted.c.kind, counted.c.code, func.count())
-            .select_from(family_table.join(counted, true()))
-            .where(family_table.c.status == "active", *scope.clauses(family_table))
-            .group_by(group, counted.c.kind, counted.c.code)
-        )
-        for unit, kind, code, count in rows.all():
-            if code is None:
-                totals[kind][unit] = int(count)
-            else:
-                cells[kind][(unit, code)] = int(count)
-        columns = {
-            name: await _reference_columns(session, reference, (c for _, c in cells[name]))
-            for name, _, reference in _FAMILY_DIMENSIONS
-        }
-        names = await _names(session, (u for by_unit in totals.values() for u in by_unit))
+    under each of its categories (factors); a row's total is the families with any. Read
+    from the counts kept as families are written (``tables``), not from the families."""
+    cells: dict[str, dict[tuple[str, str], int]] = {name: {} for name, _ in _FAMILY_DIMENSIONS}
+    totals: dict[str, dict[str, int]] = {name: {} for name, _ in _FAMILY_DIMENSIONS}
+    await session.execute(select(func.report_family_counts_fold()))
+    for unit, kind, code, count in (await session.execute(_family_counts(scope))).all():
+        if code == ANY_CODE:
+            totals[kind][unit] = int(count)
+        else:
+            cells[kind][(unit, code)] = int(count)
+    columns = {
+        name: await _reference_columns(session, reference, (c for _, c in cells[name]))
+        for name, reference in _FAMILY_DIMENSIONS
+    }
+    names = await _names(session, (u for by_unit in totals.values() for u in by_unit))
     await record(session, caller, "get_families_report", REPORT, [])
     return _report(
         "families",
@@ -275,7 +273,7 @@ async def families_report(
                 f"families with at least one {name.replace('_', ' ')} (a family with several "
                 "is counted under each, and once in the total)",
             )
-            for name, _, _ in _FAMILY_DIMENSIONS
+            for name, _ in _FAMILY_DIMENSIONS
         ],
     )
 
