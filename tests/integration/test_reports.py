@@ -25,22 +25,27 @@ from tests.support import (
     KYIV_OBLAST,
     LVIV,
     LVIV_OBLAST,
+    RECORDS,
     RUNTIME_ROLE,
     assert_problem,
     bearer,
     clock_set_to,
     create_family,
+    create_provider,
     enrol,
     error_fields,
     family,
     if_match,
     money,
     open_programme,
+    provider_body,
     token,
 )
+from tests.support import record as service_record
 from tests.unit.test_report_suppression import recovered
 
 REPORTS = "/api/v1/reports"
+RECORDS_BATCH = f"{RECORDS}/batch"
 ALL_REPORTS = (
     "families",
     "cases",
@@ -371,6 +376,63 @@ async def test_the_period_of_service_records_is_validated(client, make_token) ->
     )
     assert body["period"] == {"from_month": "2026-01", "to_month": "2026-03"}
     assert [t["name"] for t in body["tables"]] == ["2026-01", "2026-02", "2026-03"]
+
+
+async def test_service_records_by_month_and_code_follow_submissions_and_corrections(
+    client, admin, make_token
+) -> None:
+    """Records are counted by the month they were delivered in and their service, from the
+    counts kept as they are written: a voided record no longer counts, an amended one counts
+    under its new service."""
+    provider = await create_provider(
+        client,
+        admin,
+        provider_body(
+            services=[
+                {"service_code": "002.0", "frequency": "periodic", "places": ["home"]},
+                {"service_code": "012.0", "frequency": "crisis", "places": ["home"]},
+            ]
+        ),
+    )
+    staff = bearer(token(make_token, "provider_staff", provider_id=provider["id"]))
+    officer = _officer(make_token, BUCHA)
+    served = await create_family(client, officer, family(BUCHA))
+    linked = await client.post(
+        f"{FAMILIES}/{served['id']}/providers",
+        json={"provider_id": provider["id"], "reason": "referred"},
+        headers=officer,
+    )
+    assert linked.status_code == 201, linked.text
+    delivered = date.today() - timedelta(days=3)
+    records = [
+        service_record(served["id"], delivered_on=delivered.isoformat(), external_ref=f"r-{n}")
+        for n in range(7)
+    ]
+    batch = await client.post(RECORDS_BATCH, json={"records": records}, headers=staff)
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["accepted"] == 7
+    ids = [result["id"] for result in batch.json()["results"]]
+    voided = await client.post(
+        f"{RECORDS}/{ids[0]}/void", json={"reason": "entered twice"}, headers=staff
+    )
+    assert voided.status_code == 200, voided.text
+    amended = await client.post(
+        f"{RECORDS}/{ids[1]}/amendments",
+        json={"reason": "crisis, not counselling", "service_code": "012.0"},
+        headers={**staff, "If-Match": '"1"'},
+    )
+    assert amended.status_code == 200, amended.text
+    month = delivered.strftime("%Y-%m")
+    body = await _report(client, officer, "service-records", from_month=month, to_month=month)
+    (table,) = body["tables"]
+    assert table["name"] == month
+    assert [c["key"] for c in table["columns"]] == ["002.0", "012.0"]
+    # 5 counselling sessions are shown; the 1 crisis intervention is withheld, and so is the
+    # 5 beside it (the row's total would give it back)
+    assert _cells(table, "012.0") == {BUCHA: None}
+    assert _cells(table, "002.0") == {BUCHA: None}
+    assert table["rows"][0]["total"]["count"] in (6, None)
+    assert recovered(_as_published(table)) == {}
 
 
 # --- the other reports ---------------------------------------------------------------------

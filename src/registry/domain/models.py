@@ -52,7 +52,7 @@ from registry.domain.providers.tables import (
     ProviderStatusChange,
     SupportCriterion,
 )
-from registry.domain.reports.tables import FamilyCount, FamilyCountChange
+from registry.domain.reports.tables import ReportCount, ReportCountChange
 from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
 from registry.domain.territories.tables import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
@@ -76,8 +76,6 @@ __all__ = [
     "DistributionItem",
     "Enrolment",
     "Family",
-    "FamilyCount",
-    "FamilyCountChange",
     "FamilyProviderAccess",
     "FriendlyCommunity",
     "FriendlyCommunityStep",
@@ -94,6 +92,8 @@ __all__ = [
     "RecordChange",
     "ReferenceImport",
     "Referral",
+    "ReportCount",
+    "ReportCountChange",
     "Reversal",
     "Service",
     "ServiceRecord",

@@ -18,11 +18,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
     Select,
     Table,
     and_,
-    cast,
     func,
     literal,
     or_,
@@ -62,10 +60,11 @@ from registry.domain.reports.access import Scope, scope_of
 from registry.domain.reports.rules import GroupBy, Protected, protect
 from registry.domain.reports.tables import (
     ANY_CODE,
-    family_count_change_table,
-    family_count_table,
+    FAMILIES,
+    SERVICE_RECORDS,
+    report_count_change_table,
+    report_count_table,
 )
-from registry.domain.service_records.tables import service_record_table
 from registry.domain.shared.caller import Caller
 from registry.domain.territories.queries import require_territory
 from registry.domain.territories.tables import territory_table
@@ -215,25 +214,33 @@ _FAMILY_DIMENSIONS = (
 )
 
 
-def _family_counts(scope: Scope) -> Select[Any]:
-    """Per unit, kind and code, the families counted (``tables``: the counts and the changes
-    not folded into them yet)."""
-    parts = [
-        select(
+def _kept_counts(scope: Scope, subject: str, kinds: Sequence[str] = ()) -> Select[Any]:
+    """Per unit, kind and code, what is counted of ``subject`` (``tables``: the counts and
+    the changes not folded into them yet), of ``kinds`` only when given."""
+    parts = []
+    for table in (report_count_table, report_count_change_table):
+        part = select(
             _group(table, scope.group_by).label("unit"),
             table.c.kind,
             table.c.code,
-            table.c.families,
-        ).where(*scope.clauses(table))
-        for table in (family_count_table, family_count_change_table)
-    ]
-    counted = union_all(*parts).subquery("counted")
-    total = func.sum(counted.c.families)
+            table.c.counted,
+        ).where(table.c.subject == subject, *scope.clauses(table))
+        if kinds:
+            part = part.where(table.c.kind.in_(kinds))
+        parts.append(part)
+    kept = union_all(*parts).subquery("kept")
+    total = func.sum(kept.c.counted)
     return (
-        select(counted.c.unit, counted.c.kind, counted.c.code, total)
-        .group_by(counted.c.unit, counted.c.kind, counted.c.code)
+        select(kept.c.unit, kept.c.kind, kept.c.code, total)
+        .group_by(kept.c.unit, kept.c.kind, kept.c.code)
         .having(total != 0)
     )
+
+
+async def _fold(session: AsyncSession) -> None:
+    """The changes committed since the last read, folded into the counts (by another read
+    now at it, if one is: what is left is read with the counts)."""
+    await session.execute(select(func.report_counts_fold()))
 
 
 async def families_report(
@@ -244,8 +251,9 @@ async def families_report(
     from the counts kept as families are written (``tables``), not from the families."""
     cells: dict[str, dict[tuple[str, str], int]] = {name: {} for name, _ in _FAMILY_DIMENSIONS}
     totals: dict[str, dict[str, int]] = {name: {} for name, _ in _FAMILY_DIMENSIONS}
-    await session.execute(select(func.report_family_counts_fold()))
-    for unit, kind, code, count in (await session.execute(_family_counts(scope))).all():
+    await _fold(session)
+    rows = await session.execute(_kept_counts(scope, FAMILIES))
+    for unit, kind, code, count in rows.all():
         if code == ANY_CODE:
             totals[kind][unit] = int(count)
         else:
@@ -391,41 +399,27 @@ async def service_records_report(
     end: date,
 ) -> dict[str, Any]:
     """Service records (not voided) by service code, one table per month of delivery, from
-    ``start``'s month to ``end``'s. Months are tables of their own (not columns): no total
-    over the period is published beside them, so a month's hidden cells cannot be worked
-    out from one."""
+    ``start``'s month to ``end``'s, read from the counts kept as records are written
+    (``tables``). Months are tables of their own (not columns): no total over the period is
+    published beside them, so a month's hidden cells cannot be worked out from one."""
     periods = months(start, end)
-    stop = _next_month(end)
-    group = _group(service_record_table, scope.group_by)
-    month = cast(func.date_trunc("month", service_record_table.c.delivered_on), Date)
-    async with unconfined(session):
-        rows = (
+    by_month: dict[str, dict[tuple[str, str], int]] = {m.strftime("%Y-%m"): {} for m in periods}
+    await _fold(session)
+    rows = await session.execute(_kept_counts(scope, SERVICE_RECORDS, list(by_month)))
+    for unit, month, code, count in rows.all():
+        by_month[month][(unit, code)] = int(count)
+    codes = sorted({code for cells in by_month.values() for _, code in cells})
+    services = {
+        code: (uk, en)
+        for code, uk, en in (
             await session.execute(
-                select(group, month, service_record_table.c.service_code, func.count())
-                .where(
-                    *scope.clauses(service_record_table),
-                    service_record_table.c.status == "active",
-                    service_record_table.c.delivered_on >= periods[0],
-                    service_record_table.c.delivered_on < stop,
-                )
-                .group_by(group, month, service_record_table.c.service_code)
+                select(
+                    service_table.c.code, service_table.c.name_uk, service_table.c.name_en
+                ).where(service_table.c.code.in_(codes))
             )
         ).all()
-        by_month: dict[date, dict[tuple[str, str], int]] = {m: {} for m in periods}
-        for unit, delivered, code, count in rows:
-            by_month[delivered][(unit, code)] = int(count)
-        codes = sorted({code for cells in by_month.values() for _, code in cells})
-        services = {
-            code: (uk, en)
-            for code, uk, en in (
-                await session.execute(
-                    select(
-                        service_table.c.code, service_table.c.name_uk, service_table.c.name_en
-                    ).where(service_table.c.code.in_(codes))
-                )
-            ).all()
-        }
-        names = await _names(session, (u for cells in by_month.values() for u, _ in cells))
+    }
+    names = await _names(session, (u for cells in by_month.values() for u, _ in cells))
     await record(session, caller, "get_service_records_report", REPORT, [])
     columns = [Column(code, *services.get(code, (None, None))) for code in codes]
     return _report(
@@ -435,8 +429,8 @@ async def service_records_report(
         k,
         period={"from_month": start.strftime("%Y-%m"), "to_month": end.strftime("%Y-%m")},
         tables=[
-            _table(m.strftime("%Y-%m"), "service records", columns, cells, names, k)
-            for m, cells in by_month.items()
+            _table(month, "service records", columns, cells, names, k)
+            for month, cells in by_month.items()
         ],
     )
 
