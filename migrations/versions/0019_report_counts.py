@@ -198,6 +198,8 @@ def upgrade() -> None:
                 f"CREATE TRIGGER report_counts_{name} AFTER {event} ON {table} {transition} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION report_counts_track_{table}()"
             )
+    # The planner's statistics of the filled counts (before autovacuum would take them).
+    op.execute("ANALYZE report_counts")
 
 
 def downgrade() -> None:
