@@ -5,6 +5,7 @@ per report naming no record, and the parameters' refusals."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -267,6 +268,50 @@ async def test_the_families_counts_follow_every_write(client, make_token) -> Non
     for _ in range(4):
         await create_family(client, irpin, family(IRPIN, categories=["idp"], factors=[]))
     assert (await counted())["idp"][IRPIN] == 5
+
+
+async def test_kept_counts_lose_no_change_to_concurrent_writes_and_folds(live, make_token) -> None:
+    """Families registered at once while reports fold the changes, and a change committed
+    after a fold that ran while it was being written: every one is counted, once."""
+    officer = _officer(make_token, BUCHA)
+    analyst = bearer(token(make_token, "ministry_analyst"))
+
+    async def register() -> dict[str, Any]:
+        return await create_family(
+            live.client, officer, family(BUCHA, categories=["idp"], factors=[])
+        )
+
+    async def read() -> dict[str, Any]:
+        return await _report(live.client, analyst, "families", group_by="hromada")
+
+    results = await asyncio.gather(*(register() for _ in range(8)), *(read() for _ in range(4)))
+    created = [r for r in results if "id" in r]
+    assert len(created) == 8
+    assert _cells(_table(await read(), "recipient_category"), "idp") == {BUCHA: 8}
+
+    # a change written, not committed, while a report folds: left for the next fold
+    async with live.database.engine.connect() as connection:
+        transaction = await connection.begin()
+        await connection.execute(
+            text("UPDATE families SET categories = ARRAY['large_family'] WHERE id = :id"),
+            {"id": created[0]["id"]},
+        )
+        during = _table(await read(), "recipient_category")
+        assert _cells(during, "idp") == {BUCHA: 8}
+        await transaction.commit()
+    after = _table(await read(), "recipient_category")
+    # 7 and 1: the 1 withheld, and the 7 with it (the row's total of 8 would give it back)
+    assert _cells(after, "large_family") == {BUCHA: None}
+    assert after["rows"][0]["total"] == {"count": 8, "suppressed": False}
+    assert await live.count("SELECT count(*) FROM report_count_changes") == 0
+    assert (
+        await live.count(
+            "SELECT counted FROM report_counts WHERE subject = 'families' "
+            "AND hromada_code = :hromada AND kind = 'recipient_category' AND code = 'idp'",
+            hromada=BUCHA,
+        )
+        == 7
+    )
 
 
 # --- suppression -------------------------------------------------------------------------------
