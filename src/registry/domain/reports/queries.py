@@ -2,9 +2,12 @@
 and the category) within the report's scope, then suppressed (``rules.protect``) and shaped
 as tables of cells. Nothing of a record leaves this module but counts and sums.
 
-The reads go beyond the caller's row-level reach (``unconfined``): an analyst reaches no
-personal row at all, yet counts them. The report's own scope (``access.Scope``) confines
-every statement first, as the rule for ``unconfined`` asks.
+Families and service records are counted from the counts kept as they are written
+(``tables``: a million rows are not scanned per report); cases, providers, support cases and
+programmes from their own tables. Those reads go beyond the caller's row-level reach
+(``unconfined``): an analyst reaches no personal row at all, yet counts them. The report's
+own scope (``access.Scope``) confines every statement first, as the rule for ``unconfined``
+asks.
 """
 
 from __future__ import annotations
