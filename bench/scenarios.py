@@ -606,6 +606,28 @@ def feed_check(
     }
 
 
+# --- aggregate reports ----------------------------------------------------------------------
+
+
+def report_families_national(ctx: Context) -> list[RequestSpec]:
+    """The heaviest report: every active family of the country counted by oblast, under each
+    recipient category and hardship factor, as the ministry's analyst (then suppressed)."""
+    token = ctx.token("ministry_analyst", sub="bench-analyst")
+    return [
+        {
+            "method": "GET",
+            "path": f"{API}/reports/families",
+            "headers": {"Authorization": f"Bearer {token}"},
+        }
+    ]
+
+
+def report_service_records_kyiv(ctx: Context) -> list[RequestSpec]:
+    """Kyiv's service records of the last twelve months by service code and month, as its
+    community officer (one row, twelve tables)."""
+    return [{"method": "GET", "path": f"{API}/reports/service-records", "headers": ctx.officer()}]
+
+
 SCENARIOS = [
     Scenario(
         "family_by_id",
@@ -675,5 +697,18 @@ SCENARIOS = [
         registry=feed_writers,
         setup=feed_setup,
         check=feed_check,
+    ),
+    Scenario(
+        "report_families_national",
+        "GET /reports/families as the ministry's analyst: all families by oblast, by "
+        "recipient category and hardship factor, suppressed",
+        registry=report_families_national,
+        connections=4,
+    ),
+    Scenario(
+        "report_service_records_kyiv",
+        "GET /reports/service-records as Kyiv's officer: twelve months by service code",
+        registry=report_service_records_kyiv,
+        connections=4,
     ),
 ]

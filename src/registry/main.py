@@ -37,6 +37,7 @@ from registry.api.routers import (
     programmes,
     providers,
     reference,
+    reports,
     service_records,
     territories,
     webhooks,
@@ -117,6 +118,13 @@ TAGS = [
         "they expire.",
     },
     {
+        "name": "reports",
+        "description": "Aggregate reports for the ministry's analysts and the territories' "
+        "officers: families, cases, service records, providers, support cases and "
+        "programmes' money counted by oblast, raion or hromada, with small counts suppressed "
+        "so that no family can be singled out. No personal data.",
+    },
+    {
         "name": "webhooks",
         "description": "Webhook subscriptions: the change feed pushed to an integration "
         "system's URL by `registry worker`, signed the Standard Webhooks way, in order, at "
@@ -178,6 +186,7 @@ API_ROUTERS = (
     friendly_communities.router,
     changes.router,
     exports.router,
+    reports.router,
     webhooks.router,
     audit.router,
 )

@@ -176,6 +176,15 @@ class Settings(BaseSettings):
         "referral closed) during which it may still report services delivered before the end.",
     )
 
+    #: k of small-cell suppression in aggregate reports (``domain.reports.rules``).
+    report_min_cell: int = Field(
+        default=5,
+        ge=2,
+        le=100,
+        description="Aggregate reports withhold every count from 1 to this minus one, and the "
+        "counts that would give one back from the totals.",
+    )
+
     idempotency_retention_hours: int = Field(
         default=24,
         ge=1,

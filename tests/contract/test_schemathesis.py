@@ -109,6 +109,7 @@ ROLE_BY_PREFIX = (
     ("/api/v1/service-records", "provider"),
     ("/api/v1/servicemembers", "liaison"),
     ("/api/v1/support-cases", "liaison"),
+    ("/api/v1/reports", "analyst"),
     ("/api/v1/", "ministry_admin"),
 )
 _PROGRAMME = "/api/v1/programmes/{programme_id}"

@@ -39,6 +39,7 @@ from registry.domain.programmes.queries import (
     PROGRAMME,
 )
 from registry.domain.providers.queries import PROVIDER, PROVIDER_LINK
+from registry.domain.reports.queries import REPORT
 from registry.domain.service_records.queries import SERVICE_RECORD
 from registry.domain.shared.caller import Caller
 from registry.domain.webhooks.queries import WEBHOOK_DELIVERY, WEBHOOK_SUBSCRIPTION
@@ -80,6 +81,7 @@ _RESOURCE_OF_COLLECTION = {
     "friendly-communities": FRIENDLY_COMMUNITY,
     "webhook-subscriptions": WEBHOOK_SUBSCRIPTION,
     "deliveries": WEBHOOK_DELIVERY,
+    "reports": REPORT,
 }
 #: A collection nested in another that holds something else: a family's providers are the
 #: links between the two.
@@ -87,6 +89,18 @@ _RESOURCE_OF_NESTED_COLLECTION = {
     ("families", "providers"): PROVIDER_LINK,
     ("military-units", "cases"): SUPPORT_CASE,
     ("support-cases", "measures"): SUPPORT_CASE_MEASURE,
+    # A report counts records of a collection and is none of them.
+    **{
+        ("reports", collection): REPORT
+        for collection in (
+            "families",
+            "cases",
+            "service-records",
+            "providers",
+            "support-cases",
+            "programmes",
+        )
+    },
 }
 _NOT_NESTED = ""
 

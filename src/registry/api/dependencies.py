@@ -231,6 +231,7 @@ ProgrammesWrite = Annotated[Caller, Depends(require(Permission.PROGRAMMES_WRITE)
 ProgrammesManage = Annotated[Caller, Depends(require(Permission.PROGRAMMES_MANAGE))]
 ChangesRead = Annotated[Caller, Depends(require(Permission.CHANGES_READ))]
 ExportsCreate = Annotated[Caller, Depends(require(Permission.EXPORTS_CREATE))]
+ReportsRead = Annotated[Caller, Depends(require(Permission.REPORTS_READ))]
 WebhooksManage = Annotated[Caller, Depends(require(Permission.WEBHOOKS_MANAGE))]
 
 

@@ -55,6 +55,7 @@ from registry.domain.providers.tables import (
     ProviderStatusChange,
     SupportCriterion,
 )
+from registry.domain.reports.tables import ReportCount, ReportCountChange
 from registry.domain.service_records.tables import ServiceRecord, ServiceRecordVersion
 from registry.domain.territories.tables import ReferenceImport, Territory
 from registry.domain.versioning import RecordChange
@@ -97,6 +98,8 @@ __all__ = [
     "RecordChange",
     "ReferenceImport",
     "Referral",
+    "ReportCount",
+    "ReportCountChange",
     "Reversal",
     "Service",
     "ServiceRecord",
