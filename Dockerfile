@@ -1,11 +1,12 @@
 # Build: docker build -t registry .
 # Run:   docker run -p 8000:8000 -e REGISTRY_DATABASE_URL=postgresql+asyncpg://… \
 #            -e REGISTRY_JWT_JWKS_FILE=/keys/jwks.json -e REGISTRY_JWT_ISSUER=… -v …:/keys registry
-# Worker (webhook deliveries and the other background work; one or more, same image and
-# environment, REGISTRY_IDENTIFIER_KEYS_FILE included; it serves no HTTP, so no health check):
+# Worker (deadline events, the feed's numbering, webhook deliveries, bulk exports; one or
+# more, same image and environment, REGISTRY_IDENTIFIER_KEYS_FILE included, and the exports'
+# volume shared with the API; it serves no HTTP, so no health check):
 #        docker run --no-healthcheck -e REGISTRY_DATABASE_URL=postgresql+asyncpg://… \
 #            -e REGISTRY_IDENTIFIER_KEYS_FILE=/keys/identifier-keys.json -v …:/keys \
-#            registry registry worker
+#            -e REGISTRY_EXPORT_DIR=/exports -v …:/exports registry registry worker
 #
 # Reproducible: every package comes from requirements.lock, pinned and checked against its
 # hashes (the build backend too), and the project itself is installed without resolving
