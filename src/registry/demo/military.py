@@ -43,6 +43,7 @@ from registry.demo.cases import DEMO_STAFF
 from registry.demo.clock import latest_moment
 from registry.demo.families import DEMO_ACTOR, KYIV, feminine_surname, patronymic
 from registry.demo.providers import BUCHA_FUND_ID, DEMO_PROVIDER_ID, LVIV_FAMILIES_ID
+from registry.domain.families.commands import index_name_words
 from registry.domain.families.tables import family_table, person_table
 from registry.domain.military.rules import (
     CONTACT_INTERVAL_DAYS,
@@ -1109,6 +1110,7 @@ async def _new_families(session: AsyncSession, rng: random.Random, today: date) 
                     is_servicemember=relation == "head",
                 )
             )
+            await index_name_words(session, [name_key(*parts)])
             person_ids.append(person_id)
         members.append((person_ids[0], family_id, address["oblast_code"], (category,), True))
     return members

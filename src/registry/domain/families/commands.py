@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Text, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,13 +25,21 @@ from registry.domain.families.access import (
     visible_families,
 )
 from registry.domain.families.queries import FAMILY, FAMILY_NOT_FOUND, PERSON
-from registry.domain.families.rules import clean_family, clean_person
+from registry.domain.families.rules import (
+    NAME_PARTS,
+    clean_family,
+    clean_person,
+    dictionary_entries,
+)
 from registry.domain.families.tables import (
     PERSON_IDENTIFIERS,
     PERSON_RNOKPP,
     PERSON_UNZR,
     family_table,
     hardship_factor_table,
+    name_word_deletion_table,
+    name_word_form_table,
+    name_word_table,
     person_table,
     recipient_category_table,
 )
@@ -482,6 +492,8 @@ async def update_member(
                 await write.save(values, action=None, changed=changed)
         except IntegrityError as error:
             await _lost_race(session, caller, person, error, person_id=person_id)
+        if any(part in changed for part in NAME_PARTS):
+            await index_name_words(session, [str(stored["name_key"])])
     await record(session, caller, "update_member", PERSON, [person_id, family_id])
     return await _person(session, caller, person_id)
 
@@ -557,6 +569,7 @@ async def _insert_person(
             )
     except IntegrityError as error:
         await _lost_race(session, caller, person, error, prefix=prefix)
+    await index_name_words(session, [str(values["name_key"])])
     await note_change(
         session,
         PERSON,
@@ -687,3 +700,39 @@ async def _person(session: AsyncSession, caller: Caller, person_id: uuid.UUID) -
         .one()
     )
     return queries.render_person(row, identifier_view(caller.principal), caller.keys)
+
+
+async def index_name_words(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Add the words of persons' ``name_key`` the search dictionary does not hold yet, with
+    their forms and deletion neighbourhoods, in the transaction that writes the persons (a
+    person is findable exactly when their write commits). A known word costs one statement
+    that inserts nothing."""
+    words = sorted({word for key in keys for word in key.split()})
+    if not words:
+        return
+    new = (
+        (
+            await session.execute(
+                pg_insert(name_word_table)
+                .from_select(
+                    ["word"], select(func.unnest(bindparam("words", words, type_=ARRAY(Text))))
+                )
+                .on_conflict_do_nothing()
+                .returning(name_word_table.c.word)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not new:
+        return
+    forms, neighbourhood = dictionary_entries(new)
+    await session.execute(
+        pg_insert(name_word_form_table).on_conflict_do_nothing(),
+        [{"form": form, "word": word} for form, word in forms],
+    )
+    if neighbourhood:
+        await session.execute(
+            pg_insert(name_word_deletion_table).on_conflict_do_nothing(),
+            [{"deletion": deletion, "form": form} for deletion, form in neighbourhood],
+        )

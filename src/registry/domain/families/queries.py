@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -27,11 +26,11 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    literal,
+    literal_column,
     or_,
     select,
     true,
-    tuple_,
+    union,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.engine import RowMapping
@@ -52,13 +51,28 @@ from registry.domain.families.access import (
     sees_provider_view,
     visible_families,
 )
-from registry.domain.families.rules import ADULT_AGE, age_on
+from registry.domain.families.rules import (
+    ADULT_AGE,
+    MAX_QUERY_WORDS,
+    PREFIX_LENGTH,
+    Rank,
+    age_on,
+    deletions,
+    match_person,
+    match_word,
+    name_words,
+    query_words,
+    search_word,
+)
 from registry.domain.families.tables import (
     PERSON_IDENTIFIERS,
+    PERSON_NAME_WORDS,
     PERSON_RNOKPP,
     PERSON_UNZR,
     family_table,
     hardship_factor_table,
+    name_word_deletion_table,
+    name_word_form_table,
     person_table,
     recipient_category_table,
 )
@@ -121,9 +135,6 @@ _FAMILY_NAMES = tuple(column.name for column in FAMILY_COLUMNS)
 _PERSON_NAMES = tuple(column.name for column in PERSON_COLUMNS)
 #: The sealed identifiers among ``PERSON_COLUMNS``, by column.
 _SEALED = {identifier.column: identifier for identifier in PERSON_IDENTIFIERS}
-#: How alike two names must be (pg_trgm word similarity) for search to call them a match:
-#: low enough for a typo or two in a surname, high enough to keep unrelated names out.
-SEARCH_THRESHOLD = 0.5
 #: How alike two names with the same birth date must be to flag a possible duplicate.
 DUPLICATE_THRESHOLD = 0.7
 
@@ -409,37 +420,27 @@ async def list_families(
                 identifier.name, values[identifier.name]
             )
     values["status"] = where.status or "active"
-    search: str | None = None
+    filters = tuple(name for name in _FILTERS if name in values)
+    # The driver's connection, inside the session's transaction: the statements are prepared
+    # once per connection and their rows are decoded without the ORM.
+    connection = await driver_connection(session)
+    searched: _Searched | None = None
     if where.q is not None:
-        searched = _search_key(where.q)
-        if searched is None:
+        words = _search_words(where.q)
+        if words is None:
             return Page([], None)  # a character no name holds: nothing matches it
-        values["key"], is_latin = searched
-        search = "latin_key" if is_latin else "name_key"
-        # For this transaction only: the similarity operators read the threshold (the index
-        # answers only through them). And a plan made for the text at hand: a generic plan
-        # (which a prepared statement gets after five runs) cannot tell a rare name from a
-        # common one and joins every family of the hromada (at 1M families, Kyiv's 100 000:
-        # 568 ms against 198 ms for EXPLAIN ANALYZE of the same search).
-        await session.execute(
-            select(
-                func.set_config("pg_trgm.word_similarity_threshold", str(SEARCH_THRESHOLD), true()),
-                func.set_config("plan_cache_mode", "force_custom_plan", true()),
-            )
-        )
-    if page.after is not None:
-        values.update(_cursor_values(page.after, searching=search is not None))
+        searched = await _search(connection, principal, filters, values, words, page)
+        values["ids"] = searched.ids
+    elif page.after is not None:
+        values.update(_cursor_values(page.after))
     compiled = _page_statement(
         _PageShape(
             confinement=principal.confinement,
-            filters=tuple(name for name in _FILTERS if name in values),
-            search=search,
-            after=page.after is not None,
+            filters=filters,
+            search=searched is not None,
+            after=page.after is not None and searched is None,
         )
     )
-    # The driver's connection, inside the session's transaction: the statement is prepared
-    # once per connection and its rows are decoded without the ORM.
-    connection = await driver_connection(session)
     rows = await connection.fetch(
         compiled.sql,
         *compiled.arguments(
@@ -452,13 +453,9 @@ async def list_families(
             purpose=caller.purpose,
         ),
     )
-    found = _page_of_families(
-        rows,
-        page,
-        searching=search is not None,
-        view=identifier_view(principal),
-        keys=caller.keys,
-    )
+    found = _page_of_families(rows, page, view=identifier_view(principal), keys=caller.keys)
+    if searched is not None:
+        found = Page(found.items, searched.next_after)
     if sees_provider_view(principal):
         return Page([family_for_provider(f, caller.today) for f in found.items], found.next_after)
     return found
@@ -509,8 +506,8 @@ class _PageShape:
     #: What decides which families the caller reaches (``Principal.confinement``)
     confinement: Principal
     filters: tuple[str, ...]
-    #: The key compared with the search text (name_key or latin_key) when searching by name
-    search: str | None
+    #: Whether the page is the families a name search ranked (``ids``, in their order)
+    search: bool
     after: bool
 
 
@@ -524,16 +521,19 @@ def _page_statement(shape: _PageShape) -> Compiled:
     statement = select(*FAMILY_COLUMNS).where(
         visible_families(principal), *(_FILTERS[name]() for name in shape.filters)
     )
-    after: list[Any] = [bindparam("after_id", type_=Uuid)]
-    if shape.search is not None:
-        matches = _name_matches(principal, person_table.c[shape.search])
-        statement = statement.join(matches, matches.c.family_id == family_table.c.id)
-        order_by = [matches.c.rank, family_table.c.id]
-        after.insert(0, bindparam("after_rank", type_=matches.c.rank.type))
-    else:
-        order_by = [family_table.c.id]
+    order_by: list[Any] = [family_table.c.id]
+    if shape.search:
+        # The families the search ranked (``_search``), in that order; the conditions above
+        # hold again here, in the statement that returns and audits them.
+        ranked = (
+            func.unnest(bindparam("ids", type_=ARRAY(Uuid)))
+            .table_valued("id", with_ordinality="rank")
+            .render_derived("ranked")
+        )
+        statement = statement.join(ranked, ranked.c.id == family_table.c.id)
+        order_by.insert(0, ranked.c.rank)
     if shape.after:
-        statement = statement.where(tuple_(*order_by) > tuple_(*after))
+        statement = statement.where(family_table.c.id > bindparam("after_id", type_=Uuid))
     found = (
         statement.add_columns(*order_by[:-1])
         .order_by(*order_by)
@@ -562,25 +562,20 @@ def _page_statement(shape: _PageShape) -> Compiled:
     )
 
 
-def _cursor_values(after: tuple[Any, ...], *, searching: bool) -> dict[str, Any]:
-    """The bound values of a cursor: (rank, id) when searching by name, else (id,)."""
-    names = ("after_rank", "after_id") if searching else ("after_id",)
-    if len(after) != len(names) or not all(isinstance(value, str) for value in after):
+def _cursor_values(after: tuple[Any, ...]) -> dict[str, Any]:
+    """The bound values of a list's cursor: ``(id,)``."""
+    if len(after) != 1 or not isinstance(after[0], str):
         raise InvalidCursor("cursor does not match this list")
     try:
-        values: dict[str, Any] = {"after_id": uuid.UUID(after[-1])}
-        if searching:
-            values["after_rank"] = Decimal(after[0])
-    except (ValueError, ArithmeticError) as error:
+        return {"after_id": uuid.UUID(after[0])}
+    except ValueError as error:
         raise InvalidCursor("cursor does not match this list") from error
-    return values
 
 
 def _page_of_families(
     rows: Sequence[asyncpg.Record],
     page: PageRequest,
     *,
-    searching: bool,
     view: IdentifierView,
     keys: IdentifierKeys,
 ) -> Page[dict[str, Any]]:
@@ -596,7 +591,7 @@ def _page_of_families(
             families.append(
                 _render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)), members)
             )
-            sort_keys.append((row[width], row[0]) if searching else (row[0],))
+            sort_keys.append((str(row[0]),))
         if row[-len(_PERSON_NAMES)] is not None:
             members.append(
                 render_person(
@@ -608,30 +603,162 @@ def _page_of_families(
     return Page(families, None)
 
 
-def _search_key(q: str) -> tuple[str, bool] | None:
+def _search_words(q: str) -> list[str] | None:
+    """The query's words (``rules.query_words``); None when the text holds a character no
+    name holds (``%``, ``_``, ``*``…: taken literally, it finds nothing); 422 for text that
+    is not a name, or more words than a name has."""
     try:
-        return query_key(q)
+        if query_key(q) is None:
+            return None
     except ValueError as error:
         raise InvalidInput(
             "The search text is not a name.", errors=[FieldError("query.q", str(error))]
         ) from None
+    words = [word for word in query_words(q) if any(char.isalpha() for char in word)]
+    if len(words) > MAX_QUERY_WORDS:
+        raise InvalidInput(
+            "The search text is not a name.",
+            errors=[FieldError("query.q", f"must have at most {MAX_QUERY_WORDS} words")],
+        )
+    return words
 
 
-def _name_matches(principal: Principal, column: Any) -> Any:
-    """Families whose current or former members' names resemble the search key (Cyrillic, or
-    Latin compared with the official transliteration), with their rank (best first)."""
-    key = bindparam("key", type_=Text)
-    conditions = [column.op("%>")(key)]
+@dataclass(frozen=True, slots=True)
+class _Searched:
+    #: The page's families, best first
+    ids: list[uuid.UUID]
+    next_after: tuple[Any, ...] | None
+
+
+#: The query's prefixes, one row each.
+_PREFIXES = (
+    func.unnest(bindparam("prefixes", type_=ARRAY(Text)))
+    .table_valued("prefix")
+    .render_derived("prefixes")
+)
+#: The dictionary words whose forms equal a key or share a deletion neighbour with it, and
+#: those a prefix begins (``[prefix, prefix + the last code point)`` in the "C" collation).
+_CANDIDATE_WORDS = compile_statement(
+    union(
+        select(name_word_form_table.c.form, name_word_form_table.c.word).where(
+            name_word_form_table.c.form == func.any(bindparam("keys", type_=ARRAY(Text)))
+        ),
+        select(name_word_form_table.c.form, name_word_form_table.c.word)
+        .join(
+            name_word_deletion_table,
+            name_word_deletion_table.c.form == name_word_form_table.c.form,
+        )
+        .where(
+            name_word_deletion_table.c.deletion == func.any(bindparam("keys", type_=ARRAY(Text)))
+        ),
+        select(name_word_form_table.c.form, name_word_form_table.c.word)
+        .select_from(name_word_form_table.join(_PREFIXES, true()))
+        .where(
+            name_word_form_table.c.form >= _PREFIXES.c.prefix,
+            name_word_form_table.c.form < func.concat(_PREFIXES.c.prefix, func.chr(0x10FFFF)),
+        ),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _CandidateShape:
+    confinement: Principal
+    filters: tuple[str, ...]
+    words: int
+
+
+@functools.lru_cache(maxsize=1024)
+def _candidate_persons(shape: _CandidateShape) -> Compiled:
+    """The persons (current and former members) of the families within the caller's reach
+    and the filters whose name has, for each query word, one of that word's candidate
+    dictionary words (``words_<i>``): an exact lookup in the name words' GIN index, inside
+    the caller's oblast for a territory-confined caller."""
+    principal = shape.confinement
+    statement = (
+        select(person_table.c.family_id, person_table.c.name_key)
+        .join(family_table, family_table.c.id == person_table.c.family_id)
+        .where(
+            visible_families(principal),
+            *(_FILTERS[name]() for name in shape.filters),
+            *(
+                PERSON_NAME_WORDS.op("&&")(bindparam(f"words_{i}", type_=ARRAY(Text)))
+                for i in range(shape.words)
+            ),
+        )
+    )
     oblast = _oblast_of_reach(principal)
     if oblast is not None:
-        conditions.append(person_table.c.oblast_code == oblast)
-    score = cast(func.max(func.word_similarity(key, column)), Numeric(5, 4))
-    return (
-        select(person_table.c.family_id, (literal(0) - score).label("rank"))
-        .where(*conditions)
-        .group_by(person_table.c.family_id)
-        .subquery("matches")
+        statement = statement.where(person_table.c.oblast_code == oblast)
+    return compile_statement(statement)
+
+
+async def _search(
+    connection: asyncpg.Connection,
+    principal: Principal,
+    filters: tuple[str, ...],
+    values: dict[str, Any],
+    words: list[str],
+    page: PageRequest,
+) -> _Searched:
+    """The page of families a name search finds, ranked by ``rules.match_person`` (a family
+    by its best-matching person, then that person's name, then the family's id), and the
+    cursor of the next page: the last family's rank and id (no name in it)."""
+    if not words:
+        return _Searched([], None)
+    keys = sorted({key for word in words for key in (word, *deletions(word))})
+    prefixes = sorted({word for word in words if len(word) >= PREFIX_LENGTH})
+    candidates = await connection.fetch(
+        _CANDIDATE_WORDS.sql, *_CANDIDATE_WORDS.arguments(keys=keys, prefixes=prefixes)
     )
+    dictionary = {row["word"] for row in candidates}
+    per_word = [
+        sorted(w for w in dictionary if match_word(word, search_word(w)) is not None)
+        for word in words
+    ]
+    if not all(per_word):
+        return _Searched([], None)
+    compiled = _candidate_persons(_CandidateShape(principal.confinement, filters, len(words)))
+    rows = await connection.fetch(
+        compiled.sql,
+        *compiled.arguments(
+            **values,
+            **{f"words_{i}": found for i, found in enumerate(per_word)},
+            actor=principal.sub,
+        ),
+    )
+    best: dict[uuid.UUID, tuple[Rank, str]] = {}
+    for family_id, key in rows:
+        rank = match_person(words, name_words(key))
+        if rank is not None and (family_id not in best or (rank, key) < best[family_id]):
+            best[family_id] = (rank, key)
+    ranked = sorted(best, key=lambda family_id: (*best[family_id], family_id))
+    start = 0
+    if page.after is not None:
+        start = _search_start(page.after, ranked, best)
+    shown = ranked[start : start + page.limit]
+    next_after = None
+    if start + page.limit < len(ranked):
+        rank = best[shown[-1]][0]
+        next_after = (rank.prefixes, rank.distance, rank.inexact, str(shown[-1]))
+    return _Searched(shown, next_after)
+
+
+def _search_start(
+    after: tuple[Any, ...], ranked: list[uuid.UUID], best: dict[uuid.UUID, tuple[Rank, str]]
+) -> int:
+    """Where the page after ``after`` (a search cursor) starts in ``ranked``: after the
+    cursor's family; if it no longer matches, after every family ranked better or as well."""
+    if len(after) != 4 or not all(isinstance(value, int) for value in after[:3]):
+        raise InvalidCursor("cursor does not match this list")
+    try:
+        family_id = uuid.UUID(str(after[3]))
+    except ValueError as error:
+        raise InvalidCursor("cursor does not match this list") from error
+    if family_id in best:
+        return ranked.index(family_id) + 1
+    rank = Rank(*after[:3])
+    return sum(1 for other in ranked if best[other][0] <= rank)
 
 
 def _oblast_of_reach(principal: Principal) -> Any | None:

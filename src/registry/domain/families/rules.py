@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -355,3 +355,20 @@ def match_person(query: Sequence[str], words: Sequence[str]) -> Rank | None:
         if best is None or total < best:
             best = total
     return best
+
+
+def dictionary_entries(
+    words: Iterable[str],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What the dictionary holds for new name words (as they appear in ``name_key``): each
+    word's forms as ``(form, word)`` and the forms' deletion neighbourhoods as
+    ``(deletion, form)``."""
+    forms: dict[tuple[str, str], None] = {}
+    for word in words:
+        normalised = search_word(word)
+        for form in (normalised, *latin_forms(normalised)):
+            forms[(form, word)] = None
+    neighbourhood = {
+        (deletion, form) for form in {form for form, _ in forms} for deletion in deletions(form)
+    }
+    return list(forms), sorted(neighbourhood)

@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
@@ -152,12 +154,45 @@ class FamilyProviderAccess(SQLModel, table=True):
     revoke_reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class NameWord(SQLModel, table=True):
+    """The dictionary of name search: each distinct word of the persons' ``name_key`` (a
+    word stays when its last person is renamed: it then finds nobody)."""
+
+    __tablename__ = "name_words"
+
+    word: str = Field(sa_column=Column(Text, primary_key=True))
+
+
+class NameWordForm(SQLModel, table=True):
+    """A dictionary word's spellings search compares: the word normalised
+    (``rules.search_word``) and its Latin forms (``rules.latin_forms``). The "C" collation
+    lets the key's btree answer a prefix (``LIKE 'шев%'``)."""
+
+    __tablename__ = "name_word_forms"
+
+    form: str = Field(sa_column=Column(Text(collation="C"), primary_key=True))
+    word: str = Field(sa_column=Column(Text, primary_key=True))
+
+
+class NameWordDeletion(SQLModel, table=True):
+    """The deletion neighbourhood of each form (``rules.deletions``): a query word within the
+    edit limit of a form shares the form or one of these with it, found by equality."""
+
+    __tablename__ = "name_word_deletions"
+
+    deletion: str = Field(sa_column=Column(Text, primary_key=True))
+    form: str = Field(sa_column=Column(Text, primary_key=True))
+
+
 #: Each table as SQLAlchemy Core sees it: ``<name>_table.c.<column>``, typed, for statements.
 recipient_category_table = table_of(RecipientCategory)
 hardship_factor_table = table_of(HardshipFactor)
 family_table = table_of(Family)
 person_table = table_of(Person)
 family_provider_access_table = table_of(FamilyProviderAccess)
+name_word_table = table_of(NameWord)
+name_word_form_table = table_of(NameWordForm)
+name_word_deletion_table = table_of(NameWordDeletion)
 
 #: A person's national identifiers, sealed at rest: RNOKPP and UNZR are looked up (and unique
 #: among current members) by their blind index; an IDP certificate number is only shown.
@@ -201,18 +236,12 @@ Index(
 Index("ix_persons_rnokpp_index", person_table.c.rnokpp_index)
 Index("ix_persons_unzr_index", person_table.c.unzr_index)
 Index("ix_persons_birth_date_name_key", person_table.c.birth_date, person_table.c.name_key)
-# btree_gin puts the oblast beside the trigrams: a confined search reads only its oblast.
+#: The words of a person's name as search looks persons up by them (the dictionary's words).
+PERSON_NAME_WORDS = func.string_to_array(person_table.c.name_key, literal_column("' '"))
+# btree_gin puts the oblast beside the words: a confined search reads only its oblast.
 Index(
-    "ix_persons_oblast_code_name_key_trgm",
+    "ix_persons_oblast_code_name_words",
     person_table.c.oblast_code,
-    person_table.c.name_key,
+    PERSON_NAME_WORDS,
     postgresql_using="gin",
-    postgresql_ops={"name_key": "gin_trgm_ops"},
-)
-Index(
-    "ix_persons_oblast_code_latin_key_trgm",
-    person_table.c.oblast_code,
-    person_table.c.latin_key,
-    postgresql_using="gin",
-    postgresql_ops={"latin_key": "gin_trgm_ops"},
 )
