@@ -148,10 +148,16 @@ async def list_families(
             min_length=2,
             max_length=100,
             description="The name, or part of it, of a current or former member, in any "
-            "script: letters, digits, apostrophes, hyphens and spaces (anything else is a 422). "
-            "Any case and apostrophe, a typo allowed; Latin finds Cyrillic names by the official "
-            "transliteration and Latin names with or without diacritics (`Sevkiyeva` finds "
-            "`Şevkiyeva`). Results come best match first.",
+            "script: letters, digits, apostrophes, hyphens and spaces, at most six words. "
+            "Each word must match a different word of one member's name (last, first, "
+            "patronymic, any order), in any case and with any apostrophe, within one edit "
+            "(two for words over 7 letters; swapped neighbouring letters are one edit), a "
+            "Latin look-alike letter in a Cyrillic word forgiven; Latin words find Cyrillic "
+            "names by the official (2010), scholarly (ISO 9, `Ševčenko`) or passport "
+            "spelling, and Latin names with or without diacritics (`Sevkiyeva` finds "
+            "`Şevkiyeva`); a word of 3+ letters also finds the names it begins. Best match "
+            "first: prefixes below full matches, then fewer edits, then exact words, then "
+            "the name.",
         ),
     ] = None,
     rnokpp: Annotated[
