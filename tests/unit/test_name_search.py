@@ -34,6 +34,7 @@ SHEVCHENKO = name_words("шевченко тарас григорович")
         ("Сэмён", "семен"),  # Russian letters as Ukrainian writes them
         ("Объедков", "обедков"),
         ("Ševčenko", "sevcenko"),
+        ("Kuzʹmenko", "kuzmenko"),  # ISO 9 writes the soft sign ʹ
     ],
 )
 def test_a_word_is_normalised(typed, normalised):

@@ -182,8 +182,9 @@ _LOOK_ALIKE_TO_LATIN = str.maketrans(
 )
 #: Russian letters as Ukrainian writes them (the stored keys fold them the same way).
 _RUSSIAN_TO_UKRAINIAN = str.maketrans({"ё": "е", "э": "е", "ы": "и", "ъ": None})
-#: Apostrophes people type, dropped from a word; hyphens and other dashes split words.
-_APOSTROPHES = str.maketrans(dict.fromkeys("'’‘`´ʼ"))
+#: Apostrophes people type, and ISO 9's soft sign (ʹ), dropped from a word; hyphens and
+#: other dashes split words.
+_APOSTROPHES = str.maketrans(dict.fromkeys("'’‘`´ʼʹ"))
 _WORD_SEPARATORS = re.compile(r"[\s\-‐‑–—]+")
 
 #: The scholarly transliteration (ISO 9:1995, one Latin letter per Cyrillic one) without its
