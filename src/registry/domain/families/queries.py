@@ -727,8 +727,11 @@ async def _search(
         ),
     )
     best: dict[uuid.UUID, tuple[Rank, str]] = {}
+    by_name: dict[str, Rank | None] = {}  # many persons share a name
     for family_id, key in rows:
-        rank = match_person(words, name_words(key))
+        if key not in by_name:
+            by_name[key] = match_person(words, name_words(key))
+        rank = by_name[key]
         if rank is not None and (family_id not in best or (rank, key) < best[family_id]):
             best[family_id] = (rank, key)
     ranked = sorted(best, key=lambda family_id: (*best[family_id], family_id))

@@ -8,6 +8,7 @@ Every broken rule becomes one ``FieldError``; all are reported at once.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -255,6 +256,7 @@ def _by_letter(word: str, table: dict[str, str]) -> str:
     return "".join(table.get(char, char) for char in word)
 
 
+@functools.lru_cache(maxsize=65536)
 def latin_forms(word: str) -> tuple[str, ...]:
     """A Cyrillic name word's Latin spellings, without diacritics: the national standard of
     2010 (``shevchenko``), the scholarly ISO 9 (``Ševčenko`` → ``sevcenko``) and the older
@@ -317,6 +319,7 @@ class Rank:
     inexact: int
 
 
+@functools.lru_cache(maxsize=65536)
 def match_word(query: str, word: str) -> Rank | None:
     """How a query word matches one name word (both normalised), or None: within
     ``edit_limit`` edits of the word or of one of its Latin forms, or (3+ letters) the start
