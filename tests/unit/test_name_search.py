@@ -8,6 +8,7 @@ import pytest
 from registry.domain.families.rules import (
     Rank,
     deletions,
+    dictionary_entries,
     edit_distance,
     edit_limit,
     latin_forms,
@@ -147,3 +148,17 @@ def test_full_matches_rank_above_prefixes_then_by_edits_then_exact_ones():
     assert ranks == [Rank(1, 0, 1), Rank(1, 0, 1), Rank(0, 1, 1), Rank(0, 0, 0)]
     assert sorted(ranks)[0] == Rank(0, 0, 0)
     assert sorted(ranks)[1] == Rank(0, 1, 1)
+
+
+def test_the_dictionary_holds_each_word_s_forms_and_their_neighbourhoods():
+    forms, neighbourhood = dictionary_entries(["шевченко", "şevkiyeva"])
+    assert forms == [
+        ("шевченко", "шевченко"),
+        ("shevchenko", "шевченко"),
+        ("sevcenko", "шевченко"),
+        ("sevkiyeva", "şevkiyeva"),  # a Latin word by its letters without marks
+    ]
+    assert ("шевчено", "шевченко") in neighbourhood
+    assert ("hevchnko", "shevchenko") in neighbourhood  # two deleted from a long form
+    assert ("evkiyeva", "sevkiyeva") in neighbourhood
+    assert len(neighbourhood) == len(set(neighbourhood))
