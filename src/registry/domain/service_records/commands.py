@@ -525,15 +525,34 @@ def _unnest(columns: Sequence[str], rows: list[tuple[Any, ...]], name: str) -> A
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
 
 
-def _insert_skipping_taken(rows: list[tuple[Any, ...]]) -> Any:
-    """The same rows as one INSERT, skipping those whose external reference is taken."""
-    unnested = _unnest(_NEW_COLUMNS, rows, "incoming")
+def _insert_skipping_taken_statement() -> Any:
+    """The new rows as one INSERT (one array parameter per column, named as the column),
+    skipping those whose external reference is taken."""
+    unnested = (
+        func.unnest(
+            *(
+                bindparam(column, type_=ARRAY(service_record_table.c[column].type))
+                for column in _NEW_COLUMNS
+            )
+        )
+        .table_valued(*_NEW_COLUMNS)
+        .render_derived(name="incoming")
+    )
     return (
         pg_insert(service_record_table)
         .from_select(_NEW_COLUMNS, select(*unnested.c))
         .on_conflict_do_nothing(index_elements=["provider_id", "external_ref"])
         .returning(service_record_table.c.id)
     )
+
+
+_INSERT_SKIPPING_TAKEN = compile_statement(_insert_skipping_taken_statement())
+
+#: Up to this many new records a submission writes them with the one INSERT rather than
+#: COPY: for a few rows, COPY's savepoint, its reading of the table's columns and its own
+#: round trips cost more than the statement (a single POST wrote its record through three
+#: statements and a COPY).
+_COPY_FROM = 50
 
 
 async def _insert(
@@ -568,16 +587,19 @@ async def _insert(
                 caller.principal.sub,
             )
         )
-    # PostgreSQL refuses COPY FROM into a table under row-level security: there, the one
-    # INSERT of every row at once (from arrays) that otherwise only follows a lost race.
-    if not reach_enforced(session):
+    # PostgreSQL refuses COPY FROM into a table under row-level security: there, and for a
+    # few rows, the one INSERT of every row at once (from arrays) that otherwise only
+    # follows a lost race.
+    if len(rows) >= _COPY_FROM and not reach_enforced(session):
         try:
             async with session.begin_nested():
                 await _copy(session, rows)
             return
         except UniqueViolationError:
             pass
-    inserted = set((await session.execute(_insert_skipping_taken(rows))).scalars())
+    connection = await transaction_connection(session)
+    columns = dict(zip(_NEW_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+    inserted = {row["id"] for row in await _fetch(connection, _INSERT_SKIPPING_TAKEN, **columns)}
     lost = [result for result, _ in new if result.id not in inserted]
     if not lost:
         return
