@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.integration import test_cases
 from tests.integration.test_cases import CASES, MONDAY, Cases, S
@@ -392,3 +393,64 @@ async def test_a_provider_sees_only_its_own_referrals_of_a_case(client, scene):
     assert [r["id"] for r in seen["referrals"]] == [scene["referral"]["id"]]
     listed = (await client.get("/api/v1/referrals", headers=staff)).json()["items"]
     assert [r["id"] for r in listed] == [scene["referral"]["id"]]
+
+
+async def test_a_page_of_cases_shows_each_case_as_reading_it_does(client, scene, connection, clock):
+    """The case list is one statement that reads the page with every part of its cases
+    (assessment, plan, measures, referrals) and audits it: each case it lists is the case as
+    its own read shows it, page after page by the cursor, and the event names what was
+    listed."""
+    officer = scene["callers"]["community_officer"]
+    other = await Cases(client, officer, scene["callers"]["social_worker"], clock).open()
+    first = await client.get(CASES, params={"limit": 1}, headers=officer)
+    assert first.status_code == 200, first.text
+    walked, body = [], first.json()
+    while True:
+        walked += body["items"]
+        if body["next_cursor"] is None:
+            break
+        body = (
+            await client.get(
+                CASES, params={"limit": 1, "cursor": body["next_cursor"]}, headers=officer
+            )
+        ).json()
+    whole = (await client.get(CASES, headers=officer)).json()
+    assert whole["items"] == walked
+    assert [c["id"] for c in walked] == sorted([scene["case"]["id"], other["id"]])
+    for listed in walked:
+        read = (await client.get(f"{CASES}/{listed['id']}", headers=officer)).json()
+        assert listed == read
+    assert any(c["plan"] and c["plan"]["measures"] and c["assessment"] for c in walked)
+    assert any(len(c["referrals"]) == 2 for c in walked)
+
+    event = (
+        await connection.execute(
+            text(
+                "SELECT resource_type, resource_ids FROM audit_events "
+                "WHERE action = 'list_cases' ORDER BY id DESC LIMIT 1"
+            )
+        )
+    ).one()
+    assert tuple(event) == ("case", [c["id"] for c in walked])
+
+
+async def test_a_page_of_cases_keeps_the_filters_and_the_flags(client, scene, clock):
+    officer = scene["callers"]["community_officer"]
+    case_id = scene["case"]["id"]
+    other = await Cases(client, officer, scene["callers"]["social_worker"], clock).open()
+    expectations = {
+        (("status", "active"),): [case_id],
+        (("status", "referred"),): [other["id"]],
+        (("family_id", other["family_id"]),): [other["id"]],
+        (("worker", "nobody"),): [],
+        (("provider_id", scene["referral"]["provider_id"]),): [case_id],
+        (("visit_overdue", "false"), ("status", "active")): [case_id],
+        (("visit_overdue", "true"),): [],
+        (("assessment_overdue", "false"),): sorted([case_id, other["id"]]),
+    }
+    for params, ids in expectations.items():
+        response = await client.get(CASES, params=dict(params), headers=officer)
+        assert response.status_code == 200, (params, response.text)
+        assert [c["id"] for c in response.json()["items"]] == ids, params
+    refused = await client.get(CASES, params={"cursor": "bm90IGEgY3Vyc29y"}, headers=officer)
+    assert refused.status_code == 422, refused.text

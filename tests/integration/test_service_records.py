@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from registry.domain.idempotency import COMPRESS_FROM, packed, unpacked
 from tests.support import (
     BATCH,
     IRPIN,
@@ -329,6 +330,39 @@ async def test_an_idempotency_key_replays_the_first_answer(client, staff, served
     other_body = await client.post(RECORDS, json=record(served["id"], units=2), headers=headers)
     assert_problem(other_body, 409)
     assert await count(connection) == 1
+
+
+async def test_a_batch_answer_is_kept_compressed_and_replayed_byte_for_byte(
+    client, staff, served, connection
+):
+    """A batch's answer names every record (1.8 MB for ten thousand): its stored copy is
+    compressed before it is sealed, and the replay is the first answer, byte for byte."""
+    headers = {**staff, "Idempotency-Key": "batch-0001"}
+    body = {"records": [record(served["id"], external_ref=f"b-{i}") for i in range(150)]}
+    first = await client.post(BATCH, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["accepted"] == 150
+    assert len(first.content) > COMPRESS_FROM
+    stored = (
+        await connection.execute(
+            text("SELECT length(body) FROM idempotency_keys WHERE key = 'batch-0001'")
+        )
+    ).scalar_one()
+    assert stored < len(first.content) / 3
+
+    again = await client.post(BATCH, json=body, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (again.status_code, again.content) == (200, first.content)
+    assert await count(connection) == 150
+
+
+def test_a_stored_answer_unpacks_to_itself():
+    short, long = b'{"id": 1}', orjson.dumps({"results": [{"index": i} for i in range(5000)]})
+    assert packed(short) == short  # a record's answer is stored as it is
+    assert packed(long) != long
+    assert len(packed(long)) < len(long) / 3
+    for body in (short, long):
+        assert unpacked(packed(body)) == body
 
 
 async def test_the_external_reference_upserts(client, staff, served, connection):

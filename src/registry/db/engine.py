@@ -288,6 +288,21 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
+async def transaction_connection(session: AsyncSession) -> asyncpg.Connection:
+    """``driver_connection``, with the session's transaction begun on it. SQLAlchemy's
+    asyncpg adapter sends BEGIN only with its own first statement, so a statement run on the
+    driver's connection before any of the session's runs (and commits) on its own: fine for a
+    unit of work of one statement (the family list's read-and-audit), wrong for several
+    (an idempotency claim, a lock taken by ``FOR UPDATE``, a write and its audit). Begun here
+    as the adapter itself would."""
+    driver = await driver_connection(session)
+    pooled = await (await session.connection()).get_raw_connection()
+    adapted: Any = pooled.dbapi_connection
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+    return driver
+
+
 def _connection_closed(session: AsyncSession) -> bool:
     """Whether the driver's connection the session handed out has been closed."""
     driver: asyncpg.Connection | None = session.info.get(_DRIVER)

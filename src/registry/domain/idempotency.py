@@ -15,19 +15,24 @@ key is free again (a reuse is a new request) and ``prune`` deletes the row.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Interval,
     LargeBinary,
     SmallInteger,
     String,
     Text,
+    bindparam,
+    cast,
     delete,
     func,
     literal,
@@ -39,6 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from registry.db.base import table_of
+from registry.db.engine import transaction_connection
+from registry.db.statements import compile_statement
 from registry.domain.shared.sealing import IdentifierKeys, SealedField, SealedTable
 
 
@@ -71,6 +78,71 @@ ANSWER_BODY = SealedField("body", "idempotency_keys.body", "body")
 SEALED_ANSWERS = SealedTable(idempotency_key_table, ("actor", "key"), (ANSWER_BODY,))
 
 
+def _claim_statement() -> Any:
+    claim = insert(IdempotencyKey).values(
+        actor=bindparam("actor", type_=Text),
+        key=bindparam("key", type_=String),
+        fingerprint=bindparam("fingerprint", type_=String),
+    )
+    return claim.on_conflict_do_update(
+        index_elements=[idempotency_key_table.c.actor, idempotency_key_table.c.key],
+        set_={
+            "fingerprint": claim.excluded.fingerprint,
+            "status_code": null(),
+            "headers": null(),
+            "body": null(),
+            "resource_type": null(),
+            "resource_ids": null(),
+            "created_at": func.now(),
+        },
+        where=idempotency_key_table.c.created_at
+        < func.now() - bindparam("retention", type_=Interval),
+    ).returning(idempotency_key_table.c.key)
+
+
+#: Claiming a key (its row, or taking over an expired one), compiled once.
+_CLAIM = compile_statement(_claim_statement())
+
+#: Storing the answer under a claimed key, compiled once. The headers are bound as JSON text.
+_STORE = compile_statement(
+    idempotency_key_table.update()
+    .where(
+        idempotency_key_table.c.actor == bindparam("actor", type_=Text),
+        idempotency_key_table.c.key == bindparam("key", type_=String),
+    )
+    .values(
+        status_code=bindparam("status_code", type_=SmallInteger),
+        headers=cast(bindparam("headers", type_=Text), JSONB),
+        body=bindparam("body", type_=LargeBinary),
+        resource_type=bindparam("resource_type", type_=String),
+        resource_ids=bindparam("resource_ids", type_=ARRAY(Text)),
+    )
+)
+
+
+#: A stored answer at least this long is kept compressed (a batch's answer names ten thousand
+#: records: 1.5 MB of JSON, 0.24 MB compressed, mostly their random ids); a short one (a
+#: record) as it is, not to spend a compression on every single write.
+COMPRESS_FROM = 16 * 1024
+#: What a compressed body starts with, before sealing: a JSON answer never starts with NUL.
+_COMPRESSED = b"\x00zlib\x00"
+
+
+def packed(body: bytes) -> bytes:
+    """The answer's body as stored (before sealing): compressed when long."""
+    if len(body) < COMPRESS_FROM:
+        return body
+    return _COMPRESSED + zlib.compress(body, 1)
+
+
+def unpacked(stored: bytes) -> bytes:
+    """The answer's body, byte for byte, from what ``packed`` stored (or an answer stored
+    before answers were compressed)."""
+    if stored.startswith(_COMPRESSED):
+        return zlib.decompress(stored[len(_COMPRESSED) :])
+    return stored
+
+
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
     fingerprint: str
@@ -90,25 +162,14 @@ async def claim(
     retention: timedelta,
 ) -> StoredAnswer | None:
     """Claim ``key`` for this request (``None``), or return what an earlier request stored
-    within ``retention``; a claim older than that is taken over as a new one."""
-    claim = insert(IdempotencyKey).values(actor=actor, key=key, fingerprint=fingerprint)
-    claimed = (
-        await session.execute(
-            claim.on_conflict_do_update(
-                index_elements=[idempotency_key_table.c.actor, idempotency_key_table.c.key],
-                set_={
-                    "fingerprint": claim.excluded.fingerprint,
-                    "status_code": null(),
-                    "headers": null(),
-                    "body": null(),
-                    "resource_type": null(),
-                    "resource_ids": null(),
-                    "created_at": func.now(),
-                },
-                where=idempotency_key_table.c.created_at < func.now() - literal(retention),
-            ).returning(idempotency_key_table.c.key)
-        )
-    ).scalar()
+    within ``retention``; a claim older than that is taken over as a new one. The claim and
+    the storing of the answer run on the session's driver connection as statements compiled
+    once (every idempotent write pays them)."""
+    connection = await transaction_connection(session)
+    claimed = await connection.fetchval(
+        _CLAIM.sql,
+        *_CLAIM.arguments(actor=actor, key=key, fingerprint=fingerprint, retention=retention),
+    )
     if claimed is not None:
         return None
     row = (
@@ -127,7 +188,7 @@ async def claim(
         row.fingerprint,
         row.status_code,
         row.headers or {},
-        b"" if row.body is None else keys.open(row.body, ANSWER_BODY.place, actor, key),
+        b"" if row.body is None else unpacked(keys.open(row.body, ANSWER_BODY.place, actor, key)),
         row.resource_type,
         list(row.resource_ids or []),
     )
@@ -145,16 +206,18 @@ async def store(
     resource_type: str,
     resource_ids: Sequence[Any],
 ) -> None:
-    await session.execute(
-        idempotency_key_table.update()
-        .where(idempotency_key_table.c.actor == actor, idempotency_key_table.c.key == key)
-        .values(
+    connection = await transaction_connection(session)
+    await connection.execute(
+        _STORE.sql,
+        *_STORE.arguments(
+            actor=actor,
+            key=key,
             status_code=status_code,
-            headers=headers,
-            body=keys.seal(body, ANSWER_BODY.place, actor, key),
+            headers=orjson.dumps(headers).decode(),
+            body=keys.seal(packed(body), ANSWER_BODY.place, actor, key),
             resource_type=resource_type,
             resource_ids=[str(i) for i in resource_ids],
-        )
+        ),
     )
 
 

@@ -15,6 +15,7 @@ class ExportCreate(InputSchema):
     types: list[ExportType] = Field(
         min_length=1,
         max_length=len(ExportType),
+        json_schema_extra={"uniqueItems": True},
         description="The types of records to export, each once; each needs its read "
         "permission (`family`: families:read, `case`: cases:read, `service_record`: "
         "service-records:read, `support_case`: military:read).",

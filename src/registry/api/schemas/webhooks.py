@@ -35,6 +35,11 @@ WebhookUrl = Annotated[
     Field(
         min_length=1,
         max_length=URL_MAX_LENGTH,
+        pattern=worded(
+            r"^https?://[^/?#\s]+(?:[/?#]\S*)?$",
+            "must be a web address starting with https:// (http:// only where the "
+            "deployment allows it)",
+        ),
         examples=["https://hub.example.gov.ua/registry/events"],
         description="Where the events are posted: an `https` URL of a public host (see the "
         "README's *Webhooks*: no credentials, no fragment; private and loopback addresses "

@@ -15,6 +15,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import asyncpg
 import structlog
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from registry.auth.audit_keys import AuditSigner
+from registry.db.statements import compile_statement
 from registry.domain.audit.rules import (
     SEALED_FIELDS,
     WRITTEN_FIELDS,
@@ -89,6 +91,29 @@ async def record(
             event_values(caller, action, resource_type, resource_ids, outcome)
         )
     )
+
+
+#: ``record`` as a statement compiled once, for writers on the driver connection.
+_EVENT_INSERT = compile_statement(
+    insert(audit_event_table).values(
+        {name: bindparam(name, type_=audit_event_table.c[name].type) for name in WRITTEN_FIELDS}
+    )
+)
+
+
+async def record_on(
+    connection: asyncpg.Connection,
+    caller: Caller,
+    action: str,
+    resource_type: str,
+    resource_ids: Iterable[Any],
+    outcome: Outcome = Outcome.SUCCESS,
+) -> None:
+    """``record`` on the driver connection of the caller's transaction (``db.engine.
+    driver_connection``): the same event, without building and compiling a statement per
+    request, for the hot writes that run their statements there."""
+    values = event_values(caller, action, resource_type, resource_ids, outcome)
+    await connection.execute(_EVENT_INSERT.sql, *_EVENT_INSERT.arguments(**values))
 
 
 def audit_insert(

@@ -5,18 +5,42 @@ and the referrals to providers. Every query is confined by ``access`` (``visible
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.auth.principal import Principal
+from registry.db.engine import driver_connection
+from registry.db.pagination import InvalidCursor, Page, PageRequest, keyset, page_of
 from registry.db.reach import unconfined
-from registry.domain.audit.commands import record
+from registry.db.statements import Compiled, compile_statement
+from registry.domain.audit.commands import audit_insert, record
 from registry.domain.cases.access import (
     for_provider,
     require_caseload_reader,
@@ -53,6 +77,13 @@ NOT_FOUND = "No case with this id is within your reach."
 REFERRAL_NOT_FOUND = "No referral with this id is within your reach."
 
 
+def _status_in(statuses: Sequence[str]) -> ColumnElement[bool]:
+    """The case's status among ``statuses``, written into the SQL (they are the code's own
+    constants): a deadline clause then compiles into a prepared statement (``db.statements``),
+    where an IN list of parameters cannot."""
+    return case_table.c.status.in_([literal_column(f"'{status}'") for status in statuses])
+
+
 def _completed_assessment() -> ColumnElement[bool]:
     return exists().where(
         case_assessment_table.c.case_id == case_table.c.id,
@@ -61,23 +92,19 @@ def _completed_assessment() -> ColumnElement[bool]:
 
 
 def visit_overdue(today: date) -> ColumnElement[bool]:
-    return and_(
-        case_table.c.status.in_([s.value for s in VISITED]), case_table.c.visit_due_on < today
-    )
+    return and_(_status_in([s.value for s in VISITED]), case_table.c.visit_due_on < today)
 
 
 def assessment_overdue(today: date) -> ColumnElement[bool]:
     return and_(
-        case_table.c.status.in_([CaseStatus.REFERRED.value, CaseStatus.ASSESSMENT.value]),
+        _status_in([CaseStatus.REFERRED.value, CaseStatus.ASSESSMENT.value]),
         case_table.c.assessment_due_on < today,
         not_(_completed_assessment()),
     )
 
 
 def duration_exceeded(today: date) -> ColumnElement[bool]:
-    return and_(
-        case_table.c.status.in_([s.value for s in OPEN]), case_table.c.accompaniment_until < today
-    )
+    return and_(_status_in([s.value for s in OPEN]), case_table.c.accompaniment_until < today)
 
 
 #: Each deadline of a case: the column of its due day and whether it has passed as of a day,
@@ -399,9 +426,208 @@ class CaseFilter:
 async def list_cases(
     session: AsyncSession, caller: Caller, page: PageRequest, where: CaseFilter
 ) -> Page[dict[str, Any]]:
-    today = caller.today
     if where.hromada is not None:
         await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
+    if for_provider(caller.principal):
+        return await _list_cases_for_provider(session, caller, page, where)
+    values: dict[str, Any] = {
+        name: getattr(where, name) for name in _CASE_FILTERS if getattr(where, name) is not None
+    }
+    flags = tuple(
+        (name, value) for name in DEADLINE_FLAGS if (value := getattr(where, name)) is not None
+    )
+    if page.after is not None:
+        values["after_id"] = _case_cursor(page.after)
+    principal = caller.principal
+    compiled = _case_page(
+        _CasePageShape(
+            confinement=principal.confinement,
+            filters=tuple(name for name in _CASE_FILTERS if name in values),
+            flags=flags,
+            after=page.after is not None,
+        )
+    )
+    # The driver's connection, inside the session's transaction: one prepared statement reads
+    # the page with every part of its cases and writes the audit event of what it returns.
+    connection = await driver_connection(session)
+    rows = await connection.fetch(
+        compiled.sql,
+        *compiled.arguments(
+            **values,
+            today=caller.today,
+            fetch=page.limit + 1,
+            limit=page.limit,
+            actor=principal.sub,
+            role=principal.role.value,
+            request_id=caller.request_id,
+            purpose=caller.purpose,
+        ),
+    )
+    cases = [
+        _render(
+            dict(zip(_CASE_NAMES, row[: len(_CASE_NAMES)], strict=True)),
+            _record(row["assessment"]),
+            _record(row["plan"]),
+            [dict(measure) for measure in row["measures"] or ()],
+            [dict(referral) for referral in row["referrals"] or ()],
+        )
+        for row in rows
+    ]
+    return page_of(cases, page, key=lambda case: (case["id"],))
+
+
+#: What the case list filters by equality (parameters named as the filter); ``provider_id``
+#: is the cases with a pending or accepted referral to that provider.
+_CASE_FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "status": lambda value: case_table.c.status == value,
+    "hromada": lambda value: case_table.c.hromada_code == value,
+    "worker": lambda value: case_table.c.worker_sub == value,
+    "family_id": lambda value: case_table.c.family_id == value,
+    "provider_id": lambda value: case_table.c.id.in_(
+        select(referral_table.c.case_id).where(
+            referral_table.c.provider_id == value,
+            referral_table.c.status.in_(
+                [literal_column("'pending'"), literal_column("'accepted'")]
+            ),
+        )
+    ),
+}
+_CASE_FILTER_TYPES: dict[str, Any] = {
+    "status": String,
+    "hromada": String,
+    "worker": Text,
+    "family_id": Uuid,
+    "provider_id": Uuid,
+}
+#: The deadline flags the list filters by (true: overdue; false: not overdue).
+DEADLINE_FLAGS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "visit_overdue": visit_overdue,
+    "assessment_overdue": assessment_overdue,
+    "duration_exceeded": duration_exceeded,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _CasePageShape:
+    """What decides the SQL of a page of cases: the caller's reach, which filters and flags
+    are given (their values are parameters) and whether it starts after a cursor."""
+
+    confinement: Principal
+    filters: tuple[str, ...]
+    flags: tuple[tuple[str, bool], ...]
+    after: bool
+
+
+def _case_cursor(after: tuple[Any, ...]) -> uuid.UUID:
+    if len(after) != 1 or not isinstance(after[0], str):
+        raise InvalidCursor("cursor does not match this list")
+    try:
+        return uuid.UUID(after[0])
+    except ValueError as error:
+        raise InvalidCursor("cursor does not match this list") from error
+
+
+def _record(value: Any) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _case_page(shape: _CasePageShape) -> Compiled:
+    """One statement for a page of cases as their workers and officers see them: the cases
+    (one more than the page, to know whether a next one exists) with their deadline flags,
+    each with its assessment, plan, measures and referrals (whole rows, decoded by the
+    driver), and the audit event listing the cases returned. Built once per shape; the SQL is
+    the same for every caller of a role and territory, so the server keeps one plan."""
+    today: Any = bindparam("today", type_=Date)
+    statement = select(*case_columns(today)).where(
+        visible_cases(shape.confinement),
+        *(
+            _CASE_FILTERS[name](bindparam(name, type_=_CASE_FILTER_TYPES[name]))
+            for name in shape.filters
+        ),
+        *(
+            DEADLINE_FLAGS[name](today)
+            if flag
+            else not_(func.coalesce(DEADLINE_FLAGS[name](today), literal(False)))
+            for name, flag in shape.flags
+        ),
+    )
+    if shape.after:
+        statement = statement.where(case_table.c.id > bindparam("after_id", type_=Uuid))
+    found = (
+        statement.order_by(case_table.c.id).limit(bindparam("fetch", type_=Integer)).cte("found")
+    )
+    listed = (
+        select(found.c.id).order_by(found.c.id).limit(bindparam("limit", type_=Integer))
+    ).subquery("listed")
+    listed_ids = select(
+        func.coalesce(
+            func.array_agg(aggregate_order_by(cast(listed.c.id, Text), listed.c.id)),
+            cast(array([], type_=Text), ARRAY(Text)),
+        )
+    ).scalar_subquery()
+    audit = audit_insert("list_cases", CASE, listed_ids).cte("audit")
+
+    def whole_row(table: Any) -> Any:
+        return literal_column(table.name)
+
+    assessment = (
+        select(whole_row(case_assessment_table))
+        .where(case_assessment_table.c.case_id == found.c.id)
+        .scalar_subquery()
+    )
+    plan = (
+        select(whole_row(case_plan_table))
+        .where(case_plan_table.c.case_id == found.c.id)
+        .scalar_subquery()
+    )
+    measures = (
+        select(
+            func.array_agg(
+                aggregate_order_by(
+                    whole_row(case_measure_table),
+                    case_measure_table.c.due_on,
+                    case_measure_table.c.id,
+                )
+            )
+        )
+        .where(case_measure_table.c.case_id == found.c.id)
+        .scalar_subquery()
+    )
+    referrals = (
+        select(
+            func.array_agg(
+                aggregate_order_by(
+                    whole_row(referral_table), referral_table.c.created_at, referral_table.c.id
+                )
+            )
+        )
+        .where(referral_table.c.case_id == found.c.id)
+        .scalar_subquery()
+    )
+    return compile_statement(
+        select(
+            found,
+            assessment.label("assessment"),
+            plan.label("plan"),
+            measures.label("measures"),
+            referrals.label("referrals"),
+        )
+        .order_by(found.c.id)
+        .add_cte(audit)
+    )
+
+
+#: The names of a case's columns with its flags, in the order ``case_columns`` gives them.
+_CASE_NAMES = tuple(column.name for column in case_columns(date.min))
+
+
+async def _list_cases_for_provider(
+    session: AsyncSession, caller: Caller, page: PageRequest, where: CaseFilter
+) -> Page[dict[str, Any]]:
+    """A provider's staff see another shape of a case (``_as_provider_sees``): listed as
+    before, in several statements."""
+    today = caller.today
     statement = select(case_table.c.id).where(visible_cases(caller.principal))
     for column, value in (
         (case_table.c.status, where.status),

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
-from registry.db.engine import driver_connection
+from registry.db.engine import driver_connection, transaction_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.reach import unconfined
 from registry.db.statements import Compiled, compile_statement
@@ -420,9 +420,13 @@ async def list_families(
             )
     values["status"] = where.status or "active"
     filters = tuple(name for name in _FILTERS if name in values)
-    # The driver's connection, inside the session's transaction: the statements are prepared
-    # once per connection and their rows are decoded without the ORM.
-    connection = await driver_connection(session)
+    # The driver's connection: the statements are prepared once per connection and their
+    # rows are decoded without the ORM. A name search runs three (candidate words, candidate
+    # persons, the page and its audit), so in the session's transaction, begun for them: one
+    # snapshot, and the reach the database may enforce set for all of them.
+    connection = await (
+        transaction_connection(session) if where.q is not None else driver_connection(session)
+    )
     searched: _Searched | None = None
     if where.q is not None:
         words = _search_words(where.q)

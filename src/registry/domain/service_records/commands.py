@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import asyncpg
 from asyncpg import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     true,
     update,
@@ -38,10 +40,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from registry.db.engine import driver_connection
+from registry.db.engine import driver_connection, transaction_connection
 from registry.db.ids import new_id
 from registry.db.reach import reach_enforced, unconfined
-from registry.domain.audit.commands import record
+from registry.db.statements import Compiled, compile_statement
+from registry.domain.audit.commands import record, record_on
 from registry.domain.cases import commands as case_commands
 from registry.domain.cases.tables import case_table, referral_table
 from registry.domain.classifier.tables import service_table
@@ -104,157 +107,42 @@ class _Known:
     cases: dict[uuid.UUID, uuid.UUID]  # case referred to the provider → its family
 
 
-async def _provider_offers(
-    session: AsyncSession, provider_id: uuid.UUID
-) -> dict[str, frozenset[str]]:
-    """The services an active provider offers now; 403 for a provider not active in the
-    register (pending, excluded, or unknown)."""
-    status = await session.scalar(
-        select(provider_table.c.status).where(provider_table.c.id == provider_id)
-    )
-    if status != "active":
-        raise Forbidden(
-            "Your provider is not active in the register of providers"
-            + (f" (status {status})." if status else ".")
-        )
-    rows = (
-        await session.execute(
-            select(provider_service_table.c.service_code, provider_service_table.c.places)
-            .join(service_table, service_table.c.code == provider_service_table.c.service_code)
-            .where(
-                provider_service_table.c.provider_id == provider_id,
-                provider_service_table.c.active,
-                service_table.c.active,
-            )
-        )
-    ).all()
-    return {code: frozenset(places) for code, places in rows}
-
-
 def _array(values: Sequence[Any], element: Any) -> Any:
     """One array parameter, however many values (an IN list binds one per value)."""
     return bindparam(None, list(values), type_=ARRAY(element))
 
 
-def _probe(keys: list[Any], key_type: Any, lookup: Callable[[Any], Select[Any]]) -> Select[Any]:
-    """The row ``lookup(key)`` finds for each of ``keys`` (at most one), looked up key by key
-    through its primary key: a nested loop over the keys whatever the statistics say. Given ten
-    thousand ids in one ``= ANY``, the planner read the whole of a families index instead
-    (0.07-0.16 s at 100 000 families, growing with the register). Only for a key no other
-    index competes with (not external references: see ``_known``)."""
-    wanted = func.unnest(_array(keys, key_type)).table_valued("key").render_derived(name="wanted")
+def _probe(name: str, key_type: Any, lookup: Callable[[Any], Select[Any]]) -> Select[Any]:
+    """The row ``lookup(key)`` finds for each key of the array parameter ``name`` (at most
+    one), looked up key by key through its primary key: a nested loop over the keys whatever
+    the statistics say. Given ten thousand ids in one ``= ANY``, the planner read the whole of
+    a families index instead (0.07-0.16 s at 100 000 families, growing with the register).
+    Only for a key no other index competes with (not external references: see ``_known``)."""
+    keys = bindparam(name, type_=ARRAY(key_type))
+    wanted = func.unnest(keys).table_valued("key").render_derived(name="wanted")
     found = lookup(wanted.c.key).limit(literal_column("1")).lateral("found")
     return select(found).select_from(wanted).join(found, true())
 
 
-async def _known(
-    session: AsyncSession,
-    provider_id: uuid.UUID,
-    records: Sequence[dict[str, Any]],
-    *,
-    lock_refs: bool = True,
-) -> _Known:
-    offered = await _provider_offers(session, provider_id)
-    family_ids = list({r["family_id"] for r in records})
-    referred = await session.execute(
-        _probe(
-            family_ids,
-            Uuid,
-            lambda key: (
-                select(
-                    family_table.c.id,
-                    family_table.c.oblast_code,
-                    family_table.c.raion_code,
-                    family_table.c.hromada_code,
-                    _access_ended_on(),
-                )
-                .join(
-                    family_provider_access_table,
-                    and_(
-                        family_provider_access_table.c.family_id == family_table.c.id,
-                        family_provider_access_table.c.provider_id == provider_id,
-                    ),
-                )
-                .where(family_table.c.id == key)
-            ),
-        )
+# What ``_known`` reads, each a statement compiled once (``db.statements``) and run on the
+# session's driver connection: building and compiling them per request cost more CPU than
+# the rest of a submission (issue 18). Every value is a parameter: ``provider_id`` and one
+# array of keys each.
+_PROVIDER = bindparam("provider_id", type_=Uuid)
+
+_PROVIDER_STATUS = compile_statement(
+    select(provider_table.c.status).where(provider_table.c.id == _PROVIDER)
+)
+
+_OFFERS = compile_statement(
+    select(provider_service_table.c.service_code, provider_service_table.c.places)
+    .join(service_table, service_table.c.code == provider_service_table.c.service_code)
+    .where(
+        provider_service_table.c.provider_id == _PROVIDER,
+        provider_service_table.c.active,
+        service_table.c.active,
     )
-    families = {
-        family_id: {
-            "oblast_code": oblast,
-            "raion_code": raion,
-            "hromada_code": hromada,
-            "access_ended_on": ended_on,
-        }
-        for family_id, oblast, raion, hromada, ended_on in referred
-    }
-    person_ids = list({r["person_id"] for r in records if r.get("person_id") is not None})
-    persons: dict[uuid.UUID, uuid.UUID] = (
-        dict(
-            (
-                await session.execute(
-                    _probe(
-                        person_ids,
-                        Uuid,
-                        lambda key: select(person_table.c.id, person_table.c.family_id).where(
-                            person_table.c.id == key
-                        ),
-                    )
-                )
-            ).all()
-        )
-        if person_ids
-        else {}
-    )
-    refs = list({r["external_ref"] for r in records if r.get("external_ref") is not None})
-    existing: dict[str, dict[str, Any]] = {}
-    if refs:
-        # Not probed key by key like the others: (provider_id, id) competes with the unique
-        # index here, and for a provider newer than the statistics the planner may walk all
-        # its records once per reference. ANY() at worst reads them all once.
-        statement = select(
-            service_record_table.c.id,
-            service_record_table.c.external_ref,
-            service_record_table.c.status,
-            service_record_table.c.version,
-            *(service_record_table.c[name] for name in CONTENT_FIELDS),
-        ).where(
-            service_record_table.c.provider_id == provider_id,
-            service_record_table.c.external_ref == func.any(_array(refs, String)),
-        )
-        if lock_refs:
-            statement = statement.with_for_update()
-        existing = {
-            row["external_ref"]: dict(row) for row in (await session.execute(statement)).mappings()
-        }
-    case_ids = list({r["case_id"] for r in records if r.get("case_id") is not None})
-    cases: dict[uuid.UUID, uuid.UUID] = (
-        dict(
-            (
-                await session.execute(
-                    _probe(
-                        case_ids,
-                        Uuid,
-                        lambda key: select(case_table.c.id, case_table.c.family_id).where(
-                            case_table.c.id == key,
-                            case_table.c.id.in_(
-                                select(referral_table.c.case_id).where(
-                                    referral_table.c.provider_id == provider_id,
-                                    # accepted, now or before it was closed (a referral
-                                    # closed while pending was never the provider's)
-                                    referral_table.c.status.in_(["accepted", "closed"]),
-                                    referral_table.c.decided_at.is_not(None),
-                                )
-                            ),
-                        ),
-                    )
-                )
-            ).all()
-        )
-        if case_ids
-        else {}
-    )
-    return _Known(offered, families, persons, existing, cases)
+)
 
 
 def _access_ended_on() -> Any:
@@ -265,6 +153,175 @@ def _access_ended_on() -> Any:
         family_provider_access_table.c.revoked_on,
         cast(func.timezone("UTC", family_provider_access_table.c.revoked_at), Date),
     ).label("access_ended_on")
+
+
+_REFERRED_FAMILIES = compile_statement(
+    _probe(
+        "family_ids",
+        Uuid,
+        lambda key: (
+            select(
+                family_table.c.id,
+                family_table.c.oblast_code,
+                family_table.c.raion_code,
+                family_table.c.hromada_code,
+                _access_ended_on(),
+            )
+            .join(
+                family_provider_access_table,
+                and_(
+                    family_provider_access_table.c.family_id == family_table.c.id,
+                    family_provider_access_table.c.provider_id == _PROVIDER,
+                ),
+            )
+            .where(family_table.c.id == key)
+        ),
+    )
+)
+
+_PERSONS = compile_statement(
+    _probe(
+        "person_ids",
+        Uuid,
+        lambda key: select(person_table.c.id, person_table.c.family_id).where(
+            person_table.c.id == key
+        ),
+    )
+)
+
+
+def _existing_statement(*, lock: bool) -> Select[Any]:
+    # Not probed key by key like the others: (provider_id, id) competes with the unique
+    # index here, and for a provider newer than the statistics the planner may walk all
+    # its records once per reference. ANY() at worst reads them all once.
+    statement = select(
+        service_record_table.c.id,
+        service_record_table.c.external_ref,
+        service_record_table.c.status,
+        service_record_table.c.version,
+        *(service_record_table.c[name] for name in CONTENT_FIELDS),
+    ).where(
+        service_record_table.c.provider_id == _PROVIDER,
+        service_record_table.c.external_ref == func.any(bindparam("refs", type_=ARRAY(String))),
+    )
+    return statement.with_for_update() if lock else statement
+
+
+_EXISTING = compile_statement(_existing_statement(lock=False))
+_EXISTING_LOCKED = compile_statement(_existing_statement(lock=True))
+
+_REFERRED_CASES = compile_statement(
+    _probe(
+        "case_ids",
+        Uuid,
+        lambda key: select(case_table.c.id, case_table.c.family_id).where(
+            case_table.c.id == key,
+            case_table.c.id.in_(
+                select(referral_table.c.case_id).where(
+                    referral_table.c.provider_id == _PROVIDER,
+                    # accepted, now or before it was closed (a referral closed while
+                    # pending was never the provider's)
+                    or_(
+                        referral_table.c.status == "accepted",
+                        referral_table.c.status == "closed",
+                    ),
+                    referral_table.c.decided_at.is_not(None),
+                )
+            ),
+        ),
+    )
+)
+
+
+async def _fetch(
+    connection: asyncpg.Connection, statement: Compiled, **values: Any
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await connection.fetch(
+        statement.sql, *statement.arguments(**values)
+    )
+    return rows
+
+
+async def _provider_offers(
+    connection: asyncpg.Connection, provider_id: uuid.UUID
+) -> dict[str, frozenset[str]]:
+    """The services an active provider offers now; 403 for a provider not active in the
+    register (pending, excluded, or unknown)."""
+    status = await connection.fetchval(
+        _PROVIDER_STATUS.sql, *_PROVIDER_STATUS.arguments(provider_id=provider_id)
+    )
+    if status != "active":
+        raise Forbidden(
+            "Your provider is not active in the register of providers"
+            + (f" (status {status})." if status else ".")
+        )
+    rows = await _fetch(connection, _OFFERS, provider_id=provider_id)
+    return {row["service_code"]: frozenset(row["places"]) for row in rows}
+
+
+def _distinct(records: Sequence[dict[str, Any]], name: str) -> list[Any]:
+    return list({r[name] for r in records if r.get(name) is not None})
+
+
+async def _known(
+    session: AsyncSession,
+    provider_id: uuid.UUID,
+    records: Sequence[dict[str, Any]],
+    *,
+    lock_refs: bool = True,
+) -> _Known:
+    connection = await transaction_connection(session)
+    offered = await _provider_offers(connection, provider_id)
+    referred = await _fetch(
+        connection,
+        _REFERRED_FAMILIES,
+        provider_id=provider_id,
+        family_ids=_distinct(records, "family_id"),
+    )
+    families = {
+        row["id"]: {
+            "oblast_code": row["oblast_code"],
+            "raion_code": row["raion_code"],
+            "hromada_code": row["hromada_code"],
+            "access_ended_on": row["access_ended_on"],
+        }
+        for row in referred
+    }
+    person_ids = _distinct(records, "person_id")
+    persons: dict[uuid.UUID, uuid.UUID] = (
+        {
+            row["id"]: row["family_id"]
+            for row in await _fetch(connection, _PERSONS, person_ids=person_ids)
+        }
+        if person_ids
+        else {}
+    )
+    refs = _distinct(records, "external_ref")
+    existing: dict[str, dict[str, Any]] = (
+        {
+            row["external_ref"]: dict(row)
+            for row in await _fetch(
+                connection,
+                _EXISTING_LOCKED if lock_refs else _EXISTING,
+                provider_id=provider_id,
+                refs=refs,
+            )
+        }
+        if refs
+        else {}
+    )
+    case_ids = _distinct(records, "case_id")
+    cases: dict[uuid.UUID, uuid.UUID] = (
+        {
+            row["id"]: row["family_id"]
+            for row in await _fetch(
+                connection, _REFERRED_CASES, provider_id=provider_id, case_ids=case_ids
+            )
+        }
+        if case_ids
+        else {}
+    )
+    return _Known(offered, families, persons, existing, cases)
 
 
 def _problems(
@@ -404,8 +461,8 @@ async def submit(
     await _insert(session, caller, provider_id, known, new, atomic=atomic, prefixes=prefixes)
     await _update(session, caller, known, changed, reason="resubmitted by the provider")
     touched = [r for r in results if r.accepted]
-    await record(
-        session,
+    await record_on(
+        await transaction_connection(session),
         caller,
         action,
         SERVICE_RECORD,
@@ -468,15 +525,34 @@ def _unnest(columns: Sequence[str], rows: list[tuple[Any, ...]], name: str) -> A
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
 
 
-def _insert_skipping_taken(rows: list[tuple[Any, ...]]) -> Any:
-    """The same rows as one INSERT, skipping those whose external reference is taken."""
-    unnested = _unnest(_NEW_COLUMNS, rows, "incoming")
+def _insert_skipping_taken_statement() -> Any:
+    """The new rows as one INSERT (one array parameter per column, named as the column),
+    skipping those whose external reference is taken."""
+    unnested = (
+        func.unnest(
+            *(
+                bindparam(column, type_=ARRAY(service_record_table.c[column].type))
+                for column in _NEW_COLUMNS
+            )
+        )
+        .table_valued(*_NEW_COLUMNS)
+        .render_derived(name="incoming")
+    )
     return (
         pg_insert(service_record_table)
         .from_select(_NEW_COLUMNS, select(*unnested.c))
         .on_conflict_do_nothing(index_elements=["provider_id", "external_ref"])
         .returning(service_record_table.c.id)
     )
+
+
+_INSERT_SKIPPING_TAKEN = compile_statement(_insert_skipping_taken_statement())
+
+#: Up to this many new records a submission writes them with the one INSERT rather than
+#: COPY: for a few rows, COPY's savepoint, its reading of the table's columns and its own
+#: round trips cost more than the statement (a single POST wrote its record through three
+#: statements and a COPY).
+_COPY_FROM = 50
 
 
 async def _insert(
@@ -511,16 +587,19 @@ async def _insert(
                 caller.principal.sub,
             )
         )
-    # PostgreSQL refuses COPY FROM into a table under row-level security: there, the one
-    # INSERT of every row at once (from arrays) that otherwise only follows a lost race.
-    if not reach_enforced(session):
+    # PostgreSQL refuses COPY FROM into a table under row-level security: there, and for a
+    # few rows, the one INSERT of every row at once (from arrays) that otherwise only
+    # follows a lost race.
+    if len(rows) >= _COPY_FROM and not reach_enforced(session):
         try:
             async with session.begin_nested():
                 await _copy(session, rows)
             return
         except UniqueViolationError:
             pass
-    inserted = set((await session.execute(_insert_skipping_taken(rows))).scalars())
+    connection = await transaction_connection(session)
+    columns = dict(zip(_NEW_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+    inserted = {row["id"] for row in await _fetch(connection, _INSERT_SKIPPING_TAKEN, **columns)}
     lost = [result for result, _ in new if result.id not in inserted]
     if not lost:
         return
