@@ -433,6 +433,30 @@ async def test_the_demo_social_worker_has_a_caseload_with_overdue_cases(
         assert cases.json()["items"], status
 
 
+async def test_the_demo_officer_finds_demo_people_by_name_mistyped(client, connection, make_token):
+    """The demo's rows are written past the families' commands: their names must reach the
+    search's dictionary all the same (a surname with two neighbours swapped finds it)."""
+    await _seed_families(connection, families=60)
+    officer = _demo_token(make_token, "community_officer")
+    person = (
+        await connection.execute(
+            text(
+                "SELECT p.last_name, p.first_name, p.family_id FROM persons p "
+                "JOIN families f ON f.id = p.family_id "
+                "WHERE f.hromada_code = :kyiv AND length(p.last_name) >= 6 "
+                "ORDER BY p.id LIMIT 1"
+            ),
+            {"kyiv": KYIV},
+        )
+    ).one()
+    swapped = person.last_name[0] + person.last_name[2] + person.last_name[1] + person.last_name[3:]
+    found = await client.get(
+        "/api/v1/families", params={"q": f"{swapped} {person.first_name}"}, headers=officer
+    )
+    assert found.status_code == 200, found.text
+    assert str(person.family_id) in {family["id"] for family in found.json()["items"]}
+
+
 async def test_the_demo_provider_sees_its_referrals_and_records(client, connection, make_token):
     await _seed_everything(connection)
     staff = _demo_token(make_token, "provider_staff")

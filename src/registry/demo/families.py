@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.domain.families.commands import index_name_words
 from registry.domain.families.tables import (
     PERSON_IDENTIFIERS,
     family_table,
@@ -499,6 +500,9 @@ async def seed_demo_families(
             # Core executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues");
             # compiling a 1000-row VALUES clause per chunk took most of the run.
             await session.execute(insert(table), rows[start : start + _CHUNK])
+    # Rows written past the families' commands: their name words go into the search's
+    # dictionary here, as the commands would add them, or no demo person could be found.
+    await index_name_words(session, [str(row["name_key"]) for row in person_rows])
     await session.flush()
     return families
 
