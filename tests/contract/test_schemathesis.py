@@ -1106,7 +1106,7 @@ def test_api_conforms_in_sequences(app_on_fresh_database, area: str) -> None:
     # sequences sometimes never follows a created record to its read: further runs, each
     # with a seed of its own, go on until the expected answers are met (every response of
     # every run is checked all the same).
-    for attempt in range(4):
+    for attempt in range(8):
         Sequences.run(
             settings=settings(
                 HYPOTHESIS,
