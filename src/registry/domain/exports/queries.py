@@ -38,6 +38,7 @@ from registry.domain.service_records.access import visible_records
 from registry.domain.service_records.queries import records_by_id
 from registry.domain.service_records.tables import service_record_table
 from registry.domain.shared.caller import Caller
+from registry.domain.shared.territory import within
 from registry.errors import Gone, NotFound
 
 EXPORT = "export"
@@ -147,15 +148,9 @@ async def snapshot_facts(session: AsyncSession) -> tuple[datetime, int]:
 
 
 def _at(table: Table, territory: str | None) -> ColumnElement[bool]:
-    """The rows of ``table`` in the oblast, raion or hromada ``territory`` (codes are unique
-    across levels); every row when none is asked for. Confinement is added apart from it."""
-    if territory is None:
-        return true()
-    return or_(
-        table.c.oblast_code == territory,
-        table.c.raion_code == territory,
-        table.c.hromada_code == territory,
-    )
+    """The rows of ``table`` in the territory asked for; every row when none is asked for.
+    Confinement is added apart from it."""
+    return true() if territory is None else within(table, territory)
 
 
 def _family_ids(caller: Caller, since: datetime | None, territory: str | None) -> Any:

@@ -22,10 +22,16 @@ def in_territory(principal: Principal, table: Table) -> ColumnElement[bool]:
         case Role.REGIONAL_OFFICER:
             return table.c.oblast_code == territory
         case Role.INTEGRATION:
-            return or_(
-                table.c.oblast_code == territory,
-                table.c.raion_code == territory,
-                table.c.hromada_code == territory,
-            )
+            return within(table, territory)
         case _:
             return false()
+
+
+def within(table: Table, code: str) -> ColumnElement[bool]:
+    """The rows of ``table`` in the oblast, raion or hromada ``code`` (KATOTTG codes are
+    unique across levels, so one of the three columns holds it)."""
+    return or_(
+        table.c.oblast_code == code,
+        table.c.raion_code == code,
+        table.c.hromada_code == code,
+    )
