@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, false, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
 from registry.domain.cases.tables import case_table, referral_table
+from registry.domain.shared.territory import within
 from registry.errors import Forbidden
 
 
@@ -47,11 +48,7 @@ def visible_cases(principal: Principal) -> ColumnElement[bool]:
         case Role.INTEGRATION:
             if territory is None:
                 return true() if principal.national_reach else false()
-            return or_(
-                case_table.c.oblast_code == territory,
-                case_table.c.raion_code == territory,
-                case_table.c.hromada_code == territory,
-            )
+            return within(case_table, territory)
         case _:
             return false()
 

@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     not_,
-    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
@@ -68,6 +67,7 @@ from registry.domain.cases.tables import (
 from registry.domain.families.tables import family_table, person_table
 from registry.domain.shared.caller import Caller
 from registry.domain.shared.deadlines import Deadlines
+from registry.domain.shared.territory import within
 from registry.domain.territories.queries import require_territory
 from registry.errors import NotFound
 
@@ -733,13 +733,7 @@ async def caseload(session: AsyncSession, caller: Caller, territory: str | None)
     ]
     if territory is not None:
         await require_territory(session, "query.territory", territory)
-        statement_filter.append(
-            or_(
-                case_table.c.oblast_code == territory,
-                case_table.c.raion_code == territory,
-                case_table.c.hromada_code == territory,
-            )
-        )
+        statement_filter.append(within(case_table, territory))
     counts = (
         func.count().label("open_cases"),
         func.count().filter(visit_overdue(today)).label("visits_overdue"),

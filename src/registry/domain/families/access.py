@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, false, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
 from registry.domain.families.tables import family_provider_access_table, family_table
+from registry.domain.shared.territory import within
 from registry.errors import Forbidden
 
 
@@ -42,13 +43,7 @@ def visible_families(principal: Principal) -> ColumnElement[bool]:
 
 
 def _within(territory: str) -> ColumnElement[bool]:
-    # Codes are unique across levels, so one comparison per level finds the unit wherever it
-    # sits: an oblast, a raion or a hromada.
-    return or_(
-        family_table.c.oblast_code == territory,
-        family_table.c.raion_code == territory,
-        family_table.c.hromada_code == territory,
-    )
+    return within(family_table, territory)
 
 
 def may_keep_families_in(principal: Principal, *territories: str | None) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, select, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Permission, Role
@@ -32,6 +32,7 @@ from registry.domain.military.tables import (
     support_case_table,
     unit_provider_table,
 )
+from registry.domain.shared.territory import in_territory
 from registry.errors import Forbidden
 
 
@@ -59,16 +60,7 @@ def sees_status_history(principal: Principal) -> bool:
 def _families_within(principal: Principal) -> Any:
     """The families of the caller's territory (its hromada; an integration client's oblast,
     raion or hromada)."""
-    territory = principal.territory
-    if principal.role in (Role.COMMUNITY_OFFICER, Role.SOCIAL_WORKER):
-        where: ColumnElement[bool] = family_table.c.hromada_code == territory
-    else:
-        where = or_(
-            family_table.c.oblast_code == territory,
-            family_table.c.raion_code == territory,
-            family_table.c.hromada_code == territory,
-        )
-    return select(family_table.c.id).where(where)
+    return select(family_table.c.id).where(in_territory(principal, family_table))
 
 
 def _by_territory(principal: Principal) -> bool:

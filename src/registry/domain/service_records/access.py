@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, false, true
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
 from registry.domain.service_records.tables import service_record_table
+from registry.domain.shared.territory import within
 from registry.errors import Forbidden
 
 
@@ -31,11 +32,7 @@ def visible_records(principal: Principal) -> ColumnElement[bool]:
         case Role.INTEGRATION:
             if territory is None:
                 return true() if principal.national_reach else false()
-            return or_(
-                service_record_table.c.oblast_code == territory,
-                service_record_table.c.raion_code == territory,
-                service_record_table.c.hromada_code == territory,
-            )
+            return within(service_record_table, territory)
         case _:
             return false()
 
