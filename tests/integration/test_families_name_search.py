@@ -7,7 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import Text, cast, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, array
 
+from registry.domain.families.tables import PERSON_OBLAST_NAME_WORDS, person_table
 from tests.integration.test_families_search import listed, walk
 from tests.support import (
     BUCHA,
@@ -20,6 +24,9 @@ from tests.support import (
     person,
     token,
 )
+
+#: Kyiv oblast, which holds Bucha.
+BUCHA_OBLAST = "UA32000000000030281"
 
 NAMES = {
     "ivanenko": ("Іваненко", "Петро", "Олегович", "male"),
@@ -161,3 +168,13 @@ async def test_a_cursor_not_of_this_search_is_422(client, worker, people):
     )
     assert response.status_code == 422, response.text
     assert {e["field"] for e in response.json()["errors"]} == {"query.cursor"}
+
+
+async def test_persons_are_looked_up_through_the_oblast_name_words_index(connection):
+    """Search's expression must be the index's, or every search reads every person."""
+    words = cast(array([f"{BUCHA_OBLAST}:іваненко"]), ARRAY(Text))
+    statement = select(person_table.c.id).where(PERSON_OBLAST_NAME_WORDS.op("&&")(words))
+    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    await connection.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join((await connection.execute(text(f"EXPLAIN {sql}"))).scalars())
+    assert "ix_persons_oblast_name_words" in plan, plan

@@ -26,6 +26,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal_column,
     or_,
     select,
     true,
@@ -56,16 +57,15 @@ from registry.domain.families.rules import (
     PREFIX_LENGTH,
     Rank,
     age_on,
+    best_pairing,
     deletions,
-    match_person,
     match_word,
-    name_words,
     query_words,
     search_word,
 )
 from registry.domain.families.tables import (
     PERSON_IDENTIFIERS,
-    PERSON_NAME_WORDS,
+    PERSON_OBLAST_NAME_WORDS,
     PERSON_RNOKPP,
     PERSON_UNZR,
     family_table,
@@ -675,9 +675,31 @@ class _CandidateShape:
 def _candidate_persons(shape: _CandidateShape) -> Compiled:
     """The persons (current and former members) of the families within the caller's reach
     and the filters whose name has, for each query word, one of that word's candidate
-    dictionary words (``words_<i>``): an exact lookup in the name words' GIN index, inside
-    the caller's oblast for a territory-confined caller."""
+    dictionary words (``words_<i>``): an exact lookup in the oblast-qualified name words' GIN
+    index (``PERSON_OBLAST_NAME_WORDS``), of the caller's oblast for a territory-confined
+    caller and of every oblast for the others."""
     principal = shape.confinement
+    oblast = _oblast_of_reach(principal)
+    oblasts = (
+        select(territory_table.c.code).where(
+            or_(territory_table.c.category == "O", territory_table.c.category == "K")
+        )
+        if oblast is None
+        else select(oblast.label("code"))
+    ).cte("oblasts")
+
+    def qualified(words: Any) -> Any:
+        word = func.unnest(words).table_valued("word").render_derived("query_word")
+        return (
+            select(
+                func.array_agg(
+                    cast(oblasts.c.code, Text).op("||")(literal_column("':'")).op("||")(word.c.word)
+                )
+            )
+            .select_from(oblasts.join(word, true()))
+            .scalar_subquery()
+        )
+
     statement = (
         select(person_table.c.family_id, person_table.c.name_key)
         .join(family_table, family_table.c.id == person_table.c.family_id)
@@ -685,14 +707,13 @@ def _candidate_persons(shape: _CandidateShape) -> Compiled:
             visible_families(principal),
             *(_FILTERS[name]() for name in shape.filters),
             *(
-                PERSON_NAME_WORDS.op("&&")(bindparam(f"words_{i}", type_=ARRAY(Text)))
+                PERSON_OBLAST_NAME_WORDS.op("&&")(
+                    qualified(bindparam(f"words_{i}", type_=ARRAY(Text)))
+                )
                 for i in range(shape.words)
             ),
         )
     )
-    oblast = _oblast_of_reach(principal)
-    if oblast is not None:
-        statement = statement.where(person_table.c.oblast_code == oblast)
     return compile_statement(statement)
 
 
@@ -704,7 +725,7 @@ async def _search(
     words: list[str],
     page: PageRequest,
 ) -> _Searched:
-    """The page of families a name search finds, ranked by ``rules.match_person`` (a family
+    """The page of families a name search finds, ranked as ``rules.match_person`` ranks (a family
     by its best-matching person, then that person's name, then the family's id), and the
     cursor of the next page: the last family's rank and id (no name in it)."""
     if not words:
@@ -715,18 +736,20 @@ async def _search(
         _CANDIDATE_WORDS.sql, *_CANDIDATE_WORDS.arguments(keys=keys, prefixes=prefixes)
     )
     dictionary = {row["word"] for row in candidates}
-    per_word = [
-        sorted(w for w in dictionary if match_word(word, search_word(w)) is not None)
+    # How each query word matches each candidate word, once: a person's name words are then
+    # ranked by looking them up (a word that is no query word's candidate matches none).
+    ranks: list[dict[str, Rank]] = [
+        {w: rank for w in dictionary if (rank := match_word(word, search_word(w))) is not None}
         for word in words
     ]
-    if not all(per_word):
+    if not all(ranks):
         return _Searched([], None)
     compiled = _candidate_persons(_CandidateShape(principal.confinement, filters, len(words)))
     rows = await connection.fetch(
         compiled.sql,
         *compiled.arguments(
             **values,
-            **{f"words_{i}": found for i, found in enumerate(per_word)},
+            **{f"words_{i}": sorted(found) for i, found in enumerate(ranks)},
             actor=principal.sub,
         ),
     )
@@ -734,7 +757,8 @@ async def _search(
     by_name: dict[str, Rank | None] = {}  # many persons share a name
     for family_id, key in rows:
         if key not in by_name:
-            by_name[key] = match_person(words, name_words(key))
+            name = key.split()
+            by_name[key] = best_pairing([[found.get(w) for w in name] for found in ranks])
         rank = by_name[key]
         if rank is not None and (family_id not in best or (rank, key) < best[family_id]):
             best[family_id] = (rank, key)

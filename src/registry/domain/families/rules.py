@@ -343,11 +343,16 @@ def match_person(query: Sequence[str], words: Sequence[str]) -> Rank | None:
     """How a person's name words match the query's words, each query word a different name
     word (any order), by the best such pairing; None when some query word has no name word
     of its own."""
-    if not query or len(query) > len(words):
+    return best_pairing([[match_word(q, w) for w in words] for q in query])
+
+
+def best_pairing(table: Sequence[Sequence[Rank | None]]) -> Rank | None:
+    """The best way to give each query word (a row: how it matches each name word, or None)
+    a different name word of its own, summed; None when there is none."""
+    if not table or len(table) > len(table[0]):
         return None
-    table = [[match_word(q, w) for w in words] for q in query]
     best: Rank | None = None
-    for pairing in itertools.permutations(range(len(words)), len(query)):
+    for pairing in itertools.permutations(range(len(table[0])), len(table)):
         ranks = [table[i][j] for i, j in enumerate(pairing)]
         if any(rank is None for rank in ranks):
             continue
