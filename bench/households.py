@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from clock import fast_uuid
 from draw import between, pick, weighted
+from surnames import COMMON_SHARE, surnames
 
 from registry.demo.families import (
     FEMALE_NAMES,
@@ -186,7 +187,7 @@ class Member:
     ) -> None:
         self.sex = sex
         self.first = first
-        self.surname = surname  # index into SURNAMES: the family's surname in either form
+        self.surname = surname  # index into ``surnames()``: the family's surname in either form
         self.patronymic = patronymic
         self.born = born
         self.relation = relation
@@ -229,7 +230,10 @@ class Households:
         # Name parts with their keys: surnames by index and sex, first names by sex and
         # generation (o: born before 1965, m: 1965–1994, y: from 1995), patronymics by the
         # father's first name.
-        self.surnames = [{"male": _part(s), "female": _part(feminine_surname(s))} for s in SURNAMES]
+        self.surnames = [
+            {"male": _part(s), "female": _part(feminine_surname(s))} for s in surnames()
+        ]
+        self.common_surnames = len(SURNAMES)
         self.male_names = [_part(name) for name, _ in MALE_NAMES]
         self.first_names = {
             (sex, generation): [_part(name) for name, used in names if generation in used]
@@ -417,7 +421,10 @@ class Households:
         )
 
     def _surname(self) -> int:
-        return between(self.rng, 0, len(self.surnames) - 1)
+        """A common surname with ``COMMON_SHARE``, else a rare one (``surnames``)."""
+        if self.rng.random() < COMMON_SHARE:
+            return between(self.rng, 0, self.common_surnames - 1)
+        return between(self.rng, self.common_surnames, len(self.surnames) - 1)
 
     def _first_name(self, sex: str, born: date) -> Part:
         generation = "o" if born.year < 1965 else "m" if born.year < 1995 else "y"
