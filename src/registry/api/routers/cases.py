@@ -22,7 +22,6 @@ from registry.api.schemas.cases import (
     Caseload,
     CaseOut,
     CaseView,
-    CaseViewAnswer,
     DecisionIn,
     DeclineIn,
     ExtensionIn,
@@ -34,6 +33,7 @@ from registry.api.schemas.cases import (
     ReferralIn,
     ReferralOut,
     ReferralView,
+    ReferredCase,
     Review,
     ReviewForProvider,
     ReviewIn,
@@ -168,7 +168,9 @@ async def list_cases(
         duration_exceeded=duration_exceeded,
     )
     result = await queries.list_cases(session, caller, page, where)
-    return respond_page(request, result, PageOf[CaseView])
+    return respond_page(
+        request, result, _shape(caller.principal, PageOf[CaseOut], PageOf[ReferredCase])
+    )
 
 
 @router.get(
@@ -184,7 +186,7 @@ async def get_case(caller: CasesRead, session: Session, case_id: CaseId) -> Resp
     """The case with its assessment, plan, referrals and deadlines (a provider's staff see
     only what their referral needs)."""
     case = await queries.get_case(session, caller, case_id)
-    return respond(case, CaseViewAnswer, version=case["version"])
+    return respond(case, _shape(caller.principal, CaseOut, ReferredCase), version=case["version"])
 
 
 @router.get(
@@ -214,7 +216,7 @@ async def transition_case(
     case = await commands.transition(
         session, caller, case_id, body.model_dump(), required_version(if_match)
     )
-    return respond(case, CaseViewAnswer, version=case["version"])
+    return respond(case, _shape(caller.principal, CaseOut, ReferredCase), version=case["version"])
 
 
 @router.post(

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, RootModel, StrictBool, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from registry.api.schemas.base import (
     InputSchema,
@@ -428,8 +428,3 @@ class Caseload(Schema):
     territory: str | None
     workers: list[WorkerLoad]
     hromadas: list[HromadaLoad]
-
-
-class CaseViewAnswer(RootModel[CaseView]):
-    """One ``CaseView`` as an answer's model: what the case's reader sees of it, whichever
-    of the two shapes that is (``respond`` takes a model; the union is not one)."""
