@@ -184,6 +184,10 @@ async def load(dsn: str, seed: int, kyiv: str) -> tuple[dict[str, int], dict[str
             for status in row["statuses"]:
                 catalogue.setdefault(status, []).append(row["code"])
         wanted = round(families * SERVICEMEMBER_SHARE)
+        # The households were just COPYed with their indexes dropped and no statistics: without
+        # these the planner takes both tables for a few rows and joins them by a nested loop
+        # (quadratic: more than ten minutes at 3M families), not by hash.
+        await connection.execute("ANALYZE persons, families")
         # Person ids are random: the first in id order are a random sample.
         people = await connection.fetch(
             """
