@@ -11,6 +11,11 @@ stamped with its block once, an UPDATE that writes a new version of the row into
   assigned together by the database, so times follow the table's order and a BRIN index of a
   few pages narrows an auditor's ``since``/``until`` as the btree did, at almost no cost per
   insert.
+- ``resource_ids`` is sampled with a statistics target of 1000 (not 100): at 100 the sample
+  holds too few of a record's ids to know any of them as common, so the planner takes the
+  selectivity of ``@>`` as 0.5 % (15 000 of 3 M events, where a family has tens) and answers
+  the auditor's "events of this record" by walking the primary key in id order until it
+  has a page (a second at 3 M events) instead of reading the GIN index (a millisecond).
 - Kept: the primary key (keyset pages, the sealer's and ``verify``'s ranges), ``(actor, id)``
   (the auditor's filter by actor, in id order), the GIN index of ``resource_ids`` (by a
   record's id) and the partial index of unsealed events (the sealer's next block: it holds
@@ -74,9 +79,11 @@ def upgrade() -> None:
         postgresql_with={"autosummarize": "on"},
     )
     _stamp_function(STAMPED_IN_RANGE)
+    op.execute("ALTER TABLE audit_events ALTER COLUMN resource_ids SET STATISTICS 1000")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE audit_events ALTER COLUMN resource_ids SET STATISTICS -1")
     _stamp_function(STAMPED_ANYWHERE)
     op.drop_index("ix_audit_events_occurred_at", table_name="audit_events")
     op.create_index("ix_audit_events_occurred_at", "audit_events", ["occurred_at"])

@@ -472,6 +472,30 @@ async def test_verify_detects_a_rewritten_block_digest(fresh_db):
 # --- writers never wait ----------------------------------------------------------------------
 
 
+#: Every read of personal data writes an event into each index of ``audit_events``, and the
+#: sealer's stamp writes it again: each index is one a query uses (migration 0021).
+AUDIT_EVENT_INDEXES = {
+    # keyset pages; the sealer's and verify's id ranges (a block's events)
+    "pk_audit_events": "USING btree (id)",
+    # the auditor's filter by actor, in id order
+    "ix_audit_events_actor_id": "USING btree (actor, id)",
+    # the auditor's since/until: times follow ids, so the table's order
+    "ix_audit_events_occurred_at": "USING brin (occurred_at) WITH (autosummarize='on')",
+    # the auditor's filter by a record's id
+    "ix_audit_events_resource_ids": "USING gin (resource_ids)",
+    # the sealer's next block: only the unsealed tail
+    "ix_audit_events_unsealed": "USING btree (id) WHERE (block_id IS NULL)",
+}
+
+
+async def test_each_index_of_audit_events_serves_a_query(connection):
+    rows = await connection.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_events'")
+    )
+    found = {name: definition.split(" ON public.audit_events ", 1)[1] for name, definition in rows}
+    assert found == AUDIT_EVENT_INDEXES
+
+
 async def test_concurrent_writers_and_the_sealer_never_wait(fresh_db):
     first = fresh_db.session()
     second = fresh_db.session()
