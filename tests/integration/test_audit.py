@@ -436,6 +436,21 @@ async def test_verify_names_the_tampered_block(fresh_db, tampering):
         )
 
 
+async def test_verify_names_events_stamped_with_a_block_that_is_not_there(fresh_db):
+    """A block's events are read by its id range; the one pass over every event counts what
+    names each block, so an event stamped with no real block (foreign keys off) is named."""
+    await sealed_chain(fresh_db)
+    (unsealed,) = await write_committed(fresh_db, 1, sub="forger")
+    async with fresh_db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text("UPDATE audit_events SET block_id = 999 WHERE id = :id"), {"id": unsealed}
+        )
+    report = await verify_db(fresh_db)
+    assert report.problems == ["1 event(s) stamped with block 999, which is not there"]
+    assert (report.blocks, report.events) == (2, 5)
+
+
 async def test_verify_detects_a_rewritten_block_digest(fresh_db):
     first, second = await sealed_chain(fresh_db)
     block1 = await _block_of(fresh_db, first[0])
