@@ -436,6 +436,21 @@ async def test_verify_names_the_tampered_block(fresh_db, tampering):
         )
 
 
+async def test_verify_names_events_stamped_with_a_block_that_is_not_there(fresh_db):
+    """A block's events are read by its id range; the one pass over every event counts what
+    names each block, so an event stamped with no real block (foreign keys off) is named."""
+    await sealed_chain(fresh_db)
+    (unsealed,) = await write_committed(fresh_db, 1, sub="forger")
+    async with fresh_db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text("UPDATE audit_events SET block_id = 999 WHERE id = :id"), {"id": unsealed}
+        )
+    report = await verify_db(fresh_db)
+    assert report.problems == ["1 event(s) stamped with block 999, which is not there"]
+    assert (report.blocks, report.events) == (2, 5)
+
+
 async def test_verify_detects_a_rewritten_block_digest(fresh_db):
     first, second = await sealed_chain(fresh_db)
     block1 = await _block_of(fresh_db, first[0])
@@ -470,6 +485,30 @@ async def test_verify_detects_a_rewritten_block_digest(fresh_db):
 
 
 # --- writers never wait ----------------------------------------------------------------------
+
+
+#: Every read of personal data writes an event into each index of ``audit_events``, and the
+#: sealer's stamp writes it again: each index is one a query uses (migration 0021).
+AUDIT_EVENT_INDEXES = {
+    # keyset pages; the sealer's and verify's id ranges (a block's events)
+    "pk_audit_events": "USING btree (id)",
+    # the auditor's filter by actor, in id order
+    "ix_audit_events_actor_id": "USING btree (actor, id)",
+    # the auditor's since/until: times follow ids, so the table's order
+    "ix_audit_events_occurred_at": "USING brin (occurred_at) WITH (autosummarize='on')",
+    # the auditor's filter by a record's id
+    "ix_audit_events_resource_ids": "USING gin (resource_ids)",
+    # the sealer's next block: only the unsealed tail
+    "ix_audit_events_unsealed": "USING btree (id) WHERE (block_id IS NULL)",
+}
+
+
+async def test_each_index_of_audit_events_serves_a_query(connection):
+    rows = await connection.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_events'")
+    )
+    found = {name: definition.split(" ON public.audit_events ", 1)[1] for name, definition in rows}
+    assert found == AUDIT_EVENT_INDEXES
 
 
 async def test_concurrent_writers_and_the_sealer_never_wait(fresh_db):
