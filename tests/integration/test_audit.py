@@ -488,7 +488,7 @@ async def test_verify_detects_a_rewritten_block_digest(fresh_db):
 
 
 #: Every read of personal data writes an event into each index of ``audit_events``, and the
-#: sealer's stamp writes it again: each index is one a query uses (migration 0021).
+#: sealer's stamp writes it again: each index is one a query uses (migration 0022).
 AUDIT_EVENT_INDEXES = {
     # keyset pages; the sealer's and verify's id ranges (a block's events)
     "pk_audit_events": "USING btree (id)",

@@ -106,7 +106,7 @@ audit_block_table = table_of(AuditBlock)
 audit_event_table = table_of(AuditEvent)
 
 # Indexes (made by the migrations; declared here so `alembic check` compares them). Each is
-# written on every read of personal data, so each serves a query (migration 0021): the auditor's
+# written on every read of personal data, so each serves a query (migration 0022): the auditor's
 # filters by actor, by a record's id and by time, each in id order; the sealer's next block.
 # None holds ``block_id``: a block's events are read by their id range (the primary key).
 Index("ix_audit_events_actor_id", audit_event_table.c.actor, audit_event_table.c.id)

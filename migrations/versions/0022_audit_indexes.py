@@ -21,8 +21,8 @@ stamped with its block once, an UPDATE that writes a new version of the row into
   record's id) and the partial index of unsealed events (the sealer's next block: it holds
   only the unsealed tail, and the stamp adds nothing to it).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-04
 """
 
@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
