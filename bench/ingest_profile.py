@@ -16,7 +16,10 @@ in garbage collection, the CPU of this database's PostgreSQL backends, and the w
 each kind of statement (SQLAlchemy's cursor hooks, plus asyncpg's COPY and COMMIT).
 ``--tracemalloc``: also, per batch, the peak of the Python heap above what it held before the
 batch (the client's copy of the answer included: ASGITransport gathers it in process); the
-batches are several times slower under it, so their times then mean nothing.
+batches are several times slower under it, so their times then mean nothing. It counts what
+was asked for, not what was touched: orjson's parser asks for about twelve times the JSON it
+reads (38 MB for a 2.5 MB batch) and touches a small part of it, so the peak it shows for a
+batch is that parse's, not the resident memory's (``VmHWM``, which ``bench/run`` reports).
 """
 
 from __future__ import annotations
