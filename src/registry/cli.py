@@ -113,6 +113,31 @@ def _prepare(url: str, settings: Settings) -> None:
     print(f"database ready: {json.dumps(timings)}", file=sys.stderr)
 
 
+def _prepare_apart(url: str, settings: Settings) -> None:
+    """``_prepare`` in a process of its own, which ends with it. What migrating leaves
+    behind (alembic, every migration module, the codifier's import: about 45 MB) is then not
+    kept by the process that goes on to serve: with ``--workers 1`` uvicorn serves in this
+    very process (with more, this process supervises them). Spawned, not forked: it starts
+    clean, as on every platform. Its error (or ``SystemExit``) is raised here again."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_configure_logging,
+        initargs=(settings,),
+    ) as apart:
+        apart.submit(_prepare, url, settings).result()
+
+
+def _configure_logging(settings: Settings) -> None:
+    """The process's logging as ``serve``'s (to stdout)."""
+    from registry.logs import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
+
+
 def _serving_url(url: str, settings: Settings) -> str:
     """The URL the API connects with: REGISTRY_RUNTIME_DATABASE_URL when set; the embedded
     server's as the runtime role (it trusts its own socket); else ``url`` itself."""
@@ -262,7 +287,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     with database_url(settings.database_url, settings.data_dir) as url:
         serving = _serving_url(url, settings)
         if settings.migrate_on_start:
-            _prepare(url, settings)
+            _prepare_apart(url, settings)
         else:
             _require_current_schema(serving, settings)
         if args.demo:

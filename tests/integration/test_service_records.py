@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from registry.api.schemas.service_records import NDJSON, BatchResult
 from registry.domain.idempotency import COMPRESS_FROM, packed, unpacked
 from tests.support import (
     BATCH,
@@ -354,6 +355,34 @@ async def test_a_batch_answer_is_kept_compressed_and_replayed_byte_for_byte(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert (again.status_code, again.content) == (200, first.content)
     assert await count(connection) == 150
+
+
+async def test_an_ndjson_batch_answer_is_the_models_json_and_replayed_byte_for_byte(
+    client, staff, served, connection
+):
+    """The answer is written item by item (issue 18): its bytes are the ``BatchResult`` the
+    model writes, and its stored copy replays them, also for NDJSON and rejected items."""
+    headers = {**staff, "Idempotency-Key": "batch-ndjson", "Content-Type": NDJSON}
+    items: list[Any] = [record(served["id"], external_ref=f"nd-{i}") for i in range(150)]
+    items[7] = record(str(uuid.uuid4()), external_ref="nd-7")  # not referred
+    items[9] = record(served["id"], units=0, external_ref="nd-9")  # shape
+    items[11] = ["not", "an", "object"]
+    lines = b"\n".join(orjson.dumps(item) for item in items)
+    first = await client.post(BATCH, content=lines, headers=headers)
+    assert first.status_code == 200, first.text
+    assert len(first.content) > COMPRESS_FROM
+    assert (
+        first.content == BatchResult.model_validate_json(first.content).model_dump_json().encode()
+    )
+    answer = first.json()
+    assert (answer["accepted"], answer["rejected"]) == (147, 3)
+    assert [r["index"] for r in answer["results"]] == list(range(150))
+    assert [answer["results"][i]["external_ref"] for i in (7, 9, 11)] == ["nd-7", "nd-9", None]
+
+    again = await client.post(BATCH, content=lines, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (again.status_code, again.content) == (200, first.content)
+    assert await count(connection) == 147
 
 
 def test_a_stored_answer_unpacks_to_itself():

@@ -13,6 +13,7 @@ Two kinds of content reach a client:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -45,9 +46,20 @@ def answer_headers(
     return headers
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Content already written as JSON, in the response model's shape: a batch's answer,
+    written item by item so that its ten thousand items are never all values at once."""
+
+    body: bytes
+
+
 def json_body(content: Any, model: type[BaseModel] | None = None) -> bytes:
     """``content`` as JSON: through ``model`` when given, else (driver rows, already in the
-    model's shape) straight by orjson (asyncpg's UUIDs are written through ``str()``)."""
+    model's shape) straight by orjson (asyncpg's UUIDs are written through ``str()``); the
+    body of ``Written`` content as it is."""
+    if isinstance(content, Written):
+        return content.body
     if model is not None:
         return model.model_validate(content).model_dump_json().encode()
     return orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)

@@ -18,7 +18,7 @@ from registry.api.dependencies import (
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
-from registry.api.responses import respond, respond_all, respond_page
+from registry.api.responses import Written, respond, respond_all, respond_page
 from registry.api.schemas.base import IsoDate, PageOf, Reason, ServiceCode
 from registry.api.schemas.service_records import (
     BATCH_BODY,
@@ -150,18 +150,17 @@ async def submit_service_record_batch(
     results = await commands.submit(
         session,
         caller,
-        batch.records,
+        batch.take_records(),
         atomic=atomic,
         prefixes=batch.prefixes,
         action="submit_service_record_batch",
         late_reporting_days=settings.late_reporting_days,
     )
-    answer = batch.answer(results, atomic=atomic)
     return await idempotency.respond(
-        answer,
+        Written(batch.answer(results, atomic=atomic)),
         status_code=200,
         resource_type=SERVICE_RECORD,
-        resource_ids=[r["id"] for r in answer["results"] if r["id"]],
+        resource_ids=[r.id for r in results if r.id],
     )
 
 

@@ -245,25 +245,33 @@ def _errors(errors: Sequence[FieldError]) -> list[dict[str, str]]:
 
 @dataclass(slots=True)
 class Batch:
-    """A batch as read: its items, those of ``ServiceRecordIn``'s shape (``records``, at
-    ``positions`` in the batch), and the shape errors of the others by position."""
+    """A batch of ``size`` items as read: those of ``ServiceRecordIn``'s shape (``records``,
+    at ``positions`` in the batch), and the shape errors of the others by position, with the
+    ``external_ref`` each gave (``shape_refs``, for its answer)."""
 
-    items: list[Any]
+    size: int
     records: list[dict[str, Any]]
     positions: list[int]
     shape_errors: dict[int, list[FieldError]]
+    shape_refs: dict[int, Any]
 
     @classmethod
     def read(cls, raw: bytes, content_type: str, *, atomic: bool) -> Batch:
         """The batch in ``raw`` (415, 400 or 422 when it is no batch); with ``atomic``, a
-        422 listing every shape error when any item has one."""
-        batch = cls(_batch_items(raw, content_type), [], [], {})
-        for index, item in enumerate(batch.items):
+        422 listing every shape error when any item has one. Each parsed item is let go as
+        soon as it is checked: the batch never holds both its items and their records."""
+        items = _batch_items(raw, content_type)
+        batch = cls(len(items), [], [], {}, {})
+        for index, item in enumerate(items):
+            items[index] = None
             try:
                 batch.records.append(_one_record.validate_python(item).model_dump())
                 batch.positions.append(index)
             except ValidationError as error:
                 batch.shape_errors[index] = _shape_errors(error, f"records.{index}.")
+                batch.shape_refs[index] = (
+                    item.get("external_ref") if isinstance(item, dict) else None
+                )
         if atomic and batch.shape_errors:
             raise InvalidInput(
                 "Some records are invalid; none was stored.",
@@ -276,39 +284,52 @@ class Batch:
         """Where each of ``records`` sits in the request, for field errors."""
         return [f"records.{i}." for i in self.positions]
 
-    def answer(self, results: Sequence[Result], *, atomic: bool) -> dict[str, Any]:
-        """The ``BatchResult`` of the submitted ``records``' ``results`` (built as plain
-        values: ten thousand items skip a Pydantic pass); with ``atomic``, a 422 listing
-        every problem when any record was rejected."""
+    def take_records(self) -> list[dict[str, Any]]:
+        """The records, to submit: the batch keeps them no longer, so they are let go once
+        submitted, before the answer is written."""
+        records, self.records = self.records, []
+        return records
+
+    def answer(self, results: Sequence[Result], *, atomic: bool) -> bytes:
+        """The ``BatchResult`` of the submitted records' ``results``, as JSON written item by
+        item: ten thousand items skip a Pydantic pass, and each is its bytes at once, never a
+        list of them all as dicts. The bytes are those ``orjson.dumps`` writes of the whole
+        ``BatchResult`` (a test holds them to the model's shape). With ``atomic``, a 422
+        listing every problem when any record was rejected."""
         if atomic and not all(r.accepted for r in results):
             raise InvalidInput(
                 "Some records are invalid; none was stored.",
                 errors=[e for r in results for e in r.errors],
             )
-        by_index: dict[int, dict[str, Any]] = {
-            index: {
-                "index": index,
-                "status": "rejected",
-                "id": None,
-                "external_ref": self.items[index].get("external_ref")
-                if isinstance(self.items[index], dict)
-                else None,
-                "version": None,
-                "outcome": None,
-                "errors": _errors(errors),
-            }
-            for index, errors in self.shape_errors.items()
-        }
-        for position, result in zip(self.positions, results, strict=True):
-            by_index[position] = {
-                "index": position,
-                "status": "accepted" if result.accepted else "rejected",
-                "id": str(result.id) if result.id else None,
-                "external_ref": result.external_ref,
-                "version": result.version,
-                "outcome": result.outcome,
-                "errors": _errors(result.errors),
-            }
-        ordered = [by_index[i] for i in range(len(self.items))]
-        accepted = sum(1 for r in ordered if r["status"] == "accepted")
-        return {"accepted": accepted, "rejected": len(ordered) - accepted, "results": ordered}
+        submitted = dict(zip(self.positions, results, strict=True))
+        accepted = sum(1 for r in results if r.accepted)
+        written = bytearray(
+            b'{"accepted":%d,"rejected":%d,"results":[' % (accepted, self.size - accepted)
+        )
+        for index in range(self.size):
+            if index:
+                written += b","
+            result = submitted.get(index)
+            written += orjson.dumps(
+                {
+                    "index": index,
+                    "status": "rejected",
+                    "id": None,
+                    "external_ref": self.shape_refs[index],
+                    "version": None,
+                    "outcome": None,
+                    "errors": _errors(self.shape_errors[index]),
+                }
+                if result is None
+                else {
+                    "index": index,
+                    "status": "accepted" if result.accepted else "rejected",
+                    "id": str(result.id) if result.id else None,
+                    "external_ref": result.external_ref,
+                    "version": result.version,
+                    "outcome": result.outcome,
+                    "errors": _errors(result.errors),
+                }
+            )
+        written += b"]}"
+        return bytes(written)
