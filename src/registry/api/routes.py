@@ -5,7 +5,9 @@ its own part of the path)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+from starlette.requests import Request
 from starlette.types import Scope
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -37,6 +39,16 @@ def route_template(scope: Scope) -> str:
     if not isinstance(name, str) or app is None:
         return "(unmatched)"
     return _templates(app).get(name) or str(getattr(route, "path", "(unmatched)"))
+
+
+def path_for(request: Request, name: str, **params: object) -> str:
+    """The path of the route called ``name`` with ``params`` put in, e.g. a ``Location``:
+    what ``request.url_for(name, **params).path`` gives, without Starlette's search for the
+    route (which asks every route in turn, raising and catching an exception at each that
+    does not match: 0.3-2.5 ms a call with this application's routes)."""
+    return _templates(request.app)[name].format_map(
+        {param: quote(str(value), safe="") for param, value in params.items()}
+    )
 
 
 def allowed_methods(scope: Scope) -> list[str] | None:

@@ -13,6 +13,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import respond, respond_all, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import KatottgCode, PageOf
 from registry.api.schemas.cases import (
     SUBJECT_PATTERN,
@@ -119,7 +120,7 @@ async def open_case(
         CaseOut,
         status_code=201,
         version=case["version"],
-        location=str(request.url_for("get_case", case_id=case["id"]).path),
+        location=path_for(request, "get_case", case_id=case["id"]),
         resource_type=queries.CASE,
         resource_ids=[case["id"], case["family_id"]],
     )

@@ -12,6 +12,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import respond, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import PageOf
 from registry.api.schemas.classifier import Service, ServiceCreate, ServicePatch
 from registry.api.schemas.words import worded
@@ -110,7 +111,7 @@ async def create_service(
         Service,
         status_code=201,
         version=service["version"],
-        location=str(request.url_for("get_service", code=service["code"]).path),
+        location=path_for(request, "get_service", code=service["code"]),
         resource_type=queries.SERVICE,
         resource_ids=[service["code"]],
     )

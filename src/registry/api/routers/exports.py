@@ -25,6 +25,7 @@ from registry.api.downloads import send_file
 from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import problem_responses
 from registry.api.responses import respond, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import PageOf
 from registry.api.schemas.exports import ExportCreate, ExportView
 from registry.domain.exports import commands, queries
@@ -54,10 +55,8 @@ def _shown(request: Request, export: dict[str, Any]) -> dict[str, Any]:
         "files": [
             {
                 **file,
-                "href": str(
-                    request.url_for(
-                        "download_export_file", export_id=export["id"], number=file["number"]
-                    ).path
+                "href": path_for(
+                    request, "download_export_file", export_id=export["id"], number=file["number"]
                 ),
             }
             for file in export["files"]
@@ -97,7 +96,7 @@ async def create_export(
         _shown(request, export),
         ExportView,
         status_code=202,
-        location=str(request.url_for("get_export", export_id=export["id"]).path),
+        location=path_for(request, "get_export", export_id=export["id"]),
         resource_type=queries.EXPORT,
         resource_ids=[export["id"]],
     )

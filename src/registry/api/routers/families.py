@@ -19,6 +19,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import respond, respond_all, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import (
     RNOKPP_PATTERN,
     KatottgCode,
@@ -83,7 +84,7 @@ _MEMBER_LINKS = links(
 
 
 def _family_location(request: Request, family_id: uuid.UUID) -> str:
-    return str(request.url_for("get_family", family_id=family_id).path)
+    return path_for(request, "get_family", family_id=family_id)
 
 
 # --- families ----------------------------------------------------------------------------------
@@ -378,7 +379,7 @@ async def add_member(
     if idempotency.replay is not None:
         return idempotency.replay
     person = await commands.add_member(session, caller, family_id, body.model_dump())
-    location = request.url_for("get_member", family_id=family_id, person_id=person["id"]).path
+    location = path_for(request, "get_member", family_id=family_id, person_id=person["id"])
     return await idempotency.respond(
         person,
         PersonCreated,

@@ -13,6 +13,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import OptionalIfMatch, version_from
 from registry.api.responses import respond, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import PageOf
 from registry.api.schemas.friendly_communities import (
     FriendlyCommunity,
@@ -117,7 +118,7 @@ async def record_friendly_community_step(
         FriendlyCommunity,
         status_code=201,
         version=community["version"],
-        location=str(request.url_for("get_friendly_community", hromada_code=hromada_code).path),
+        location=path_for(request, "get_friendly_community", hromada_code=hromada_code),
         resource_type=queries.FRIENDLY_COMMUNITY,
         resource_ids=[hromada_code],
     )

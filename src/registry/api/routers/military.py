@@ -26,6 +26,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import respond, respond_all, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import KatottgCode, PageOf
 from registry.api.schemas.cases import SUBJECT_PATTERN
 from registry.api.schemas.military import (
@@ -136,7 +137,7 @@ async def create_military_unit(
         Unit,
         status_code=201,
         version=unit["version"],
-        location=str(request.url_for("get_military_unit", unit_id=unit["id"]).path),
+        location=path_for(request, "get_military_unit", unit_id=unit["id"]),
         resource_type=queries.MILITARY_UNIT,
         resource_ids=[unit["id"]],
     )
@@ -269,7 +270,7 @@ async def add_support_measure(
         SupportMeasure,
         status_code=201,
         version=measure["version"],
-        location=str(request.url_for("get_support_measure", measure_code=measure["code"]).path),
+        location=path_for(request, "get_support_measure", measure_code=measure["code"]),
         resource_type=queries.SUPPORT_MEASURE,
         resource_ids=[],
     )
@@ -356,9 +357,7 @@ async def create_servicemember(
         Servicemember,
         status_code=201,
         version=servicemember["version"],
-        location=str(
-            request.url_for("get_servicemember", servicemember_id=servicemember["id"]).path
-        ),
+        location=path_for(request, "get_servicemember", servicemember_id=servicemember["id"]),
         resource_type=queries.SERVICEMEMBER,
         resource_ids=[servicemember["id"], servicemember["family_id"]],
     )
@@ -479,7 +478,7 @@ async def open_support_case(
         SupportCase,
         status_code=201,
         version=case["version"],
-        location=str(request.url_for("get_support_case", case_id=case["id"]).path),
+        location=path_for(request, "get_support_case", case_id=case["id"]),
         resource_type=queries.SUPPORT_CASE,
         resource_ids=[case["id"], case["servicemember"]["id"], case["family_id"]],
     )

@@ -24,6 +24,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import respond, respond_all, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import KatottgCode, PageOf, Reason
 from registry.api.schemas.programmes import (
     AidItem,
@@ -108,7 +109,7 @@ async def create_programme(
         Programme,
         status_code=201,
         version=programme["version"],
-        location=str(request.url_for("get_programme", programme_id=programme["id"]).path),
+        location=path_for(request, "get_programme", programme_id=programme["id"]),
         resource_type=queries.PROGRAMME,
         resource_ids=[programme["id"]],
     )
@@ -289,10 +290,11 @@ async def create_programme_enrolment(
         Enrolment,
         status_code=201,
         version=enrolment["version"],
-        location=str(
-            request.url_for(
-                "get_programme_enrolment", programme_id=programme_id, enrolment_id=enrolment["id"]
-            ).path
+        location=path_for(
+            request,
+            "get_programme_enrolment",
+            programme_id=programme_id,
+            enrolment_id=enrolment["id"],
         ),
         resource_type=queries.ENROLMENT,
         resource_ids=[enrolment["id"], enrolment["family_id"]],
@@ -406,12 +408,11 @@ async def create_programme_distribution(
         distribution,
         Distribution,
         status_code=201,
-        location=str(
-            request.url_for(
-                "get_programme_distribution",
-                programme_id=programme_id,
-                distribution_id=distribution["id"],
-            ).path
+        location=path_for(
+            request,
+            "get_programme_distribution",
+            programme_id=programme_id,
+            distribution_id=distribution["id"],
         ),
         resource_type=queries.DISTRIBUTION,
         resource_ids=[i for i in (distribution["id"], distribution["family_id"]) if i],
@@ -512,7 +513,7 @@ async def create_aid_item(
         item,
         AidItem,
         status_code=201,
-        location=str(request.url_for("get_aid_item", item_id=item["id"]).path),
+        location=path_for(request, "get_aid_item", item_id=item["id"]),
         resource_type=queries.AID_ITEM,
         resource_ids=[item["id"]],
     )

@@ -13,6 +13,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import respond, respond_all, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import PageOf
 from registry.api.schemas.providers import (
     EDRPOU_PATTERN,
@@ -71,7 +72,7 @@ async def create_provider(
     if idempotency.replay is not None:
         return idempotency.replay
     provider = await commands.create_provider(session, caller, body.model_dump())
-    location = request.url_for("get_provider", provider_id=provider["id"]).path
+    location = path_for(request, "get_provider", provider_id=provider["id"])
     return await idempotency.respond(
         provider,
         Provider,

@@ -19,6 +19,7 @@ from registry.api.idempotency import IdempotencyClaim
 from registry.api.openapi_responses import links, problem_responses
 from registry.api.preconditions import IfMatch, OptionalIfMatch, required_version, version_from
 from registry.api.responses import Written, respond, respond_all, respond_page
+from registry.api.routes import path_for
 from registry.api.schemas.base import IsoDate, PageOf, Reason, ServiceCode
 from registry.api.schemas.service_records import (
     BATCH_BODY,
@@ -49,7 +50,7 @@ _RECORD_LINKS = links(
 
 
 def _location(request: Request, record_id: uuid.UUID) -> str:
-    return str(request.url_for("get_service_record", record_id=record_id).path)
+    return path_for(request, "get_service_record", record_id=record_id)
 
 
 @router.post(

@@ -14,6 +14,7 @@ from registry.api.openapi_responses import problem_responses
 from registry.api.preconditions import IfMatch, required_version
 from registry.api.responses import respond, respond_page
 from registry.api.routers.changes import feed_position
+from registry.api.routes import path_for
 from registry.api.schemas.base import PageOf
 from registry.api.schemas.webhooks import (
     WebhookDelivery,
@@ -68,9 +69,7 @@ async def create_webhook_subscription(
         WebhookSubscriptionWithSecret,
         status_code=201,
         version=subscription["version"],
-        location=str(
-            request.url_for("get_webhook_subscription", subscription_id=subscription["id"]).path
-        ),
+        location=path_for(request, "get_webhook_subscription", subscription_id=subscription["id"]),
         resource_type=queries.WEBHOOK_SUBSCRIPTION,
         resource_ids=[subscription["id"]],
     )
