@@ -119,6 +119,12 @@ def _application_state(node: ast.AST) -> bool:
     )
 
 
+def _url_for(node: ast.AST) -> bool:
+    """``….url_for(...)``: Starlette's search of every route; ``routes.path_for`` fills in the
+    operation's template."""
+    return isinstance(node, ast.Attribute) and node.attr == "url_for"
+
+
 @pytest.mark.parametrize("package", ["domain", "api"])
 def test_queries_name_typed_tables(package: str) -> None:
     found = _found(package, _table_of_a_model)
@@ -136,6 +142,11 @@ def test_handlers_do_not_reach_into_the_application_state() -> None:
     assert found == [], f"routers read request.app.state instead of a dependency: {found}"
 
 
+def test_links_are_built_with_path_for() -> None:
+    found = _found("api", _url_for)
+    assert found == [], f"use routes.path_for instead of url_for: {found}"
+
+
 def test_the_query_checks_see_a_violation() -> None:
     sample = ast.parse(
         "from sqlalchemy import select, text\n"
@@ -145,11 +156,13 @@ def test_the_query_checks_see_a_violation() -> None:
         "request.app.state.database\n"
         "response.text\n"
         "family_table.c.text\n"
+        "request.url_for('get_family', family_id=1)\n"
     )
     nodes = list(ast.walk(sample))
     assert [n.lineno for n in nodes if _table_of_a_model(n)] == [2]
     assert sorted(n.lineno for n in nodes if _raw_sql(n)) == [1, 3, 4]
     assert [n.lineno for n in nodes if _application_state(n)] == [5]
+    assert [n.lineno for n in nodes if _url_for(n)] == [8]
 
 
 def test_domain_never_commits() -> None:
