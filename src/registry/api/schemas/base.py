@@ -303,7 +303,7 @@ class PageOf(Schema, Generic[T]):
         try:
             return _PAGE_MODELS[cls, item]
         except KeyError:
-            model = _PAGE_MODELS[cls, item] = super().__class_getitem__(item)  # type: ignore[misc]
+            model = _PAGE_MODELS[cls, item] = super().__class_getitem__(item)
             return model
 
 
