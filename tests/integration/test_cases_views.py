@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from registry.api.schemas.base import PageOf
+from registry.api.schemas.cases import CaseOut
 from tests.integration import test_cases
 from tests.integration.test_cases import CASES, MONDAY, Cases, S
 from tests.support import bearer, create_provider, provider_body, token
@@ -416,6 +418,9 @@ async def test_a_page_of_cases_shows_each_case_as_reading_it_does(client, scene,
         ).json()
     whole = (await client.get(CASES, headers=officer)).json()
     assert whole["items"] == walked
+    # (the page is written as the statement's rows render it, without a pass through its
+    # model: it says exactly what the model would)
+    assert whole == PageOf[CaseOut].model_validate(whole).model_dump(mode="json")
     assert [c["id"] for c in walked] == sorted([scene["case"]["id"], other["id"]])
     for listed in walked:
         read = (await client.get(f"{CASES}/{listed['id']}", headers=officer)).json()

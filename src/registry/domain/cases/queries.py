@@ -239,6 +239,24 @@ async def _referrals_of(
     return referrals
 
 
+#: What a case shows of each of its measures and referrals: exactly the keys of the answer, so
+#: that the case list's page goes to JSON as it is. (Their rows hold more: who wrote them and
+#: when, kept for the record and its history.)
+_MEASURE_KEYS = (
+    "id",
+    "description",
+    "service_code",
+    "provider_id",
+    "responsible",
+    "due_on",
+    "status",
+    "version",
+)
+_REFERRAL_KEYS = tuple(
+    column.name for column in referral_table.columns if column.name != "updated_at"
+)
+
+
 def _render(
     row: dict[str, Any],
     assessment: dict[str, Any] | None,
@@ -248,6 +266,7 @@ def _render(
 ) -> dict[str, Any]:
     status = CaseStatus(row["status"])
     suspended_from = CaseStatus(row["suspended_from"]) if row["suspended_from"] else None
+    shown_measures = [{key: measure[key] for key in _MEASURE_KEYS} for measure in measures]
     return {
         **{
             k: row[k]
@@ -309,16 +328,16 @@ def _render(
                 "goals": plan["goals"],
                 "agreed_by": plan["agreed_by"],
                 "agreed_at": plan["agreed_at"],
-                "measures": measures,
+                "measures": shown_measures,
             }
             if plan
             else (
-                {"goals": [], "agreed_by": None, "agreed_at": None, "measures": measures}
+                {"goals": [], "agreed_by": None, "agreed_at": None, "measures": shown_measures}
                 if measures
                 else None
             )
         ),
-        "referrals": referrals,
+        "referrals": [{key: referral[key] for key in _REFERRAL_KEYS} for referral in referrals],
         "allowed_transitions": sorted(allowed_transitions(status, suspended_from)),
     }
 
