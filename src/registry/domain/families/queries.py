@@ -189,15 +189,15 @@ def render_person(
 ) -> dict[str, Any]:
     """A person row (``PERSON_COLUMNS``) as the API's ``Person``: its sealed identifiers
     opened, in full or masked as ``view`` says (not opened at all when hidden)."""
-    person: dict[str, Any] = {}
-    for name, value in row.items():
-        identifier = _SEALED.get(name)
-        if identifier is None:
-            person[name] = value
-        elif value is None or view is IdentifierView.HIDDEN:
+    person = dict(row)
+    for column, identifier in _SEALED.items():
+        if column not in person:
+            continue
+        sealed = person.pop(column)
+        if sealed is None or view is IdentifierView.HIDDEN:
             person[identifier.name] = None
         else:
-            number = keys.open_text(value, identifier.place, row["id"])
+            number = keys.open_text(sealed, identifier.place, person["id"])
             person[identifier.name] = (
                 number if view is IdentifierView.FULL else mask_identifier(number)
             )

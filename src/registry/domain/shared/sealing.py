@@ -94,6 +94,14 @@ class IdentifierKeys:
     active: str
     _ciphers: dict[str, AESGCM] = field(repr=False)
     _index_key: bytes = field(repr=False)
+    #: Each key's cipher by the header it writes: what ``open`` looks a value's key up by
+    #: (a list page opens a few hundred identifiers; parsing each header costs more than
+    #: the decryption).
+    _by_header: dict[bytes, AESGCM] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_header = {_header(key_id): cipher for key_id, cipher in self._ciphers.items()}
+        object.__setattr__(self, "_by_header", by_header)
 
     @classmethod
     def from_document(cls, document: Any) -> IdentifierKeys:
@@ -147,20 +155,25 @@ class IdentifierKeys:
     def open(self, sealed: bytes, place: str, *row_key: object) -> bytes:
         """The value ``seal`` sealed at this place and row (:class:`SealedValueRejected` if
         it was altered, moved, or its key is not configured)."""
-        key_id, header = _parse_header(sealed, place)
-        cipher = self._ciphers.get(key_id)
+        sealed = bytes(sealed)
+        nonce_at = 2 + sealed[1] if len(sealed) >= 2 and sealed[0] == _FORMAT else 0
+        header = sealed[:nonce_at]
+        cipher = self._by_header.get(header) if nonce_at else None
         if cipher is None:
+            key_id, header = _parse_header(sealed, place)
             raise SealedValueRejected(place, key_id, "is sealed under a key not configured")
-        body = bytes(sealed[len(header) :])
-        if len(body) < _NONCE_BYTES + _TAG_BYTES:
-            raise SealedValueRejected(place, key_id, "is truncated")
+        body_at = nonce_at + _NONCE_BYTES
+        if len(sealed) < body_at + _TAG_BYTES:
+            raise SealedValueRejected(place, _key_id(header), "is truncated")
         try:
             return cipher.decrypt(
-                body[:_NONCE_BYTES], body[_NONCE_BYTES:], _associated_data(header, place, row_key)
+                sealed[nonce_at:body_at], sealed[body_at:], _associated_data(header, place, row_key)
             )
         except InvalidTag:
             raise SealedValueRejected(
-                place, key_id, "failed its integrity check (altered, or moved from elsewhere)"
+                place,
+                _key_id(header),
+                "failed its integrity check (altered, or moved from elsewhere)",
             ) from None
 
     def open_text(self, sealed: bytes, place: str, *row_key: object) -> str:
@@ -205,10 +218,14 @@ def _parse_header(sealed: bytes, place: str) -> tuple[str, bytes]:
     return key_id, header
 
 
+def _key_id(header: bytes) -> str:
+    return header[2:].decode("ascii")
+
+
 def _associated_data(header: bytes, place: str, row_key: Sequence[object]) -> bytes:
     # NUL separates the parts: the database's text and ids cannot hold one, so no two
     # different (place, key) pairs give the same bytes.
-    return b"\x00".join((header, place.encode(), *(str(part).encode() for part in row_key)))
+    return b"\x00".join([header, place.encode(), *[str(part).encode() for part in row_key]])
 
 
 # --- where the keys come from ------------------------------------------------------------------
