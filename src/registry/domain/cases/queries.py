@@ -240,17 +240,12 @@ async def _referrals_of(
 
 
 #: What a case shows of each of its measures and referrals: exactly the keys of the answer, so
-#: that the case list's page goes to JSON as it is. (Their rows hold more: who wrote them and
-#: when, kept for the record and its history.)
-_MEASURE_KEYS = (
-    "id",
-    "description",
-    "service_code",
-    "provider_id",
-    "responsible",
-    "due_on",
-    "status",
-    "version",
+#: that the case list's page goes to JSON as it is. (Their rows hold more: whose case, who
+#: wrote them and when, kept for the record and its history.)
+_MEASURE_KEYS = tuple(
+    column.name
+    for column in case_measure_table.columns
+    if column.name not in ("case_id", "created_by", "created_at", "updated_at")
 )
 _REFERRAL_KEYS = tuple(
     column.name for column in referral_table.columns if column.name != "updated_at"

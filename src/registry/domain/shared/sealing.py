@@ -160,7 +160,7 @@ class IdentifierKeys:
         header = sealed[:nonce_at]
         cipher = self._by_header.get(header) if nonce_at else None
         if cipher is None:
-            key_id, header = _parse_header(sealed, place)
+            key_id, _ = _parse_header(sealed, place)  # (a malformed header is rejected here)
             raise SealedValueRejected(place, key_id, "is sealed under a key not configured")
         body_at = nonce_at + _NONCE_BYTES
         if len(sealed) < body_at + _TAG_BYTES:
