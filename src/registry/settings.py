@@ -76,9 +76,12 @@ class Settings(BaseSettings):
     )
     # Connections a worker keeps open. Beyond them the pool opens overflow connections and
     # closes them again on release: a new PostgreSQL backend, its caches and prepared
-    # statements each time, so the steady load must fit in the pool itself.
+    # statements each time. Under a load above the pool that is a connection opened and
+    # closed for every few requests, exactly when the machine has no time for it (issue 18:
+    # a third of by-id's throughput at 32 connections on one worker), so by default a
+    # request beyond the pool waits for a connection (at most ``db_pool_timeout_seconds``).
     db_pool_size: int = Field(default=20, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_max_overflow: int = Field(default=0, ge=0, le=200)
     # An API request fails fast with a 503 rather than wait: on a lock, a slow statement, a
     # connection. The command line's jobs (migrate, seed, seal, imports) are not held to these.
     db_pool_timeout_seconds: float = Field(

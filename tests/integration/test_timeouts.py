@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
@@ -291,6 +291,30 @@ async def test_with_every_connection_in_use_requests_and_readiness_answer_503_wi
         # The connection back in the pool, everything answers again.
         assert (await served.client.get("/health/ready")).status_code == 200
         await _family_as_created(served, worker, created)
+
+
+async def test_a_load_above_the_pool_waits_for_its_connections_and_opens_no_others(
+    fresh_database_url, settings, verifier, worker
+):
+    # The pool as deployed (its overflow setting left at the default), only smaller: more
+    # requests at once than it has connections wait for one, each answered, rather than
+    # open a connection (a new backend) that is closed again on release.
+    overflow = Settings.model_fields["db_max_overflow"].default
+    async with serving(
+        fresh_database_url, settings, verifier, db_pool_size=2, db_max_overflow=overflow
+    ) as served:
+        created = await create_family(served.client, worker, family(BUCHA))
+        opened: list[object] = []
+        event.listen(served.database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+        url = f"{FAMILIES}/{created['id']}"
+        answers = await asyncio.gather(
+            *(served.timed("GET", url, headers=worker) for _ in range(12)),
+            *(served.timed("GET", FAMILIES, headers=worker) for _ in range(12)),
+        )
+
+    assert [response.status_code for response, _ in answers] == [200] * 24
+    # At most the pool's two (the family's creation may have opened only one of them).
+    assert len(opened) <= 2
 
 
 async def test_with_the_database_gone_requests_and_readiness_answer_503_at_once(

@@ -97,7 +97,7 @@ class Database:
         url: str,
         *,
         pool_size: int = 10,
-        max_overflow: int = 5,
+        max_overflow: int = 0,
         pooled: bool = True,
         limits: Limits | None = None,
     ) -> Database:
