@@ -15,6 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from registry.api.schemas.base import PageOf
+from registry.api.schemas.military import SupportCaseSummary
 from registry.settings import Settings
 from tests.support import (
     BUCHA,
@@ -894,3 +896,46 @@ async def test_a_contact_or_a_planned_measure_checks_if_match_when_sent(client, 
     )
     assert current.status_code == 201, current.text
     assert current.json()["version"] == world.case["version"] + 1
+
+
+async def test_the_case_list_pages_every_case_once_in_its_summary_shape_and_audits_each(
+    client, connection, world
+):
+    # The list answers without its model (the liaison's hot page): what it sends must be
+    # exactly ``SupportCaseSummary``, the summary of each case read by id, and the audit
+    # must name every case listed and its servicemember, in order.
+    for _ in range(2):
+        sm = await create_servicemember(client, world.liaison)
+        await open_support_case(client, world.liaison, sm["id"])
+    pages, url = [], f"{SUPPORT_CASES}?limit=2"
+    while url:
+        response = await client.get(url, headers=world.liaison)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        link = response.headers.get("link")
+        url = link[1 : link.index(">")] if link else ""
+    listed = [case for page in pages for case in page["items"]]
+
+    assert [len(page["items"]) for page in pages] == [2, 1]
+    assert [case["id"] for case in listed] == sorted(case["id"] for case in listed)
+    for page in pages:
+        assert page == PageOf[SupportCaseSummary].model_validate(page).model_dump(mode="json")
+    for case in listed:
+        whole = (await client.get(case_url(case), headers=world.liaison)).json()
+        assert case == {key: whole[key] for key in case}
+    audited = (
+        (
+            await connection.execute(
+                text(
+                    "SELECT resource_ids FROM audit_events WHERE action = 'list_support_cases' "
+                    "ORDER BY id"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert audited == [
+        [i for case in page["items"] for i in (case["id"], case["servicemember"]["id"])]
+        for page in pages
+    ]

@@ -32,6 +32,16 @@ class InvalidCursor(ValueError):
     """The cursor does not belong to this list."""
 
 
+def id_after(after: tuple[Any, ...]) -> uuid.UUID:
+    """The id a list ordered by id alone resumes after (``InvalidCursor`` for any other)."""
+    if len(after) != 1 or not isinstance(after[0], str):
+        raise InvalidCursor("cursor does not match this list")
+    try:
+        return uuid.UUID(after[0])
+    except ValueError as error:
+        raise InvalidCursor("cursor does not match this list") from error
+
+
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     limit: int = DEFAULT_LIMIT

@@ -145,6 +145,17 @@ def audit_insert(
     )
 
 
+def audit_arguments(caller: Caller) -> dict[str, Any]:
+    """The values of ``audit_insert``'s parameters for ``caller``'s event."""
+    principal = caller.principal
+    return {
+        "actor": principal.sub,
+        "role": principal.role.value,
+        "request_id": caller.request_id,
+        "purpose": caller.purpose,
+    }
+
+
 async def seal(session: AsyncSession, block_size: int, signer: AuditSigner) -> int:
     """Seal up to ``block_size`` settled events into one signed block; how many were sealed.
 

@@ -36,10 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.db.engine import driver_connection
-from registry.db.pagination import InvalidCursor, Page, PageRequest, keyset, page_of
+from registry.db.pagination import Page, PageRequest, id_after, keyset, page_of
 from registry.db.reach import unconfined
-from registry.db.statements import Compiled, compile_statement
-from registry.domain.audit.commands import audit_insert, record
+from registry.db.statements import Compiled, compile_statement, in_constants
+from registry.domain.audit.commands import audit_arguments, audit_insert, record
 from registry.domain.cases.access import (
     for_provider,
     require_caseload_reader,
@@ -78,10 +78,9 @@ REFERRAL_NOT_FOUND = "No referral with this id is within your reach."
 
 
 def _status_in(statuses: Sequence[str]) -> ColumnElement[bool]:
-    """The case's status among ``statuses``, written into the SQL (they are the code's own
-    constants): a deadline clause then compiles into a prepared statement (``db.statements``),
-    where an IN list of parameters cannot."""
-    return case_table.c.status.in_([literal_column(f"'{status}'") for status in statuses])
+    """The case's status among ``statuses``, written into the SQL: a deadline clause then
+    compiles into a prepared statement (``db.statements``)."""
+    return in_constants(case_table.c.status, statuses)
 
 
 def _completed_assessment() -> ColumnElement[bool]:
@@ -451,7 +450,7 @@ async def list_cases(
         (name, value) for name in DEADLINE_FLAGS if (value := getattr(where, name)) is not None
     )
     if page.after is not None:
-        values["after_id"] = _case_cursor(page.after)
+        values["after_id"] = id_after(page.after)
     principal = caller.principal
     compiled = _case_page(
         _CasePageShape(
@@ -471,10 +470,7 @@ async def list_cases(
             today=caller.today,
             fetch=page.limit + 1,
             limit=page.limit,
-            actor=principal.sub,
-            role=principal.role.value,
-            request_id=caller.request_id,
-            purpose=caller.purpose,
+            **audit_arguments(caller),
         ),
     )
     cases = [
@@ -530,15 +526,6 @@ class _CasePageShape:
     filters: tuple[str, ...]
     flags: tuple[tuple[str, bool], ...]
     after: bool
-
-
-def _case_cursor(after: tuple[Any, ...]) -> uuid.UUID:
-    if len(after) != 1 or not isinstance(after[0], str):
-        raise InvalidCursor("cursor does not match this list")
-    try:
-        return uuid.UUID(after[0])
-    except ValueError as error:
-        raise InvalidCursor("cursor does not match this list") from error
 
 
 def _record(value: Any) -> dict[str, Any] | None:

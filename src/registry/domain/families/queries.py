@@ -42,7 +42,7 @@ from registry.db.engine import driver_connection, transaction_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.reach import unconfined
 from registry.db.statements import Compiled, compile_statement
-from registry.domain.audit.commands import audit_insert, record
+from registry.domain.audit.commands import audit_arguments, audit_insert, record
 from registry.domain.families.access import (
     IdentifierView,
     identifier_view,
@@ -344,10 +344,7 @@ async def get_family(
         compiled.sql,
         *compiled.arguments(
             family_id=family_id,
-            actor=principal.sub,
-            role=principal.role.value,
-            request_id=caller.request_id,
-            purpose=caller.purpose,
+            **audit_arguments(caller),
         ),
     )
     if not rows:
@@ -450,10 +447,7 @@ async def list_families(
             **values,
             fetch=page.limit + 1,
             limit=page.limit,
-            actor=principal.sub,
-            role=principal.role.value,
-            request_id=caller.request_id,
-            purpose=caller.purpose,
+            **audit_arguments(caller),
         ),
     )
     found = _page_of_families(rows, page, view=identifier_view(principal), keys=caller.keys)

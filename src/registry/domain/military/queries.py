@@ -10,18 +10,40 @@ status, never its history (``access.sees_status_history``).
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, exists, func, literal, not_, select, true
+import asyncpg
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    not_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.auth.principal import Principal
+from registry.db.engine import driver_connection
+from registry.db.pagination import Page, PageRequest, id_after, keyset, page_of
 from registry.db.reach import unconfined
-from registry.domain.audit.commands import record
+from registry.db.statements import Compiled, compile_statement, in_constants
+from registry.domain.audit.commands import audit_arguments, audit_insert, record
 from registry.domain.families.tables import family_table, person_table
 from registry.domain.military.access import (
     for_provider,
@@ -100,7 +122,7 @@ def provider_ineligible_for_case() -> ColumnElement[bool]:
         provider_table.c.id == support_case_table.c.provider_id, provider_eligible()
     )
     return and_(
-        support_case_table.c.status.in_(sorted(OPEN_STATUSES)),
+        in_constants(support_case_table.c.status, [s.value for s in OPEN_STATUSES]),
         support_case_table.c.provider_id.is_not(None),
         not_(and_(standing, eligible)),
     )
@@ -108,7 +130,7 @@ def provider_ineligible_for_case() -> ColumnElement[bool]:
 
 def contact_overdue(today: date) -> ColumnElement[bool]:
     return and_(
-        support_case_table.c.status.in_(sorted(CONTACTED)),
+        in_constants(support_case_table.c.status, [s.value for s in CONTACTED]),
         support_case_table.c.contact_due_on < today,
     )
 
@@ -375,12 +397,11 @@ class SupportCaseFilter:
     provider_ineligible: bool | None = None
 
 
-async def _case_rows(
-    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID], confined: bool
-) -> list[dict[str, Any]]:
-    statement = (
+def _cases_with_servicemembers(today: Any) -> Select[Any]:
+    """Support cases (``case_columns``) with their servicemembers as they stand now."""
+    return (
         select(
-            *case_columns(caller.today),
+            *case_columns(today),
             servicemember_table.c.person_id,
             servicemember_table.c.status.label("servicemember_status"),
             servicemember_table.c.status_effective_on,
@@ -390,8 +411,13 @@ async def _case_rows(
             servicemember_table, servicemember_table.c.id == support_case_table.c.servicemember_id
         )
         .join(person_table, person_table.c.id == servicemember_table.c.person_id)
-        .where(support_case_table.c.id.in_(ids))
     )
+
+
+async def _case_rows(
+    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID], confined: bool
+) -> list[dict[str, Any]]:
+    statement = _cases_with_servicemembers(caller.today).where(support_case_table.c.id.in_(ids))
     if confined:
         statement = statement.where(visible_support_cases(caller.principal))
     rows = (await session.execute(statement)).mappings().all()
@@ -432,12 +458,6 @@ def _summary_of(row: dict[str, Any]) -> dict[str, Any]:
         },
         "servicemember": _servicemember_of(row),
     }
-
-
-async def support_case_summaries(
-    session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
-) -> list[dict[str, Any]]:
-    return [_summary_of(row) for row in await _case_rows(session, caller, ids, True)]
 
 
 async def support_cases_by_id(
@@ -588,41 +608,125 @@ async def get_support_case(
 
 
 async def list_support_cases(
+    connection: asyncpg.Connection, caller: Caller, page: PageRequest, where: SupportCaseFilter
+) -> Page[dict[str, Any]]:
+    """A page of the support cases within reach, as ``SupportCaseSummary`` (a test holds the
+    page a fixed point of it), read and audited in one statement on the driver connection
+    (``db.statements``), as the family and case lists are."""
+    values: dict[str, Any] = {
+        name: getattr(where, name) for name in _CASE_FILTERS if getattr(where, name) is not None
+    }
+    flags = tuple(
+        (name, value) for name in _CASE_FLAGS if (value := getattr(where, name)) is not None
+    )
+    if page.after is not None:
+        values["after_id"] = id_after(page.after)
+    principal = caller.principal
+    compiled = _support_case_page(
+        _SupportCasePageShape(
+            confinement=principal.confinement,
+            filters=tuple(name for name in _CASE_FILTERS if name in values),
+            flags=flags,
+            after=page.after is not None,
+        )
+    )
+    rows = await connection.fetch(
+        compiled.sql,
+        *compiled.arguments(
+            **values,
+            today=caller.today,
+            fetch=page.limit + 1,
+            limit=page.limit,
+            **audit_arguments(caller),
+        ),
+    )
+    cases = [_summary_of(dict(row)) for row in rows]
+    return page_of(cases, page, key=lambda case: (case["id"],))
+
+
+async def list_unit_support_cases(
     session: AsyncSession, caller: Caller, page: PageRequest, where: SupportCaseFilter
 ) -> Page[dict[str, Any]]:
-    today = caller.today
-    statement = select(support_case_table.c.id).where(visible_support_cases(caller.principal))
-    for column, value in (
-        (support_case_table.c.status, where.status),
-        (support_case_table.c.unit_id, where.unit_id),
-        (support_case_table.c.provider_id, where.provider_id),
-        (support_case_table.c.servicemember_id, where.servicemember_id),
-        (support_case_table.c.family_id, where.family_id),
-        (support_case_table.c.worker_sub, where.worker),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    for flag, condition in (
-        (where.contact_overdue, contact_overdue(today)),
-        (where.provider_ineligible, provider_ineligible_for_case()),
-    ):
-        if flag is not None:
-            statement = statement.where(
-                condition if flag else not_(func.coalesce(condition, literal(False)))
-            )
-    ids = (
-        (await session.execute(keyset(statement, [support_case_table.c.id], page))).scalars().all()
+    """``list_support_cases`` of the unit ``where.unit_id``, which must be within reach (404
+    otherwise), in the same transaction."""
+    if where.unit_id is None:
+        raise ValueError("a unit's cases need the unit")
+    await get_unit(session, caller, where.unit_id)
+    return await list_support_cases(await driver_connection(session), caller, page, where)
+
+
+#: What the support-case list filters by equality (parameters named as the filter).
+_CASE_FILTERS = {
+    "status": support_case_table.c.status,
+    "unit_id": support_case_table.c.unit_id,
+    "provider_id": support_case_table.c.provider_id,
+    "servicemember_id": support_case_table.c.servicemember_id,
+    "family_id": support_case_table.c.family_id,
+    "worker": support_case_table.c.worker_sub,
+}
+#: The flags it filters by (true: the condition holds; false: it does not), as of ``today``.
+_CASE_FLAGS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "contact_overdue": lambda today: contact_overdue(today),
+    "provider_ineligible": lambda today: provider_ineligible_for_case(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _SupportCasePageShape:
+    """What decides the SQL of a page of support cases: the caller's reach, which filters
+    and flags are given (their values are parameters) and whether it starts after a cursor."""
+
+    confinement: Principal
+    filters: tuple[str, ...]
+    flags: tuple[tuple[str, bool], ...]
+    after: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _support_case_page(shape: _SupportCasePageShape) -> Compiled:
+    """One statement for a page of support cases (one more than the page, to know whether a
+    next one exists) with their flags and servicemembers, and the audit event listing each
+    case returned and its servicemember. Built once per shape; the SQL is the same for every
+    caller of a reach, so the server keeps one plan."""
+    today: Any = bindparam("today", type_=Date)
+    statement = _cases_with_servicemembers(today).where(
+        visible_support_cases(shape.confinement),
+        *(
+            _CASE_FILTERS[name] == bindparam(name, type_=_CASE_FILTERS[name].type)
+            for name in shape.filters
+        ),
+        *(
+            _CASE_FLAGS[name](today)
+            if flag
+            else not_(func.coalesce(_CASE_FLAGS[name](today), literal(False)))
+            for name, flag in shape.flags
+        ),
     )
-    result = page_of(list(ids), page, key=lambda case_id: (case_id,))
-    cases = await support_case_summaries(session, caller, result.items)
-    await record(
-        session,
-        caller,
-        "list_support_cases",
-        SUPPORT_CASE,
-        [i for c in cases for i in (c["id"], c["servicemember"]["id"])],
+    if shape.after:
+        statement = statement.where(support_case_table.c.id > bindparam("after_id", type_=Uuid))
+    found = (
+        statement.order_by(support_case_table.c.id)
+        .limit(bindparam("fetch", type_=Integer))
+        .cte("found")
     )
-    return Page(cases, result.next_after)
+    listed = (
+        select(found.c.id, found.c.servicemember_id)
+        .order_by(found.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    ).subquery("listed")
+    # Each case, then its servicemember, in page order (ids hold no comma).
+    pairs = func.string_agg(
+        func.concat_ws(",", listed.c.id, listed.c.servicemember_id),
+        aggregate_order_by(literal(","), listed.c.id),
+    )
+    listed_ids = select(
+        func.coalesce(
+            func.string_to_array(pairs, literal(",")),
+            cast(array([], type_=Text), ARRAY(Text)),
+        )
+    ).scalar_subquery()
+    audit = audit_insert("list_support_cases", SUPPORT_CASE, listed_ids).cte("audit")
+    return compile_statement(select(found).order_by(found.c.id).add_cte(audit))
 
 
 async def history(
