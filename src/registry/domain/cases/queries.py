@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -411,6 +412,19 @@ async def _as_provider_sees(
 
 
 async def get_case(session: AsyncSession, caller: Caller, case_id: uuid.UUID) -> dict[str, Any]:
+    """The case as the caller sees it, audited. For everyone but a provider's staff, one
+    statement reads and audits it on the session's driver connection (``_case_read``), as
+    the case list does; a provider's staff see only what their referral needs."""
+    if not for_provider(caller.principal):
+        connection = await driver_connection(session)
+        compiled = _case_read(caller.principal.confinement)
+        row = await connection.fetchrow(
+            compiled.sql,
+            *compiled.arguments(case_id=case_id, today=caller.today, **audit_arguments(caller)),
+        )
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        return _render_row(row)
     found = await cases_by_id(session, caller, [case_id])
     if not found:
         raise NotFound(NOT_FOUND)
@@ -473,16 +487,7 @@ async def list_cases(
             **audit_arguments(caller),
         ),
     )
-    cases = [
-        _render(
-            dict(zip(_CASE_NAMES, row[: len(_CASE_NAMES)], strict=True)),
-            _record(row["assessment"]),
-            _record(row["plan"]),
-            [dict(measure) for measure in row["measures"] or ()],
-            [dict(referral) for referral in row["referrals"] or ()],
-        )
-        for row in rows
-    ]
+    cases = [_render_row(row) for row in rows]
     return page_of(cases, page, key=lambda case: (case["id"],))
 
 
@@ -568,6 +573,12 @@ def _case_page(shape: _CasePageShape) -> Compiled:
         )
     ).scalar_subquery()
     audit = audit_insert("list_cases", CASE, listed_ids).cte("audit")
+    return compile_statement(_with_parts(found).order_by(found.c.id).add_cte(audit))
+
+
+def _with_parts(found: Any) -> Select[Any]:
+    """The cases of ``found`` (a CTE of ``case_columns``) each with its assessment, plan,
+    measures and referrals, as whole rows the driver decodes (``_render_row`` renders them)."""
 
     def whole_row(table: Any) -> Any:
         return literal_column(table.name)
@@ -606,16 +617,43 @@ def _case_page(shape: _CasePageShape) -> Compiled:
         .where(referral_table.c.case_id == found.c.id)
         .scalar_subquery()
     )
-    return compile_statement(
-        select(
-            found,
-            assessment.label("assessment"),
-            plan.label("plan"),
-            measures.label("measures"),
-            referrals.label("referrals"),
-        )
-        .order_by(found.c.id)
-        .add_cte(audit)
+    return select(
+        found,
+        assessment.label("assessment"),
+        plan.label("plan"),
+        measures.label("measures"),
+        referrals.label("referrals"),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _case_read(confinement: Principal) -> Compiled:
+    """One statement that reads a visible case with its parts and writes the audit event of
+    the read (the case and its family), only when the case is returned. Cached by the
+    caller's reach, as the page statement is."""
+    today: Any = bindparam("today", type_=Date)
+    found = (
+        select(*case_columns(today))
+        .where(case_table.c.id == bindparam("case_id", type_=Uuid), visible_cases(confinement))
+        .cte("found")
+    )
+    audit = audit_insert(
+        "get_case",
+        CASE,
+        array([cast(found.c.id, Text), cast(found.c.family_id, Text)]),
+        source=found,
+    ).cte("audit")
+    return compile_statement(_with_parts(found).add_cte(audit))
+
+
+def _render_row(row: asyncpg.Record) -> dict[str, Any]:
+    """A row of ``_with_parts`` as the API shows the case (``_render``)."""
+    return _render(
+        dict(zip(_CASE_NAMES, row[: len(_CASE_NAMES)], strict=True)),
+        _record(row["assessment"]),
+        _record(row["plan"]),
+        [dict(measure) for measure in row["measures"] or ()],
+        [dict(referral) for referral in row["referrals"] or ()],
     )
 
 
