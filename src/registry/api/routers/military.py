@@ -219,12 +219,9 @@ async def list_military_unit_cases(
     """The unit's support cases within your reach, e.g. those to reassign
     (`provider_ineligible=true`); each one returned is audited."""
     where = SupportCaseFilter(
-        status=status,
-        unit_id=unit_id,
-        contact_overdue=contact_overdue,
-        provider_ineligible=provider_ineligible,
+        status=status, contact_overdue=contact_overdue, provider_ineligible=provider_ineligible
     )
-    result = await queries.list_unit_support_cases(session, caller, page, where)
+    result = await queries.list_unit_support_cases(session, caller, unit_id, page, where)
     return respond_page(request, result)  # in ``SupportCaseSummary``'s shape, as below
 
 

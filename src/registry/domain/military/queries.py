@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -645,14 +645,18 @@ async def list_support_cases(
 
 
 async def list_unit_support_cases(
-    session: AsyncSession, caller: Caller, page: PageRequest, where: SupportCaseFilter
+    session: AsyncSession,
+    caller: Caller,
+    unit_id: uuid.UUID,
+    page: PageRequest,
+    where: SupportCaseFilter,
 ) -> Page[dict[str, Any]]:
-    """``list_support_cases`` of the unit ``where.unit_id``, which must be within reach (404
-    otherwise), in the same transaction."""
-    if where.unit_id is None:
-        raise ValueError("a unit's cases need the unit")
-    await get_unit(session, caller, where.unit_id)
-    return await list_support_cases(await driver_connection(session), caller, page, where)
+    """``list_support_cases`` of the unit, which must be within reach (404 otherwise), in the
+    same transaction."""
+    await get_unit(session, caller, unit_id)
+    return await list_support_cases(
+        await driver_connection(session), caller, page, replace(where, unit_id=unit_id)
+    )
 
 
 #: What the support-case list filters by equality (parameters named as the filter).
@@ -666,7 +670,7 @@ _CASE_FILTERS = {
 }
 #: The flags it filters by (true: the condition holds; false: it does not), as of ``today``.
 _CASE_FLAGS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
-    "contact_overdue": lambda today: contact_overdue(today),
+    "contact_overdue": contact_overdue,
     "provider_ineligible": lambda today: provider_ineligible_for_case(),
 }
 
