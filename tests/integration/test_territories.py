@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 
 from registry.db.engine import Database
+from registry.domain.territories import queries as territory_queries
 from registry.domain.territories.commands import import_codifier
-from registry.domain.territories.queries import require_territory
+from registry.domain.territories.queries import known_units, require_territory
 from registry.errors import InvalidInput
 from tests.support import KYIV, bearer
 
@@ -81,3 +83,62 @@ async def test_an_unknown_parent_filter_is_invalid_input(client, make_token):
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "query.parent"
+
+
+def _statements_sent(session, monkeypatch) -> list[object]:
+    """The statements ``session`` is asked to execute from now on."""
+    sent: list[object] = []
+    execute = session.execute
+
+    async def counted(statement, *args, **kwargs):
+        sent.append(statement)
+        return await execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(session, "execute", counted)
+    return sent
+
+
+async def test_a_unit_found_is_not_read_again_until_its_time_is_up(connection, monkeypatch):
+    session = Database.bound_to(connection).session()
+    sent = _statements_sent(session, monkeypatch)
+    known_units.clear()
+
+    await require_territory(session, "query.hromada", KYIV, {"H", "K"})
+    assert len(sent) == 1
+    await require_territory(session, "query.hromada", KYIV, {"H", "K"})
+    assert len(sent) == 1
+    # Known, the unit is still held to the category asked for.
+    with pytest.raises(InvalidInput, match="category"):
+        await require_territory(session, "query.hromada", KYIV, {"H"})
+    assert len(sent) == 1
+    monkeypatch.setattr(territory_queries, "KNOWN_UNIT_SECONDS", 0.0)
+    await require_territory(session, "query.hromada", KYIV, {"H", "K"})
+    assert len(sent) == 2
+
+
+async def test_a_code_not_found_is_asked_for_every_time(connection, monkeypatch):
+    session = Database.bound_to(connection).session()
+    sent = _statements_sent(session, monkeypatch)
+    known_units.clear()
+
+    for _ in range(2):
+        with pytest.raises(InvalidInput, match="not in the codifier"):
+            await require_territory(session, "query.hromada", "UA99999999999999999")
+    assert len(sent) == 2
+
+
+async def test_an_edition_imported_is_seen_at_once(connection, tmp_path):
+    session = Database.bound_to(connection).session()
+    assert (await require_territory(session, "query.hromada", KYIV))["name"] != "Київ (нова назва)"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Перший рівень", None, None, None, None, "Категорія", "Назва"])
+    workbook.active.append([KYIV, None, None, None, None, "K", "Київ (нова назва)"])
+    edition = tmp_path / "kodifikator.xlsx"
+    workbook.save(edition)
+
+    try:
+        assert await import_codifier(session, edition) == 1
+        renamed = await require_territory(session, "query.hromada", KYIV)
+        assert renamed["name"] == "Київ (нова назва)"
+    finally:
+        known_units.clear()  # the edition is rolled back with the test; so must its units be

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable, DropTable
 
 from registry.db.engine import driver_connection
+from registry.domain.territories.queries import known_units
 from registry.domain.territories.rules import Category, is_code, normalize_name
 from registry.domain.territories.tables import reference_import_table, territory_table
 
@@ -158,4 +159,6 @@ async def import_codifier(session: AsyncSession, path: Path | None = None) -> in
             },
         )
     )
+    # This process sees the new edition at once; other processes within KNOWN_UNIT_SECONDS.
+    known_units.clear()
     return len(rows)

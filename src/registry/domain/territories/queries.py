@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -69,20 +70,57 @@ async def get_territory(session: AsyncSession, code: str) -> dict[str, Any]:
     return unit
 
 
+#: How long a unit found in the codifier is taken as read without asking the database again.
+#: The codifier changes only when a new edition is imported, which upserts units and never
+#: deletes one: a code once found stays valid, and a unit's name or category changed by an
+#: edition is seen within this time. Codes not found are asked for every time.
+KNOWN_UNIT_SECONDS = 300.0
+
+
+class _KnownUnits:
+    """The units this process has found in the codifier, with when each was read: checking
+    a code on every request (a list by hromada, a family's address) would otherwise cost a
+    statement of its own, as much as the rest of a page's reading."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, tuple[float, RowMapping]] = {}
+
+    def get(self, code: str) -> RowMapping | None:
+        known = self._units.get(code)
+        if known is None or time.monotonic() - known[0] > KNOWN_UNIT_SECONDS:
+            return None
+        return known[1]
+
+    def keep(self, row: RowMapping) -> None:
+        # Bounded by the codifier itself (about 30 000 units): only found codes are kept.
+        self._units[row["code"]] = (time.monotonic(), row)
+
+    def clear(self) -> None:
+        self._units.clear()
+
+
+known_units = _KnownUnits()
+
+
 async def require_territory(
     session: AsyncSession, field: str, code: str, categories: Collection[str] | None = None
 ) -> RowMapping:
-    """The unit ``code`` names, or a 422 on ``field``: wrong shape, unknown, or wrong category."""
+    """The unit ``code`` names, or a 422 on ``field``: wrong shape, unknown, or wrong category.
+    A unit found recently is not read again (``KNOWN_UNIT_SECONDS``)."""
     if not is_code(code):
         raise InvalidInput(
             "A KATOTTG code is UA followed by 17 digits.",
             errors=[FieldError(field, "not a KATOTTG code (UA + 17 digits)")],
         )
-    row = (
-        (await session.execute(select(*_COLUMNS).where(territory_table.c.code == code)))
-        .mappings()
-        .first()
-    )
+    row = known_units.get(code)
+    if row is None:
+        row = (
+            (await session.execute(select(*_COLUMNS).where(territory_table.c.code == code)))
+            .mappings()
+            .first()
+        )
+        if row is not None:
+            known_units.keep(row)
     if row is None:
         raise InvalidInput(
             "The KATOTTG code is not in the codifier.",
