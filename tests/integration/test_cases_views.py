@@ -427,6 +427,17 @@ async def test_a_page_of_cases_shows_each_case_as_reading_it_does(client, scene,
         assert listed == read
     assert any(c["plan"] and c["plan"]["measures"] and c["assessment"] for c in walked)
     assert any(len(c["referrals"]) == 2 for c in walked)
+    # A write answers the case it changed by the other road (``cases_by_id``): the same case.
+    case = next(c for c in walked if c["plan"] and c["plan"]["measures"] and c["referrals"])
+    measure = case["plan"]["measures"][0]
+    written = await client.patch(
+        f"{CASES}/{case['id']}/measures/{measure['id']}",
+        json={"status": "in_progress"},
+        headers={**scene["callers"]["social_worker"], "If-Match": f'"{case["version"]}"'},
+    )
+    assert written.status_code == 200, written.text
+    assert written.json() == (await client.get(f"{CASES}/{case['id']}", headers=officer)).json()
+    assert written.json()["plan"]["measures"][0]["status"] == "in_progress"
 
     event = (
         await connection.execute(

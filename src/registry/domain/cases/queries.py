@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -191,7 +191,7 @@ async def _cases_as_shown(
             .order_by(case_measure_table.c.due_on, case_measure_table.c.id)
         )
     ).mappings():
-        measures.setdefault(row["case_id"], []).append(dict(row))
+        measures.setdefault(row["case_id"], []).append({key: row[key] for key in _MEASURE_KEYS})
     referrals = await _referrals_of(session, case_ids)
     return [
         _render(
@@ -199,7 +199,10 @@ async def _cases_as_shown(
             assessments.get(row["id"]),
             plans.get(row["id"]),
             measures.get(row["id"], []),
-            referrals.get(row["id"], []),
+            [
+                {key: referral[key] for key in _REFERRAL_KEYS}
+                for referral in referrals.get(row["id"], [])
+            ],
         )
         for row in rows
     ]
@@ -239,9 +242,10 @@ async def _referrals_of(
     return referrals
 
 
-#: What a case shows of each of its measures and referrals: exactly the keys of the answer, so
-#: that the case list's page goes to JSON as it is. (Their rows hold more: whose case, who
-#: wrote them and when, kept for the record and its history.)
+#: What a case shows of each of its parts: exactly the keys of the answer (of a measure and a
+#: referral) or what the answer is made of (an assessment, a plan). Their rows hold more (whose
+#: case, who wrote them and when, kept for the record and its history), which the list's
+#: statement does not read: the driver decodes only what is shown (``_with_parts``).
 _MEASURE_KEYS = tuple(
     column.name
     for column in case_measure_table.columns
@@ -250,107 +254,124 @@ _MEASURE_KEYS = tuple(
 _REFERRAL_KEYS = tuple(
     column.name for column in referral_table.columns if column.name != "updated_at"
 )
+#: Each domain of the assessment with the columns of its level and notes.
+_ASSESSMENT_DOMAIN_COLUMNS = tuple(
+    (domain, f"{domain}_level", f"{domain}_notes") for domain in ASSESSMENT_DOMAINS
+)
+_ASSESSMENT_KEYS = (
+    *(name for _, level, notes in _ASSESSMENT_DOMAIN_COLUMNS for name in (level, notes)),
+    "conclusions",
+    "completed_at",
+    "completed_by",
+)
+_PLAN_KEYS = ("goals", "agreed_by", "agreed_at")
+#: The keys of the answer a case shows as stored (the others are grouped: reporter, decision,
+#: closure).
+_CASE_KEYS = (
+    "id",
+    "family_id",
+    "oblast_code",
+    "hromada_code",
+    "status",
+    "suspended_from",
+    "source",
+    "summary",
+    "received_on",
+    "worker_sub",
+    "assigned_at",
+    "assessment_due_on",
+    "accompaniment_until",
+    "extension_reason",
+    "visit_due_on",
+    "created_at",
+    "updated_at",
+    "version",
+    "visit_overdue",
+    "assessment_overdue",
+    "duration_exceeded",
+)
 
 
 def _render(
-    row: dict[str, Any],
-    assessment: dict[str, Any] | None,
-    plan: dict[str, Any] | None,
+    row: Mapping[str, Any],
+    assessment: Mapping[str, Any] | None,
+    plan: Mapping[str, Any] | None,
     measures: list[dict[str, Any]],
     referrals: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    status = CaseStatus(row["status"])
-    suspended_from = CaseStatus(row["suspended_from"]) if row["suspended_from"] else None
-    shown_measures = [{key: measure[key] for key in _MEASURE_KEYS} for measure in measures]
-    return {
-        **{
-            k: row[k]
-            for k in (
-                "id",
-                "family_id",
-                "oblast_code",
-                "hromada_code",
-                "status",
-                "suspended_from",
-                "source",
-                "summary",
-                "received_on",
-                "worker_sub",
-                "assigned_at",
-                "assessment_due_on",
-                "accompaniment_until",
-                "extension_reason",
-                "visit_due_on",
-                "created_at",
-                "updated_at",
-                "version",
-                "visit_overdue",
-                "assessment_overdue",
-                "duration_exceeded",
-            )
-        },
-        "reporter": (
-            {
-                "kind": row["reporter_kind"],
-                "name": row["reporter_name"],
-                "contact": row["reporter_contact"],
-            }
-            if row["reporter_kind"] or row["reporter_name"]
+    """The case as the API shows it, from its row with flags (``case_columns``) and its parts:
+    the assessment and plan by their keys (``_ASSESSMENT_KEYS``, ``_PLAN_KEYS``), the measures
+    and referrals as shown (``_MEASURE_KEYS``, ``_REFERRAL_KEYS``)."""
+    shown = {key: row[key] for key in _CASE_KEYS}
+    shown["reporter"] = (
+        {
+            "kind": row["reporter_kind"],
+            "name": row["reporter_name"],
+            "contact": row["reporter_contact"],
+        }
+        if row["reporter_kind"] or row["reporter_name"]
+        else None
+    )
+    shown["decision"] = (
+        {
+            "decision": row["decision"],
+            "reason": row["decision_reason"],
+            "decided_on": row["decided_on"],
+            "decided_by": row["decided_by"],
+        }
+        if row["decision"]
+        else None
+    )
+    shown["closure"] = (
+        {
+            "reason": row["closure_reason"],
+            "outcome": row["closure_outcome"],
+            "closed_at": row["closed_at"],
+        }
+        if row["closure_reason"]
+        else None
+    )
+    shown["assessment"] = _render_assessment(assessment) if assessment else None
+    shown["plan"] = (
+        {
+            "goals": plan["goals"],
+            "agreed_by": plan["agreed_by"],
+            "agreed_at": plan["agreed_at"],
+            "measures": measures,
+        }
+        if plan
+        else (
+            {"goals": [], "agreed_by": None, "agreed_at": None, "measures": measures}
+            if measures
             else None
-        ),
-        "decision": (
-            {
-                "decision": row["decision"],
-                "reason": row["decision_reason"],
-                "decided_on": row["decided_on"],
-                "decided_by": row["decided_by"],
-            }
-            if row["decision"]
-            else None
-        ),
-        "closure": (
-            {
-                "reason": row["closure_reason"],
-                "outcome": row["closure_outcome"],
-                "closed_at": row["closed_at"],
-            }
-            if row["closure_reason"]
-            else None
-        ),
-        "assessment": _render_assessment(assessment) if assessment else None,
-        "plan": (
-            {
-                "goals": plan["goals"],
-                "agreed_by": plan["agreed_by"],
-                "agreed_at": plan["agreed_at"],
-                "measures": shown_measures,
-            }
-            if plan
-            else (
-                {"goals": [], "agreed_by": None, "agreed_at": None, "measures": shown_measures}
-                if measures
-                else None
-            )
-        ),
-        "referrals": [{key: referral[key] for key in _REFERRAL_KEYS} for referral in referrals],
-        "allowed_transitions": sorted(allowed_transitions(status, suspended_from)),
-    }
+        )
+    )
+    shown["referrals"] = referrals
+    shown["allowed_transitions"] = list(_shown_transitions(row["status"], row["suspended_from"]))
+    return shown
 
 
-def _render_assessment(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{
-            domain: (
-                {"level": row[f"{domain}_level"], "notes": row[f"{domain}_notes"]}
-                if row[f"{domain}_level"] or row[f"{domain}_notes"]
-                else None
+@functools.cache
+def _shown_transitions(status: str, suspended_from: str | None) -> tuple[CaseStatus, ...]:
+    """The steps a case in ``status`` may take, in order (a handful of statuses: kept)."""
+    return tuple(
+        sorted(
+            allowed_transitions(
+                CaseStatus(status), CaseStatus(suspended_from) if suspended_from else None
             )
-            for domain in ASSESSMENT_DOMAINS
-        },
-        "conclusions": row["conclusions"],
-        "completed_at": row["completed_at"],
-        "completed_by": row["completed_by"],
+        )
+    )
+
+
+def _render_assessment(row: Mapping[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        domain: ({"level": row[level], "notes": row[notes]} if row[level] or row[notes] else None)
+        for domain, level, notes in _ASSESSMENT_DOMAIN_COLUMNS
     }
+    shown["conclusions"] = row["conclusions"]
+    shown["completed_at"] = row["completed_at"]
+    shown["completed_by"] = row["completed_by"]
+    return shown
 
 
 async def _as_provider_sees(
@@ -487,8 +508,9 @@ async def list_cases(
             **audit_arguments(caller),
         ),
     )
-    cases = [_render_row(row) for row in rows]
-    return page_of(cases, page, key=lambda case: (case["id"],))
+    # (the row past the page only tells that a next page exists: it is not rendered)
+    found = page_of(rows, page, key=lambda row: (row["id"],))
+    return Page([_render_row(row) for row in found.items], found.next_after)
 
 
 #: What the case list filters by equality (parameters named as the filter); ``provider_id``
@@ -533,10 +555,6 @@ class _CasePageShape:
     after: bool
 
 
-def _record(value: Any) -> dict[str, Any] | None:
-    return None if value is None else dict(value)
-
-
 @functools.lru_cache(maxsize=1024)
 def _case_page(shape: _CasePageShape) -> Compiled:
     """One statement for a page of cases as their workers and officers see them: the cases
@@ -577,27 +595,21 @@ def _case_page(shape: _CasePageShape) -> Compiled:
 
 
 def _with_parts(found: Any) -> Select[Any]:
-    """The cases of ``found`` (a CTE of ``case_columns``) each with its assessment, plan,
-    measures and referrals, as whole rows the driver decodes (``_render_row`` renders them)."""
+    """The cases of ``found`` (a CTE of ``case_columns``) each with its parts, reading only
+    the columns the answer shows: whether it has an assessment and its columns
+    (``_ASSESSMENT_KEYS``), whether it has a plan and its columns (``_PLAN_KEYS``), each as
+    plain columns of the case's row (one of each at most); then its measures and referrals,
+    each an array of rows of their shown columns (``_MEASURE_KEYS``, ``_REFERRAL_KEYS``),
+    which the driver decodes as tuples. ``_render_row`` names them all."""
 
-    def whole_row(table: Any) -> Any:
-        return literal_column(table.name)
+    def shown(table: Any, keys: tuple[str, ...]) -> Any:
+        return func.row(*(table.c[key] for key in keys))
 
-    assessment = (
-        select(whole_row(case_assessment_table))
-        .where(case_assessment_table.c.case_id == found.c.id)
-        .scalar_subquery()
-    )
-    plan = (
-        select(whole_row(case_plan_table))
-        .where(case_plan_table.c.case_id == found.c.id)
-        .scalar_subquery()
-    )
     measures = (
         select(
             func.array_agg(
                 aggregate_order_by(
-                    whole_row(case_measure_table),
+                    shown(case_measure_table, _MEASURE_KEYS),
                     case_measure_table.c.due_on,
                     case_measure_table.c.id,
                 )
@@ -610,7 +622,9 @@ def _with_parts(found: Any) -> Select[Any]:
         select(
             func.array_agg(
                 aggregate_order_by(
-                    whole_row(referral_table), referral_table.c.created_at, referral_table.c.id
+                    shown(referral_table, _REFERRAL_KEYS),
+                    referral_table.c.created_at,
+                    referral_table.c.id,
                 )
             )
         )
@@ -619,11 +633,23 @@ def _with_parts(found: Any) -> Select[Any]:
     )
     return select(
         found,
-        assessment.label("assessment"),
-        plan.label("plan"),
+        case_assessment_table.c.case_id.is_not(None).label("has_assessment"),
+        *(case_assessment_table.c[key] for key in _ASSESSMENT_KEYS),
+        case_plan_table.c.case_id.is_not(None).label("has_plan"),
+        *(case_plan_table.c[key] for key in _PLAN_KEYS),
         measures.label("measures"),
         referrals.label("referrals"),
+    ).select_from(
+        found.outerjoin(
+            case_assessment_table, case_assessment_table.c.case_id == found.c.id
+        ).outerjoin(case_plan_table, case_plan_table.c.case_id == found.c.id)
     )
+
+
+#: Where a row of ``_with_parts`` holds the assessment's columns and the plan's: after the
+#: case's columns and each part's "has" flag.
+_ASSESSMENT_AT = len(case_columns(date.min)) + 1
+_PLAN_AT = _ASSESSMENT_AT + len(_ASSESSMENT_KEYS) + 1
 
 
 @functools.lru_cache(maxsize=1024)
@@ -647,18 +673,22 @@ def _case_read(confinement: Principal) -> Compiled:
 
 
 def _render_row(row: asyncpg.Record) -> dict[str, Any]:
-    """A row of ``_with_parts`` as the API shows the case (``_render``)."""
+    """A row of ``_with_parts`` as the API shows the case (``_render``), its parts named."""
     return _render(
-        dict(zip(_CASE_NAMES, row[: len(_CASE_NAMES)], strict=True)),
-        _record(row["assessment"]),
-        _record(row["plan"]),
-        [dict(measure) for measure in row["measures"] or ()],
-        [dict(referral) for referral in row["referrals"] or ()],
+        row,
+        (
+            dict(zip(_ASSESSMENT_KEYS, row[_ASSESSMENT_AT : _PLAN_AT - 1], strict=True))
+            if row["has_assessment"]
+            else None
+        ),
+        (
+            dict(zip(_PLAN_KEYS, row[_PLAN_AT : _PLAN_AT + len(_PLAN_KEYS)], strict=True))
+            if row["has_plan"]
+            else None
+        ),
+        [dict(zip(_MEASURE_KEYS, measure, strict=True)) for measure in row["measures"] or ()],
+        [dict(zip(_REFERRAL_KEYS, referral, strict=True)) for referral in row["referrals"] or ()],
     )
-
-
-#: The names of a case's columns with its flags, in the order ``case_columns`` gives them.
-_CASE_NAMES = tuple(column.name for column in case_columns(date.min))
 
 
 async def _list_cases_for_provider(
