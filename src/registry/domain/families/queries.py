@@ -41,7 +41,7 @@ from registry.auth.roles import Role
 from registry.db.engine import driver_connection, transaction_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.reach import unconfined
-from registry.db.statements import Compiled, compile_statement
+from registry.db.statements import Compiled, compile_statement, once_per_parent
 from registry.domain.audit.commands import audit_arguments, audit_insert, record
 from registry.domain.families.access import (
     IdentifierView,
@@ -551,11 +551,16 @@ def _page_statement(shape: _PageShape) -> Compiled:
     ).scalar_subquery()
     audit = audit_insert("list_families", FAMILY, listed_ids).cte("audit")
     members = (column.label(f"member_{column.name}") for column in PERSON_COLUMNS)
+    joined = select(found, *members).select_from(
+        found.outerjoin(person_table, person_table.c.family_id == found.c.id)
+    )
     return compile_statement(
-        select(found, *members)
-        .select_from(found.outerjoin(person_table, person_table.c.family_id == found.c.id))
-        .order_by(*order, person_table.c.status, person_table.c.birth_date, person_table.c.id)
-        .add_cte(audit)
+        once_per_parent(
+            joined,
+            parent=found.c.keys(),
+            order=[column.name for column in order],
+            child_order=["member_status", "member_birth_date", "member_id"],
+        ).add_cte(audit)
     )
 
 
@@ -583,7 +588,7 @@ def _page_of_families(
     width = len(_FAMILY_NAMES)
     members: list[dict[str, Any]] = []
     for row in rows:
-        if not families or row[0] != families[-1]["id"]:
+        if row[0] is not None:  # a family's first row (``once_per_parent``)
             members = []
             families.append(
                 _render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)), members)
