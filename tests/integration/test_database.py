@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from alembic import command
+from sqlalchemy import Integer, Text, column, select, values
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.db.engine import Database
 from registry.db.migrate import alembic_config
+from registry.db.statements import once_per_parent
 from registry.settings import Settings
 
 
@@ -76,3 +79,32 @@ async def test_a_cancelled_statement_leaves_a_usable_pool(pooled: Database) -> N
         await task
     assert await asyncio.wait_for(_backend(pooled), timeout=10) > 0
     assert pooled.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_parent_is_sent_once_with_each_of_its_children_after_it(
+    connection: AsyncConnection,
+) -> None:
+    """``once_per_parent``: a parent's columns on its first row only (NULL on its other
+    children's rows, which the driver does not decode), every child on a row of its own in
+    order, and a parent without children still on a row."""
+    parents = values(column("id", Integer), column("name", Text), name="parents").data(
+        [(1, "first"), (2, "childless"), (3, "third")]
+    )
+    children = values(
+        column("parent_id", Integer), column("child", Text), column("place", Integer), name="c"
+    ).data([(3, "c", 2), (1, "b", 2), (1, "a", 1), (3, "d", 1), (1, "z", 3)])
+    joined = select(parents.c.id, parents.c.name, children.c.child, children.c.place).select_from(
+        parents.outerjoin(children, children.c.parent_id == parents.c.id)
+    )
+    statement = once_per_parent(joined, ["id", "name"], order=["id"], child_order=["place"])
+
+    rows = (await connection.execute(statement)).all()
+
+    assert [tuple(row) for row in rows] == [
+        (1, "first", "a", 1),
+        (None, None, "b", 2),
+        (None, None, "z", 3),
+        (2, "childless", None, None),
+        (3, "third", "d", 1),
+        (None, None, "c", 2),
+    ]

@@ -73,8 +73,9 @@ def once_per_parent(
         )
         .label("row_of_parent")
     ).subquery("numbered")
-    first = numbered.c.row_of_parent == literal_column("1")
+    number = numbered.c.row_of_parent
+    first = number == literal_column("1")
     return select(
         *(case((first, numbered.c[name])).label(name) for name in parent),
-        *(numbered.c[name] for name in columns.keys() if name not in parent),
+        *(column for column in numbered.c if column.name not in parent and column is not number),
     ).order_by(*(numbered.c[name] for name in (*order, *child_order)))

@@ -132,6 +132,8 @@ PERSON_COLUMNS = (
 )
 _FAMILY_NAMES = tuple(column.name for column in FAMILY_COLUMNS)
 _PERSON_NAMES = tuple(column.name for column in PERSON_COLUMNS)
+#: A person's names against the columns that carry them in a family's rows.
+_MEMBER_NAMES = tuple((name, f"member_{name}") for name in _PERSON_NAMES)
 #: The sealed identifiers among ``PERSON_COLUMNS``, by column.
 _SEALED = {identifier.column: identifier for identifier in PERSON_IDENTIFIERS}
 #: How alike two names with the same birth date must be to flag a possible duplicate.
@@ -189,7 +191,11 @@ def render_person(
 ) -> dict[str, Any]:
     """A person row (``PERSON_COLUMNS``) as the API's ``Person``: its sealed identifiers
     opened, in full or masked as ``view`` says (not opened at all when hidden)."""
-    person = dict(row)
+    return _opened(dict(row), view, keys)
+
+
+def _opened(person: dict[str, Any], view: IdentifierView, keys: IdentifierKeys) -> dict[str, Any]:
+    """``render_person`` on a dict of the row's own (changed in place: no copy of it)."""
     for column, identifier in _SEALED.items():
         if column not in person:
             continue
@@ -224,7 +230,9 @@ def family_values(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
 def _render_family(
     row: RowMapping | dict[str, Any], members: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    return {**family_values(row), "members": members}
+    family = family_values(row)
+    family["members"] = members
+    return family
 
 
 async def families_by_id(
@@ -366,7 +374,7 @@ async def get_family(
         }
     view = identifier_view(principal)
     members = [
-        render_person({name: row[f"member_{name}"] for name in _PERSON_NAMES}, view, caller.keys)
+        _opened({name: row[column] for name, column in _MEMBER_NAMES}, view, caller.keys)
         for row in present
     ]
     return _render_family({name: rows[0][name] for name in _FAMILY_NAMES}, members)
@@ -585,7 +593,7 @@ def _page_of_families(
     next page starts: after the sort key of the last family shown."""
     families: list[dict[str, Any]] = []
     sort_keys: list[tuple[Any, ...]] = []
-    width = len(_FAMILY_NAMES)
+    width, member_at = len(_FAMILY_NAMES), -len(_PERSON_NAMES)
     members: list[dict[str, Any]] = []
     for row in rows:
         if row[0] is not None:  # a family's first row (``once_per_parent``)
@@ -594,11 +602,9 @@ def _page_of_families(
                 _render_family(dict(zip(_FAMILY_NAMES, row[:width], strict=True)), members)
             )
             sort_keys.append((str(row[0]),))
-        if row[-len(_PERSON_NAMES)] is not None:
+        if row[member_at] is not None:
             members.append(
-                render_person(
-                    dict(zip(_PERSON_NAMES, row[-len(_PERSON_NAMES) :], strict=True)), view, keys
-                )
+                _opened(dict(zip(_PERSON_NAMES, row[member_at:], strict=True)), view, keys)
             )
     if len(families) > page.limit:
         return Page(families[: page.limit], sort_keys[page.limit - 1])
