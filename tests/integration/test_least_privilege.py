@@ -562,6 +562,11 @@ async def test_the_api_works_within_reach_under_row_level_security(secured, make
     assert other.status_code == 404
     listed = await secured.client.get(FAMILIES, params={"hromada": KYIV}, headers=kyiv)
     assert [item["id"] for item in listed.json()["items"]] == [secured.families[KYIV]]
+    # A name search's three statements all run within the reach (the families of the three
+    # hromadas have members of the same name).
+    name = own.json()["members"][0]["last_name"]
+    searched = await secured.client.get(FAMILIES, params={"q": name}, headers=kyiv)
+    assert [item["id"] for item in searched.json()["items"]] == [secured.families[KYIV]]
     staff = bearer(token(make_token, "provider_staff", provider_id=str(secured.provider_id)))
     served = await secured.client.get(f"{FAMILIES}/{secured.families[LVIV]}", headers=staff)
     assert served.status_code == 200, served.text

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncpg
 import openpyxl
 import pytest
 from sqlalchemy import text
 
-from registry.db.engine import Database
+from registry.db.engine import Database, driver_connection
 from registry.domain.territories import queries as territory_queries
 from registry.domain.territories.commands import import_codifier
 from registry.domain.territories.queries import known_units, require_territory
@@ -85,22 +86,23 @@ async def test_an_unknown_parent_filter_is_invalid_input(client, make_token):
     assert response.json()["errors"][0]["field"] == "query.parent"
 
 
-def _statements_sent(session, monkeypatch) -> list[object]:
-    """The statements ``session`` is asked to execute from now on."""
+def _lookups_sent(monkeypatch) -> list[object]:
+    """The codifier lookups sent from now on (``require_territory`` reads on the driver's
+    connection, whether handed one or a session)."""
     sent: list[object] = []
-    execute = session.execute
+    fetchrow = asyncpg.Connection.fetchrow
 
-    async def counted(statement, *args, **kwargs):
-        sent.append(statement)
-        return await execute(statement, *args, **kwargs)
+    async def counted(self, query, *args, **kwargs):
+        sent.append(query)
+        return await fetchrow(self, query, *args, **kwargs)
 
-    monkeypatch.setattr(session, "execute", counted)
+    monkeypatch.setattr(asyncpg.Connection, "fetchrow", counted)
     return sent
 
 
 async def test_a_unit_found_is_not_read_again_until_its_time_is_up(connection, monkeypatch):
     session = Database.bound_to(connection).session()
-    sent = _statements_sent(session, monkeypatch)
+    sent = _lookups_sent(monkeypatch)
     known_units.clear()
 
     await require_territory(session, "query.hromada", KYIV, {"H", "K"})
@@ -117,13 +119,13 @@ async def test_a_unit_found_is_not_read_again_until_its_time_is_up(connection, m
 
 
 async def test_a_code_not_found_is_asked_for_every_time(connection, monkeypatch):
-    session = Database.bound_to(connection).session()
-    sent = _statements_sent(session, monkeypatch)
+    driver = await driver_connection(Database.bound_to(connection).session())
+    sent = _lookups_sent(monkeypatch)
     known_units.clear()
 
     for _ in range(2):
         with pytest.raises(InvalidInput, match="not in the codifier"):
-            await require_territory(session, "query.hromada", "UA99999999999999999")
+            await require_territory(driver, "query.hromada", "UA99999999999999999")
     assert len(sent) == 2
 
 

@@ -141,7 +141,7 @@ async def create_family(
 async def list_families(
     request: Request,
     caller: FamiliesSearch,
-    session: Session,
+    connection: DriverConnection,
     page: Pagination,
     q: Annotated[
         NameSearch,
@@ -204,7 +204,7 @@ async def list_families(
     returned is recorded in the audit log. A provider's staff get `FamilyForProvider` items.
     """
     found = await queries.list_families(
-        session,
+        connection,
         caller,
         page,
         queries.FamilyFilter(

@@ -38,7 +38,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.auth.roles import Role
-from registry.db.engine import driver_connection, transaction_connection
 from registry.db.pagination import InvalidCursor, Page, PageRequest
 from registry.db.reach import unconfined
 from registry.db.statements import Compiled, compile_statement, once_per_parent
@@ -394,7 +393,7 @@ class FamilyFilter:
 
 
 async def list_families(
-    session: AsyncSession, caller: Caller, page: PageRequest, where: FamilyFilter
+    connection: asyncpg.Connection, caller: Caller, page: PageRequest, where: FamilyFilter
 ) -> Page[dict[str, Any]]:
     """Families matching ``where``, each with its members: by relevance then id when searching
     by name, else by id; active families unless ``where.status`` asks for archived ones (an
@@ -407,13 +406,13 @@ async def list_families(
         {name: getattr(where, name) for name in ("rnokpp", "unzr", "category", "factor")},
     )
     if where.hromada is not None:
-        await require_territory(session, "query.hromada", where.hromada, {"H", "K"})
+        await require_territory(connection, "query.hromada", where.hromada, {"H", "K"})
     for field, kind, code in (
         ("query.category", "recipient_categories", where.category),
         ("query.factor", "hardship_factors", where.factor),
     ):
         if code is not None:
-            await _require_reference_code(session, field, kind, code)
+            await _require_reference_code(connection, field, kind, code)
     values: dict[str, Any] = {
         name: getattr(where, name) for name in _FILTERS if getattr(where, name) is not None
     }
@@ -425,13 +424,10 @@ async def list_families(
             )
     values["status"] = where.status or "active"
     filters = tuple(name for name in _FILTERS if name in values)
-    # The driver's connection: the statements are prepared once per connection and their
-    # rows are decoded without the ORM. A name search runs three (candidate words, candidate
-    # persons, the page and its audit), so in the session's transaction, begun for them: one
-    # snapshot, and the reach the database may enforce set for all of them.
-    connection = await (
-        transaction_connection(session) if where.q is not None else driver_connection(session)
-    )
+    # A name search runs three statements (candidate words, candidate persons, the page and
+    # its audit) with no transaction around them (the reach the database may enforce is set
+    # for all of them, ``statement_connection``): the page's statement holds its conditions
+    # again on the families the search ranked, so one changed in between is not returned.
     searched: _Searched | None = None
     if where.q is not None:
         words = _search_words(where.q)
@@ -965,9 +961,10 @@ async def list_members(
     return members
 
 
-async def _require_reference_code(session: AsyncSession, field: str, kind: str, code: str) -> None:
-    table = _REFERENCE_TABLES[kind]
-    if await session.scalar(select(table.c.code).where(table.c.code == code)) is None:
+async def _require_reference_code(
+    connection: asyncpg.Connection, field: str, kind: str, code: str
+) -> None:
+    if await connection.fetchval(_REFERENCE_CODE[kind], code) is None:
         raise InvalidInput(
             "The code is not in the reference list.",
             errors=[FieldError(field, f"not a code of /{kind.replace('_', '-')}")],
@@ -977,6 +974,13 @@ async def _require_reference_code(session: AsyncSession, field: str, kind: str, 
 _REFERENCE_TABLES = {
     "recipient_categories": recipient_category_table,
     "hardship_factors": hardship_factor_table,
+}
+#: Whether a code is in a reference list, by the list's kind.
+_REFERENCE_CODE = {
+    kind: compile_statement(
+        select(table.c.code).where(table.c.code == bindparam("code", type_=Text))
+    ).sql
+    for kind, table in _REFERENCE_TABLES.items()
 }
 
 

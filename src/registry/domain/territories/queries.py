@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import literal, select
+import asyncpg
+from sqlalchemy import Text, bindparam, literal, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.db.engine import driver_connection
 from registry.db.like import contains
 from registry.db.pagination import Page, PageRequest, keyset, page_of
+from registry.db.statements import compile_statement
 from registry.domain.territories.rules import is_code, normalize_name
 from registry.domain.territories.tables import territory_table
 from registry.errors import FieldError, InvalidInput, NotFound
@@ -22,6 +25,9 @@ _COLUMNS = (
     territory_table.c.category,
     territory_table.c.level,
     territory_table.c.parent_code,
+)
+_UNIT = compile_statement(
+    select(*_COLUMNS).where(territory_table.c.code == bindparam("code", type_=Text))
 )
 
 
@@ -83,15 +89,15 @@ class _KnownUnits:
     statement of its own, as much as the rest of a page's reading."""
 
     def __init__(self) -> None:
-        self._units: dict[str, tuple[float, RowMapping]] = {}
+        self._units: dict[str, tuple[float, Mapping[str, Any]]] = {}
 
-    def get(self, code: str) -> RowMapping | None:
+    def get(self, code: str) -> Mapping[str, Any] | None:
         known = self._units.get(code)
         if known is None or time.monotonic() - known[0] > KNOWN_UNIT_SECONDS:
             return None
         return known[1]
 
-    def keep(self, row: RowMapping) -> None:
+    def keep(self, row: Mapping[str, Any]) -> None:
         # Bounded by the codifier itself (about 30 000 units): only found codes are kept.
         self._units[row["code"]] = (time.monotonic(), row)
 
@@ -103,10 +109,15 @@ known_units = _KnownUnits()
 
 
 async def require_territory(
-    session: AsyncSession, field: str, code: str, categories: Collection[str] | None = None
-) -> RowMapping:
+    reader: AsyncSession | asyncpg.Connection,
+    field: str,
+    code: str,
+    categories: Collection[str] | None = None,
+) -> Mapping[str, Any]:
     """The unit ``code`` names, or a 422 on ``field``: wrong shape, unknown, or wrong category.
-    A unit found recently is not read again (``KNOWN_UNIT_SECONDS``)."""
+    A unit found recently is not read again (``KNOWN_UNIT_SECONDS``). Read on the driver's
+    connection, the handler's own (the fast path) or its session's (the codifier is the same
+    in or out of the session's transaction)."""
     if not is_code(code):
         raise InvalidInput(
             "A KATOTTG code is UA followed by 17 digits.",
@@ -114,12 +125,12 @@ async def require_territory(
         )
     row = known_units.get(code)
     if row is None:
-        row = (
-            (await session.execute(select(*_COLUMNS).where(territory_table.c.code == code)))
-            .mappings()
-            .first()
+        connection = (
+            reader if isinstance(reader, asyncpg.Connection) else await driver_connection(reader)
         )
-        if row is not None:
+        found = await connection.fetchrow(_UNIT.sql, *_UNIT.arguments(code=code))
+        if found is not None:
+            row = dict(found)
             known_units.keep(row)
     if row is None:
         raise InvalidInput(
