@@ -56,7 +56,7 @@ def once_per_parent(
     """``joined`` (a parent's columns repeated on each of its children's rows, as a join
     gives them) with the ``parent`` columns on the parent's first row only: on its other
     rows they are NULL, which the driver does not decode (decoding the repeated columns was
-    ~40 % of a page of families' client CPU: a family's 18 columns on each member's row).
+    ~40 % of decoding a page of families: a family's 18 columns on each member's row).
     Ordered by ``order`` (naming the columns that tell a parent, and its place) then
     ``child_order``; a parent's first row is where ``parent[0]`` is not NULL."""
     columns = joined.selected_columns
